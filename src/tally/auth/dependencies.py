@@ -1,0 +1,126 @@
+"""The request context every authenticated route receives: tenant, engine and clock.
+
+Authentication runs as a router-level dependency, so it happens before any body is read or validated.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from tally.auth.service import Tenant, hash_token, tenant_for_token
+from tally.clock import Clock
+from tally.db import uow
+from tally.errors import BadRequest, PayloadTooLarge, Unauthorized
+from tally.wire import decode_json
+
+_CACHE_SECONDS = 5.0  # a revoked token stops working within this many seconds
+
+
+@dataclass(frozen=True)
+class Ctx:
+    tenant: Tenant
+    engine: Engine
+    clock: Clock
+
+    @property
+    def tenant_id(self) -> str:
+        return self.tenant.id
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+class _TokenCache:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Tenant]] = {}
+
+    def get(self, digest: str) -> Tenant | None:
+        with self._lock:
+            hit = self._entries.get(digest)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def put(self, digest: str, tenant: Tenant) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic() + _CACHE_SECONDS, tenant)
+
+
+_cache = _TokenCache()
+
+
+def authenticate(request: Request) -> Ctx:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Missing or malformed Authorization header; expected 'Bearer <token>'")
+    token = token.strip()
+    engine: Engine = request.app.state.engine
+    digest = hash_token(token)
+    tenant = _cache.get(digest)
+    if tenant is None:
+        with uow.read(engine) as conn:
+            tenant = tenant_for_token(conn, token)
+        if tenant is None:
+            raise Unauthorized("Invalid API token")
+        _cache.put(digest, tenant)
+    ctx = Ctx(tenant=tenant, engine=engine, clock=request.app.state.clock)
+    request.state.ctx = ctx
+    return ctx
+
+
+def current(request: Request) -> Ctx:
+    ctx: Ctx = request.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[Ctx, Depends(current)]
+
+MAX_DECOMPRESSED = 16 * 1024 * 1024
+
+
+async def json_body(request: Request) -> Any:
+    """The request body decoded exactly; a zero-length body is `{}` (the SDK sends none for some POSTs)."""
+    limit: int = request.app.state.settings.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        raw = _gunzip(raw)
+    if not raw.strip():
+        return {}
+    return decode_json(raw)
+
+
+def _gunzip(raw: bytes) -> bytes:
+    try:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out = d.decompress(raw, MAX_DECOMPRESSED)
+        if d.unconsumed_tail:
+            raise PayloadTooLarge(f"Decompressed body exceeds {MAX_DECOMPRESSED} bytes")
+        return out
+    except (zlib.error, gzip.BadGzipFile):
+        raise BadRequest("Body is not valid gzip") from None
+
+
+BodyDep = Annotated[Any, Depends(json_body)]

@@ -1,0 +1,96 @@
+"""The `tally` command: serve, migrate, tokens."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from tally import settings as settings_mod
+from tally.auth import service as auth
+from tally.clock import SystemClock
+from tally.db import migrate as migrations
+from tally.db import uow
+from tally.db.engine import make_engine
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="tally: usage-based billing engine")
+tokens_app = typer.Typer(no_args_is_help=True, help="API tokens")
+app.add_typer(tokens_app, name="tokens")
+
+
+def _engine(settings: settings_mod.Settings):  # type: ignore[no-untyped-def]
+    if settings.is_sqlite:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return make_engine(settings.database_url)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    settings = settings_mod.load()
+    migrations.upgrade(_engine(settings))
+    typer.echo("database is up to date")
+
+
+@tokens_app.command("create")
+def tokens_create(
+    tenant: str = typer.Option("default", "--tenant", help="tenant name; created if it does not exist"),
+    name: str = typer.Option("cli", "--name", help="a label for the token"),
+) -> None:
+    """Create an API token for a tenant. The token is printed alone on the last line."""
+    settings = settings_mod.load()
+    engine = _engine(settings)
+    migrations.upgrade(engine)
+    now = SystemClock().now()
+    with uow.write(engine) as conn:
+        t = auth.get_or_create_tenant(conn, tenant, now)
+        token = auth.create_token(conn, t, now, name=name)
+    typer.echo(f"token for tenant {t.name} ({t.id}); it will not be shown again:")
+    typer.echo(token)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8080, "--port"),
+    test_clock: bool = typer.Option(False, "--test-clock", help="enable POST /tally/v1/test-clock"),
+    log_level: str = typer.Option("warning", "--log-level"),
+) -> None:
+    """Run the API server (embedded SQLite unless TALLY_DATABASE_URL is set)."""
+    import uvicorn
+
+    from tally.server.app import create_app
+
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr)
+    settings = settings_mod.load(test_clock=test_clock)
+    engine = _engine(settings)
+    migrations.upgrade(engine)
+    now = SystemClock().now()
+    with uow.write(engine) as conn:
+        first = not auth.any_tenant_exists(conn)
+        if first:
+            tenant = auth.get_or_create_tenant(conn, "default", now)
+            token = auth.create_token(conn, tenant, now, name="bootstrap")
+    if first:
+        typer.echo("Created tenant 'default'. Its API token (shown once, store it now):")
+        typer.echo(token)
+    backend = "sqlite" if settings.is_sqlite else "postgresql"
+    typer.echo(f"tally listening on http://{host}:{port} ({backend})", err=True)
+    uvicorn.run(
+        create_app(settings, engine),
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        http="httptools",
+        loop="auto",
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Engine construction: SQLite (embedded default, WAL) or PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import QueuePool
+
+
+def make_engine(url: str, *, pool_size: int = 8) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            poolclass=QueuePool,
+            pool_size=pool_size,
+            max_overflow=8,
+            connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            # pysqlite's own transaction handling is off (isolation_level=None); take the write lock up
+            # front so concurrent writers queue on busy_timeout instead of failing on lock upgrade.
+            if conn.get_execution_options().get("tally_read"):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=8, pool_pre_ping=True)

@@ -1,0 +1,97 @@
+"""Request validation shared by every endpoint: pydantic models over exactly-decoded JSON.
+
+Bodies are decoded by tally.wire (numbers arrive as Decimal), then validated here. Any validation error
+becomes a 400 whose message names the field, in Metronome's `{"message": ...}` shape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from tally.errors import BadRequest
+from tally.wire import check_decimal, parse_decimal_string, parse_timestamp
+
+
+class Req(BaseModel):
+    """Base of every request body: unknown fields are rejected, so typos and mass assignment fail loudly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+def _number(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    if isinstance(value, int):
+        return check_decimal(Decimal(value), "number")
+    if isinstance(value, Decimal):
+        return check_decimal(value, "number")
+    if isinstance(value, str):
+        return parse_decimal_string(value, "number")
+    raise ValueError("must be a number")
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string")
+    return parse_timestamp(value, "timestamp")
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Num = Annotated[Decimal, BeforeValidator(_number)]
+NonNegNum = Annotated[Decimal, BeforeValidator(_number), Field(ge=0)]
+Ts = Annotated[datetime, BeforeValidator(_timestamp)]
+Str = Annotated[str, BeforeValidator(_text), Field(max_length=4096)]
+NonEmptyStr = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=4096)]
+Id = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=255)]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "body"
+
+
+def validation_message(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        msg = str(err.get("msg", "invalid"))
+        ctx = err.get("ctx") or {}
+        inner = ctx.get("error")
+        if isinstance(inner, BadRequest):
+            msg = inner.message.split(": ", 1)[-1]
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        parts.append(f"{_loc(tuple(err.get('loc', ())))}: {msg}")
+    return "; ".join(parts)
+
+
+def parse(model: type[M], data: Any) -> M:
+    if not isinstance(data, dict):
+        raise BadRequest("Request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequest(validation_message(exc)) from None
+
+
+def hour_aligned(value: datetime, field: str) -> datetime:
+    if value.minute or value.second or value.microsecond:
+        raise BadRequest(f"{field}: must be on an hour boundary (e.g. 01:00, not 01:30)")
+    return value

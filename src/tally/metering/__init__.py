@@ -1,0 +1,1 @@
+"""PURE: what a billable metric means: filters, aggregations, windows."""

@@ -1,0 +1,1 @@
+"""PURE: rating (no I/O)."""

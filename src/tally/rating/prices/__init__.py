@@ -1,0 +1,1 @@
+"""One module per price model; each turns a rate into a price curve or a charge."""

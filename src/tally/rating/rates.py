@@ -1,0 +1,265 @@
+"""Rate resolution (SPEC §4.2, §5.2, §5.3): which price applies to a product, group and hour.
+
+1. The rate-card rate in force at t for (product, pricing_group_values[, billing_frequency]).
+   An exact pricing-group match wins; otherwise a rate without pricing_group_values is the default.
+2. Entitlement: the rate's ``entitled``, replaced by the winning override that sets ``entitled``.
+3. Overrides: an OVERWRITE beats everything; otherwise LOWEST_MULTIPLIER picks the smallest multiplier,
+   and EXPLICIT chains tiered and multiplier overrides by priority (tiered bands fall through).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from tally.money.context import ONE
+from tally.rating.inputs import (
+    NO_GROUP,
+    BalanceRateType,
+    Contract,
+    Frequency,
+    GroupValues,
+    Override,
+    OverrideTarget,
+    OverrideType,
+    Prioritization,
+    Product,
+    Rate,
+    RateType,
+    RatingInputError,
+    Specifier,
+    Tier,
+)
+from tally.rating.prices.curve import Curve, curve_from_sizes, flat_curve, reshape, scale
+from tally.rating.prices.tiered import tiered_price_curve
+
+_INF = Decimal("Infinity")
+IndexedOverride = tuple[int, Override]
+
+
+def _active(start: datetime, end: datetime | None, t: datetime) -> bool:
+    return start <= t and (end is None or t < end)
+
+
+def _overlaps(a: Rate, b: Rate) -> bool:
+    a_end, b_end = a.ending_before, b.ending_before
+    return (b_end is None or a.starting_at < b_end) and (a_end is None or b.starting_at < a_end)
+
+
+def group_matches(wanted: GroupValues, actual: GroupValues) -> bool:
+    """Every key named in ``wanted`` has the same value in ``actual``."""
+    if not wanted:
+        return True
+    values = dict(actual)
+    return all(k in values and values[k] == v for k, v in wanted)
+
+
+def specifier_matches(
+    s: Specifier, product: Product, pgv: GroupValues, prgv: GroupValues, frequency: Frequency | None
+) -> bool:
+    if s.product_id is not None and s.product_id != product.id:
+        return False
+    if s.product_tags and not set(s.product_tags) <= set(product.tags):
+        return False
+    if s.pricing_group_values and not (
+        {k for k, _ in s.pricing_group_values} <= set(product.pricing_group_key)
+        and group_matches(s.pricing_group_values, pgv)
+    ):
+        return False
+    if not group_matches(s.presentation_group_values, prgv):
+        return False
+    return s.billing_frequency is None or s.billing_frequency == frequency
+
+
+def override_targets(
+    o: Override, product: Product, pgv: GroupValues, prgv: GroupValues, frequency: Frequency | None
+) -> bool:
+    if o.override_specifiers:
+        return any(specifier_matches(s, product, pgv, prgv, frequency) for s in o.override_specifiers)
+    if o.product_id is not None or o.applicable_product_tags:
+        return o.product_id == product.id or any(t in product.tags for t in o.applicable_product_tags)
+    return True
+
+
+class RateIndex:
+    """Rates of one rate card indexed by product; overlapping rates are refused (SPEC §4.2 [U])."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.by_product: dict[str, list[Rate]] = {}
+        for rate in contract.rate_card.rates:
+            self.by_product.setdefault(rate.product_id, []).append(rate)
+        for rates in self.by_product.values():
+            rates.sort(key=lambda r: r.starting_at)
+            for i, a in enumerate(rates):
+                for b in rates[i + 1 :]:
+                    if (
+                        a.pricing_group_values == b.pricing_group_values
+                        and a.billing_frequency == b.billing_frequency
+                        and _overlaps(a, b)
+                    ):
+                        raise RatingInputError(
+                            f"overlapping rates for product {a.product_id} at {b.starting_at.isoformat()}"
+                        )
+        self.overrides: tuple[IndexedOverride, ...] = tuple(enumerate(contract.overrides))
+        self._targeting: dict[tuple[str, GroupValues, GroupValues, Frequency | None], list[IndexedOverride]]
+        self._targeting = {}
+
+    def rate_at(
+        self, product_id: str, pgv: GroupValues, t: datetime, frequency: Frequency | None = None
+    ) -> Rate | None:
+        default: Rate | None = None
+        for rate in self.by_product.get(product_id, ()):
+            if rate.billing_frequency != frequency and frequency is not None:
+                continue
+            if not _active(rate.starting_at, rate.ending_before, t):
+                continue
+            if rate.pricing_group_values == pgv:
+                return rate
+            if rate.pricing_group_values == NO_GROUP:
+                default = rate
+        return default
+
+    def targeting(
+        self, product: Product, pgv: GroupValues, prgv: GroupValues, frequency: Frequency | None = None
+    ) -> list[IndexedOverride]:
+        key = (product.id, pgv, prgv, frequency)
+        found = self._targeting.get(key)
+        if found is None:
+            found = [(i, o) for i, o in self.overrides if override_targets(o, product, pgv, prgv, frequency)]
+            self._targeting[key] = found
+        return found
+
+    def boundaries(self, product_id: str, overrides: Sequence[IndexedOverride]) -> list[datetime]:
+        """Instants at which the price of this product may change."""
+        points: set[datetime] = set()
+        for rate in self.by_product.get(product_id, ()):
+            points.add(rate.starting_at)
+            if rate.ending_before is not None:
+                points.add(rate.ending_before)
+        for _, o in overrides:
+            points.add(o.starting_at)
+            if o.ending_before is not None:
+                points.add(o.ending_before)
+        return sorted(points)
+
+
+def active_overrides(targeting: Sequence[IndexedOverride], t: datetime) -> tuple[IndexedOverride, ...]:
+    return tuple((i, o) for i, o in targeting if _active(o.starting_at, o.ending_before, t))
+
+
+def _rank(item: IndexedOverride) -> tuple[Decimal, int]:
+    """Explicit priority first (lower wins), then the most recently added."""
+    i, o = item
+    return (o.priority if o.priority is not None else _INF, -i)
+
+
+def is_entitled(rate: Rate, overrides: Sequence[IndexedOverride]) -> bool:
+    setting = [item for item in overrides if item[1].entitled is not None and not item[1].is_commit_specific]
+    if not setting:
+        return rate.entitled
+    return bool(min(setting, key=_rank)[1].entitled)
+
+
+def _tiers_curve(rate_type: RateType, price: Decimal | None, tiers: Sequence[Tier]) -> Curve:
+    if rate_type in (RateType.TIERED, RateType.TIERED_PERCENTAGE):
+        return tiered_price_curve(tiers)
+    if price is None:
+        raise RatingInputError(f"a {rate_type} rate needs a price")
+    return flat_curve(price)
+
+
+def base_curve(rate: Rate, target: OverrideTarget) -> Curve:
+    if target is OverrideTarget.COMMIT_RATE and rate.commit_rate is not None:
+        cr = rate.commit_rate
+        return _tiers_curve(cr.rate_type, cr.price, cr.tiers)
+    return _tiers_curve(rate.rate_type, rate.price, rate.tiers)
+
+
+@dataclass(frozen=True, slots=True)
+class Priced:
+    """The outcome of applying overrides: a curve, and the quantity an OVERWRITE may set."""
+
+    curve: Curve
+    quantity: Decimal | None
+    override_ids: tuple[str, ...]
+
+
+def price_curve(
+    rate: Rate,
+    overrides: Sequence[IndexedOverride],
+    prioritization: Prioritization,
+    *,
+    balance_rate_type: BalanceRateType | None = None,
+    commit_id: str | None = None,
+) -> Priced:
+    """The effective price curve of ``rate`` under ``overrides`` (all active and targeting it).
+
+    ``balance_rate_type`` / ``commit_id`` describe the balance paying for the usage, when one does:
+    a COMMIT_RATE balance uses the rate's commit_rate (if any, else the list rate), and commit-specific
+    overrides apply only then.
+    """
+    use_commit = balance_rate_type is BalanceRateType.COMMIT_RATE and rate.commit_rate is not None
+    target = OverrideTarget.COMMIT_RATE if use_commit else OverrideTarget.LIST_RATE
+    eligible: list[IndexedOverride] = []
+    for i, o in overrides:
+        if o.type is None or o.target is not target:
+            continue
+        if o.is_commit_specific and (
+            balance_rate_type is None or (o.commit_ids and commit_id not in o.commit_ids)
+        ):
+            continue
+        eligible.append((i, o))
+    base = base_curve(rate, target)
+    quantity = rate.quantity
+    overwrites = [item for item in eligible if item[1].type is OverrideType.OVERWRITE]
+    if overwrites:
+        _, winner = min(overwrites, key=_rank)
+        ow = winner.overwrite_rate
+        if ow is None:
+            raise RatingInputError(f"OVERWRITE override {winner.id} has no overwrite_rate")
+        q = ow.quantity if ow.quantity is not None else quantity
+        return Priced(_tiers_curve(ow.rate_type, ow.price, ow.tiers), q, (winner.id,))
+    multipliers = [item for item in eligible if item[1].type is OverrideType.MULTIPLIER]
+    tiered = [item for item in eligible if item[1].type is OverrideType.TIERED]
+    if prioritization is Prioritization.LOWEST_MULTIPLIER:
+        if tiered:
+            raise RatingInputError("TIERED overrides need EXPLICIT multiplier_override_prioritization")
+        if not multipliers:
+            return Priced(base, quantity, ())
+        _, best = min(multipliers, key=lambda item: (_multiplier(item[1]), -item[0]))
+        return Priced(scale(base, _multiplier(best)), quantity, (best.id,))
+    chain = sorted(tiered + multipliers, key=lambda item: (*_rank(item)[:1], _discount_rank(item[1]), -item[0]))
+    if not chain:
+        return Priced(base, quantity, ())
+    band_curves = [
+        curve_from_sizes([(t.size, t.multiplier) for t in o.tiers]) if o.type is OverrideType.TIERED else None
+        for _, o in chain
+    ]
+    breakpoints = [b.end for c in band_curves if c is not None for b in c if b.end is not None]
+
+    def factor(x: Decimal) -> Decimal:
+        for (_, o), bands in zip(chain, band_curves, strict=True):
+            if bands is None:
+                return _multiplier(o)
+            for band in bands:
+                if band.end is not None and x < band.end:
+                    return band.unit_price
+            if o.tiers and o.tiers[-1].size is None:
+                return bands[-1].unit_price
+        return ONE
+
+    return Priced(reshape(base, breakpoints, factor), quantity, tuple(o.id for _, o in chain))
+
+
+def _multiplier(o: Override) -> Decimal:
+    if o.multiplier is None:
+        raise RatingInputError(f"MULTIPLIER override {o.id} has no multiplier")
+    return o.multiplier
+
+
+def _discount_rank(o: Override) -> Decimal:
+    if o.type is OverrideType.MULTIPLIER:
+        return _multiplier(o)
+    return min((t.multiplier for t in o.tiers), default=ONE)

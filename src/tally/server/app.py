@@ -1,0 +1,84 @@
+"""The ASGI application: routers, authentication, and the one place errors become responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tally import __version__
+from tally.auth.dependencies import authenticate
+from tally.clock import Clock, SystemClock
+from tally.errors import TallyError
+from tally.kit.responses import JSONResponse, ok
+from tally.server.routes import ROUTERS
+from tally.settings import Settings
+
+log = logging.getLogger("tally")
+
+# Routes reachable without a token. Reviewed list: anything else must authenticate (tests walk the table).
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+def _error(status: int, message: str, *, should_retry: bool | None = None) -> JSONResponse:
+    response = ok({"message": message}, status_code=status)
+    if should_retry is not None:
+        response.headers["x-should-retry"] = "true" if should_retry else "false"
+    return response
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TallyError)
+    async def _tally(_: Request, exc: TallyError) -> JSONResponse:
+        return _error(exc.status, exc.message, should_retry=exc.should_retry)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        parts = [
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}" for e in errs[:5]
+        ]
+        return _error(400, "; ".join(parts) or "Invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+        return _error(exc.status_code, message)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return _error(503, "Database unavailable; retry later", should_retry=True)
+
+    @app.exception_handler(DBAPIError)
+    async def _db_error(_: Request, exc: DBAPIError) -> JSONResponse:
+        log.exception("database error")
+        return _error(500, "Internal server error")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return _error(500, "Internal server error")
+
+
+def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -> FastAPI:
+    app = FastAPI(title="tally", version=__version__, default_response_class=JSONResponse)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.clock = clock or SystemClock()
+    _install_error_handlers(app)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> Any:
+        return ok({"status": "ok", "version": __version__})
+
+    authed = APIRouter(dependencies=[Depends(authenticate)])
+    for router in ROUTERS:
+        authed.include_router(router)
+    app.include_router(authed)
+    return app

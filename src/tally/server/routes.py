@@ -1,0 +1,10 @@
+"""Every domain router, in one list. Adding a domain = adding its router here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tally.billable_metrics.endpoints import router as billable_metrics
+from tally.custom_fields.endpoints import router as custom_fields
+
+ROUTERS: list[APIRouter] = [billable_metrics, custom_fields]

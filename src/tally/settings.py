@@ -1,0 +1,37 @@
+"""Process settings, read once from the environment at the edge (CLI / app factory).
+
+Nothing under money/, metering/ or rating/ may import this module.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    test_clock: bool = False
+    max_body_bytes: int = 4 * 1024 * 1024
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'tally.db').resolve()}"
+
+
+def load(*, test_clock: bool = False) -> Settings:
+    data_dir = Path(os.environ.get("TALLY_DATA_DIR", "./tally-data"))
+    url = os.environ.get("TALLY_DATABASE_URL", "").strip()
+    if not url:
+        url = sqlite_url(data_dir)
+    elif url.startswith(("postgres://", "postgresql://")):
+        # psycopg 3 is the only PostgreSQL driver we ship.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return Settings(data_dir=data_dir, database_url=url, test_clock=test_clock)

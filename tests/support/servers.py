@@ -1,0 +1,117 @@
+"""Real tally servers for tests: a subprocess on a loopback port, over a real SQLite file or a fresh
+PostgreSQL database. Nothing is mocked: tests talk HTTP to the same code `tally serve` runs."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psycopg
+
+PG_ADMIN_URL = os.environ.get("TALLY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def create_pg_database() -> str:
+    name = f"tally_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Server:
+    backend: str
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    extra_args: tuple[str, ...] = ()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "tally", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        return out.stdout
+
+    def token(self, tenant: str) -> str:
+        return self.cli("tokens", "create", "--tenant", tenant).strip().splitlines()[-1]
+
+    def start(self) -> None:
+        assert self.log_path is not None
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tally", "serve", "--port", str(self.port), *self.extra_args],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"server exited early; see {self.log_path}:\n{self.log_path.read_text()[-3000:]}"
+                )
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not become healthy in 60 s")
+
+    def stop(self, sig_kill: bool = False) -> None:
+        if self.proc and self.proc.poll() is None:
+            if sig_kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def make_server(backend: str, workdir: Path, *extra_args: str) -> tuple[Server, str | None]:
+    """A server ready to start, plus the PostgreSQL database url to drop afterwards (if any)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "METRONOME_"))}
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    pg_url = None
+    if backend == "sqlite":
+        env["TALLY_DATA_DIR"] = str(workdir / "data")
+    elif backend == "postgres":
+        pg_url = create_pg_database()
+        env["TALLY_DATABASE_URL"] = pg_url
+    else:
+        raise ValueError(backend)
+    server = Server(backend=backend, env=env, log_path=workdir / "server.log", extra_args=extra_args)
+    return server, pg_url
