@@ -32,7 +32,7 @@ from tally.rating.inputs import (
     Specifier,
     Tier,
 )
-from tally.rating.prices.curve import Curve, curve_from_sizes, flat_curve, reshape, scale
+from tally.rating.prices.curve import Curve, flat_curve, reshape, scale
 from tally.rating.prices.tiered import tiered_price_curve
 
 _INF = Decimal("Infinity")
@@ -230,27 +230,39 @@ def price_curve(
             return Priced(base, quantity, ())
         _, best = min(multipliers, key=lambda item: (_multiplier(item[1]), -item[0]))
         return Priced(scale(base, _multiplier(best)), quantity, (best.id,))
-    chain = sorted(tiered + multipliers, key=lambda item: (*_rank(item)[:1], _discount_rank(item[1]), -item[0]))
+    chain = sorted(tiered + multipliers, key=lambda item: (_rank(item)[0], _discount_rank(item[1]), -item[0]))
     if not chain:
         return Priced(base, quantity, ())
-    band_curves = [
-        curve_from_sizes([(t.size, t.multiplier) for t in o.tiers]) if o.type is OverrideType.TIERED else None
-        for _, o in chain
-    ]
-    breakpoints = [b.end for c in band_curves if c is not None for b in c if b.end is not None]
+    bands = [_override_bands(o) if o.type is OverrideType.TIERED else None for _, o in chain]
+    breakpoints = [end for b in bands if b is not None for _, end, _ in b if end is not None]
 
     def factor(x: Decimal) -> Decimal:
-        for (_, o), bands in zip(chain, band_curves, strict=True):
-            if bands is None:
+        # Walk the chain: a tiered override prices the units inside its bands; past its last band the
+        # unit falls through to the next override in priority order, else the list rate (SPEC §5.3 [I]).
+        for (_, o), own in zip(chain, bands, strict=True):
+            if own is None:
                 return _multiplier(o)
-            for band in bands:
-                if band.end is not None and x < band.end:
-                    return band.unit_price
-            if o.tiers and o.tiers[-1].size is None:
-                return bands[-1].unit_price
+            for start, end, mult in own:
+                if start <= x and (end is None or x < end):
+                    return mult
         return ONE
 
     return Priced(reshape(base, breakpoints, factor), quantity, tuple(o.id for _, o in chain))
+
+
+def _override_bands(o: Override) -> list[tuple[Decimal, Decimal | None, Decimal]]:
+    """Absolute bands of the period's cumulative quantity; a bounded last band stays bounded."""
+    if not o.tiers:
+        raise RatingInputError(f"TIERED override {o.id} has no tiers")
+    out: list[tuple[Decimal, Decimal | None, Decimal]] = []
+    start = Decimal(0)
+    for t in o.tiers:
+        end = None if t.size is None else start + t.size
+        out.append((start, end, t.multiplier))
+        if end is None:
+            break
+        start = end
+    return out
 
 
 def _multiplier(o: Override) -> Decimal:

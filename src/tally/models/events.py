@@ -1,0 +1,26 @@
+"""Raw usage events. The primary key (tenant_id, transaction_id) is the dedup rule: the first accepted
+event wins, forever (tally never recycles a transaction id; SPEC's 34-day window is a lower bound).
+
+`customer_id` is the string the event carried (a customer id or an ingest alias); which customer it
+belongs to is resolved when usage is read (late binding, SPEC §1.4)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Index, PrimaryKeyConstraint, String, Table
+
+from tally.db.types import JsonDoc, UtcDateTime
+from tally.models.base import metadata
+
+events = Table(
+    "events",
+    metadata,
+    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    Column("transaction_id", String(255), nullable=False),
+    Column("customer_id", String(255), nullable=False),
+    Column("event_type", String(255), nullable=False),
+    Column("timestamp", UtcDateTime, nullable=False),
+    Column("properties", JsonDoc, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "transaction_id"),
+)
+Index("ix_events_customer_time", events.c.tenant_id, events.c.customer_id, events.c.timestamp)
