@@ -42,7 +42,7 @@ def check_decimal(value: Decimal, field: str) -> Decimal:
     return value
 
 
-_DECIMAL_STRING = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$")
+_DECIMAL_STRING = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$", re.ASCII)
 
 
 def parse_decimal_string(text: str, field: str) -> Decimal:
@@ -57,7 +57,8 @@ def parse_decimal_string(text: str, field: str) -> Decimal:
 
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$"
+    r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$",
+    re.ASCII,
 )
 
 
