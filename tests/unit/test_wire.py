@@ -79,7 +79,19 @@ def test_timestamp_round_trip(value: datetime) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["1_000", " 12 ", "NaN", "sNaN", "Infinity", "\u0661\u0662\u0663", "\uff11\uff12", "1e999999999", "0x10", ""]
+    "text",
+    [
+        "1_000",
+        " 12 ",
+        "NaN",
+        "sNaN",
+        "Infinity",
+        "\u0661\u0662\u0663",
+        "\uff11\uff12",
+        "1e999999999",
+        "0x10",
+        "",
+    ],
 )
 def test_bad_decimal_strings(text: str) -> None:
     with pytest.raises(BadRequest):

@@ -1,1 +1,10 @@
-"""PURE: rating (no I/O)."""
+"""The pure rating engine: contract snapshots + usage in, invoices and ledger draw-downs out.
+
+Entry points: ``rate_usage_invoice`` / ``rate_scheduled_invoices`` (typed inputs, ``engine.py``) and
+``rate_contract`` (plain dicts shaped like Metronome's JSON, ``from_wire.py``).
+"""
+
+from tally.rating.engine import rate_scheduled_invoices, rate_usage_invoice
+from tally.rating.periods import Period, billing_periods, period_containing
+
+__all__ = ["Period", "billing_periods", "period_containing", "rate_scheduled_invoices", "rate_usage_invoice"]

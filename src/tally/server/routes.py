@@ -7,9 +7,11 @@ from fastapi import APIRouter
 from tally.billable_metrics.endpoints import router as billable_metrics
 from tally.credit_types.endpoints import router as credit_types
 from tally.custom_fields.endpoints import router as custom_fields
+from tally.products.endpoints import router as products
 
 ROUTERS: list[APIRouter] = [
     billable_metrics,
     credit_types,
     custom_fields,
+    products,
 ]
