@@ -37,12 +37,12 @@ class Running:
         self.token_b = server.token("bravo")
 
     def sdk(self, token: str | None = None, **kw: object) -> Metronome:
+        options: dict[str, object] = {"max_retries": 0, **kw}
         return Metronome(
             base_url=self.url,
             bearer_token=token or self.token_a,
             _strict_response_validation=True,
-            max_retries=0,
-            **kw,  # type: ignore[arg-type]
+            **options,  # type: ignore[arg-type]
         )
 
     def http(self, token: str | None = None) -> httpx.Client:
