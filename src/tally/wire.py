@@ -27,6 +27,8 @@ def decode_json(raw: bytes) -> Any:
         return _decoder.decode(raw)
     except msgspec.DecodeError as exc:
         raise BadRequest(f"Request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("Request body is nested too deeply") from None
 
 
 def encode_json(value: Any) -> bytes:
