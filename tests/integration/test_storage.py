@@ -82,3 +82,13 @@ def test_classic_float_trap_is_exact(engine: Engine, probe_table: Table) -> None
         conn.execute(delete(probe_table))
         conn.execute(insert(probe_table).values(id=2, d=Decimal("0.1") + Decimal("0.2")))
         assert conn.execute(select(probe_table.c.d)).scalar_one() == Decimal("0.3")
+
+
+def test_seeded_fiat_credit_types_match_the_code(engine: Engine) -> None:
+    from tally.credit_types.builtin import BUILTIN_FIAT
+    from tally.models.catalog import credit_types
+
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = {r.id: (r.currency_code, r.name) for r in conn.execute(select(credit_types)).all()}
+    assert {f.id: (f.code, f.name) for f in BUILTIN_FIAT}.items() <= rows.items()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from typing import Any
 
 import typer
 
@@ -56,6 +58,7 @@ def serve(
     port: int = typer.Option(8080, "--port"),
     test_clock: bool = typer.Option(False, "--test-clock", help="enable POST /tally/v1/test-clock"),
     log_level: str = typer.Option("warning", "--log-level"),
+    workers: int = typer.Option(1, "--workers", min=1, help="worker processes (each with its own pool)"),
 ) -> None:
     """Run the API server (embedded SQLite unless TALLY_DATABASE_URL is set)."""
     import uvicorn
@@ -77,15 +80,32 @@ def serve(
         typer.echo(token)
     backend = "sqlite" if settings.is_sqlite else "postgresql"
     typer.echo(f"tally listening on http://{host}:{port} ({backend})", err=True)
-    uvicorn.run(
-        create_app(settings, engine),
-        host=host,
-        port=port,
-        log_level=log_level,
-        access_log=False,
-        http="httptools",
-        loop="auto",
-    )
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": False,
+        "http": "httptools",
+        "loop": "auto",
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings, engine), **common)
+        return
+    # Several processes need an import string; each worker builds its app (and pool) from the environment.
+    engine.dispose()
+    os.environ[_TEST_CLOCK_ENV] = "1" if test_clock else ""
+    uvicorn.run("tally.cli.main:app_from_env", factory=True, workers=workers, **common)
+
+
+_TEST_CLOCK_ENV = "TALLY_SERVE_TEST_CLOCK"
+
+
+def app_from_env() -> Any:
+    """uvicorn factory for `serve --workers N`: one app per worker process."""
+    from tally.server.app import create_app
+
+    settings = settings_mod.load(test_clock=bool(os.environ.get(_TEST_CLOCK_ENV)))
+    return create_app(settings, _engine(settings))
 
 
 def main() -> None:

@@ -34,6 +34,19 @@ def _number(value: Any) -> Decimal:
     raise ValueError("must be a number")
 
 
+def _as_value_error(parser: Any) -> Any:
+    """Run a wire parser inside a pydantic validator: its BadRequest becomes a ValueError, so the 400
+    names the field (`rates[0].price: ...`) rather than the parser's generic label."""
+
+    def run(value: Any) -> Any:
+        try:
+            return parser(value)
+        except BadRequest as exc:
+            raise ValueError(exc.message.split(": ", 1)[-1]) from None
+
+    return run
+
+
 def _timestamp(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
@@ -48,9 +61,9 @@ def _text(value: Any) -> Any:
     return value
 
 
-Num = Annotated[Decimal, BeforeValidator(_number)]
-NonNegNum = Annotated[Decimal, BeforeValidator(_number), Field(ge=0)]
-Ts = Annotated[datetime, BeforeValidator(_timestamp)]
+Num = Annotated[Decimal, BeforeValidator(_as_value_error(_number))]
+NonNegNum = Annotated[Decimal, BeforeValidator(_as_value_error(_number)), Field(ge=0)]
+Ts = Annotated[datetime, BeforeValidator(_as_value_error(_timestamp))]
 Str = Annotated[str, BeforeValidator(_text), Field(max_length=4096)]
 NonEmptyStr = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=4096)]
 Id = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=255)]
@@ -72,11 +85,7 @@ def validation_message(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
         msg = str(err.get("msg", "invalid"))
-        ctx = err.get("ctx") or {}
-        inner = ctx.get("error")
-        if isinstance(inner, BadRequest):
-            msg = inner.message.split(": ", 1)[-1]
-        elif msg.startswith("Value error, "):
+        if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         parts.append(f"{_loc(tuple(err.get('loc', ())))}: {msg}")
     return "; ".join(parts)

@@ -7,11 +7,17 @@ from fastapi import APIRouter
 from tally.billable_metrics.endpoints import router as billable_metrics
 from tally.credit_types.endpoints import router as credit_types
 from tally.custom_fields.endpoints import router as custom_fields
+from tally.customers.endpoints import router as customers
 from tally.products.endpoints import router as products
+from tally.rate_cards.endpoints import router as rate_cards
+from tally.usage.ingest_endpoints import router as ingest
 
 ROUTERS: list[APIRouter] = [
     billable_metrics,
     credit_types,
     custom_fields,
+    customers,
+    ingest,
     products,
+    rate_cards,
 ]

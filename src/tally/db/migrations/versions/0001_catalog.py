@@ -4,16 +4,42 @@ Revision ID: 0001
 Revises:
 """
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
 import tally.db.types
-from tally.credit_types.builtin import BUILTIN_FIAT
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+
+# Built-in fiat credit types, frozen here as data (migrations never import application code). USD is
+# "USD (cents)" with Metronome's own id; the others count whole units; ids match tally.credit_types.builtin.
+_FIAT = [
+    ("2714e483-4ff1-48e4-9e25-ac732e8f24f2", "USD", "USD (cents)"),
+    ("e396a521-ca15-529d-b24f-40a9c5147557", "AUD", "AUD"),
+    ("2abed695-f407-524d-b52b-7872d831b0c1", "BRL", "BRL"),
+    ("559ea249-8939-5681-8c24-733ddbff6136", "CAD", "CAD"),
+    ("69e7b85c-3bc4-564e-bc0c-7674672fa61e", "CHF", "CHF"),
+    ("e1c1c145-09ec-55b0-913c-fb89d87ac447", "CZK", "CZK"),
+    ("d65c0f88-32fc-507c-a789-8bf63d71828a", "EUR", "EUR"),
+    ("20ab516a-ab8a-594a-9576-6a89b036c94c", "GBP", "GBP"),
+    ("eb28acd4-db1d-5c69-aed3-cac97c2a43a9", "INR", "INR"),
+    ("6f21c30d-deed-5e0b-9db1-1b98ef932f80", "MXN", "MXN"),
+    ("7027221f-17e2-51ad-9050-e51cc47a3d94", "NGN", "NGN"),
+    ("243e7256-9d25-5f5b-b206-a76069049275", "NOK", "NOK"),
+    ("c9c44194-3864-51ad-bd58-51f7e63077af", "PLN", "PLN"),
+    ("6f157474-663f-5f4a-8178-93559b061c01", "SEK", "SEK"),
+    ("e00c4523-bc76-5b00-8dcd-d1668b272bee", "TRY", "TRY"),
+    ("bb3c1241-2b3b-5936-8e8b-c72b5f7d1a89", "ZAR", "ZAR"),
+    ("21d638b6-1dba-54c1-92e8-7cee06c3eba9", "NZD", "NZD"),
+    ("186eca82-0456-54ac-b2b4-e62fb9abcfff", "SGD", "SGD"),
+]
+_SEEDED_AT = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def upgrade() -> None:
@@ -243,8 +269,6 @@ def upgrade() -> None:
             "ix_rates_card_product", ["rate_card_id", "product_id", "starting_at"], unique=False
         )
 
-    # Built-in fiat credit types, shared by every tenant (tenant_id NULL). USD is counted in cents and
-    # carries Metronome's own id; the others are whole units with stable derived ids.
     op.bulk_insert(
         sa.table(
             "credit_types",
@@ -257,14 +281,14 @@ def upgrade() -> None:
         ),
         [
             {
-                "id": f.id,
+                "id": fid,
                 "tenant_id": None,
-                "name": f.name,
+                "name": name,
                 "is_currency": True,
-                "currency_code": f.code,
-                "created_at": f.created_at,
+                "currency_code": code,
+                "created_at": _SEEDED_AT,
             }
-            for f in BUILTIN_FIAT
+            for fid, code, name in _FIAT
         ],
     )
 

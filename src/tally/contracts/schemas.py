@@ -1,0 +1,211 @@
+"""Request models for contract reads, lifecycle calls, balances and named schedules."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from tally.kit.api import Id, Num, Req, Str, Ts
+
+
+class GetContract(Req):
+    contract_id: Id
+    customer_id: Id
+    include_balance: bool | None = None
+    include_ledgers: bool | None = None
+
+
+class ListContracts(Req):
+    customer_id: Id
+    covering_date: Ts | None = None
+    cursor: Str | None = None
+    include_archived: bool | None = None
+    include_balance: bool | None = None
+    include_ledgers: bool | None = None
+    limit: int | None = None
+    starting_at: Ts | None = None
+
+
+class GetContractV2(Req):
+    contract_id: Id
+    customer_id: Id
+    as_of_date: Ts | None = None
+    include_balance: bool | None = None
+    include_ledgers: bool | None = None
+
+
+class ListContractsV2(Req):
+    customer_id: Id
+    covering_date: Ts | None = None
+    cursor: Str | None = None
+    include_archived: bool | None = None
+    include_balance: bool | None = None
+    include_ledgers: bool | None = None
+    limit: Num | None = None
+    starting_at: Ts | None = None
+
+
+class GetEditHistory(Req):
+    contract_id: Id
+    customer_id: Id
+
+
+class UpdateEndDate(Req):
+    contract_id: Id
+    customer_id: Id
+    allow_ending_before_finalized_invoice: bool | None = None
+    ending_before: Ts | None = None
+
+
+class ArchiveContract(Req):
+    contract_id: Id
+    customer_id: Id
+    void_invoices: bool
+
+
+class SetUsageFilter(Req):
+    contract_id: Id
+    customer_id: Id
+    group_key: Str
+    group_values: list[Str]
+    starting_at: Ts
+
+
+class Selector(Req):
+    billing_frequency: Literal["MONTHLY", "QUARTERLY", "ANNUAL", "WEEKLY"] | None = None
+    partial_pricing_group_values: dict[Str, Str] | None = None
+    pricing_group_values: dict[Str, Str] | None = None
+    product_id: Id | None = None
+    product_tags: list[Str] | None = None
+
+
+class GetContractRateSchedule(Req):
+    contract_id: Id
+    customer_id: Id
+    at: Ts | None = None
+    selectors: list[Selector] | None = None
+
+
+class ListCustomerCommits(Req):
+    customer_id: Id
+    access_type: Literal["SPEND", "QUANTITY"] | None = None
+    commit_id: Id | None = None
+    covering_date: Ts | None = None
+    effective_before: Ts | None = None
+    include_archived: bool | None = None
+    include_balance: bool | None = None
+    include_contract_commits: bool | None = None
+    include_ledgers: bool | None = None
+    limit: int | None = None
+    next_page: Str | None = None
+    starting_at: Ts | None = None
+
+
+class UpdateCommitEndDate(Req):
+    commit_id: Id
+    customer_id: Id
+    access_ending_before: Ts | None = None
+    invoices_ending_before: Ts | None = None
+
+
+class ListCustomerCredits(Req):
+    customer_id: Id
+    covering_date: Ts | None = None
+    credit_id: Id | None = None
+    effective_before: Ts | None = None
+    include_archived: bool | None = None
+    include_balance: bool | None = None
+    include_contract_credits: bool | None = None
+    include_ledgers: bool | None = None
+    limit: int | None = None
+    next_page: Str | None = None
+    starting_at: Ts | None = None
+
+
+class UpdateCreditEndDate(Req):
+    access_ending_before: Ts
+    credit_id: Id
+    customer_id: Id
+
+
+class AddManualBalanceEntry(Req):
+    id: Id
+    amount: Num
+    customer_id: Id
+    reason: Str
+    segment_id: Id
+    contract_id: Id | None = None
+    per_group_amounts: dict[Str, Num] | None = None
+    timestamp: Ts | None = None
+    uniqueness_key: Str | None = None
+
+
+class ListBalances(Req):
+    customer_id: Id
+    id: Id | None = None
+    access_type: Literal["SPEND", "QUANTITY"] | None = None
+    covering_date: Ts | None = None
+    effective_before: Ts | None = None
+    exclude_zero_balances: bool | None = None
+    include_archived: bool | None = None
+    include_balance: bool | None = None
+    include_contract_balances: bool | None = None
+    include_ledgers: bool | None = None
+    limit: int | None = None
+    next_page: Str | None = None
+    starting_at: Ts | None = None
+
+
+class BalanceFilter(Req):
+    balance_types: list[Literal["PREPAID_COMMIT", "POSTPAID_COMMIT", "CREDIT"]] | None = None
+    custom_fields: dict[Str, Str] | None = None
+    ids: list[Str] | None = None
+
+
+class GetNetBalance(Req):
+    customer_id: Id
+    access_type: Literal["SPEND", "QUANTITY"] | None = None
+    credit_type_id: Id | None = None
+    filters: list[BalanceFilter] | None = None
+    invoice_inclusion_mode: Literal["FINALIZED", "FINALIZED_AND_DRAFT"] | None = None
+
+
+class ListNamedSchedules(Req):
+    customer_id: Id
+    contract_id: Id | None = None
+    covering_date: Ts | None = None
+    limit: int | None = None
+    next_page: Str | None = None
+    properties: dict[Str, Str] | None = None
+    schedule_name: Str | None = None
+
+
+class GetContractNamedSchedule(Req):
+    contract_id: Id
+    customer_id: Id
+    schedule_name: Str
+    covering_date: Ts | None = None
+    properties: dict[Str, Str] | None = None
+
+
+class UpdateContractNamedSchedule(Req):
+    contract_id: Id
+    customer_id: Id
+    schedule_name: Str
+    starting_at: Ts
+    value: Any
+    ending_before: Ts | None = None
+    properties: dict[Str, Str] | None = None
+
+
+class GetCustomerNamedSchedule(Req):
+    customer_id: Id
+    schedule_name: Str
+    covering_date: Ts | None = None
+
+
+class UpdateCustomerNamedSchedule(Req):
+    customer_id: Id
+    schedule_name: Str
+    starting_at: Ts
+    value: Any
+    ending_before: Ts | None = None

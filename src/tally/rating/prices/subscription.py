@@ -1,0 +1,204 @@
+"""SUBSCRIPTION: quantity x price per billing period, prorated by time (SPEC §5.8).
+
+Proration [U, SPEC §12] is linear in seconds of the billing period: a partial period [a, b) of the
+full period [A, B) costs price x quantity x (b - a) / (B - A). ``prorate`` splits a price over
+sub-intervals with largest remainder, so the rounded pieces always sum to the full price.
+
+Placement [U]: an ARREARS period is charged on the usage invoice whose period contains the
+subscription period's end; an ADVANCE period on the usage invoice whose period contains its start
+(so the first period lands on the first usage invoice). An ADVANCE quantity increase inside a period
+is charged, prorated for the rest of that period, on the invoice containing the change
+(BILL_IMMEDIATELY) or containing the period's end (BILL_ON_NEXT_COLLECTION_DATE). Decreases are not
+refunded.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from tally.money.allocation import allocate
+from tally.money.context import MONEY_CONTEXT, ONE, ZERO
+from tally.money.rounding import round_to
+from tally.rating.charges import Charge, Piece
+from tally.rating.inputs import (
+    CollectionSchedule,
+    Contract,
+    RatingInputError,
+    Subscription,
+)
+from tally.rating.periods import Period, boundary, index_at, schedule_anchor, utc
+from tally.rating.rates import RateIndex, active_overrides, is_entitled, price_curve
+from tally.rating.results import LineType
+
+
+def proration_factor(part: Period, whole: Period) -> Decimal:
+    return MONEY_CONTEXT.divide(Decimal(part.seconds), Decimal(whole.seconds))
+
+
+def prorate(amount: Decimal, durations: Sequence[int], decimal_places: int = 0) -> tuple[Decimal, ...]:
+    """Split a (rounded) full-period ``amount`` over consecutive durations (seconds); exact sum."""
+    return allocate(amount, [Decimal(d) for d in durations], decimal_places)
+
+
+def quantity_at(sub: Subscription, t: datetime) -> Decimal:
+    """Quantity in force at t: updates applied by date, and in the order sent on equal dates."""
+    q = sub.initial_quantity
+    for update in sorted(sub.quantity_updates, key=lambda u: utc(u.starting_at)):
+        if utc(update.starting_at) > t:
+            break
+        if update.quantity is not None:
+            q = update.quantity
+        elif update.quantity_delta is not None:
+            q = MONEY_CONTEXT.add(q, update.quantity_delta)
+        if q < 0:
+            raise RatingInputError(f"subscription {sub.id} quantity would become negative")
+    return q
+
+
+def _mul3(a: Decimal, b: Decimal, c: Decimal) -> Decimal:
+    return MONEY_CONTEXT.multiply(MONEY_CONTEXT.multiply(a, b), c)
+
+
+def _stamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def subscription_charges(
+    contract: Contract, index: RateIndex, window: Period, rank: int, sub: Subscription, warnings: list[str]
+) -> list[Charge]:
+    product = contract.products.get(sub.product_id)
+    if product is None:
+        warnings.append(f"subscription {sub.id}: unknown product {sub.product_id}")
+        return []
+    sub_start = max(utc(sub.starting_at), utc(contract.starting_at))
+    ends = [utc(e) for e in (sub.ending_before, contract.ending_before) if e is not None]
+    sub_end = min(ends) if ends else None
+    anchor = (
+        utc(sub.billing_anchor_date)
+        if sub.billing_anchor_date is not None
+        else schedule_anchor(contract.usage_statement_schedule, contract.starting_at)
+    )
+    freq = sub.billing_frequency
+    advance = sub.collection_schedule is CollectionSchedule.ADVANCE
+    out: list[Charge] = []
+    # Billing periods that can matter: from the one containing the window start (minus one for
+    # arrears periods ending inside the window) to the one containing the window end.
+    n = index_at(anchor, freq, window.starting_at) - 1
+    last = index_at(anchor, freq, window.ending_before)
+    for k in range(n, last + 1):
+        full = Period(boundary(anchor, freq, k), boundary(anchor, freq, k + 1))
+        lo = max(full.starting_at, sub_start)
+        hi = full.ending_before if sub_end is None else min(full.ending_before, sub_end)
+        if hi <= lo:
+            continue
+        part = Period(lo, hi)
+        rate = index.rate_at(product.id, (), lo, freq) or index.rate_at(product.id, (), lo)
+        if rate is None:
+            warnings.append(f"subscription {sub.id}: no rate for product {product.id} at {_stamp(lo)}")
+            continue
+        overrides = active_overrides(index.targeting(product, (), (), freq), lo)
+        if not is_entitled(rate, overrides):
+            continue
+        priced = price_curve(rate, overrides, contract.multiplier_override_prioritization)
+        price = priced.curve[0].unit_price
+        factor = proration_factor(part, full) if sub.is_prorated else ONE
+        anchor_t = lo if advance else hi
+        in_window = (
+            window.starting_at <= anchor_t < window.ending_before
+            if advance
+            else window.starting_at < anchor_t <= window.ending_before
+        )
+        if in_window:
+            if advance or not sub.is_prorated:
+                qty = quantity_at(sub, lo)
+                amount = _mul3(qty, price, factor)
+            else:
+                amount = ZERO
+                for a, b, q in _quantity_segments(sub, part):
+                    amount = MONEY_CONTEXT.add(amount, _mul3(q, price, proration_factor(Period(a, b), full)))
+                qty = _quantity_segments(sub, part)[-1][2]
+            key = f"subscription:{sub.id}@{_stamp(lo)}"
+            out.append(
+                _charge(contract, sub, product.name, rate.credit_type_id, part, rank, price, qty, amount, key,
+                        factor != ONE)
+            )
+        if advance:
+            out.extend(_advance_increases(contract, sub, product.name, rate.credit_type_id, full, part, price,
+                                          window, rank))
+    for c in out:
+        if sub.proration_rounding is not None and c.is_prorated:
+            p = c.pieces[0]
+            r = sub.proration_rounding
+            p.amount = round_to(p.amount, r.decimal_places, r.rounding_method)
+    return out
+
+
+def _quantity_segments(sub: Subscription, part: Period) -> list[tuple[datetime, datetime, Decimal]]:
+    cuts = sorted({utc(u.starting_at) for u in sub.quantity_updates if part.contains(utc(u.starting_at))})
+    points = [part.starting_at, *[c for c in cuts if c > part.starting_at], part.ending_before]
+    return [(a, b, quantity_at(sub, a)) for a, b in itertools.pairwise(points) if b > a]
+
+
+def _advance_increases(
+    contract: Contract,
+    sub: Subscription,
+    name: str,
+    credit_type_id: str | None,
+    full: Period,
+    part: Period,
+    price: Decimal,
+    window: Period,
+    rank: int,
+) -> list[Charge]:
+    out: list[Charge] = []
+    segments = _quantity_segments(sub, part)
+    for (_, _, before), (a, _b, q) in itertools.pairwise(segments):
+        delta = MONEY_CONTEXT.subtract(q, before)
+        if delta <= 0:
+            continue
+        placed = a if sub.bill_immediately else part.ending_before
+        inside = (
+            window.starting_at <= placed < window.ending_before
+            if sub.bill_immediately
+            else window.starting_at < placed <= window.ending_before
+        )
+        if not inside:
+            continue
+        rest = Period(a, part.ending_before)
+        f = proration_factor(rest, full) if sub.is_prorated else ONE
+        amount = MONEY_CONTEXT.multiply(MONEY_CONTEXT.multiply(delta, price), f)
+        out.append(_charge(contract, sub, name, credit_type_id, rest, rank, price, delta, amount,
+                           f"subscription:{sub.id}:increase@{_stamp(a)}", f != ONE))
+    return out
+
+
+def _charge(
+    contract: Contract,
+    sub: Subscription,
+    name: str,
+    credit_type_id: str | None,
+    part: Period,
+    rank: int,
+    price: Decimal,
+    quantity: Decimal,
+    amount: Decimal,
+    key: str,
+    prorated: bool,
+) -> Charge:
+    return Charge(
+        key=key,
+        type=LineType.SUBSCRIPTION,
+        name=sub.name or name,
+        credit_type_id=credit_type_id or contract.rate_card.fiat_credit_type.id,
+        starting_at=part.starting_at,
+        ending_before=part.ending_before,
+        product=contract.products[sub.product_id],
+        pieces=[Piece(part.starting_at, quantity, amount)],
+        unit_price=price,
+        subscription_id=sub.id,
+        is_prorated=prorated,
+        sort_rank=(rank, 1, key),
+    )
