@@ -38,35 +38,66 @@ MARCH = Period(datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 4, 1, tzinfo=UTC
 
 
 def build() -> tuple[Contract, list[UsageRecord]]:
-    products = {f"p{i}": Product(f"p{i}", f"Product {i}", tags=("compute",) if i % 2 else ()) for i in range(20)}
+    products = {
+        f"p{i}": Product(f"p{i}", f"Product {i}", tags=("compute",) if i % 2 else ()) for i in range(20)
+    }
     products["fee"] = Product("fee", "Platform fee", ProductType.FIXED)
     rates = []
     for i in range(20):
         if i < 5:
-            tiers = (Tier(Decimal(1), Decimal(1000)), Tier(Decimal("0.5"), Decimal(9000)), Tier(Decimal("0.25")))
+            tiers = (
+                Tier(Decimal(1), Decimal(1000)),
+                Tier(Decimal("0.5"), Decimal(9000)),
+                Tier(Decimal("0.25")),
+            )
             rates.append(Rate(f"p{i}", RateType.TIERED, START, tiers=tiers))
         else:
             rates.append(Rate(f"p{i}", RateType.FLAT, START, price=Decimal(i) / 10))
     overrides = (
         Override("o1", START, type=OverrideType.MULTIPLIER, multiplier=Decimal("0.9"), product_id="p7"),
-        Override("o2", START, type=OverrideType.MULTIPLIER, multiplier=Decimal("0.8"),
-                 applicable_product_tags=("compute",)),
+        Override(
+            "o2",
+            START,
+            type=OverrideType.MULTIPLIER,
+            multiplier=Decimal("0.8"),
+            applicable_product_tags=("compute",),
+        ),
     )
     end = datetime(2026, 1, 1, tzinfo=UTC)
-    commit = Commit("pc", CommitType.PREPAID, (AccessSegment("pc0", Decimal(200000), START, end),),
-                    priority=Decimal(1), applicable_product_tags=("compute",),
-                    invoice_schedule=Schedule((ScheduleItem(START, Decimal(200000)),)))
+    commit = Commit(
+        "pc",
+        CommitType.PREPAID,
+        (AccessSegment("pc0", Decimal(200000), START, end),),
+        priority=Decimal(1),
+        applicable_product_tags=("compute",),
+        invoice_schedule=Schedule((ScheduleItem(START, Decimal(200000)),)),
+    )
     credits = (
-        Commit("c1", CommitType.CREDIT, (AccessSegment("c10", Decimal(5000), START, end),), priority=Decimal(1)),
-        Commit("c2", CommitType.CREDIT, (AccessSegment("c20", Decimal(7000), START, end),), priority=Decimal(2)),
+        Commit(
+            "c1", CommitType.CREDIT, (AccessSegment("c10", Decimal(5000), START, end),), priority=Decimal(1)
+        ),
+        Commit(
+            "c2", CommitType.CREDIT, (AccessSegment("c20", Decimal(7000), START, end),), priority=Decimal(2)
+        ),
     )
     scheduled = tuple(
-        ScheduledCharge(f"s{i}", "fee", Schedule((ScheduleItem(MARCH.ending_before, Decimal(1000 * (i + 1))),)))
+        ScheduledCharge(
+            f"s{i}", "fee", Schedule((ScheduleItem(MARCH.ending_before, Decimal(1000 * (i + 1))),))
+        )
         for i in range(2)
     )
-    contract = Contract("k", "c", START, RateCard("rc", tuple(rates), product_order=tuple(products)), products,
-                        overrides=overrides, commits=(commit,), credits=credits, scheduled_charges=scheduled,
-                        scheduled_charges_on_usage_invoices=True)
+    contract = Contract(
+        "k",
+        "c",
+        START,
+        RateCard("rc", tuple(rates), product_order=tuple(products)),
+        products,
+        overrides=overrides,
+        commits=(commit,),
+        credits=credits,
+        scheduled_charges=scheduled,
+        scheduled_charges_on_usage_invoices=True,
+    )
     usage = [
         UsageRecord(f"p{i}", MARCH.starting_at + timedelta(days=d, hours=i), Decimal(400 + 37 * i))
         for i in range(20)
@@ -81,7 +112,8 @@ def main() -> None:
     args = parser.parse_args()
     contract, usage = build()
     invoice = rate_usage_invoice(contract, usage, MARCH)
-    assert invoice.total >= 0 and len(invoice.line_items) >= 20
+    assert invoice.total >= 0
+    assert len(invoice.line_items) >= 20
     for _ in range(50):  # warm-up
         rate_usage_invoice(contract, usage, MARCH)
     n = 0
@@ -93,8 +125,12 @@ def main() -> None:
         n += 50
     elapsed = time.perf_counter() - began
     rate = n / elapsed
-    print(f"rated {n} invoices in {elapsed:.2f}s ({len(invoice.line_items)} lines each, total {invoice.total})")
-    print(f"RESULT rating_bench invoices_per_second={rate:.0f} target=2000 {'PASS' if rate >= 2000 else 'FAIL'}")
+    print(
+        f"rated {n} invoices in {elapsed:.2f}s ({len(invoice.line_items)} lines each, total {invoice.total})"
+    )
+    print(
+        f"RESULT rating_bench invoices_per_second={rate:.0f} target=2000 {'PASS' if rate >= 2000 else 'FAIL'}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,12 @@ def test_golden(scenario: dict[str, Any]) -> None:
         matching = [li for li in invoice["line_items"] if li["key"].startswith(prefix)]
         assert len(matching) == 1, (prefix, [li["key"] for li in invoice["line_items"]])
         assert matching[0]["total"] == total, matching[0]
-    counted = [li for li in invoice["line_items"] if li["credit_type_id"] == invoice["credit_type"]["id"]
-               and not (li.get("applied_commit_or_credit", {}).get("type") == "POSTPAID")]
+    counted = [
+        li
+        for li in invoice["line_items"]
+        if li["credit_type_id"] == invoice["credit_type"]["id"]
+        and li.get("applied_commit_or_credit", {}).get("type") != "POSTPAID"
+    ]
     assert sum(Decimal(li["total"]) for li in counted) == Decimal(invoice["total"])
 
 

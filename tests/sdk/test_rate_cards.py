@@ -60,7 +60,9 @@ def _product(client: Metronome, name: str, kind: str = "USAGE", metric: str | No
 
 @pytest.fixture
 def usage(client: Metronome, uid: str) -> str:
-    return _product(client, f"usage-{uid}", metric=_metric(client, uid), tags=["compute"])
+    return _product(
+        client, f"usage-{uid}", metric=_metric(client, uid), tags=["compute"], pricing_group_key=["region"]
+    )
 
 
 def _rates(client: Metronome, card: str, at: datetime, **kw: Any) -> list[Any]:
@@ -91,9 +93,10 @@ def test_create_read_back(client: Metronome, uid: str) -> None:
     [conv] = got.credit_type_conversions or []
     assert conv.custom_credit_type.id == unit
     assert conv.custom_credit_type.name == f"tokens-{uid}"
-    assert conv.fiat_per_custom_credit == 0.25
+    assert conv.fiat_per_custom_credit == "0.25"
     aliases = {a.name: a for a in got.aliases or []}
-    assert aliases[f"std-{uid}"].starting_at == JAN and aliases[f"std-{uid}"].ending_before is None
+    assert aliases[f"std-{uid}"].starting_at == JAN
+    assert aliases[f"std-{uid}"].ending_before is None
     assert aliases[f"old-{uid}"].ending_before == FEB
     assert got.custom_fields == {f"tier-{uid}": "gold"}
 
@@ -102,7 +105,9 @@ def test_minimal_card_defaults(client: Metronome, http: httpx.Client, uid: str) 
     card_id = _card(client, f"min-{uid}")
     raw = http.post(f"{P}/get", json={"id": card_id}).json()["data"]
     assert raw["fiat_credit_type"] == {"id": USD, "name": "USD (cents)"}
-    assert raw["aliases"] == [] and raw["credit_type_conversions"] == [] and raw["custom_fields"] == {}
+    assert raw["aliases"] == []
+    assert raw["credit_type_conversions"] == []
+    assert raw["custom_fields"] == {}
     assert "description" not in raw
     assert raw["created_at"].endswith("Z")
 
@@ -110,9 +115,11 @@ def test_minimal_card_defaults(client: Metronome, http: httpx.Client, uid: str) 
 def test_list_pages_and_archive(client: Metronome, http: httpx.Client, uid: str) -> None:
     ids = [_card(client, f"l{i}-{uid}") for i in range(5)]
     first = client.v1.contracts.rate_cards.list(limit=2)
-    assert len(first.data) == 2 and first.next_page
+    assert len(first.data) == 2
+    assert first.next_page
     seen = [c.id for c in client.v1.contracts.rate_cards.list(limit=2)]
-    assert len(seen) == len(set(seen)) and set(ids) <= set(seen)
+    assert len(seen) == len(set(seen))
+    assert set(ids) <= set(seen)
     # The SDK sends no body at all by default.
     r = http.post(f"{P}/list?limit=100", content=b"", headers={"Content-Type": "application/json"})
     assert r.status_code == 200
@@ -144,8 +151,8 @@ def test_update_name_aliases_and_conversions(client: Metronome, uid: str) -> Non
     assert [
         (c.custom_credit_type.id, c.fiat_per_custom_credit) for c in got.credit_type_conversions or []
     ] == [
-        (units[0], 2),
-        (units[1], 3),
+        (units[0], "2"),
+        (units[1], "3"),
     ]
     # Conversions are add-only: an existing one cannot be modified.
     with pytest.raises(metronome.BadRequestError) as exc:
@@ -215,8 +222,10 @@ def test_every_rate_type_via_add_rate(client: Metronome, uid: str, usage: str) -
         commit_rate={"rate_type": "FLAT", "price": 0.2},
     ).data
     assert (flat.rate_type, flat.price) == ("FLAT", 0.3)
-    assert flat.credit_type is not None and flat.credit_type.id == USD
-    assert flat.commit_rate is not None and flat.commit_rate.price == 0.2
+    assert flat.credit_type is not None
+    assert flat.credit_type.id == USD
+    assert flat.commit_rate is not None
+    assert flat.commit_rate.price == 0.2
     tiered = rc.rates.add(
         rate_card_id=card,
         product_id=usage,
@@ -312,12 +321,14 @@ def test_add_rates_batch_and_scheduled_price_change(
     paged = http.post(
         f"{P}/getRateSchedule?limit=2", json={"rate_card_id": card, "starting_at": _iso(JAN)}
     ).json()
-    assert len(paged["data"]) == 2 and paged["next_page"]
+    assert len(paged["data"]) == 2
+    assert paged["next_page"]
     rest = http.post(
         f"{P}/getRateSchedule?limit=2&next_page={paged['next_page']}",
         json={"rate_card_id": card, "starting_at": _iso(JAN)},
     ).json()
-    assert [r["rate"]["price"] for r in rest["data"]] == [15] and rest["next_page"] is None
+    assert [r["rate"]["price"] for r in rest["data"]] == [15]
+    assert rest["next_page"] is None
 
 
 def test_overlapping_rates_are_409_and_store_nothing(client: Metronome, uid: str, usage: str) -> None:
@@ -333,6 +344,7 @@ def test_overlapping_rates_are_409_and_store_nothing(client: Metronome, uid: str
         ending_before=APR,
     )
     for start, end in [(MAR, None), (JAN, MAR), (FEB, APR), (JAN, None)]:
+        extra: dict[str, Any] = {"ending_before": end} if end else {}
         with pytest.raises(metronome.ConflictError) as exc:
             rc.rates.add(
                 rate_card_id=card,
@@ -341,7 +353,7 @@ def test_overlapping_rates_are_409_and_store_nothing(client: Metronome, uid: str
                 rate_type="FLAT",
                 price=2,
                 starting_at=start,
-                **({"ending_before": end} if end else {}),
+                **extra,
             )
         assert "overlaps" in exc.value.body["message"]  # type: ignore[index]
     # A batch with one overlapping rate stores none of its rates.
@@ -380,17 +392,15 @@ def test_overlapping_rates_are_409_and_store_nothing(client: Metronome, uid: str
 def test_selectors(client: Metronome, uid: str, usage: str) -> None:
     card = _card(client, f"sel-{uid}")
     sub = _product(client, f"s-{uid}", "SUBSCRIPTION", tags=["seat"])
-    base = {"entitled": True, "rate_type": "FLAT", "starting_at": JAN}
-    client.v1.contracts.rate_cards.rates.add_many(
-        rate_card_id=card,
-        rates=[
-            {**base, "product_id": usage, "price": 1, "pricing_group_values": {"region": "eu"}},
-            {**base, "product_id": usage, "price": 2, "pricing_group_values": {"region": "us"}},
-            {**base, "product_id": usage, "price": 3},
-            {**base, "product_id": sub, "price": 100, "billing_frequency": "MONTHLY"},
-            {**base, "product_id": sub, "price": 1000, "billing_frequency": "ANNUAL"},
-        ],
-    )
+    base: dict[str, Any] = {"entitled": True, "rate_type": "FLAT", "starting_at": JAN}
+    batch: list[Any] = [
+        {**base, "product_id": usage, "price": 1, "pricing_group_values": {"region": "eu"}},
+        {**base, "product_id": usage, "price": 2, "pricing_group_values": {"region": "us"}},
+        {**base, "product_id": usage, "price": 3},
+        {**base, "product_id": sub, "price": 100, "billing_frequency": "MONTHLY"},
+        {**base, "product_id": sub, "price": 1000, "billing_frequency": "ANNUAL"},
+    ]
+    client.v1.contracts.rate_cards.rates.add_many(rate_card_id=card, rates=batch)
 
     def prices(*selectors: dict[str, Any]) -> list[float | None]:
         return sorted(r.rate.price for r in _rates(client, card, FEB, selectors=list(selectors)))
@@ -428,7 +438,8 @@ def test_custom_pricing_unit_rates(client: Metronome, uid: str, usage: str) -> N
         starting_at=JAN,
         credit_type_id=unit,
     ).data
-    assert rate.credit_type is not None and (rate.credit_type.id, rate.credit_type.name) == (
+    assert rate.credit_type is not None
+    assert (rate.credit_type.id, rate.credit_type.name) == (
         unit,
         f"cpu-{uid}",
     )
@@ -445,7 +456,8 @@ def test_custom_pricing_unit_rates(client: Metronome, uid: str, usage: str) -> N
             )
         assert fragment in exc.value.body["message"]  # type: ignore[index]
     [row] = _rates(client, card, APR)
-    assert row.rate.credit_type is not None and row.rate.credit_type.id == unit
+    assert row.rate.credit_type is not None
+    assert row.rate.credit_type.id == unit
 
 
 def test_get_rates_pages_in_product_order(client: Metronome, http: httpx.Client, uid: str) -> None:
@@ -482,7 +494,8 @@ def test_get_rates_pages_in_product_order(client: Metronome, http: httpx.Client,
     )
     assert order() == [products[2], products[0], products[1]]
     last = http.post(f"{P}/getRates?limit=3", json={"rate_card_id": card, "at": _iso(FEB)}).json()
-    assert len(last["data"]) == 3 and last["next_page"] is None
+    assert len(last["data"]) == 3
+    assert last["next_page"] is None
 
 
 def test_named_schedules_split_segments(client: Metronome, uid: str) -> None:
@@ -528,7 +541,7 @@ def _bad(http: httpx.Client, path: str, body: dict[str, Any], fragment: str, sta
 def test_bad_card_bodies_are_400_and_store_nothing(client: Metronome, http: httpx.Client, uid: str) -> None:
     unit = client.v1.pricing_units.create(name=f"bu-{uid}").data.id
     cases: list[tuple[dict[str, Any], str]] = [
-        ({}, "name"),
+        ({"name": None}, "name"),
         ({"name": ""}, "name"),
         ({"fiat_credit_type_id": unit}, "not a fiat currency"),
         ({"fiat_credit_type_id": MISSING}, "not a fiat currency"),
@@ -555,12 +568,12 @@ def test_bad_card_bodies_are_400_and_store_nothing(client: Metronome, http: http
     ]
     for i, (fields, fragment) in enumerate(cases):
         body = {"name": f"bad{i}-{uid}"} | fields
-        _bad(http, "create", body, fragment)
+        _bad(http, "create", {k: v for k, v in body.items() if v is not None}, fragment)
     names = {c.name for c in client.v1.contracts.rate_cards.list()}
     assert not any(n.startswith("bad") and n.endswith(uid) for n in names)
 
     card = _card(client, f"keep-{uid}", aliases=[{"name": f"k-{uid}"}])
-    for fields, fragment in [
+    update_cases: list[tuple[dict[str, Any], str]] = [
         ({"name": ""}, "name"),
         ({"aliases": [{"name": "x", "starting_at": _iso(FEB), "ending_before": _iso(FEB)}]}, "ending_before"),
         (
@@ -575,10 +588,12 @@ def test_bad_card_bodies_are_400_and_store_nothing(client: Metronome, http: http
             {"name": "ok", "add_credit_type_conversions": [{"custom_credit_type_id": unit}]},
             "fiat_per_custom_credit",
         ),
-    ]:
+    ]
+    for fields, fragment in update_cases:
         _bad(http, "update", {"rate_card_id": card} | fields, fragment)
     got = client.v1.contracts.rate_cards.retrieve(id=card).data
-    assert got.name == f"keep-{uid}" and [a.name for a in got.aliases or []] == [f"k-{uid}"]
+    assert got.name == f"keep-{uid}"
+    assert [a.name for a in got.aliases or []] == [f"k-{uid}"]
     assert got.credit_type_conversions == []
     _bad(http, "get", {}, "id")
     _bad(http, "list?limit=0", {}, "limit")
@@ -668,7 +683,7 @@ def test_bad_rate_bodies_are_400_and_store_nothing(
 
 def test_bad_order_and_schedule_bodies(client: Metronome, http: httpx.Client, uid: str, usage: str) -> None:
     card = _card(client, f"bo-{uid}")
-    for path, body, fragment in [
+    cases: list[tuple[str, dict[str, Any], str]] = [
         ("setRateCardProductsOrder", {"product_order": [usage, usage]}, "listed twice"),
         ("setRateCardProductsOrder", {"product_order": [MISSING]}, "not found"),
         ("setRateCardProductsOrder", {}, "product_order"),
@@ -684,7 +699,8 @@ def test_bad_order_and_schedule_bodies(client: Metronome, http: httpx.Client, ui
         ),
         ("updateNamedSchedule", {"schedule_name": "", "starting_at": _iso(FEB), "value": 1}, "schedule_name"),
         ("getNamedSchedule", {"schedule_name": "s", "covering_date": "soon"}, "covering_date"),
-    ]:
+    ]
+    for path, body, fragment in cases:
         _bad(http, path, {"rate_card_id": card} | body, fragment)
     assert client.v1.contracts.named_schedules.retrieve(rate_card_id=card, schedule_name="s").data == []
     raw = http.post(f"{P}/get", json={"id": card}).json()["data"]
@@ -743,13 +759,13 @@ def test_rates_for_card_snapshots(client: Metronome, db: Engine, uid: str, usage
     client.v1.contracts.rate_cards.rates.add_many(
         rate_card_id=card,
         rates=[
-            {"product_id": usage, "entitled": True, "rate_type": "FLAT", "price": "0.1", "starting_at": JAN},
+            {"product_id": usage, "entitled": True, "rate_type": "FLAT", "price": 0.1, "starting_at": JAN},
             {
                 "product_id": usage,
                 "entitled": False,
                 "rate_type": "TIERED",
                 "starting_at": MAR,
-                "tiers": [{"size": 10, "price": "2.5"}, {"price": 1}],
+                "tiers": [{"size": 10, "price": 2.5}, {"price": 1}],
             },
         ],
     )
@@ -759,5 +775,6 @@ def test_rates_for_card_snapshots(client: Metronome, db: Engine, uid: str, usage
         ("FLAT", Decimal("0.1"), JAN, MAR),
         ("TIERED", None, MAR, None),
     ]
-    assert rows[1].tiers[0].price == Decimal("2.5") and rows[1].tiers[0].size == Decimal(10)
+    assert rows[1].tiers[0].price == Decimal("2.5")
+    assert rows[1].tiers[0].size == Decimal(10)
     assert rows[1].to_rating().tiers[1].size is None

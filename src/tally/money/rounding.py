@@ -53,7 +53,7 @@ def round_to(value: Decimal, decimal_places: int, mode: RoundingMode | str) -> D
     Negative ``decimal_places`` round to powers of ten (SPEC §10.5: -2 on USD cents = whole dollars);
     the result is then returned with exponent 0 so it prints as a plain integer.
     """
-    rounding = _DECIMAL_MODE[RoundingMode(mode)]
+    rounding = _DECIMAL_MODE[mode if isinstance(mode, RoundingMode) else RoundingMode(mode)]
     if decimal_places >= 0:
         return value.quantize(exponent(decimal_places), rounding=rounding, context=MONEY_CONTEXT)
     scale = exponent(decimal_places)  # e.g. 100

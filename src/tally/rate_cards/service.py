@@ -288,7 +288,8 @@ def to_wire(conn: Connection, tenant_id: str, cards: list[RateCard]) -> list[dic
                         "id": v.custom_credit_type_id,
                         "name": names.get(v.custom_credit_type_id, ""),
                     },
-                    "fiat_per_custom_credit": v.fiat_per_custom_credit,
+                    # A string on the wire (the SDK types it `str`), so the exact digits survive.
+                    "fiat_per_custom_credit": str(v.fiat_per_custom_credit),
                 }
                 for v in c.credit_type_conversions
             ],

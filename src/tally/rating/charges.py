@@ -34,6 +34,7 @@ class Piece:
     repriced_quantity: Decimal = ZERO  # quantity paid by balances at a different (commit) rate
     repriced_amount: Decimal = ZERO
     repriced_list_amount: Decimal = ZERO
+    balance_window: int = 0  # index between balance-segment boundaries (pieces merge only within one)
 
 
 @dataclass(slots=True)

@@ -98,6 +98,27 @@ class _Context:
         return found
 
 
+_PREPARED: dict[int, tuple[Contract, _Context, RateIndex, list[Slot]]] = {}
+_PREPARED_MAX = 128
+
+
+def _prepare(contract: Contract) -> tuple[_Context, RateIndex, list[Slot]]:
+    """Per-contract lookups, cached while the contract object is alive in the cache.
+
+    The cache holds a reference to the contract, so its id cannot be reused while cached; inputs are
+    frozen and must not be mutated after they are passed in.
+    """
+    found = _PREPARED.get(id(contract))
+    if found is not None and found[0] is contract:
+        return found[1], found[2], found[3]
+    prepared = (_Context(contract), RateIndex(contract),
+                ordered_slots(contract, (*contract.commits, *contract.credits)))
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.pop(next(iter(_PREPARED)))
+    _PREPARED[id(contract)] = (contract, *prepared)
+    return prepared
+
+
 def rate_usage_invoice(
     contract: Contract,
     usage: Iterable[UsageRecord],
@@ -123,7 +144,7 @@ def _rate(
     options: RatingOptions,
     custom_pricers: Mapping[str, CustomPricer],
 ) -> Invoice:
-    ctx = _Context(contract)
+    ctx, index, slot_template = _prepare(contract)
     warnings: list[str] = []
     start = max(period.starting_at, utc(contract.starting_at))
     end = period.ending_before
@@ -132,7 +153,6 @@ def _rate(
     if end <= start:
         raise RatingInputError("the period does not overlap the contract")
     window = Period(start, end)
-    index = RateIndex(contract)
     fiat_id = ctx.fiat.id
 
     # 1-2. overrides -> pricing
@@ -150,7 +170,7 @@ def _rate(
 
     # 3. commits and credits: custom pricing units first, then conversion, then fiat (SPEC §6.7)
     repricer = Repricer(contract.multiplier_override_prioritization)
-    slots = ordered_slots(contract, (*contract.commits, *contract.credits))
+    slots = [Slot(s.commit, s.segment, s.credit_type_id, s.available) for s in slot_template]
     prepaid = [s for s in slots if not s.postpaid]
     cpu_charges = [c for c in charges if c.credit_type_id != fiat_id]
     draw_down([s for s in prepaid if s.credit_type_id != fiat_id], cpu_charges, repricer)

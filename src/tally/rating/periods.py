@@ -37,6 +37,8 @@ class Period:
 
 def utc(t: datetime) -> datetime:
     """Check that ``t`` is timezone-aware and express it in UTC."""
+    if t.tzinfo is UTC:
+        return t
     if t.tzinfo is None or t.utcoffset() is None:
         raise RatingInputError(f"naive datetime {t.isoformat()}: every timestamp must carry a timezone")
     return t.astimezone(UTC)

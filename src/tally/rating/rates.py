@@ -105,6 +105,13 @@ class RateIndex:
         self.overrides: tuple[IndexedOverride, ...] = tuple(enumerate(contract.overrides))
         self._targeting: dict[tuple[str, GroupValues, GroupValues, Frequency | None], list[IndexedOverride]]
         self._targeting = {}
+        #: caches owned by the index, valid as long as the (immutable) contract is
+        self.plan_cache: dict[object, object] = {}
+        self.price_cache: dict[tuple[int, tuple[int, ...]], Priced] = {}
+        #: instants where some balance segment starts or ends: usage pieces never straddle one
+        points = {t for c in (*contract.commits, *contract.credits) for seg in c.access_schedule
+                  for t in (seg.starting_at, seg.ending_before)}
+        self.balance_bounds: list[datetime] = sorted(points)
 
     def rate_at(
         self, product_id: str, pgv: GroupValues, t: datetime, frequency: Frequency | None = None

@@ -11,6 +11,7 @@ with the rate and overrides in force at its hour (SPEC §4.3 [U], recommended ru
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -24,13 +25,21 @@ from tally.rating.inputs import (
     GroupValues,
     Product,
     ProductType,
+    Rate,
     RateType,
     UsageRecord,
 )
 from tally.rating.periods import Period, utc
 from tally.rating.prices.curve import band_split, charge
 from tally.rating.prices.custom import CustomPricer, custom_processor_name
-from tally.rating.rates import Priced, RateIndex, active_overrides, is_entitled, price_curve
+from tally.rating.rates import (
+    IndexedOverride,
+    Priced,
+    RateIndex,
+    active_overrides,
+    is_entitled,
+    price_curve,
+)
 from tally.rating.results import LineType
 
 
@@ -66,9 +75,10 @@ def aggregate(
         t = utc(record.timestamp)
         if not (window.starting_at <= t < window.ending_before):
             continue
-        hour = t.replace(minute=0, second=0, microsecond=0)
-        pgv = project(record.group_values, product.pricing_group_key)
-        prgv = project(record.group_values, product.presentation_group_key)
+        hour = t.replace(minute=0, second=0, microsecond=0) if (t.minute or t.second or t.microsecond) else t
+        gv = record.group_values
+        pgv = project(gv, product.pricing_group_key) if gv and product.pricing_group_key else ()
+        prgv = project(gv, product.presentation_group_key) if gv and product.presentation_group_key else ()
         buckets = groups.setdefault((product.id, pgv), {})
         key = (hour, prgv)
         buckets[key] = MONEY_CONTEXT.add(buckets.get(key, ZERO), record.quantity)
@@ -86,7 +96,9 @@ def usage_charges(
     warnings: list[str],
 ) -> list[Charge]:
     charges: dict[str, Charge] = {}
-    cache: dict[tuple[int, tuple[int, ...]], Priced] = {}
+    cache = index.price_cache
+    plan_cache = index.plan_cache
+    balance_bounds = index.balance_bounds
     prioritization = contract.multiplier_override_prioritization
     for (product_id, pgv), buckets in sorted(aggregate(contract, usage, window, warnings).items()):
         product = contract.products[product_id]
@@ -98,22 +110,25 @@ def usage_charges(
             rounded = round_to(exact, rounding.decimal_places, rounding.rounding_method)
             converted[-1] = MONEY_CONTEXT.add(converted[-1], MONEY_CONTEXT.subtract(rounded, exact))
         cumulative = ZERO
+        plans: dict[GroupValues, _Plan] = {}
         for (hour, prgv), quantity in zip(keys, converted, strict=True):
-            rate = index.rate_at(product_id, pgv, hour)
+            plan = plans.get(prgv)
+            if plan is None:
+                pk = (window, product_id, pgv, prgv)
+                cached = plan_cache.get(pk)
+                if not isinstance(cached, _Plan):
+                    cached = _Plan(contract, index, window, product, pgv, prgv)
+                    plan_cache[pk] = cached
+                plan = plans[prgv] = cached
+            seg = plan.segments[bisect.bisect_right(plan.starts, hour) - 1]
+            rate = seg.rate
             if rate is None:
                 warnings.append(f"no rate for product {product_id} {gv_key(pgv)} at {hour.isoformat()}")
                 continue
-            targeting = index.targeting(product, pgv, prgv)
-            overrides = active_overrides(targeting, hour)
-            if not is_entitled(rate, overrides):
+            if not seg.entitled:
                 continue
-            bounds = index.boundaries(product_id, targeting)
-            seg_i = bisect.bisect_right(bounds, hour)
-            w_start, w_end = window.starting_at, window.ending_before
-            seg_start = max(w_start, bounds[seg_i - 1]) if seg_i else w_start
-            seg_end = min(w_end, bounds[seg_i]) if seg_i < len(bounds) else w_end
-            stamp = seg_start.strftime("%Y-%m-%dT%H:%M:%SZ")
-            key = f"usage:{product_id}:{gv_key(pgv)}:{gv_key(prgv)}@{stamp}"
+            overrides = seg.overrides
+            key = seg.key
             line = charges.get(key)
             if line is None:
                 line = Charge(
@@ -121,8 +136,8 @@ def usage_charges(
                     type=LineType.USAGE,
                     name=product.name,
                     credit_type_id=_credit_type_id(contract, rate.credit_type_id),
-                    starting_at=seg_start,
-                    ending_before=seg_end,
+                    starting_at=seg.starting_at,
+                    ending_before=seg.ending_before,
                     product=product,
                     pricing_group_values=pgv,
                     presentation_group_values=prgv,
@@ -142,20 +157,39 @@ def usage_charges(
             if rate.rate_type not in (RateType.FLAT, RateType.TIERED):
                 warnings.append(f"{rate.rate_type} rate cannot price usage of product {product_id}")
                 continue
-            ck = (id(rate), tuple(i for i, _ in overrides))
-            priced = cache.get(ck)
+            priced = seg.priced
             if priced is None:
-                priced = price_curve(rate, overrides, prioritization)
-                cache[ck] = priced
+                ck = (id(rate), tuple(i for i, _ in overrides))
+                priced = cache.get(ck)
+                if priced is None:
+                    priced = price_curve(rate, overrides, prioritization)
+                    cache[ck] = priced
+                seg.priced = priced
+                seg.flat_price = priced.curve[0].unit_price if len(priced.curve) == 1 else None
+                seg.banded = rate.rate_type is RateType.TIERED or len(priced.curve) > 1
             curve = priced.curve
             amount = charge(curve, cumulative, quantity)
-            line.pieces.append(Piece(hour, quantity, amount, cumulative, rate, overrides))
-            if len(curve) == 1:
-                price = curve[0].unit_price
-                line.unit_price = price if len(line.pieces) == 1 or line.unit_price == price else None
+            bw = bisect.bisect_right(balance_bounds, hour) if balance_bounds else 0
+            last = line.pieces[-1] if line.pieces else None
+            if (
+                last is not None
+                and last.rate is rate
+                and last.overrides is overrides
+                and last.balance_window == bw
+                and last.c0 + last.quantity == cumulative
+            ):
+                # Contiguous usage under the same price and the same balances: one piece is enough.
+                last.quantity = MONEY_CONTEXT.add(last.quantity, quantity)
+                last.amount = MONEY_CONTEXT.add(last.amount, amount)
             else:
+                piece = Piece(hour, quantity, amount, cumulative, rate, overrides, balance_window=bw)
+                line.pieces.append(piece)
+            price = seg.flat_price
+            if price is None or (line.unit_price != price and len(line.pieces) > 1):
                 line.unit_price = None
-            if rate.rate_type is RateType.TIERED or len(curve) > 1:
+            else:
+                line.unit_price = price
+            if seg.banded:
                 for band_index, q, subtotal in band_split(curve, cumulative, quantity):
                     band = curve[band_index]
                     acc = line.tiers.setdefault((band.start, band.unit_price), TierAcc())
@@ -167,3 +201,55 @@ def usage_charges(
 
 def _credit_type_id(contract: Contract, credit_type_id: str | None) -> str:
     return credit_type_id if credit_type_id is not None else contract.rate_card.fiat_credit_type.id
+
+
+class _Segment:
+    """A stretch of the window with one rate and one set of active overrides."""
+
+    __slots__ = (
+        "banded", "ending_before", "entitled", "flat_price", "key",
+        "overrides", "priced", "rate", "starting_at",
+    )
+
+    def __init__(
+        self,
+        starting_at: datetime,
+        ending_before: datetime,
+        rate: Rate | None,
+        overrides: tuple[IndexedOverride, ...],
+        key: str,
+    ) -> None:
+        self.starting_at = starting_at
+        self.ending_before = ending_before
+        self.rate = rate
+        self.overrides = overrides
+        self.entitled = rate is not None and is_entitled(rate, overrides)
+        self.key = key
+        self.priced: Priced | None = None
+        self.flat_price: Decimal | None = None
+        self.banded = False
+
+
+class _Plan:
+    """The price segments of one (product, pricing values, presentation values) over the window."""
+
+    def __init__(
+        self,
+        contract: Contract,
+        index: RateIndex,
+        window: Period,
+        product: Product,
+        pgv: GroupValues,
+        prgv: GroupValues,
+    ) -> None:
+        targeting = index.targeting(product, pgv, prgv)
+        w_start, w_end = window.starting_at, window.ending_before
+        inner = [b for b in index.boundaries(product.id, targeting) if w_start < b < w_end]
+        points = [w_start, *inner, w_end]
+        self.starts = points[:-1]
+        self.segments: list[_Segment] = []
+        prefix = f"usage:{product.id}:{gv_key(pgv)}:{gv_key(prgv)}@"
+        for a, b in itertools.pairwise(points):
+            rate = index.rate_at(product.id, pgv, a)
+            overrides = active_overrides(targeting, a)
+            self.segments.append(_Segment(a, b, rate, overrides, prefix + a.strftime("%Y-%m-%dT%H:%M:%SZ")))

@@ -10,6 +10,7 @@ from tally.custom_fields.endpoints import router as custom_fields
 from tally.customers.endpoints import router as customers
 from tally.products.endpoints import router as products
 from tally.rate_cards.endpoints import router as rate_cards
+from tally.usage.endpoints import router as usage
 from tally.usage.ingest_endpoints import router as ingest
 
 ROUTERS: list[APIRouter] = [
@@ -20,4 +21,5 @@ ROUTERS: list[APIRouter] = [
     ingest,
     products,
     rate_cards,
+    usage,
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -39,7 +40,7 @@ money = st.decimals(min_value=0, max_value=1000, places=3)
 qty = st.decimals(min_value=0, max_value=10000, places=2)
 tiers_st = st.lists(
     st.tuples(st.decimals(min_value=1, max_value=500, places=0), money), min_size=1, max_size=4
-).map(lambda ts: tuple(Tier(price=p, size=s) for s, p in ts[:-1]) + (Tier(price=ts[-1][1]),))
+).map(lambda ts: (*tuple(Tier(price=p, size=s) for s, p in ts[:-1]), Tier(price=ts[-1][1])))
 
 
 def _contract(tiers: tuple[Tier, ...], commits: tuple[Commit, ...] = ()) -> Contract:
@@ -76,8 +77,9 @@ def _records(raw: list[tuple[str, int, Decimal, str, str]]) -> list[UsageRecord]
 # PB-1: lines sum to the totals exactly, and every amount is in whole minor units.
 @FAST
 @given(tiers=tiers_st, raw=usage_st, credit=st.decimals(min_value=0, max_value=50000, places=2))
-def test_pb1_lines_sum_to_totals(tiers: tuple[Tier, ...], raw: list[tuple[str, int, Decimal, str, str]],
-                                 credit: Decimal) -> None:
+def test_pb1_lines_sum_to_totals(
+    tiers: tuple[Tier, ...], raw: list[tuple[str, int, Decimal, str, str]], credit: Decimal
+) -> None:
     commits = (Commit("cr", CommitType.CREDIT, (AccessSegment("s", credit, T0, MARCH.ending_before),)),)
     inv = rate_usage_invoice(_contract(tiers, commits), _records(raw), MARCH)
     counted = [li for li in inv.line_items if not li.excluded_from_total]
@@ -121,13 +123,17 @@ def test_pb4_balances_conserved(amounts: list[Decimal], months: list[Decimal]) -
         start = datetime(2025, month + 1, 1, tzinfo=UTC)
         end = datetime(2025, month + 2, 1, tzinfo=UTC)
         commits = tuple(
-            Commit(f"c{i}", CommitType.PREPAID,
-                   (AccessSegment(f"s{i}", a, T0, datetime(2026, 1, 1, tzinfo=UTC), consumed[i]),),
-                   priority=Decimal(i + 1))
+            Commit(
+                f"c{i}",
+                CommitType.PREPAID,
+                (AccessSegment(f"s{i}", a, T0, datetime(2026, 1, 1, tzinfo=UTC), consumed[i]),),
+                priority=Decimal(i + 1),
+            )
             for i, a in enumerate(amounts)
         )
-        inv = rate_usage_invoice(_contract((Tier(Decimal(1)),), commits), [UsageRecord("flat", start, q)],
-                                 Period(start, end))
+        inv = rate_usage_invoice(
+            _contract((Tier(Decimal(1)),), commits), [UsageRecord("flat", start, q)], Period(start, end)
+        )
         for b in inv.balances:
             i = int(b.commit_id[1:])
             assert b.remaining >= 0
@@ -143,16 +149,19 @@ def test_pb4_balances_conserved(amounts: list[Decimal], months: list[Decimal]) -
 # PB-5: any order or batching of the same usage gives the same invoice.
 @FAST
 @given(tiers=tiers_st, raw=usage_st, data=st.data())
-def test_pb5_order_and_batching(tiers: tuple[Tier, ...], raw: list[tuple[str, int, Decimal, str, str]],
-                                data: st.DataObject) -> None:
+def test_pb5_order_and_batching(
+    tiers: tuple[Tier, ...], raw: list[tuple[str, int, Decimal, str, str]], data: st.DataObject
+) -> None:
     contract = _contract(tiers)
     records = _records(raw)
     shuffled = data.draw(st.permutations(records))
     split: list[UsageRecord] = []
     for r in shuffled:  # split each record in two halves at the same hour
         half = (r.quantity / 2).quantize(Decimal("0.001"))
-        split += [UsageRecord(r.product_id, r.timestamp, half, r.group_values),
-                  UsageRecord(r.product_id, r.timestamp, r.quantity - half, r.group_values)]
+        split += [
+            UsageRecord(r.product_id, r.timestamp, half, r.group_values),
+            UsageRecord(r.product_id, r.timestamp, r.quantity - half, r.group_values),
+        ]
     a = rate_usage_invoice(contract, records, MARCH).to_json()
     b = rate_usage_invoice(contract, split, MARCH).to_json()
     assert a == b
@@ -160,11 +169,13 @@ def test_pb5_order_and_batching(tiers: tuple[Tier, ...], raw: list[tuple[str, in
 
 # PB-8: prorated pieces sum to the whole; a full-period proration is the full price.
 @settings(max_examples=150, deadline=None)
-@given(amount=st.integers(min_value=0, max_value=10**8),
-       cuts=st.lists(st.integers(min_value=1, max_value=31 * 24 - 1), max_size=5, unique=True))
+@given(
+    amount=st.integers(min_value=0, max_value=10**8),
+    cuts=st.lists(st.integers(min_value=1, max_value=31 * 24 - 1), max_size=5, unique=True),
+)
 def test_pb8_proration_pieces_sum(amount: int, cuts: list[int]) -> None:
     points = [0, *sorted(cuts), 31 * 24]
-    durations = [(b - a) * 3600 for a, b in zip(points, points[1:], strict=False)]
+    durations = [(b - a) * 3600 for a, b in itertools.pairwise(points)]
     pieces = prorate(Decimal(amount), durations)
     assert sum(pieces, Decimal(0)) == amount
     assert prorate(Decimal(amount), [31 * 24 * 3600]) == (Decimal(amount),)
@@ -180,8 +191,9 @@ def test_pb8_proration_pieces_sum(amount: int, cuts: list[int]) -> None:
     anchor_kind=st.sampled_from(list(AnchorDay)),
     offset_days=st.integers(min_value=0, max_value=40),
 )
-def test_pb7_periods_contiguous(year: int, month: int, day: int, freq: Frequency, anchor_kind: AnchorDay,
-                                offset_days: int) -> None:
+def test_pb7_periods_contiguous(
+    year: int, month: int, day: int, freq: Frequency, anchor_kind: AnchorDay, offset_days: int
+) -> None:
     day = min(day, calendar.monthrange(year, month)[1])
     anchor = datetime(year, month, day, tzinfo=UTC)
     start = anchor + timedelta(days=offset_days, hours=offset_days % 5)
@@ -190,7 +202,7 @@ def test_pb7_periods_contiguous(year: int, month: int, day: int, freq: Frequency
     periods = list(billing_periods(schedule, start, None, until=until))
     assert periods[0].starting_at == start
     assert periods[-1].ending_before == until
-    for a, b in zip(periods, periods[1:], strict=False):
+    for a, b in itertools.pairwise(periods):
         assert a.ending_before == b.starting_at
         assert a.starting_at < a.ending_before
     if anchor_kind is AnchorDay.CUSTOM_DATE and freq is Frequency.MONTHLY:
@@ -201,12 +213,18 @@ def test_pb7_periods_contiguous(year: int, month: int, day: int, freq: Frequency
 
 def test_pb7_month_end_anchor_does_not_drift() -> None:
     schedule = UsageStatementSchedule(Frequency.MONTHLY, AnchorDay.CONTRACT_START)
-    periods = list(billing_periods(schedule, datetime(2024, 1, 31, tzinfo=UTC), datetime(2024, 5, 1, tzinfo=UTC)))
+    periods = list(
+        billing_periods(schedule, datetime(2024, 1, 31, tzinfo=UTC), datetime(2024, 5, 1, tzinfo=UTC))
+    )
     assert [p.ending_before.day for p in periods] == [29, 31, 30, 1]
     leap = UsageStatementSchedule(Frequency.ANNUAL, AnchorDay.CONTRACT_START)
     years = list(billing_periods(leap, datetime(2024, 2, 29, tzinfo=UTC), datetime(2029, 1, 1, tzinfo=UTC)))
     assert [p.ending_before.date().isoformat() for p in years[:4]] == [
-        "2025-02-28", "2026-02-28", "2027-02-28", "2028-02-29"]
+        "2025-02-28",
+        "2026-02-28",
+        "2027-02-28",
+        "2028-02-29",
+    ]
 
 
 def test_usd_invoice_credit_type() -> None:

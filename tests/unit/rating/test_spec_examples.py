@@ -8,14 +8,12 @@ from typing import Any
 
 import pytest
 
-from tally.money import RoundingMode, round_to
+from tally.money import USD, RoundingMode, round_to
 from tally.rating.adjustments.rollover import expiration_entry, roll_over
-from tally.rating.from_wire import commit_from_wire, rate_contract
+from tally.rating.from_wire import commit_from_wire, rate_contract, schedule_from_wire
 from tally.rating.inputs import AnchorDay, Frequency, UsageStatementSchedule
 from tally.rating.periods import billing_periods
 from tally.rating.schedules import expand
-from tally.rating.from_wire import schedule_from_wire
-from tally.money import USD
 
 T0 = "2025-01-01T00:00:00Z"
 MAR = {"starting_at": "2025-03-01T00:00:00Z", "ending_before": "2025-04-01T00:00:00Z"}
@@ -50,7 +48,7 @@ def rate(
 
 
 def line_total(inv: dict[str, Any], prefix: str) -> str:
-    return next(li["total"] for li in inv["line_items"] if li["key"].startswith(prefix))
+    return str(next(li["total"] for li in inv["line_items"] if li["key"].startswith(prefix)))
 
 
 # §3.3 quantity conversion and rounding: 3,500 MB / 1024 -> 3.41796875 GB.
@@ -77,14 +75,19 @@ def test_spec_3_3_quantity_conversion(rounding: dict[str, Any], expected: str) -
 # §3.5 composite: 5% of compute+storage with a $500 minimum.
 @pytest.mark.parametrize(("spend", "expected"), [("800000", "50000"), ("2000000", "100000")])
 def test_spec_3_5_composite_minimum(spend: str, expected: str) -> None:
-    products = [
+    products: list[dict[str, Any]] = [
         {"id": "compute", "name": "Compute"},
         {"id": "support", "name": "Support", "type": "COMPOSITE", "composite_product_ids": ["compute"]},
     ]
-    rates = [
+    rates: list[dict[str, Any]] = [
         flat("compute", "1"),
-        {"product_id": "support", "rate_type": "PERCENTAGE", "price": "0.05", "minimum": "50000",
-         "starting_at": T0},
+        {
+            "product_id": "support",
+            "rate_type": "PERCENTAGE",
+            "price": "0.05",
+            "minimum": "50000",
+            "starting_at": T0,
+        },
     ]
     inv = rate(rates, products, [("compute", spend)])
     assert line_total(inv, "usage:support") == expected
@@ -93,8 +96,11 @@ def test_spec_3_5_composite_minimum(spend: str, expected: str) -> None:
 # §4.3 tiered: 10,000 x 1 + 5,000 x 0.5 = 12,500 cents.
 def test_spec_4_3_tiered() -> None:
     tiers = [{"size": "10000", "price": "1"}, {"price": "0.5"}]
-    inv = rate([{"product_id": "api", "rate_type": "TIERED", "tiers": tiers, "starting_at": T0}],
-               [{"id": "api", "name": "API"}], [("api", "15000")])
+    inv = rate(
+        [{"product_id": "api", "rate_type": "TIERED", "tiers": tiers, "starting_at": T0}],
+        [{"id": "api", "name": "API"}],
+        [("api", "15000")],
+    )
     assert inv["total"] == "12500"
 
 
@@ -105,15 +111,32 @@ OVR = {"starting_at": T0, "product_id": "p"}
 @pytest.mark.parametrize(
     ("prioritization", "overrides", "expected"),
     [
-        ("LOWEST_MULTIPLIER", [{**OVR, "type": "MULTIPLIER", "multiplier": "0.9"},
-                               {**OVR, "type": "MULTIPLIER", "multiplier": "0.8"}], "64"),
-        ("LOWEST_MULTIPLIER", [{**OVR, "type": "MULTIPLIER", "multiplier": "0.9"},
-                               {**OVR, "type": "MULTIPLIER", "multiplier": "0.8"},
-                               {**OVR, "type": "OVERWRITE", "overwrite_rate": {"rate_type": "FLAT", "price": "7"}}],
-         "56"),
+        (
+            "LOWEST_MULTIPLIER",
+            [
+                {**OVR, "type": "MULTIPLIER", "multiplier": "0.9"},
+                {**OVR, "type": "MULTIPLIER", "multiplier": "0.8"},
+            ],
+            "64",
+        ),
+        (
+            "LOWEST_MULTIPLIER",
+            [
+                {**OVR, "type": "MULTIPLIER", "multiplier": "0.9"},
+                {**OVR, "type": "MULTIPLIER", "multiplier": "0.8"},
+                {**OVR, "type": "OVERWRITE", "overwrite_rate": {"rate_type": "FLAT", "price": "7"}},
+            ],
+            "56",
+        ),
         # 5 x 9 + 3 x 9.5 = 73.5 -> rounded once on the line
-        ("EXPLICIT", [{**OVR, "type": "TIERED", "priority": "1", "tiers": [{"size": "5", "multiplier": "0.9"}]},
-                      {**OVR, "type": "MULTIPLIER", "priority": "2", "multiplier": "0.95"}], "73.5"),
+        (
+            "EXPLICIT",
+            [
+                {**OVR, "type": "TIERED", "priority": "1", "tiers": [{"size": "5", "multiplier": "0.9"}]},
+                {**OVR, "type": "MULTIPLIER", "priority": "2", "multiplier": "0.95"},
+            ],
+            "73.5",
+        ),
     ],
 )
 def test_spec_5_3_overrides(prioritization: str, overrides: list[dict[str, Any]], expected: str) -> None:
@@ -132,17 +155,33 @@ def test_spec_5_3_overrides(prioritization: str, overrides: list[dict[str, Any]]
     ],
 )
 def test_spec_5_4_amount_distribution(distribution: str, expected: list[str]) -> None:
-    sched = schedule_from_wire({"recurring_schedule": {
-        "starting_at": T0, "ending_before": "2025-04-01T00:00:00Z", "frequency": "MONTHLY",
-        "amount_distribution": distribution, "amount": "1000000"}})
+    sched = schedule_from_wire(
+        {
+            "recurring_schedule": {
+                "starting_at": T0,
+                "ending_before": "2025-04-01T00:00:00Z",
+                "frequency": "MONTHLY",
+                "amount_distribution": distribution,
+                "amount": "1000000",
+            }
+        }
+    )
     assert sched is not None
     assert [str(i.amount) for i in expand(sched, "c", USD)] == expected
 
 
 def test_spec_5_4_divided_keeps_fractions() -> None:
-    sched = schedule_from_wire({"recurring_schedule": {
-        "starting_at": T0, "ending_before": "2025-04-01T00:00:00Z", "frequency": "MONTHLY",
-        "amount_distribution": "DIVIDED", "amount": "1000000"}})
+    sched = schedule_from_wire(
+        {
+            "recurring_schedule": {
+                "starting_at": T0,
+                "ending_before": "2025-04-01T00:00:00Z",
+                "frequency": "MONTHLY",
+                "amount_distribution": "DIVIDED",
+                "amount": "1000000",
+            }
+        }
+    )
     assert sched is not None
     items = expand(sched, "c", USD)
     assert all(str(i.amount).startswith("333333.333") for i in items)
@@ -150,12 +189,24 @@ def test_spec_5_4_divided_keeps_fractions() -> None:
 
 # §5.7 proration: $10/month from 2024-01-15 -> 17/31 of 1000 = 548.387 -> HALF_UP 0 dp = 548.
 def test_spec_5_7_proration_example() -> None:
-    sub = {"id": "s", "subscription_rate": {"product_id": "seat", "billing_frequency": "MONTHLY"},
-           "collection_schedule": "ADVANCE", "initial_quantity": "1", "starting_at": "2024-01-15T00:00:00Z",
-           "proration": {"is_prorated": True, "rounding": {"decimal_places": 0, "rounding_method": "HALF_UP"}}}
+    sub = {
+        "id": "s",
+        "subscription_rate": {"product_id": "seat", "billing_frequency": "MONTHLY"},
+        "collection_schedule": "ADVANCE",
+        "initial_quantity": "1",
+        "starting_at": "2024-01-15T00:00:00Z",
+        "proration": {"is_prorated": True, "rounding": {"decimal_places": 0, "rounding_method": "HALF_UP"}},
+    }
     inv = rate(
-        [{"product_id": "seat", "rate_type": "FLAT", "price": "1000", "billing_frequency": "MONTHLY",
-          "starting_at": "2024-01-01T00:00:00Z"}],
+        [
+            {
+                "product_id": "seat",
+                "rate_type": "FLAT",
+                "price": "1000",
+                "billing_frequency": "MONTHLY",
+                "starting_at": "2024-01-01T00:00:00Z",
+            }
+        ],
         [{"id": "seat", "name": "Seat", "type": "SUBSCRIPTION"}],
         [],
         {"starting_at": "2024-01-15T00:00:00Z", "subscriptions": [sub]},
@@ -166,17 +217,30 @@ def test_spec_5_7_proration_example() -> None:
 
 # §5.8 seats: $30/seat/month ADVANCE, 10 seats; 04-16 -> 15 with BILL_IMMEDIATELY, prorated.
 def test_spec_5_8_subscription_increase() -> None:
-    sub = {"id": "s", "subscription_rate": {"product_id": "seat", "billing_frequency": "MONTHLY"},
-           "collection_schedule": "ADVANCE", "initial_quantity": "10",
-           "quantity_updates": [{"starting_at": "2025-04-16T00:00:00Z", "quantity": "15"}]}
-    args: Any = (
-        [{"product_id": "seat", "rate_type": "FLAT", "price": "3000", "billing_frequency": "MONTHLY",
-          "starting_at": T0}],
+    sub = {
+        "id": "s",
+        "subscription_rate": {"product_id": "seat", "billing_frequency": "MONTHLY"},
+        "collection_schedule": "ADVANCE",
+        "initial_quantity": "10",
+        "quantity_updates": [{"starting_at": "2025-04-16T00:00:00Z", "quantity": "15"}],
+    }
+    args: tuple[Any, Any, Any, Any] = (
+        [
+            {
+                "product_id": "seat",
+                "rate_type": "FLAT",
+                "price": "3000",
+                "billing_frequency": "MONTHLY",
+                "starting_at": T0,
+            }
+        ],
         [{"id": "seat", "name": "Seat", "type": "SUBSCRIPTION"}],
         [],
         {"starting_at": "2025-04-01T00:00:00Z", "subscriptions": [sub]},
     )
-    april = rate(*args, period={"starting_at": "2025-04-01T00:00:00Z", "ending_before": "2025-05-01T00:00:00Z"})
+    april = rate(
+        *args, period={"starting_at": "2025-04-01T00:00:00Z", "ending_before": "2025-05-01T00:00:00Z"}
+    )
     # 10 x 3000 for April in advance, then 5 x 3000 x 15/30 = 7,500 for the increase.
     assert line_total(april, "subscription:s@") == "30000"
     assert line_total(april, "subscription:s:increase") == "7500"
@@ -197,41 +261,89 @@ def test_spec_5_9_periods(day: str, anchor: str | None, ends: list[str]) -> None
     schedule = UsageStatementSchedule(
         Frequency.MONTHLY, AnchorDay(day), d(anchor + "T00:00:00Z") if anchor else None
     )
-    periods = list(billing_periods(schedule, d("2024-09-15T00:00:00Z"), None, until=d(ends[-1] + "T00:00:00Z")))
+    periods = list(
+        billing_periods(schedule, d("2024-09-15T00:00:00Z"), None, until=d(ends[-1] + "T00:00:00Z"))
+    )
     assert periods[0].starting_at == d("2024-09-15T00:00:00Z")
     assert [p.ending_before.date().isoformat() for p in periods] == ends
 
 
 # §5.13 rollover: 200,000 left, fraction 0.5 -> new commit 100,000; -100,000 rollover, -100,000 expiration.
 def test_spec_5_13_rollover() -> None:
-    commit = commit_from_wire({"id": "P", "type": "PREPAID", "rollover_fraction": "0.5", "access_schedule": {
-        "schedule_items": [{"amount": "500000", "consumed": "300000", "starting_at": T0,
-                            "ending_before": "2026-01-01T00:00:00Z"}]}})
-    result = roll_over(commit, at=d("2025-12-01T00:00:00Z"), new_commit_id="P2",
-                       access_ending_before=d("2026-12-01T00:00:00Z"))
+    commit = commit_from_wire(
+        {
+            "id": "P",
+            "type": "PREPAID",
+            "rollover_fraction": "0.5",
+            "access_schedule": {
+                "schedule_items": [
+                    {
+                        "amount": "500000",
+                        "consumed": "300000",
+                        "starting_at": T0,
+                        "ending_before": "2026-01-01T00:00:00Z",
+                    }
+                ]
+            },
+        }
+    )
+    result = roll_over(
+        commit,
+        at=d("2025-12-01T00:00:00Z"),
+        new_commit_id="P2",
+        access_ending_before=d("2026-12-01T00:00:00Z"),
+    )
     assert result.new_commit is not None
     assert result.new_commit.access_schedule[0].amount == Decimal(100000)
     assert result.new_commit.is_rollover
     assert [(e.type, e.amount) for e in result.ledger_entries] == [
-        ("PREPAID_COMMIT_ROLLOVER", Decimal(-100000)), ("PREPAID_COMMIT_EXPIRATION", Decimal(-100000))]
+        ("PREPAID_COMMIT_ROLLOVER", Decimal(-100000)),
+        ("PREPAID_COMMIT_EXPIRATION", Decimal(-100000)),
+    ]
 
 
 # §6.6 worked invoice: 139,125 charges - 70,000 balances = 69,125.
 def test_spec_6_6_worked_invoice() -> None:
     seg = {"starting_at": T0, "ending_before": "2025-04-01T00:00:00Z"}
     contract = {
-        "credits": [{"id": "CR1", "priority": "1", "access_schedule": {"schedule_items": [{"amount": "10000", **seg}]}}],
-        "commits": [{"id": "P1", "type": "PREPAID", "priority": "1", "applicable_product_tags": ["compute"],
-                     "invoice_schedule": {"schedule_items": [{"timestamp": T0, "amount": "60000"}]},
-                     "access_schedule": {"schedule_items": [{"amount": "60000", **seg}]}}],
+        "credits": [
+            {
+                "id": "CR1",
+                "priority": "1",
+                "access_schedule": {"schedule_items": [{"amount": "10000", **seg}]},
+            }
+        ],
+        "commits": [
+            {
+                "id": "P1",
+                "type": "PREPAID",
+                "priority": "1",
+                "applicable_product_tags": ["compute"],
+                "invoice_schedule": {"schedule_items": [{"timestamp": T0, "amount": "60000"}]},
+                "access_schedule": {"schedule_items": [{"amount": "60000", **seg}]},
+            }
+        ],
     }
-    rates = [flat("compute", "10"),
-             {"product_id": "storage", "rate_type": "TIERED", "starting_at": T0,
-              "tiers": [{"size": "10000", "price": "1"}, {"price": "0.5"}]},
-             {"product_id": "support", "rate_type": "PERCENTAGE", "price": "0.05", "starting_at": T0}]
-    products = [{"id": "compute", "name": "Compute", "tags": ["compute"]}, {"id": "storage", "name": "Storage"},
-                {"id": "support", "name": "Support", "type": "COMPOSITE",
-                 "composite_product_ids": ["compute", "storage"]}]
+    rates: list[dict[str, Any]] = [
+        flat("compute", "10"),
+        {
+            "product_id": "storage",
+            "rate_type": "TIERED",
+            "starting_at": T0,
+            "tiers": [{"size": "10000", "price": "1"}, {"price": "0.5"}],
+        },
+        {"product_id": "support", "rate_type": "PERCENTAGE", "price": "0.05", "starting_at": T0},
+    ]
+    products: list[dict[str, Any]] = [
+        {"id": "compute", "name": "Compute", "tags": ["compute"]},
+        {"id": "storage", "name": "Storage"},
+        {
+            "id": "support",
+            "name": "Support",
+            "type": "COMPOSITE",
+            "composite_product_ids": ["compute", "storage"],
+        },
+    ]
     inv = rate(rates, products, [("compute", "12000"), ("storage", "15000")], contract)
     assert inv["subtotal"] == "139125"
     assert inv["total"] == "69125"
@@ -243,10 +355,16 @@ def test_spec_6_6_worked_invoice() -> None:
 
 # §6.6 postpaid: 1,000,000 commitment, 62,500 a month; 12 months -> 750,000 consumed, true-up 250,000.
 def test_spec_6_6_postpaid_trueup() -> None:
-    commit = {"id": "PP", "type": "POSTPAID",
-              "access_schedule": {"schedule_items": [{"amount": "1000000", "starting_at": T0,
-                                                      "ending_before": "2026-01-01T00:00:00Z"}]},
-              "invoice_schedule": {"schedule_items": [{"timestamp": "2026-01-01T00:00:00Z", "amount": "1000000"}]}}
+    commit = {
+        "id": "PP",
+        "type": "POSTPAID",
+        "access_schedule": {
+            "schedule_items": [
+                {"amount": "1000000", "starting_at": T0, "ending_before": "2026-01-01T00:00:00Z"}
+            ]
+        },
+        "invoice_schedule": {"schedule_items": [{"timestamp": "2026-01-01T00:00:00Z", "amount": "1000000"}]},
+    }
     consumed = Decimal(0)
     for month in range(1, 13):
         start = f"2025-{month:02d}-01T00:00:00Z"
@@ -254,7 +372,8 @@ def test_spec_6_6_postpaid_trueup() -> None:
         commit["access_schedule"]["schedule_items"][0]["consumed"] = str(consumed)  # type: ignore[index]
         inv = rate_contract(
             {"id": "k", "customer_id": "c", "starting_at": T0, "commits": [commit]},
-            rate_card={"rates": [flat("p", "1")]}, products=[{"id": "p", "name": "P"}],
+            rate_card={"rates": [flat("p", "1")]},
+            products=[{"id": "p", "name": "P"}],
             usage=[{"product_id": "p", "timestamp": start, "quantity": "62500"}],
             period={"starting_at": start, "ending_before": end},
         )
@@ -272,13 +391,26 @@ def test_spec_6_6_postpaid_trueup() -> None:
 # §6.7 CPU: 1,000 calls x 10 tokens = 10,000 tokens; commit covers 6,500; 3,500 x 2 cents = 7,000.
 def test_spec_6_7_custom_pricing_unit() -> None:
     tok = "tokens-id"
-    contract = {"commits": [{"id": "T", "type": "PREPAID", "access_schedule": {
-        "credit_type_id": tok,
-        "schedule_items": [{"amount": "6500", "starting_at": T0, "ending_before": "2025-04-01T00:00:00Z"}]}}]}
+    contract = {
+        "commits": [
+            {
+                "id": "T",
+                "type": "PREPAID",
+                "access_schedule": {
+                    "credit_type_id": tok,
+                    "schedule_items": [
+                        {"amount": "6500", "starting_at": T0, "ending_before": "2025-04-01T00:00:00Z"}
+                    ],
+                },
+            }
+        ]
+    }
     inv = rate_contract(
         {"id": "k", "customer_id": "c", "starting_at": "2025-03-01T00:00:00Z", **contract},
-        rate_card={"rates": [flat("calls", "10", credit_type_id=tok)],
-                   "credit_type_conversions": [{"custom_credit_type_id": tok, "fiat_per_custom_credit": "2"}]},
+        rate_card={
+            "rates": [flat("calls", "10", credit_type_id=tok)],
+            "credit_type_conversions": [{"custom_credit_type_id": tok, "fiat_per_custom_credit": "2"}],
+        },
         products=[{"id": "calls", "name": "Calls"}],
         credit_types=[{"id": tok, "name": "tokens", "decimal_places": 2}],
         usage=[{"product_id": "calls", "timestamp": IN_MARCH, "quantity": "1000"}],
@@ -292,15 +424,43 @@ def test_spec_6_7_custom_pricing_unit() -> None:
 
 # §7.1 doc example: $100 credit, $63 used in September -> expiration -37 at 10/1.
 def test_spec_7_1_credit_ledger() -> None:
-    credit = commit_from_wire({"id": "C", "access_schedule": {"schedule_items": [
-        {"amount": "10000", "starting_at": "2024-09-01T00:00:00Z", "ending_before": "2024-10-01T00:00:00Z"}]}},
-        "CREDIT")
+    credit = commit_from_wire(
+        {
+            "id": "C",
+            "access_schedule": {
+                "schedule_items": [
+                    {
+                        "amount": "10000",
+                        "starting_at": "2024-09-01T00:00:00Z",
+                        "ending_before": "2024-10-01T00:00:00Z",
+                    }
+                ]
+            },
+        },
+        "CREDIT",
+    )
     inv = rate_contract(
-        {"id": "k", "customer_id": "c", "starting_at": "2024-09-01T00:00:00Z",
-         "credits": [{"id": "C", "access_schedule": {"schedule_items": [
-             {"amount": "10000", "starting_at": "2024-09-01T00:00:00Z",
-              "ending_before": "2024-10-01T00:00:00Z"}]}}]},
-        rate_card={"rates": [flat("p", "1", starting_at="2024-01-01T00:00:00Z")]}, products=[{"id": "p", "name": "P"}],
+        {
+            "id": "k",
+            "customer_id": "c",
+            "starting_at": "2024-09-01T00:00:00Z",
+            "credits": [
+                {
+                    "id": "C",
+                    "access_schedule": {
+                        "schedule_items": [
+                            {
+                                "amount": "10000",
+                                "starting_at": "2024-09-01T00:00:00Z",
+                                "ending_before": "2024-10-01T00:00:00Z",
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+        rate_card={"rates": [flat("p", "1", starting_at="2024-01-01T00:00:00Z")]},
+        products=[{"id": "p", "name": "P"}],
         usage=[{"product_id": "p", "timestamp": "2024-09-05T00:00:00Z", "quantity": "6300"}],
         period={"starting_at": "2024-09-01T00:00:00Z", "ending_before": "2024-10-01T00:00:00Z"},
     )
@@ -311,7 +471,10 @@ def test_spec_7_1_credit_ledger() -> None:
     entry = expiration_entry(credit, after)
     assert entry is not None
     assert (entry.type, entry.amount, entry.timestamp) == (
-        "CREDIT_EXPIRATION", Decimal(-3700), datetime(2024, 10, 1, tzinfo=UTC))
+        "CREDIT_EXPIRATION",
+        Decimal(-3700),
+        datetime(2024, 10, 1, tzinfo=UTC),
+    )
 
 
 # §1.8/§4.x the brief's wire example: 2 cents/unit x 600 units = 1200.

@@ -141,9 +141,11 @@ class Repricer:
 
 def draw_down(slots: Sequence[Slot], charges: Sequence[Charge], repricer: Repricer) -> None:
     ctx = MONEY_CONTEXT
+    commit_specific = any(o.is_commit_specific for c in charges for p in c.pieces for _, o in p.overrides)
     for slot in slots:
         seg_start, seg_end = utc(slot.segment.starting_at), utc(slot.segment.ending_before)
         quantity_based = slot.commit.access_type is AccessType.QUANTITY
+        plain = not commit_specific and slot.commit.rate_type is BalanceRateType.LIST_RATE
         for c in charges:
             if slot.used >= slot.available:
                 break
@@ -162,7 +164,7 @@ def draw_down(slots: Sequence[Slot], charges: Sequence[Charge], repricer: Repric
                 rem = ctx.subtract(ONE, p.covered)
                 if rem <= 0:
                     continue
-                amount = repricer.amount(p, slot.commit)
+                amount = p.amount if plain else repricer.amount(p, slot.commit)
                 if quantity_based:
                     units = ctx.multiply(rem, p.quantity)
                     if units <= 0:
