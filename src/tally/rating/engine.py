@@ -87,6 +87,11 @@ class _Context:
         listed = list(card.product_order)
         rest = sorted(pid for pid in contract.products if pid not in set(listed))
         self.rank = {pid: i for i, pid in enumerate(listed + rest)}
+        self.composites = sorted(
+            (p for p in contract.products.values() if p.type is ProductType.COMPOSITE),
+            key=lambda p: (p.include_composite_spend, self.order(p.id)),
+        )
+        self.fixed_items: list[_Fixed] | None = None
 
     def order(self, product_id: str) -> int:
         return self.rank.get(product_id, len(self.rank))
@@ -159,11 +164,7 @@ def _rate(
     charges = usage_charges(contract, index, window, usage, ctx.order, custom_pricers, warnings)
     for sub in contract.subscriptions:
         charges += subscription_charges(contract, index, window, ctx.order(sub.product_id), sub, warnings)
-    composites = sorted(
-        (p for p in contract.products.values() if p.type is ProductType.COMPOSITE),
-        key=lambda p: (p.include_composite_spend, ctx.order(p.id)),
-    )
-    for comp in composites:
+    for comp in ctx.composites:
         charges += composite_charges(contract, index, window, comp, ctx.order(comp.id), charges, warnings)
     charges += _scheduled_on_usage_invoice(contract, ctx, period)
     charges.sort(key=lambda c: c.sort_rank)
@@ -359,6 +360,12 @@ class _Fixed:
 
 
 def _scheduled_items(contract: Contract, ctx: _Context) -> list[_Fixed]:
+    if ctx.fixed_items is None:
+        ctx.fixed_items = _expand_fixed(contract, ctx)
+    return ctx.fixed_items
+
+
+def _expand_fixed(contract: Contract, ctx: _Context) -> list[_Fixed]:
     out: list[_Fixed] = []
     for sc in contract.scheduled_charges:
         ct = ctx.credit_type(sc.schedule.credit_type_id or ctx.fiat.id)

@@ -103,7 +103,10 @@ def usage_charges(
     for (product_id, pgv), buckets in sorted(aggregate(contract, usage, window, warnings).items()):
         product = contract.products[product_id]
         keys = sorted(buckets)
-        converted = [convert(buckets[k], product) for k in keys]
+        if product.quantity_conversion is None:
+            converted = [buckets[k] for k in keys]
+        else:
+            converted = [convert(buckets[k], product) for k in keys]
         rounding = product.quantity_rounding
         if rounding is not None:
             exact = sum(converted, ZERO)
@@ -120,7 +123,8 @@ def usage_charges(
                     cached = _Plan(contract, index, window, product, pgv, prgv)
                     plan_cache[pk] = cached
                 plan = plans[prgv] = cached
-            seg = plan.segments[bisect.bisect_right(plan.starts, hour) - 1]
+            segs = plan.segments
+            seg = segs[0] if len(segs) == 1 else segs[bisect.bisect_right(plan.starts, hour) - 1]
             rate = seg.rate
             if rate is None:
                 warnings.append(f"no rate for product {product_id} {gv_key(pgv)} at {hour.isoformat()}")
@@ -176,7 +180,7 @@ def usage_charges(
                 and last.rate is rate
                 and last.overrides is overrides
                 and last.balance_window == bw
-                and last.c0 + last.quantity == cumulative
+                and MONEY_CONTEXT.add(last.c0, last.quantity) == cumulative
             ):
                 # Contiguous usage under the same price and the same balances: one piece is enough.
                 last.quantity = MONEY_CONTEXT.add(last.quantity, quantity)

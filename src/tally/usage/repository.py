@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, distinct, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Row, distinct, func, literal, literal_column, select
 
 from tally.models.catalog import billable_metrics as bm
 from tally.models.events import events as ev
@@ -32,9 +32,10 @@ class Span:
 def _bucket(hour: ColumnElement[int], span: Span) -> ColumnElement[Any]:
     if span.width is None:
         return literal(0)
-    offset = hour - span.first
-    # hour >= first, so integer division truncates the same way on both databases.
-    return offset if span.width == 1 else offset.op("/")(span.width)
+    # Inline integer constants (not bind parameters), so the GROUP BY expression is textually the one
+    # selected on PostgreSQL. hour >= first, so integer division truncates alike on both databases.
+    offset = (hour - literal_column(str(int(span.first)))).self_group()
+    return offset if span.width == 1 else offset.op("/")(literal_column(str(int(span.width))))
 
 
 def _dec(value: Any) -> Decimal | None:

@@ -1,0 +1,210 @@
+"""Balance ledgers (SPEC §7): derived from the grant (access schedule) plus append-only ledger rows.
+
+Segment starts (and a POSTPAID commit's initial balance) are implied by the access schedule, and
+expirations by time, so neither is stored: a ledger read synthesizes them, and edits to a schedule are
+reflected without rewriting history. Everything else (invoice deductions, manual entries, rollovers) is a
+stored, never-updated row. A segment's balance is the sum of its entries, clamped at 0; it counts only
+while the segment is active (and the balance not archived).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row
+
+from tally.contracts import repository as repo
+from tally.ids import new_id
+from tally.wire import format_timestamp, parse_timestamp
+
+ZERO = Decimal(0)
+PREFIX = {"PREPAID": "PREPAID_COMMIT", "POSTPAID": "POSTPAID_COMMIT", "CREDIT": "CREDIT"}
+
+
+@dataclass(frozen=True)
+class Entry:
+    type: str
+    amount: Decimal
+    timestamp: datetime
+    segment_id: str | None
+    invoice_id: str | None = None
+    contract_id: str | None = None
+    reason: str | None = None
+    new_contract_id: str | None = None
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Entry:
+        return cls(
+            row.type, row.amount, row.timestamp, row.segment_id, row.invoice_id, row.contract_id, row.reason,
+            row.new_contract_id,
+        )
+
+    def to_wire(self, kind: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type, "amount": self.amount, "timestamp": format_timestamp(self.timestamp)}
+        # The SDK's POSTPAID initial/true-up/expiration and every *_MANUAL entry carry no segment_id.
+        if self.segment_id is not None and not self.type.endswith("_MANUAL") and self.type not in _NO_SEGMENT:
+            out["segment_id"] = self.segment_id
+        for key in ("invoice_id", "reason", "new_contract_id"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.type.endswith("_MANUAL") and self.reason is None:
+            out["reason"] = ""
+        if self.contract_id is not None and self.type in _WITH_CONTRACT:
+            out["contract_id"] = self.contract_id
+        return out
+
+
+_NO_SEGMENT = {"POSTPAID_COMMIT_INITIAL_BALANCE", "POSTPAID_COMMIT_TRUEUP", "POSTPAID_COMMIT_EXPIRATION"}
+_WITH_CONTRACT = {
+    "PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION", "PREPAID_COMMIT_CANCELED", "PREPAID_COMMIT_CREDITED",
+    "POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION", "POSTPAID_COMMIT_TRUEUP", "CREDIT_AUTOMATED_INVOICE_DEDUCTION",
+    "CREDIT_CANCELED", "CREDIT_CREDITED",
+}
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: str
+    amount: Decimal
+    starting_at: datetime
+    ending_before: datetime
+
+
+def segments(doc: dict[str, Any]) -> list[Segment]:
+    return [
+        Segment(s["id"], Decimal(s["amount"]), parse_timestamp(s["starting_at"], "starting_at"),
+                parse_timestamp(s["ending_before"], "ending_before"))
+        for s in doc["access_schedule"]["schedule_items"]
+    ]
+
+
+def entries_by_balance(conn: Connection, tenant_id: str, balance_ids: Iterable[str]) -> dict[str, list[Entry]]:
+    out: dict[str, list[Entry]] = defaultdict(list)
+    for row in repo.entries_of(conn, tenant_id, list(dict.fromkeys(balance_ids))):
+        out[row.balance_id].append(Entry.of(row))
+    return out
+
+
+def _end(seg: Segment, archived_at: datetime | None) -> datetime:
+    return seg.ending_before if archived_at is None else min(seg.ending_before, archived_at)
+
+
+def _live(seg: Segment, archived_at: datetime | None) -> bool:
+    """A segment that started before the balance was archived ever existed."""
+    return archived_at is None or seg.starting_at < archived_at
+
+
+def segment_balance(seg: Segment, entries: list[Entry]) -> Decimal:
+    """Granted amount plus every stored entry on the segment (future-dated manual entries included), ≥ 0."""
+    total = seg.amount + sum((e.amount for e in entries if e.segment_id == seg.id), ZERO)
+    return max(total, ZERO)
+
+
+def ledger(kind: str, doc: dict[str, Any], entries: list[Entry], archived_at: datetime | None, now: datetime) -> list[Entry]:
+    """The full ledger as of `now`: starts, stored entries, and expirations of segments that have ended."""
+    prefix = PREFIX[kind]
+    out: list[Entry] = []
+    for seg in segments(doc):
+        if not _live(seg, archived_at) or seg.starting_at > now:
+            continue
+        start_type = "POSTPAID_COMMIT_INITIAL_BALANCE" if kind == "POSTPAID" else f"{prefix}_SEGMENT_START"
+        out.append(Entry(start_type, seg.amount, seg.starting_at, seg.id))
+        end = _end(seg, archived_at)
+        if end <= now:
+            left = segment_balance(seg, entries)
+            if left > 0:
+                out.append(Entry(f"{prefix}_EXPIRATION", -left, end, seg.id))
+    out.extend(entries)
+    return sorted(out, key=lambda e: (e.timestamp, _ORDER.get(e.type.rsplit("_", 1)[-1], 1)))
+
+
+_ORDER = {"START": 0, "BALANCE": 0, "EXPIRATION": 2}
+
+
+def balance_at(doc: dict[str, Any], entries: list[Entry], archived_at: datetime | None, at: datetime) -> Decimal:
+    """What is usable at `at`: segments active then (not expired, started, not archived), each ≥ 0."""
+    total = ZERO
+    for seg in segments(doc):
+        if not _live(seg, archived_at):
+            continue
+        if seg.starting_at <= at < _end(seg, archived_at):
+            total += segment_balance(seg, entries)
+    return total
+
+
+# ------------------------------------------------------------------------------ invoice interface
+
+
+@dataclass(frozen=True)
+class Deduction:
+    """What one invoice drew from one segment. `amount` is positive (it is stored negated)."""
+
+    balance_id: str
+    segment_id: str
+    amount: Decimal
+    timestamp: datetime  # the end of the invoice's service period (SPEC §7.1)
+    invoice_id: str
+    contract_id: str | None = None
+
+
+def record_deductions(conn: Connection, tenant_id: str, deductions: list[Deduction], now: datetime) -> None:
+    """Append invoice deductions (call at finalization, in the finalizing transaction)."""
+    if not deductions:
+        return
+    rows = []
+    for d in deductions:
+        found = repo.get_balance(conn, tenant_id, d.balance_id)
+        if found is None:
+            raise ValueError(f"unknown balance {d.balance_id}")
+        if d.amount < 0:
+            raise ValueError("a deduction amount is positive")
+        rows.append(
+            {
+                "id": new_id(),
+                "tenant_id": tenant_id,
+                "customer_id": found.customer_id,
+                "contract_id": d.contract_id or found.contract_id,
+                "balance_id": d.balance_id,
+                "segment_id": d.segment_id,
+                "type": f"{PREFIX[found.kind]}_AUTOMATED_INVOICE_DEDUCTION",
+                "amount": -d.amount,
+                "timestamp": d.timestamp,
+                "invoice_id": d.invoice_id,
+                "created_at": now,
+            }
+        )
+    repo.insert_entries(conn, rows)
+
+
+def balances_for(conn: Connection, tenant_id: str, customer_id: str, contract_id: str, at: datetime) -> list[dict[str, Any]]:
+    """The commits and credits usable by `contract_id`, as `rating.from_wire` commit documents whose
+    segments carry `consumed` (what stored entries already took) and `amount` (grant plus manual
+    adjustments). Expired, archived and other contracts' balances are excluded; `at` decides archival."""
+    rows = [
+        r for r in repo.balances_of_customer(conn, tenant_id, customer_id)
+        if (r.contract_id == contract_id or (r.contract_id is None and contract_id in (r.doc.get("applicable_contract_ids") or [contract_id])))
+        and (r.archived_at is None or r.archived_at > at)
+    ]
+    entries = entries_by_balance(conn, tenant_id, [r.id for r in rows])
+    out = []
+    for r in rows:
+        doc = dict(r.doc)
+        items = []
+        for seg, raw in zip(segments(doc), doc["access_schedule"]["schedule_items"], strict=True):
+            mine = [e for e in entries[r.id] if e.segment_id == seg.id]
+            added = sum((e.amount for e in mine if e.type.endswith("_MANUAL") and e.amount > 0), ZERO)
+            taken = -sum((e.amount for e in mine if not (e.type.endswith("_MANUAL") and e.amount > 0)), ZERO)
+            granted = seg.amount + added
+            items.append({**raw, "amount": granted, "consumed": min(max(taken, ZERO), granted)})
+        doc["access_schedule"] = {**doc["access_schedule"], "schedule_items": items}
+        if r.contract_id is None:
+            doc["applicable_contract_ids"] = doc.get("applicable_contract_ids") or []
+        doc["type"] = r.kind
+        out.append(doc)
+    return out

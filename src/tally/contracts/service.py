@@ -1,0 +1,436 @@
+"""Contracts (SPEC §5): create, read, and the document the invoice layer rates.
+
+A contract's state is its row (indexed columns + the `terms` document) plus its commit and credit rows in
+`balances`. Every change appends a row to `contract_edits` carrying a snapshot of the whole state, which
+is how `as_of_date` reads and the edit history are answered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row
+
+from tally.contracts import repository as repo
+from tally.contracts.schemas_create import CreateContract
+from tally.contracts.terms import Doc, Terms, dump, plain
+from tally.custom_fields import service as custom_fields
+from tally.customers import service as customers
+from tally.errors import BadRequest, NotFound
+from tally.ids import new_id
+from tally.kit.api import hour_aligned
+from tally.models.contracts import contracts as contracts_table
+from tally.rate_cards import service as rate_cards
+from tally.rating.inputs import AnchorDay, Frequency, UsageStatementSchedule
+from tally.rating.periods import schedule_anchor
+from tally.wire import parse_timestamp
+
+ENTITY = "contract"
+UNIQUENESS_SCOPE = "contract"
+BALANCE_ENTITY = {"PREPAID": "commit", "POSTPAID": "commit", "CREDIT": "contract_credit"}
+# Lists of terms whose items may carry custom fields, and the custom-field entity of each.
+TERM_ENTITIES = {
+    "scheduled_charges": "scheduled_charge",
+    "discounts": "discount",
+    "subscriptions": "subscription",
+    "professional_services": "professional_service",
+}
+# Request fields kept as given (metadata, integrations, thresholds), echoed back on reads.
+PASSTHROUGH = (
+    "name",
+    "net_payment_terms_days",
+    "scheduled_charges_on_usage_invoices",
+    "spend_threshold_configuration",
+    "prepaid_balance_threshold_configuration",
+    "spend_trackers",
+    "hierarchy_configuration",
+    "billing_provider_configuration",
+    "reseller_royalties",
+    "revenue_system_configuration",
+    "salesforce_opportunity_id",
+    "netsuite_sales_order_id",
+    "total_contract_value",
+)
+
+custom_fields.register_entity_table(ENTITY, contracts_table)
+
+
+@dataclass(frozen=True)
+class Balance:
+    id: str
+    kind: str
+    customer_id: str
+    contract_id: str | None
+    amendment_id: str | None
+    created_at: datetime
+    archived_at: datetime | None
+    doc: Doc
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Balance:
+        return cls(
+            row.id, row.kind, row.customer_id, row.contract_id, row.amendment_id, row.created_at, row.archived_at, row.doc
+        )
+
+
+@dataclass(frozen=True)
+class Edit:
+    id: str
+    seq: int
+    kind: str
+    effective_at: datetime
+    created_at: datetime
+    created_by: str
+    changes: Doc
+
+
+@dataclass(frozen=True)
+class Contract:
+    id: str
+    customer_id: str
+    rate_card_id: str | None
+    starting_at: datetime
+    ending_before: datetime | None
+    archived_at: datetime | None
+    created_at: datetime
+    created_by: str
+    uniqueness_key: str | None
+    terms: Doc
+    initial_terms: Doc
+    balances: list[Balance] = field(default_factory=list)
+    edits: list[Edit] = field(default_factory=list)
+
+
+def _contract(row: Row[Any], balances: list[Balance], edits: list[Edit]) -> Contract:
+    return Contract(
+        id=row.id,
+        customer_id=row.customer_id,
+        rate_card_id=row.rate_card_id,
+        starting_at=row.starting_at,
+        ending_before=row.ending_before,
+        archived_at=row.archived_at,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        uniqueness_key=row.uniqueness_key,
+        terms=row.terms,
+        initial_terms=row.initial_terms,
+        balances=balances,
+        edits=edits,
+    )
+
+
+# ------------------------------------------------------------------------------------------ reads
+
+
+def load_many(conn: Connection, tenant_id: str, rows: list[Row[Any]]) -> list[Contract]:
+    ids = [r.id for r in rows]
+    by_contract: dict[str, list[Balance]] = {i: [] for i in ids}
+    for b in repo.balances_of_contracts(conn, tenant_id, ids):
+        by_contract[b.contract_id].append(Balance.of(b))
+    edits: dict[str, list[Edit]] = {i: [] for i in ids}
+    for e in repo.edits_of(conn, tenant_id, ids):
+        edits[e.contract_id].append(Edit(e.id, e.seq, e.kind, e.effective_at, e.created_at, e.created_by, e.changes))
+    return [_contract(r, by_contract[r.id], edits[r.id]) for r in rows]
+
+
+def get(conn: Connection, tenant_id: str, customer_id: str, contract_id: str, *, lock: bool = False) -> Contract:
+    row = repo.get_contract(conn, tenant_id, contract_id, lock=lock)
+    if row is None or row.customer_id != customer_id:
+        raise NotFound(f"Contract {contract_id} not found")
+    return load_many(conn, tenant_id, [row])[0]
+
+
+def get_as_of(conn: Connection, tenant_id: str, customer_id: str, contract_id: str, at: datetime) -> Contract:
+    """The contract as it stood at `at`, rebuilt from the edit snapshot in force then."""
+    current = get(conn, tenant_id, customer_id, contract_id)
+    snap = repo.snapshot_at(conn, tenant_id, contract_id, at)
+    if snap is None:
+        raise NotFound(f"Contract {contract_id} did not exist at {at.isoformat()}")
+    state = snap.snapshot
+    terms = state["terms"]
+    balances = [
+        Balance(b["id"], b["kind"], current.customer_id, contract_id, b.get("amendment_id"), parse_timestamp(b["created_at"], "created_at"),
+                _ts(b.get("archived_at")), b["doc"])
+        for b in state["balances"]
+    ]
+    return Contract(
+        id=current.id,
+        customer_id=current.customer_id,
+        rate_card_id=terms.get("rate_card_id"),
+        starting_at=parse_timestamp(terms["starting_at"], "starting_at"),
+        ending_before=_ts(terms.get("ending_before")),
+        archived_at=_ts(state.get("archived_at")),
+        created_at=current.created_at,
+        created_by=current.created_by,
+        uniqueness_key=current.uniqueness_key,
+        terms=terms,
+        initial_terms=current.initial_terms,
+        balances=balances,
+        edits=[e for e in current.edits if e.seq <= snap.seq],
+    )
+
+
+def _ts(value: str | None) -> datetime | None:
+    return None if value is None else parse_timestamp(value, "timestamp")
+
+
+def page(
+    conn: Connection,
+    tenant_id: str,
+    customer_id: str,
+    after: str | None,
+    limit: int,
+    *,
+    include_archived: bool,
+    covering: datetime | None,
+    starting_at: datetime | None,
+) -> list[Contract]:
+    customers.get(conn, tenant_id, customer_id)
+    if covering is not None and starting_at is not None:
+        raise BadRequest("covering_date and starting_at cannot be combined")
+    rows = repo.contracts_of(
+        conn, tenant_id, customer_id, after=after, limit=limit, include_archived=include_archived,
+        covering=covering, starting_at=starting_at,
+    )
+    return load_many(conn, tenant_id, rows)
+
+
+def document(conn: Connection, tenant_id: str, contract_id: str) -> Doc:
+    """The Metronome-shaped contract the invoice layer hands to `rating.from_wire.contract_from_wire`:
+    current terms with the contract's commits and credits, plus the customer-level commits and credits
+    that apply to it (those carry `applicable_contract_ids`). Archived balances are left out."""
+    row = repo.get_contract(conn, tenant_id, contract_id)
+    if row is None:
+        raise NotFound(f"Contract {contract_id} not found")
+    out = dict(row.terms)
+    out["commits"], out["credits"] = [], []
+    for b in repo.balances_of_customer(conn, tenant_id, row.customer_id):
+        if b.archived_at is not None:
+            continue
+        doc = dict(b.doc)
+        if b.contract_id is None:
+            applies = doc.get("applicable_contract_ids") or []
+            if applies and contract_id not in applies:
+                continue
+            doc["applicable_contract_ids"] = applies
+        elif b.contract_id != contract_id:
+            continue
+        out["credits" if b.kind == "CREDIT" else "commits"].append(doc)
+    return out
+
+
+def snapshot(conn: Connection, tenant_id: str, contract_id: str) -> Doc:
+    row = repo.get_contract(conn, tenant_id, contract_id)
+    assert row is not None
+    bals = repo.balances_of_contracts(conn, tenant_id, [contract_id])
+    return plain(
+        {
+            "terms": row.terms,
+            "archived_at": row.archived_at,
+            "balances": [
+                {"id": b.id, "kind": b.kind, "amendment_id": b.amendment_id, "created_at": b.created_at,
+                 "archived_at": b.archived_at, "doc": b.doc}
+                for b in bals
+            ],
+        }
+    )
+
+
+def record_edit(
+    conn: Connection, tenant_id: str, contract_id: str, kind: str, changes: Doc, effective_at: datetime,
+    now: datetime, created_by: str,
+) -> str:
+    edit_id = new_id()
+    repo.insert_edit(
+        conn,
+        {
+            "id": edit_id,
+            "tenant_id": tenant_id,
+            "contract_id": contract_id,
+            "seq": repo.next_seq(conn, tenant_id, contract_id),
+            "kind": kind,
+            "effective_at": effective_at,
+            "created_at": now,
+            "created_by": created_by,
+            "changes": plain(changes),
+            "snapshot": snapshot(conn, tenant_id, contract_id),
+        },
+    )
+    return edit_id
+
+
+# ----------------------------------------------------------------------------------------- create
+
+
+def insert_balance(
+    conn: Connection, tenant_id: str, customer_id: str, contract_id: str | None, doc: Doc, custom: dict[str, str] | None,
+    now: datetime, amendment_id: str | None = None,
+) -> None:
+    kind = doc["type"]
+    repo.insert_balance(
+        conn,
+        {
+            "id": doc["id"],
+            "tenant_id": tenant_id,
+            "customer_id": customer_id,
+            "contract_id": contract_id,
+            "kind": kind,
+            "amendment_id": amendment_id,
+            "created_at": now,
+            "doc": plain(doc),
+        },
+    )
+    if custom:
+        custom_fields.set_values(conn, tenant_id, BALANCE_ENTITY[kind], doc["id"], custom)
+
+
+def set_term_custom_fields(conn: Connection, tenant_id: str, key: str, raw: list[Doc], docs: list[Doc]) -> None:
+    entity = TERM_ENTITIES.get(key)
+    if entity is None:
+        return
+    for r, d in zip(raw, docs, strict=True):
+        if r.get("custom_fields"):
+            custom_fields.set_values(conn, tenant_id, entity, d["id"], r["custom_fields"])
+
+
+def build_terms(t: Terms, body: Doc, start: datetime, end: datetime | None, prioritization: str, prefix: str = "") -> dict[str, list[Doc]]:
+    """Validate and normalize every list of terms in a create/amend body (commits before overrides, so
+    overrides can name commits by temporary_id)."""
+    out: dict[str, list[Doc]] = {}
+    out["commits"] = [t.balance(c, c["type"], f"{prefix}commits[{i}]") for i, c in enumerate(body.get("commits") or [])]
+    out["credits"] = [t.balance(c, "CREDIT", f"{prefix}credits[{i}]") for i, c in enumerate(body.get("credits") or [])]
+    out["recurring_commits"] = [
+        t.recurring(r, f"{prefix}recurring_commits[{i}]", credit=False) for i, r in enumerate(body.get("recurring_commits") or [])
+    ]
+    out["recurring_credits"] = [
+        t.recurring(r, f"{prefix}recurring_credits[{i}]", credit=True) for i, r in enumerate(body.get("recurring_credits") or [])
+    ]
+    out["subscriptions"] = [
+        t.subscription(s, f"{prefix}subscriptions[{i}]", start, end) for i, s in enumerate(body.get("subscriptions") or [])
+    ]
+    out["scheduled_charges"] = [t.scheduled(s, f"{prefix}scheduled_charges[{i}]") for i, s in enumerate(body.get("scheduled_charges") or [])]
+    out["discounts"] = [t.scheduled(s, f"{prefix}discounts[{i}]") for i, s in enumerate(body.get("discounts") or [])]
+    out["professional_services"] = [
+        t.professional_service(p, f"{prefix}professional_services[{i}]") for i, p in enumerate(body.get("professional_services") or [])
+    ]
+    out["overrides"] = [t.override(o, f"{prefix}overrides[{i}]", prioritization) for i, o in enumerate(body.get("overrides") or [])]
+    return out
+
+
+def _usage_statement_schedule(body: Doc, start: datetime) -> Doc:
+    uss = dict(body.get("usage_statement_schedule") or {"frequency": "MONTHLY"})
+    uss.setdefault("day", "FIRST_OF_MONTH")
+    if uss["day"] == "CUSTOM_DATE" and uss.get("billing_anchor_date") is None:
+        raise BadRequest("usage_statement_schedule.billing_anchor_date: required when day is CUSTOM_DATE")
+    if uss["day"] != "CUSTOM_DATE" and uss.get("billing_anchor_date") is not None:
+        raise BadRequest("usage_statement_schedule.billing_anchor_date: only allowed when day is CUSTOM_DATE")
+    sched = UsageStatementSchedule(Frequency(uss["frequency"]), AnchorDay(uss["day"]), uss.get("billing_anchor_date"))
+    uss["billing_anchor_date"] = schedule_anchor(sched, start)
+    return uss
+
+
+def _rate_card(conn: Connection, tenant_id: str, req: CreateContract) -> str | None:
+    if req.rate_card_id is not None and req.rate_card_alias is not None:
+        raise BadRequest("rate_card_id and rate_card_alias cannot both be given")
+    if req.rate_card_alias is not None:
+        return rate_cards.resolve_alias(conn, tenant_id, req.rate_card_alias, req.starting_at)
+    if req.rate_card_id is not None:
+        try:
+            card = rate_cards.get(conn, tenant_id, req.rate_card_id)
+        except NotFound:
+            raise BadRequest(f"rate_card_id: rate card {req.rate_card_id} not found") from None
+        if card.archived_at is not None:
+            raise BadRequest(f"rate_card_id: rate card {req.rate_card_id} is archived")
+        return card.id
+    return None
+
+
+def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime, created_by: str) -> str:
+    customer = customers.get(conn, tenant_id, req.customer_id)
+    if customer.archived_at is not None:
+        raise BadRequest(f"customer_id: customer {req.customer_id} is archived")
+    if req.package_id is not None or req.package_alias is not None:
+        raise BadRequest("package_id: packages are not supported by tally yet")
+    hour_aligned(req.starting_at, "starting_at")
+    if req.ending_before is not None:
+        hour_aligned(req.ending_before, "ending_before")
+        if req.ending_before <= req.starting_at:
+            raise BadRequest("ending_before: must be after starting_at")
+    if req.net_payment_terms_days is not None and req.net_payment_terms_days < 0:
+        raise BadRequest("net_payment_terms_days: must not be negative")
+    rate_card_id = _rate_card(conn, tenant_id, req)
+    body = dump(req)
+    prioritization = req.multiplier_override_prioritization or "LOWEST_MULTIPLIER"
+    t = Terms(conn, tenant_id, req.starting_at, now)
+    built = build_terms(t, body, req.starting_at, req.ending_before, prioritization)
+    contract_id = new_id()
+    if req.uniqueness_key is not None:
+        repo.reserve_key(conn, tenant_id, UNIQUENESS_SCOPE, req.uniqueness_key, contract_id, now)
+    terms: Doc = {"id": contract_id, "customer_id": req.customer_id, "starting_at": req.starting_at}
+    if req.ending_before is not None:
+        terms["ending_before"] = req.ending_before
+    if rate_card_id is not None:
+        terms["rate_card_id"] = rate_card_id
+    terms["usage_statement_schedule"] = _usage_statement_schedule(body, req.starting_at)
+    terms["multiplier_override_prioritization"] = prioritization
+    for key in PASSTHROUGH:
+        if key in body:
+            terms[key] = body[key]
+    for key in ("overrides", "scheduled_charges", "discounts", "subscriptions", "professional_services",
+                "recurring_commits", "recurring_credits"):
+        terms[key] = built[key]
+    terms["usage_filter"] = []
+    if req.usage_filter is not None:
+        uf = dict(body["usage_filter"])
+        uf.setdefault("starting_at", req.starting_at)
+        if not uf["group_values"]:
+            raise BadRequest("usage_filter.group_values: at least one value is required")
+        terms["usage_filter"] = [uf]
+    terms["transitions"] = []
+    if req.transition is not None:
+        terms["transitions"] = [_transition(conn, tenant_id, req, contract_id, now, created_by)]
+    repo.insert_contract(
+        conn,
+        {
+            "id": contract_id,
+            "tenant_id": tenant_id,
+            "customer_id": req.customer_id,
+            "rate_card_id": rate_card_id,
+            "starting_at": req.starting_at,
+            "ending_before": req.ending_before,
+            "created_at": now,
+            "created_by": created_by,
+            "uniqueness_key": req.uniqueness_key,
+            "terms": plain(terms),
+            "initial_terms": plain(terms),
+        },
+    )
+    for raw_key, docs in (("commits", built["commits"]), ("credits", built["credits"])):
+        for raw, doc in zip(body.get(raw_key) or [], docs, strict=True):
+            insert_balance(conn, tenant_id, req.customer_id, contract_id, doc, raw.get("custom_fields"), now)
+    for key in TERM_ENTITIES:
+        set_term_custom_fields(conn, tenant_id, key, body.get(key) or [], built[key])
+    if req.custom_fields:
+        custom_fields.set_values(conn, tenant_id, ENTITY, contract_id, req.custom_fields)
+    record_edit(conn, tenant_id, contract_id, "CREATE", {"terms": terms}, req.starting_at, now, created_by)
+    return contract_id
+
+
+def _transition(conn: Connection, tenant_id: str, req: CreateContract, contract_id: str, now: datetime, created_by: str) -> Doc:
+    assert req.transition is not None
+    old = repo.get_contract(conn, tenant_id, req.transition.from_contract_id, lock=True)
+    if old is None or old.customer_id != req.customer_id:
+        raise BadRequest(f"transition.from_contract_id: contract {req.transition.from_contract_id} not found for this customer")
+    if old.archived_at is not None:
+        raise BadRequest(f"transition.from_contract_id: contract {old.id} is archived")
+    entry = {"from_contract_id": old.id, "to_contract_id": contract_id, "type": req.transition.type}
+    terms = dict(old.terms)
+    terms["transitions"] = [*terms.get("transitions", []), entry]
+    repo.update_contract(conn, tenant_id, old.id, {"terms": plain(terms)})
+    record_edit(conn, tenant_id, old.id, "TRANSITION", {"transition": entry}, now, now, created_by)
+    fib = req.transition.future_invoice_behavior
+    if fib is not None and fib.trueup is not None:
+        entry = {**entry, "future_invoice_behavior": {"trueup": fib.trueup}}
+    return entry
