@@ -129,7 +129,7 @@ def main() -> None:
     wall_rate = n / elapsed
     cpu_rate = n / cpu
     lines = len(invoice.line_items)
-    print(f"rated {n} invoices in {elapsed:.2f}s wall / {cpu:.2f}s CPU ({lines} lines each, total {invoice.total})")
+    print(f"rated {n} invoices in {elapsed:.2f}s wall {cpu:.2f}s CPU ({lines} lines, total {invoice.total})")
     # The figure is per CPU-second of this single-threaded process (one core), so that other load on
     # the machine does not distort it; the wall-clock rate is printed beside it.
     verdict = "PASS" if cpu_rate >= 2000 else "FAIL"

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from tally.metering.values import quantity, string_form
 
@@ -38,7 +38,8 @@ class PropertyFilter:
     not_in_values: frozenset[str] | None = None
 
     def passes(self, properties: Mapping[str, Any]) -> bool:
-        text = string_form(properties.get(self.name))
+        raw = properties.get(self.name)
+        text = raw if type(raw) is str else string_form(raw)
         if text is None:
             # Absent (or null): fails `exists: true` and any `in_values` (SPEC §2.2 [I]).
             return self.exists is not True and self.in_values is None
@@ -49,8 +50,7 @@ class PropertyFilter:
         return self.not_in_values is None or text not in self.not_in_values
 
 
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(NamedTuple):
     """What one matching event adds: the quantity (SUM/MAX/LATEST) or distinct value (UNIQUE)."""
 
     quantity: Decimal | None = None
@@ -128,13 +128,13 @@ class MetricDef:
         raw = properties.get(self.aggregation_key) if self.aggregation_key else None
         if agg == "UNIQUE":
             text = string_form(raw)
-            return None if text is None else Contribution(unique=text)
+            return None if text is None else Contribution(None, text)
         q = quantity(raw)
-        return None if q is None else Contribution(quantity=q)
+        return None if q is None else Contribution(q, None)
 
     def group_values(self, properties: Mapping[str, Any]) -> GroupValues:
         """Values of `group_properties` (a missing property is a null group value, SPEC §2.4)."""
-        return tuple(string_form(properties.get(p)) for p in self.group_properties)
+        return tuple([string_form(properties.get(p)) for p in self.group_properties])
 
     def group_values_for(self, properties: Mapping[str, Any], key: Sequence[str]) -> GroupValues:
         return tuple(string_form(properties.get(p)) for p in key)

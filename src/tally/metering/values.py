@@ -12,8 +12,11 @@ Decisions (SPEC §1.5 leaves them to tally):
 from __future__ import annotations
 
 import re
+import threading
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 from typing import Any
+
+import msgspec
 
 # Sums of bounded quantities stay far inside 100 digits; trapping Inexact turns any surprise into an
 # error instead of a silently rounded bill.
@@ -22,20 +25,20 @@ CONTEXT = Context(prec=100, Emax=999_999, Emin=-999_999, traps=[Inexact, Invalid
 MAX_ADJUSTED_EXPONENT = 38
 MIN_EXPONENT = -20
 
+_json = msgspec.json.Encoder(decimal_format="number")
 _NUMERIC = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,3})?$")
 
 
 def string_form(value: Any) -> str | None:
     """The string a filter or group compares; None for an absent/null value."""
-    if value is None:
-        return None
-    if isinstance(value, str):
+    if type(value) is str or value is None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | Decimal):
         return str(value)
-    return str(value)
+    # Nested lists/objects: their compact JSON text.
+    return _json.encode(value).decode()
 
 
 def _bounded(value: Decimal) -> Decimal | None:
@@ -50,21 +53,40 @@ def _bounded(value: Decimal) -> Decimal | None:
     return value
 
 
+def _parse(text: str) -> Decimal | None:
+    if len(text) > 80 or not _NUMERIC.match(text):
+        return None
+    try:
+        return _bounded(Decimal(text))
+    except InvalidOperation:
+        return None
+
+
+# Numeric strings repeat a lot ("1", "250", ...): parsing each once is most of metering's CPU at ingest.
+_parsed: dict[str, Decimal | None] = {}
+_parsed_lock = threading.Lock()
+_MAX_PARSED = 50_000
+_MISS = object()
+
+
 def quantity(value: Any) -> Decimal | None:
     """The exact number a property holds, or None when it is not a number tally can sum exactly."""
+    if type(value) is str:
+        hit = _parsed.get(value, _MISS)
+        if hit is not _MISS:
+            return hit  # type: ignore[return-value]
+        q = _parse(value)
+        if len(_parsed) >= _MAX_PARSED:
+            with _parsed_lock:
+                _parsed.clear()
+        _parsed[value] = q
+        return q
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, Decimal):
         return _bounded(value)
     if isinstance(value, int):
         return _bounded(Decimal(value))
-    if isinstance(value, str):
-        if len(value) > 80 or not _NUMERIC.match(value):
-            return None
-        try:
-            return _bounded(Decimal(value))
-        except InvalidOperation:
-            return None
     return None
 
 

@@ -99,7 +99,6 @@ def usage_charges(
     cache = index.price_cache
     plan_cache = index.plan_cache
     balance_bounds = index.balance_bounds
-    prioritization = contract.multiplier_override_prioritization
     for (product_id, pgv), buckets in sorted(aggregate(contract, usage, window, warnings).items()):
         product = contract.products[product_id]
         keys = sorted(buckets)
@@ -112,8 +111,10 @@ def usage_charges(
             exact = sum(converted, ZERO)
             rounded = round_to(exact, rounding.decimal_places, rounding.rounding_method)
             converted[-1] = MONEY_CONTEXT.add(converted[-1], MONEY_CONTEXT.subtract(rounded, exact))
-        cumulative = ZERO
         plans: dict[GroupValues, _Plan] = {}
+        # Consecutive buckets with the same presentation values, price segment and balance window are
+        # priced as one run: G(c1) - G(c0) is additive, so this is exact and only saves work.
+        runs: list[_Run] = []
         for (hour, prgv), quantity in zip(keys, converted, strict=True):
             plan = plans.get(prgv)
             if plan is None:
@@ -125,86 +126,123 @@ def usage_charges(
                 plan = plans[prgv] = cached
             segs = plan.segments
             seg = segs[0] if len(segs) == 1 else segs[bisect.bisect_right(plan.starts, hour) - 1]
-            rate = seg.rate
-            if rate is None:
-                warnings.append(f"no rate for product {product_id} {gv_key(pgv)} at {hour.isoformat()}")
-                continue
-            if not seg.entitled:
-                continue
-            overrides = seg.overrides
-            key = seg.key
-            line = charges.get(key)
-            if line is None:
-                line = Charge(
-                    key=key,
-                    type=LineType.USAGE,
-                    name=product.name,
-                    credit_type_id=_credit_type_id(contract, rate.credit_type_id),
-                    starting_at=seg.starting_at,
-                    ending_before=seg.ending_before,
-                    product=product,
-                    pricing_group_values=pgv,
-                    presentation_group_values=prgv,
-                    sort_rank=(order(product_id), 0, key),
-                )
-                charges[key] = line
-            if rate.rate_type is RateType.CUSTOM:
-                name = custom_processor_name(rate.custom_rate)
-                pricer = custom_pricers.get(name) if name else None
-                if pricer is None or rate.custom_rate is None:
-                    warnings.append(f"CUSTOM rate of product {product_id} has no registered processor")
-                    continue
-                amount = pricer(quantity, rate.custom_rate)
-                line.pieces.append(Piece(hour, quantity, amount, cumulative))
-                cumulative += quantity
-                continue
-            if rate.rate_type not in (RateType.FLAT, RateType.TIERED):
-                warnings.append(f"{rate.rate_type} rate cannot price usage of product {product_id}")
-                continue
-            priced = seg.priced
-            if priced is None:
-                ck = (id(rate), tuple(i for i, _ in overrides))
-                priced = cache.get(ck)
-                if priced is None:
-                    priced = price_curve(rate, overrides, prioritization)
-                    cache[ck] = priced
-                seg.priced = priced
-                seg.flat_price = priced.curve[0].unit_price if len(priced.curve) == 1 else None
-                seg.banded = rate.rate_type is RateType.TIERED or len(priced.curve) > 1
-            curve = priced.curve
-            amount = charge(curve, cumulative, quantity)
             bw = bisect.bisect_right(balance_bounds, hour) if balance_bounds else 0
-            last = line.pieces[-1] if line.pieces else None
-            if (
-                last is not None
-                and last.rate is rate
-                and last.overrides is overrides
-                and last.balance_window == bw
-                and MONEY_CONTEXT.add(last.c0, last.quantity) == cumulative
-            ):
-                # Contiguous usage under the same price and the same balances: one piece is enough.
-                last.quantity = MONEY_CONTEXT.add(last.quantity, quantity)
-                last.amount = MONEY_CONTEXT.add(last.amount, amount)
+            if runs and runs[-1].seg is seg and runs[-1].bw == bw:
+                runs[-1].quantity = MONEY_CONTEXT.add(runs[-1].quantity, quantity)
             else:
-                piece = Piece(hour, quantity, amount, cumulative, rate, overrides, balance_window=bw)
-                line.pieces.append(piece)
-            price = seg.flat_price
-            if price is None or (line.unit_price != price and len(line.pieces) > 1):
-                line.unit_price = None
-            else:
-                line.unit_price = price
-            if seg.banded:
-                for band_index, q, subtotal in band_split(curve, cumulative, quantity):
-                    band = curve[band_index]
-                    acc = line.tiers.setdefault((band.start, band.unit_price), TierAcc())
-                    acc.quantity += q
-                    acc.subtotal += subtotal
-            cumulative = MONEY_CONTEXT.add(cumulative, quantity)
+                runs.append(_Run(hour, seg, bw, quantity))
+        cumulative = ZERO
+        for run in runs:
+            cumulative = _price_run(
+                contract, product, pgv, run.seg, run.hour, run.bw, run.quantity, cumulative, charges, cache,
+                order, custom_pricers, warnings,
+            )
     return [c for c in charges.values() if c.pieces]
+
+
+def _price_run(
+    contract: Contract,
+    product: Product,
+    pgv: GroupValues,
+    seg: _Segment,
+    hour: datetime,
+    bw: int,
+    quantity: Decimal,
+    cumulative: Decimal,
+    charges: dict[str, Charge],
+    cache: dict[tuple[int, tuple[int, ...]], Priced],
+    order: Callable[[str], int],
+    custom_pricers: Mapping[str, CustomPricer],
+    warnings: list[str],
+) -> Decimal:
+    """Price one run of usage at cumulative position ``cumulative``; returns the new position."""
+    rate = seg.rate
+    product_id = product.id
+    if rate is None:
+        warnings.append(f"no rate for product {product_id} {gv_key(pgv)} at {hour.isoformat()}")
+        return cumulative
+    if not seg.entitled:
+        return cumulative
+    overrides = seg.overrides
+    key = seg.key
+    line = charges.get(key)
+    if line is None:
+        line = Charge(
+            key=key,
+            type=LineType.USAGE,
+            name=product.name,
+            credit_type_id=_credit_type_id(contract, rate.credit_type_id),
+            starting_at=seg.starting_at,
+            ending_before=seg.ending_before,
+            product=product,
+            pricing_group_values=pgv,
+            presentation_group_values=seg.prgv,
+            sort_rank=(order(product_id), 0, key),
+        )
+        charges[key] = line
+    if rate.rate_type is RateType.CUSTOM:
+        name = custom_processor_name(rate.custom_rate)
+        pricer = custom_pricers.get(name) if name else None
+        if pricer is None or rate.custom_rate is None:
+            warnings.append(f"CUSTOM rate of product {product_id} has no registered processor")
+            return cumulative
+        amount = pricer(quantity, rate.custom_rate)
+        line.pieces.append(Piece(hour, quantity, amount, cumulative))
+        return MONEY_CONTEXT.add(cumulative, quantity)
+    if rate.rate_type not in (RateType.FLAT, RateType.TIERED):
+        warnings.append(f"{rate.rate_type} rate cannot price usage of product {product_id}")
+        return cumulative
+    priced = seg.priced
+    if priced is None:
+        ck = (id(rate), tuple(i for i, _ in overrides))
+        priced = cache.get(ck)
+        if priced is None:
+            priced = price_curve(rate, overrides, contract.multiplier_override_prioritization)
+            cache[ck] = priced
+        seg.priced = priced
+        seg.flat_price = priced.curve[0].unit_price if len(priced.curve) == 1 else None
+        seg.banded = rate.rate_type is RateType.TIERED or len(priced.curve) > 1
+    curve = priced.curve
+    amount = charge(curve, cumulative, quantity)
+    last = line.pieces[-1] if line.pieces else None
+    if (
+        last is not None
+        and last.rate is rate
+        and last.overrides is overrides
+        and last.balance_window == bw
+        and MONEY_CONTEXT.add(last.c0, last.quantity) == cumulative
+    ):
+        # Contiguous usage under the same price and the same balances: one piece is enough.
+        last.quantity = MONEY_CONTEXT.add(last.quantity, quantity)
+        last.amount = MONEY_CONTEXT.add(last.amount, amount)
+    else:
+        line.pieces.append(Piece(hour, quantity, amount, cumulative, rate, overrides, balance_window=bw))
+    price = seg.flat_price
+    if price is None or (line.unit_price != price and len(line.pieces) > 1):
+        line.unit_price = None
+    else:
+        line.unit_price = price
+    if seg.banded:
+        for band_index, q, subtotal in band_split(curve, cumulative, quantity):
+            band = curve[band_index]
+            acc = line.tiers.setdefault((band.start, band.unit_price), TierAcc())
+            acc.quantity += q
+            acc.subtotal += subtotal
+    return MONEY_CONTEXT.add(cumulative, quantity)
 
 
 def _credit_type_id(contract: Contract, credit_type_id: str | None) -> str:
     return credit_type_id if credit_type_id is not None else contract.rate_card.fiat_credit_type.id
+
+
+class _Run:
+    __slots__ = ("bw", "hour", "quantity", "seg")
+
+    def __init__(self, hour: datetime, seg: _Segment, bw: int, quantity: Decimal) -> None:
+        self.hour = hour
+        self.seg = seg
+        self.bw = bw
+        self.quantity = quantity
 
 
 class _Segment:
@@ -212,7 +250,7 @@ class _Segment:
 
     __slots__ = (
         "banded", "ending_before", "entitled", "flat_price", "key",
-        "overrides", "priced", "rate", "starting_at",
+        "overrides", "prgv", "priced", "rate", "starting_at",
     )
 
     def __init__(
@@ -222,7 +260,9 @@ class _Segment:
         rate: Rate | None,
         overrides: tuple[IndexedOverride, ...],
         key: str,
+        prgv: GroupValues,
     ) -> None:
+        self.prgv = prgv
         self.starting_at = starting_at
         self.ending_before = ending_before
         self.rate = rate
@@ -256,4 +296,5 @@ class _Plan:
         for a, b in itertools.pairwise(points):
             rate = index.rate_at(product.id, pgv, a)
             overrides = active_overrides(targeting, a)
-            self.segments.append(_Segment(a, b, rate, overrides, prefix + a.strftime("%Y-%m-%dT%H:%M:%SZ")))
+            key = prefix + a.strftime("%Y-%m-%dT%H:%M:%SZ")
+            self.segments.append(_Segment(a, b, rate, overrides, key, prgv))

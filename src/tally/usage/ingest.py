@@ -8,6 +8,7 @@ and counted, or neither. Dedup is forever: transaction ids are never recycled.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -49,17 +50,33 @@ def _id(event: dict[str, Any], field: str, where: str, max_len: int = MAX_ID) ->
     return value
 
 
-def _timestamp(event: dict[str, Any], where: str, now: datetime) -> datetime:
+_FAST_TS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z")
+
+
+def _timestamp(event: dict[str, Any], where: str, now: datetime, seen: dict[str, datetime]) -> datetime:
     value = event.get("timestamp")
     if value is None:
         raise BadRequest(f"{where}.timestamp: required")
     if not isinstance(value, str):
         raise BadRequest(f"{where}.timestamp: must be an RFC 3339 string")
-    ts = parse_timestamp(value, f"{where}.timestamp")
+    ts = seen.get(value)
+    if ts is not None:
+        return ts
+    ts = None
+    if _FAST_TS.fullmatch(value):
+        # The common `...THH:MM:SS[.ffffff]Z` form; the C parser is several times faster than the
+        # general RFC 3339 one, which still handles (and words the errors for) everything else.
+        try:
+            ts = datetime.fromisoformat(value)
+        except ValueError:
+            ts = None
+    if ts is None:
+        ts = parse_timestamp(value, f"{where}.timestamp")
     if ts > now + MAX_FUTURE:
         raise BadRequest(f"{where}.timestamp: {value[:40]!r} is more than 24 hours in the future")
     if ts < MIN_TIMESTAMP:
         raise BadRequest(f"{where}.timestamp: {value[:40]!r} is before 1970-01-01")
+    seen[value] = ts
     return ts
 
 
@@ -113,6 +130,7 @@ def validate(body: Any, now: datetime) -> list[AcceptedEvent]:
     if not body or len(body) > MAX_BATCH:
         raise BadRequest(f"Request body must hold 1 to {MAX_BATCH} events; got {len(body)}")
     out = []
+    seen: dict[str, datetime] = {}
     for i, event in enumerate(body):
         where = f"usage[{i}]"
         if not isinstance(event, dict):
@@ -125,27 +143,50 @@ def validate(body: Any, now: datetime) -> list[AcceptedEvent]:
                 transaction_id=_id(event, "transaction_id", where),
                 customer_id=_id(event, "customer_id", where),
                 event_type=_id(event, "event_type", where),
-                timestamp=_timestamp(event, where, now),
+                timestamp=_timestamp(event, where, now, seen),
                 properties=_properties(event, where),
             )
         )
     return out
 
 
-def ingest(conn: Connection, tenant_id: str, events: list[AcceptedEvent], now: datetime) -> list[Outcome]:
-    """Store new events (first occurrence wins, in the batch and across batches) and meter them."""
-    first: dict[str, AcceptedEvent] = {}
-    for e in events:
-        first.setdefault(e.transaction_id, e)
-    fresh = list(first.values())
-    inserted = repo.insert_new(conn, tenant_id, fresh, now)
-    accepted = [e for e in fresh if e.transaction_id in inserted]
-    if accepted:
+@dataclass(frozen=True)
+class Job:
+    """One request's validated batch."""
+
+    tenant_id: str
+    events: list[AcceptedEvent]
+    received_at: datetime
+
+
+def store(conn: Connection, jobs: list[Job]) -> list[list[Outcome]]:
+    """Store the new events of several batches in the caller's transaction and meter them.
+
+    First occurrence wins, inside a batch, across the batches (in list order) and across transactions.
+    """
+    fresh: dict[tuple[str, str], tuple[AcceptedEvent, datetime]] = {}
+    for job in jobs:
+        for e in job.events:
+            fresh.setdefault((job.tenant_id, e.transaction_id), (e, job.received_at))
+    inserted = repo.insert_new(conn, [(t, e, at) for (t, _), (e, at) in fresh.items()])
+    by_tenant: dict[str, list[AcceptedEvent]] = {}
+    for (tenant_id, tid), (e, _) in fresh.items():
+        if (tenant_id, tid) in inserted:
+            by_tenant.setdefault(tenant_id, []).append(e)
+    for tenant_id, accepted in by_tenant.items():
         rollups.apply(conn, tenant_id, accepted)
-    seen: set[str] = set()
-    outcomes = []
-    for e in events:
-        tid = e.transaction_id
-        outcomes.append(Outcome(tid, tid in inserted and tid not in seen))
-        seen.add(tid)
-    return outcomes
+    claimed: set[tuple[str, str]] = set()
+    results = []
+    for job in jobs:
+        outcomes = []
+        for e in job.events:
+            key = (job.tenant_id, e.transaction_id)
+            outcomes.append(Outcome(e.transaction_id, key in inserted and key not in claimed))
+            claimed.add(key)
+        results.append(outcomes)
+    return results
+
+
+def ingest(conn: Connection, tenant_id: str, events: list[AcceptedEvent], now: datetime) -> list[Outcome]:
+    """Store one batch in the caller's transaction."""
+    return store(conn, [Job(tenant_id, events, now)])[0]

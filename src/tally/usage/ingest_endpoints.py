@@ -3,9 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tally.auth.dependencies import BodyDep, CtxDep
-from tally.db import uow
 from tally.kit.responses import JSONResponse, ok
 from tally.usage import ingest
+from tally.usage.ingest_writer import writer_for
 
 router = APIRouter(prefix="/v1")
 
@@ -14,9 +14,9 @@ router = APIRouter(prefix="/v1")
 def ingest_events(ctx: CtxDep, body: BodyDep) -> JSONResponse:
     now = ctx.now()
     events = ingest.validate(body, now)
-    with uow.write(ctx.engine) as conn:
-        outcomes = ingest.ingest(conn, ctx.tenant_id, events, now)
-    # Sent only after commit: a 200 means every listed event is durably stored exactly once.
+    # One transaction per group of concurrent batches (see ingest_writer); returns after COMMIT, so a 200
+    # means every listed event is durably stored exactly once.
+    outcomes = writer_for(ctx.engine).submit(ingest.Job(ctx.tenant_id, events, now))
     return ok(
         {
             "data": [

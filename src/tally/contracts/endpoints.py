@@ -1,0 +1,148 @@
+"""Contract endpoints: create, v1/v2 get and list, and the lifecycle calls (thin: parse, one unit of work)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from tally.auth.dependencies import BodyDep, CtxDep
+from tally.contracts import lifecycle, service, wire, wire_contract
+from tally.contracts import schemas as s
+from tally.contracts.schemas_create import AmendContract, CreateContract
+from tally.contracts.schemas_edit import EditContract
+from tally.contracts.schemas_edit_balance import EditCommit, EditCredit
+from tally.db import uow
+from tally.errors import BadRequest
+from tally.kit.api import parse
+from tally.kit.pagination import after_id, check_limit, cut
+from tally.kit.responses import JSONResponse, data, empty, ok
+
+router = APIRouter()
+
+
+@router.post("/v1/contracts/create")
+def create(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(CreateContract, body)
+    with uow.write(ctx.engine) as conn:
+        contract_id = service.create(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
+    return data({"id": contract_id})
+
+
+def _flags(req: Any) -> dict[str, Any]:
+    return {"include_balance": bool(req.include_balance), "include_ledgers": bool(req.include_ledgers)}
+
+
+@router.post("/v1/contracts/get")
+def retrieve_v1(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.GetContract, body)
+    now = ctx.now()
+    with uow.read(ctx.engine) as conn:
+        c = service.get(conn, ctx.tenant_id, req.customer_id, req.contract_id)
+        names = wire.names_for(conn, ctx.tenant_id, [c], [], now, ledgers=bool(req.include_ledgers))
+    return data(wire_contract.v1(c, names, now, _flags(req)))
+
+
+@router.post("/v2/contracts/get")
+def retrieve_v2(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.GetContractV2, body)
+    if req.as_of_date is not None and req.include_ledgers:
+        raise BadRequest("as_of_date cannot be combined with include_ledgers")
+    now = ctx.now()
+    with uow.read(ctx.engine) as conn:
+        if req.as_of_date is not None:
+            c = service.get_as_of(conn, ctx.tenant_id, req.customer_id, req.contract_id, req.as_of_date)
+        else:
+            c = service.get(conn, ctx.tenant_id, req.customer_id, req.contract_id)
+        at = req.as_of_date or now
+        names = wire.names_for(conn, ctx.tenant_id, [c], [], at, ledgers=bool(req.include_ledgers))
+    return data(wire_contract.v2(c, names, at, _flags(req)))
+
+
+def _list(ctx: CtxDep, req: Any, shape: Any) -> JSONResponse:
+    n = check_limit(req.limit)
+    now = ctx.now()
+    with uow.read(ctx.engine) as conn:
+        found = service.page(
+            conn, ctx.tenant_id, req.customer_id, after_id(req.cursor), n,
+            include_archived=bool(req.include_archived), covering=req.covering_date, starting_at=req.starting_at,
+        )
+        items, nxt = cut(found, n, lambda c: c.id)
+        names = wire.names_for(conn, ctx.tenant_id, items, [], now, ledgers=bool(req.include_ledgers))
+    return ok({"data": [shape(c, names, now, _flags(req)) for c in items], "cursor": nxt})
+
+
+@router.post("/v1/contracts/list")
+def list_v1(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    return _list(ctx, parse(s.ListContracts, body), wire_contract.v1)
+
+
+@router.post("/v2/contracts/list")
+def list_v2(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    return _list(ctx, parse(s.ListContractsV2, body), wire_contract.v2)
+
+
+@router.post("/v1/contracts/amend")
+def amend(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(AmendContract, body)
+    with uow.write(ctx.engine) as conn:
+        amendment_id = lifecycle.amend(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
+    return data({"id": amendment_id})
+
+
+@router.post("/v2/contracts/edit")
+def edit(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(EditContract, body)
+    with uow.write(ctx.engine) as conn:
+        edit_id = lifecycle.edit(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
+    return data({"id": edit_id})
+
+
+@router.post("/v2/contracts/commits/edit")
+def edit_commit(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(EditCommit, body)
+    with uow.write(ctx.engine) as conn:
+        lifecycle.edit_balance(conn, ctx.tenant_id, req, "commit", ctx.now(), ctx.tenant.name)
+    return data({"id": req.commit_id})
+
+
+@router.post("/v2/contracts/credits/edit")
+def edit_credit(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(EditCredit, body)
+    with uow.write(ctx.engine) as conn:
+        lifecycle.edit_balance(conn, ctx.tenant_id, req, "credit", ctx.now(), ctx.tenant.name)
+    return data({"id": req.credit_id})
+
+
+@router.post("/v2/contracts/getEditHistory")
+def edit_history(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.GetEditHistory, body)
+    now = ctx.now()
+    with uow.read(ctx.engine) as conn:
+        c = service.get(conn, ctx.tenant_id, req.customer_id, req.contract_id)
+        names = wire.names_for(conn, ctx.tenant_id, [c], [], now, ledgers=False)
+    return data(lifecycle.history_wire(c, names))
+
+
+@router.post("/v1/contracts/updateEndDate")
+def update_end_date(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.UpdateEndDate, body)
+    with uow.write(ctx.engine) as conn:
+        lifecycle.update_end_date(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
+    return data({"id": req.contract_id})
+
+
+@router.post("/v1/contracts/archive")
+def archive(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.ArchiveContract, body)
+    with uow.write(ctx.engine) as conn:
+        lifecycle.archive(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
+    return data({"id": req.contract_id})
+
+
+@router.post("/v1/contracts/setUsageFilter")
+def set_usage_filter(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.SetUsageFilter, body)
+    with uow.write(ctx.engine) as conn:
+        lifecycle.set_usage_filter(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
+    return empty()

@@ -1,0 +1,227 @@
+"""Read shapes shared by v1 and v2 contracts and the balance endpoints (Commit, Credit, Override, ...).
+
+Stored documents keep ids (`product_id`, `credit_type_id`); reads expand them to `{id, name}` objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tally.contracts import ledger
+from tally.contracts.service import BALANCE_ENTITY, TERM_ENTITIES, Balance, Contract
+from tally.custom_fields import service as custom_fields
+from tally.products import service as products
+from tally.rate_cards.rates import credit_type_names
+
+Doc = dict[str, Any]
+
+
+@dataclass
+class Names:
+    """Product and credit-type names and custom fields for everything one response mentions, batched."""
+
+    products: dict[str, str] = field(default_factory=dict)
+    credit_types: dict[str, str] = field(default_factory=dict)
+    custom: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    entries: dict[str, list[ledger.Entry]] = field(default_factory=dict)
+
+    def product(self, product_id: str) -> Doc:
+        return {"id": product_id, "name": self.products.get(product_id, "")}
+
+    def credit_type(self, credit_type_id: str) -> Doc:
+        return {"id": credit_type_id, "name": self.credit_types.get(credit_type_id, "")}
+
+    def fields(self, entity: str, object_id: str) -> dict[str, str]:
+        return self.custom.get(entity, {}).get(object_id, {})
+
+
+def _walk_ids(value: Any, products_out: set[str], cts: set[str]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "product_id" and isinstance(v, str):
+                products_out.add(v)
+            elif k == "credit_type_id" and isinstance(v, str):
+                cts.add(v)
+            else:
+                _walk_ids(v, products_out, cts)
+    elif isinstance(value, list):
+        for v in value:
+            _walk_ids(v, products_out, cts)
+
+
+def names_for(
+    conn: Connection, tenant_id: str, contracts: Iterable[Contract], balances: Iterable[Balance], now: datetime,
+    *, ledgers: bool,
+) -> Names:
+    cs, bs = list(contracts), list(balances)
+    all_balances = bs + [b for c in cs for b in c.balances]
+    pids: set[str] = set()
+    cts: set[str] = set()
+    for c in cs:
+        _walk_ids(c.terms, pids, cts)
+        _walk_ids(c.initial_terms, pids, cts)
+        for e in c.edits:
+            _walk_ids(e.changes, pids, cts)
+    for b in all_balances:
+        _walk_ids(b.doc, pids, cts)
+    found = products.get_many(conn, tenant_id, sorted(pids), now)
+    names = Names(
+        products={i: p.name for i, p in found.items()},
+        credit_types=credit_type_names(conn, tenant_id, cts),
+    )
+    names.custom["contract"] = custom_fields.values_for(conn, tenant_id, "contract", [c.id for c in cs])
+    for entity in sorted(set(BALANCE_ENTITY.values())):
+        names.custom[entity] = custom_fields.values_for(
+            conn, tenant_id, entity, [b.id for b in all_balances if BALANCE_ENTITY[b.kind] == entity]
+        )
+    for key, entity in TERM_ENTITIES.items():
+        ids = [t["id"] for c in cs for t in c.terms.get(key, [])]
+        names.custom[entity] = custom_fields.values_for(conn, tenant_id, entity, ids)
+    names.entries = dict(ledger.entries_by_balance(conn, tenant_id, [b.id for b in all_balances]))
+    return names
+
+
+def _copy(src: Doc, keys: Iterable[str]) -> Doc:
+    return {k: src[k] for k in keys if src.get(k) is not None}
+
+
+def schedule_wire(s: Doc, names: Names) -> Doc:
+    out: Doc = {
+        "credit_type": names.credit_type(s["credit_type_id"]),
+        "schedule_items": [_copy(i, ("id", "timestamp", "amount", "quantity", "unit_price", "invoice_id")) for i in s["schedule_items"]],
+    }
+    if s.get("do_not_invoice") is not None:
+        out["do_not_invoice"] = s["do_not_invoice"]
+    return out
+
+
+def access_wire(a: Doc, names: Names) -> Doc:
+    out: Doc = {
+        "schedule_items": [_copy(i, ("id", "amount", "starting_at", "ending_before")) for i in a["schedule_items"]],
+        "access_type": a.get("access_type", "SPEND"),
+    }
+    if a.get("credit_type_id"):
+        out["credit_type"] = names.credit_type(a["credit_type_id"])
+    return out
+
+
+_BALANCE_KEYS = (
+    "applicable_product_ids", "applicable_product_tags", "specifiers", "priority", "rate_type", "rollover_fraction",
+    "name", "description", "netsuite_sales_order_id", "salesforce_opportunity_id", "hierarchy_configuration",
+    "rolled_over_from", "uniqueness_key", "applicable_contract_ids", "recurring_commit_id", "recurring_credit_id",
+)
+
+
+def balance_wire(
+    b: Balance, names: Names, now: datetime, *, include_balance: bool, include_ledgers: bool, with_contract: bool = True,
+) -> Doc:
+    d = b.doc
+    out: Doc = {"id": b.id, "type": b.kind, "product": names.product(d["product_id"]), "created_at": d["created_at"]}
+    out["access_schedule"] = access_wire(d["access_schedule"], names)
+    out.update(_copy(d, _BALANCE_KEYS))
+    if b.kind != "CREDIT":
+        if d.get("invoice_schedule"):
+            out["invoice_schedule"] = schedule_wire(d["invoice_schedule"], names)
+        if d.get("cost_basis") is not None:
+            out["cost_basis"] = d["cost_basis"]
+        if d.get("spend_tracker_attributes"):
+            out["spend_tracker_attributes"] = d["spend_tracker_attributes"]
+        if d.get("invoice_contract_id"):
+            out["invoice_contract"] = {"id": d["invoice_contract_id"]}
+    if b.kind == "CREDIT" and out.get("rolled_over_from"):
+        rof = out["rolled_over_from"]
+        out["rolled_over_from"] = {"contract_id": rof["contract_id"], "credit_id": rof.get("credit_id", rof.get("commit_id"))}
+    if b.contract_id is not None and with_contract:
+        out["contract"] = {"id": b.contract_id}
+    if b.archived_at is not None:
+        out["archived_at"] = b.archived_at
+    out["custom_fields"] = names.fields(BALANCE_ENTITY[b.kind], b.id)
+    entries = names.entries.get(b.id, [])
+    if include_balance:
+        out["balance"] = ledger.balance_at(d, entries, b.archived_at, now)
+    if include_ledgers:
+        out["ledger"] = [e.to_wire(b.kind) for e in ledger.ledger(b.kind, d, entries, b.archived_at, now)]
+    return out
+
+
+def override_wire(o: Doc, names: Names) -> Doc:
+    out = _copy(
+        o,
+        ("id", "created_at", "starting_at", "ending_before", "applicable_product_tags", "entitled", "is_commit_specific",
+         "multiplier", "priority", "target", "type"),
+    )
+    if o.get("product_id"):
+        out["product"] = names.product(o["product_id"])
+    if o.get("override_specifiers"):
+        out["override_specifiers"] = o["override_specifiers"]
+    if o.get("tiers"):
+        out["override_tiers"] = o["tiers"]
+    ow = o.get("overwrite_rate")
+    if ow:
+        rate = _copy(ow, ("rate_type", "custom_rate", "is_prorated", "price", "quantity", "tiers"))
+        if ow.get("credit_type_id"):
+            rate["credit_type"] = names.credit_type(ow["credit_type_id"])
+        out["overwrite_rate"] = rate
+    return out
+
+
+def scheduled_wire(s: Doc, names: Names, entity: str) -> Doc:
+    out = _copy(s, ("id", "name", "netsuite_sales_order_id", "archived_at"))
+    out["product"] = names.product(s["product_id"])
+    out["schedule"] = schedule_wire(s["schedule"], names)
+    out["custom_fields"] = names.fields(entity, s["id"])
+    return out
+
+
+def pro_service_wire(p: Doc, names: Names) -> Doc:
+    out = _copy(p, ("id", "product_id", "max_amount", "quantity", "unit_price", "description", "netsuite_sales_order_id"))
+    out["custom_fields"] = names.fields("professional_service", p["id"])
+    return out
+
+
+def recurring_wire(r: Doc, names: Names, contract_id: str, credit: bool) -> Doc:
+    keys = ["id", "access_amount", "commit_duration", "priority", "rate_type", "starting_at", "ending_before",
+            "applicable_product_ids", "applicable_product_tags", "description", "hierarchy_configuration", "name",
+            "netsuite_sales_order_id", "proration", "recurrence_frequency", "rollover_fraction", "specifiers",
+            "subscription_config"]
+    if not credit:
+        keys.append("invoice_amount")
+    out = _copy(r, keys)
+    rounding = r.get("proration_rounding")
+    if rounding:
+        out["proration_rounding"] = rounding if not credit else {k: v for k, v in rounding.items() if k == "access"}
+    acc = dict(out["access_amount"])
+    acc.setdefault("access_type", "SPEND")
+    out["access_amount"] = acc
+    out["product"] = names.product(r["product_id"])
+    out["anchor_date"] = r["starting_at"]
+    out["contract"] = {"id": contract_id}
+    return out
+
+
+def subscription_wire(s: Doc, names: Names, billing_periods: Doc) -> Doc:
+    out = _copy(
+        s,
+        ("id", "collection_schedule", "created_at", "proration", "quantity_management_mode", "starting_at",
+         "ending_before", "description", "name"),
+    )
+    rate = s["subscription_rate"]
+    out["subscription_rate"] = {"billing_frequency": rate["billing_frequency"], "product": names.product(rate["product_id"])}
+    out["quantity_schedule"] = [{"quantity": s["initial_quantity"], "starting_at": s["starting_at"]}]
+    if s.get("ending_before"):
+        out["quantity_schedule"][0]["ending_before"] = s["ending_before"]
+    out["billing_periods"] = billing_periods
+    bcc = s.get("billing_cycle_config") or {}
+    out["billing_cycle_config"] = {
+        "anchor_date": bcc.get("anchor_date", s["starting_at"]),
+        "invoice_placement": bcc.get("invoice_placement", "ON_USAGE_INVOICE"),
+    }
+    if s.get("seat_config"):
+        out["seat_config"] = {"seat_group_key": s["seat_config"]["seat_group_key"]}
+    out["custom_fields"] = names.fields("subscription", s["id"])
+    return out
