@@ -103,6 +103,22 @@ def _client(
         stats.errors += errors
 
 
+def _cpu_seconds(root_pid: int) -> float:
+    """User+system CPU of a process and its live children (uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == root_pid or int(fields[1]) == root_pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def run(backend: str, clients: int, duration: float, warmup: float, workers: int, dup_share: float) -> str:
     workdir = Path(tempfile.mkdtemp(prefix=f"tally-bench-{backend}-"))
     server, pg_url = make_server(backend, workdir, "--workers", str(workers))
@@ -120,6 +136,10 @@ def run(backend: str, clients: int, duration: float, warmup: float, workers: int
         stats = Stats()
         start_at = time.monotonic() + warmup
         stop_at = start_at + duration
+        assert server.proc is not None
+        cpu_timer = threading.Timer(warmup, lambda: cpu.append(_cpu_seconds(server.proc.pid)))  # type: ignore[union-attr]
+        cpu: list[float] = []
+        cpu_timer.start()
         threads = [
             threading.Thread(
                 target=_client,
@@ -131,13 +151,16 @@ def run(backend: str, clients: int, duration: float, warmup: float, workers: int
             t.start()
         for t in threads:
             t.join()
+        cpu.append(_cpu_seconds(server.proc.pid))
+        batches = max(1, stats.events // BATCH)
         lat = sorted(stats.latencies)
         p50 = lat[len(lat) // 2] * 1000 if lat else float("nan")
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else float("nan")
         return (
             f"RESULT ingest backend={backend} workers={workers} clients={clients} duration_s={duration:g} "
             f"events_per_s={stats.events / duration:.0f} accepted_per_s={stats.accepted / duration:.0f} "
-            f"p50_ms={p50:.1f} p99_ms={p99:.1f} errors={stats.errors}"
+            f"p50_ms={p50:.1f} p99_ms={p99:.1f} errors={stats.errors} "
+            f"server_cpu_ms_per_batch={(cpu[-1] - cpu[0]) * 1000 / batches:.2f} loadavg={os.getloadavg()[0]:.1f}"
         )
     finally:
         server.stop()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
 import statistics
 import sys
@@ -76,11 +75,15 @@ def _load_direct(server: Server, token: str, customer: str, n: int) -> None:
     from tally.auth.service import tenant_for_token
     from tally.db import uow
     from tally.db.engine import make_engine
-    from tally.settings import load
+    from tally.settings import sqlite_url
     from tally.usage import ingest
 
-    os.environ.update({k: v for k, v in server.env.items() if k.startswith("TALLY_")})
-    engine = make_engine(load().database_url)
+    url = server.env.get("TALLY_DATABASE_URL")
+    if url:
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    else:
+        url = sqlite_url(Path(server.env["TALLY_DATA_DIR"]))
+    engine = make_engine(url)
     with uow.read(engine) as conn:
         tenant = tenant_for_token(conn, token)
     assert tenant is not None
@@ -192,7 +195,8 @@ def run(backend: str, n: int, load: str, rounds: int) -> None:
             counted = sum(r["value"] for r in last["data"] if r["billable_metric_id"] == count_id)
             assert counted == n, (counted, n)
             print(
-                f"RESULT usage_query backend={backend} events={n} window={window} p50_ms={p50:.1f} p99_ms={p99:.1f}",
+                f"RESULT usage_query backend={backend} events={n} window={window} "
+                f"p50_ms={p50:.1f} p99_ms={p99:.1f}",
                 flush=True,
             )
     finally:

@@ -64,11 +64,15 @@ def _tenant_and_metric(engine: Engine, name: str, **kw: Any) -> tuple[str, Metri
         metric_id = metrics.create(conn, tenant.id, CreateMetric.model_validate(args), T0)
         m = metrics.get(conn, tenant.id, metric_id)
     assert m.aggregation_type is not None
-    d = MetricDef.of(m.id, m.aggregation_type, m.aggregation_key, m.event_type_filter, m.property_filters, m.group_keys)
+    d = MetricDef.of(
+        m.id, m.aggregation_type, m.aggregation_key, m.event_type_filter, m.property_filters, m.group_keys
+    )
     return tenant.id, d
 
 
-def _usage(engine: Engine, tenant_id: str, d: MetricDef, keys: list[str], window: str, group: Any = None) -> Any:
+def _usage(
+    engine: Engine, tenant_id: str, d: MetricDef, keys: list[str], window: str, group: Any = None
+) -> Any:
     width = {"HOUR": 1, "DAY": 24}.get(window)
     start_h = int((T0 - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(hours=1))
     span = Span(start_h, start_h + 31 * 24, width)
@@ -83,7 +87,9 @@ def test_a_million_tenths_sum_to_exactly_100000(engine: Engine) -> None:
     batch = 20_000
     for start in range(0, n, batch):
         events = [
-            AcceptedEvent(f"t{i}", "cust", "t", T0 + timedelta(seconds=(i * 2677) % (31 * 86400)), {"n": "0.1"})
+            AcceptedEvent(
+                f"t{i}", "cust", "t", T0 + timedelta(seconds=(i * 2677) % (31 * 86400)), {"n": "0.1"}
+            )
             for i in range(start, start + batch)
         ]
         with uow.write(engine) as conn:
@@ -112,7 +118,9 @@ def test_rollups_equal_the_reference_over_random_events(engine: Engine, agg: str
         if rng.random() < 0.8:
             props["g"] = rng.choice(["a", "b", "c"])
         ts = T0 + timedelta(seconds=rng.randrange(31 * 86400))
-        events.append(AcceptedEvent(f"e{i}", rng.choice(["k1", "k2"]), rng.choice(["t", "t", "z"]), ts, props))
+        events.append(
+            AcceptedEvent(f"e{i}", rng.choice(["k1", "k2"]), rng.choice(["t", "t", "z"]), ts, props)
+        )
     for i in range(0, len(events), 100):
         with uow.write(engine) as conn:
             rollups.apply(conn, tenant_id, events[i : i + 100])

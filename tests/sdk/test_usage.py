@@ -82,7 +82,9 @@ def _metric(
     if group_keys:
         args["group_keys"] = group_keys
     metric_id = client.v1.billable_metrics.create(**args).data.id
-    return metric_id, MetricDef.of(metric_id, agg, args.get("aggregation_key"), args["event_type_filter"], props, group_keys or [])
+    return metric_id, MetricDef.of(
+        metric_id, agg, args.get("aggregation_key"), args["event_type_filter"], props, group_keys or []
+    )
 
 
 def _usage(client: Metronome, customer_id: str, metric_id: str, window: str = "NONE", **kw: Any) -> list[Any]:
@@ -92,7 +94,7 @@ def _usage(client: Metronome, customer_id: str, metric_id: str, window: str = "N
             ending_before=_ts(kw.pop("end", DAY3)),
             window_size=window,  # type: ignore[arg-type]
             customer_ids=[customer_id],
-            billable_metrics=[{"id": metric_id, **kw}],  # type: ignore[list-item]
+            billable_metrics=[{"id": metric_id, **kw}],  # type: ignore[typeddict-item]
         )
     )
 
@@ -125,13 +127,17 @@ def test_every_aggregation_matches_reference(client: Metronome, uid: str, window
         want = reference_usage(definition, events, DAY0, DAY3, window)
         assert [(g.start_timestamp, g.end_timestamp) for g in got] == [(w.start, w.end) for w in want], agg
         assert [g.value for g in got] == [_as_float(w.value) for w in want], agg
-        assert all(g.customer_id == cust and g.billable_metric_name == f"{agg.lower()}-{uid}-{agg}" for g in got)
+        assert all(
+            g.customer_id == cust and g.billable_metric_name == f"{agg.lower()}-{uid}-{agg}" for g in got
+        )
 
 
 def test_group_keys_in_usage_and_usage_groups(client: Metronome, uid: str) -> None:
     et = f"grp-{uid}"
     cust = _customer(client, uid)
-    metric_id, definition = _metric(client, uid, et, "SUM", key="bytes", group_keys=[["region"], ["region", "tier"]])
+    metric_id, definition = _metric(
+        client, uid, et, "SUM", key="bytes", group_keys=[["region"], ["region", "tier"]]
+    )
     events = [
         Ev(cust, et, DAY0 + timedelta(hours=1), {"bytes": "648", "region": "US-East", "tier": "a"}),
         Ev(cust, et, DAY0 + timedelta(hours=2), {"bytes": "1000", "region": "EU", "tier": "b"}),
@@ -157,7 +163,8 @@ def test_group_keys_in_usage_and_usage_groups(client: Metronome, uid: str) -> No
         )
     )
     assert [(g.group_value, g.value) for g in groups] == [(None, 5), ("EU", 1000), ("US-East", 1000)]
-    assert groups[1].group == {"region": "EU"} and groups[1].group_key == "region"
+    assert groups[1].group == {"region": "EU"}
+    assert groups[1].group_key == "region"
     want = reference_usage(definition, events, DAY0, DAY3, "NONE", group_key=["region"])
     assert [(g.group_value, g.value) for g in groups] == [(w.group[0], float(w.value)) for w in want]  # type: ignore[arg-type,index]
 
@@ -191,7 +198,8 @@ def test_group_keys_in_usage_and_usage_groups(client: Metronome, uid: str) -> No
         group_key=["region", "tier"],
         limit=2,
     )
-    assert len(first.data) == 2 and first.next_page
+    assert len(first.data) == 2
+    assert first.next_page
 
 
 def test_unique_grouped(client: Metronome, uid: str) -> None:
@@ -199,7 +207,13 @@ def test_unique_grouped(client: Metronome, uid: str) -> None:
     cust = _customer(client, uid)
     metric_id, _ = _metric(client, uid, et, "UNIQUE", key="user", group_keys=[["team"]])
     users = [("u1", "a"), ("u2", "a"), ("u1", "b"), ("u1", "a"), ("u3", "b")]
-    _ingest(client, [Ev(cust, et, DAY0 + timedelta(hours=i * 13), {"user": u, "team": t}) for i, (u, t) in enumerate(users)])
+    _ingest(
+        client,
+        [
+            Ev(cust, et, DAY0 + timedelta(hours=i * 13), {"user": u, "team": t})
+            for i, (u, t) in enumerate(users)
+        ],
+    )
     total = _usage(client, cust, metric_id, "NONE", group_by={"key": "team"})
     assert total[0].value == 3  # distinct over the whole range, not a sum of per-group counts
     assert total[0].groups == {"a": 2, "b": 2}
@@ -221,7 +235,8 @@ def test_usage_list_pagination(client: Metronome, uid: str) -> None:
         customer_ids=custs,
         billable_metrics=[{"id": metric_id}],
     )
-    assert first.next_page and len(first.data) == 800
+    assert first.next_page
+    assert len(first.data) == 800
     every = list(
         client.v1.usage.list(
             starting_on=_ts(start),
@@ -238,7 +253,10 @@ def test_usage_list_pagination(client: Metronome, uid: str) -> None:
     listed = {
         r.customer_id
         for r in client.v1.usage.list(
-            starting_on=_ts(start), ending_before=_ts(end), window_size="NONE", billable_metrics=[{"id": metric_id}]
+            starting_on=_ts(start),
+            ending_before=_ts(end),
+            window_size="NONE",
+            billable_metrics=[{"id": metric_id}],
         )
     }
     assert listed == set(custs)
@@ -297,17 +315,23 @@ def test_events_search_reports_first_payload_and_matches(client: Metronome, uid:
     stray = Ev(f"unknown-{uid}", et, DAY0, {"n": "1"})
     _ingest(client, [first])
     _ingest(client, [dup, stray])
-    found = client.v1.usage.search(transaction_ids=[first.transaction_id, stray.transaction_id, f"missing-{uid}"])
+    found = client.v1.usage.search(
+        transaction_ids=[first.transaction_id, stray.transaction_id, f"missing-{uid}"]
+    )
     assert [f.transaction_id for f in found] == [first.transaction_id, stray.transaction_id]
     hit = found[0]
     assert hit.is_duplicate is False
-    assert hit.properties == {"n": "3"} and hit.customer_id == alias
+    assert hit.properties == {"n": "3"}
+    assert hit.customer_id == alias
     assert hit.timestamp == DAY0
-    assert hit.matched_customer is not None and hit.matched_customer.id == cust
+    assert hit.matched_customer is not None
+    assert hit.matched_customer.id == cust
     assert hit.matched_customer.name == f"cust-{uid}"
     matched = {m.id: m for m in hit.matched_billable_metrics or []}
-    assert set(matched) == {metric_id} and other_id not in matched
-    assert matched[metric_id].aggregation_type == "SUM" and matched[metric_id].aggregation_key == "n"
+    assert set(matched) == {metric_id}
+    assert other_id not in matched
+    assert matched[metric_id].aggregation_type == "SUM"
+    assert matched[metric_id].aggregation_key == "n"
     assert found[1].matched_customer is None
     assert _usage(client, cust, metric_id)[0].value == 3
 
@@ -319,8 +343,15 @@ def test_exact_decimal_sums_over_http(client: Metronome, http: httpx.Client, uid
     events = [Ev(cust, et, DAY0 + timedelta(minutes=i), {"n": "0.1"}) for i in range(1000)]
     _ingest(client, events)
     # JSON numbers are exact too: 0.1 as a number, not a float.
-    raw = '[{"transaction_id":"%s","customer_id":"%s","event_type":"%s","timestamp":"%s","properties":{"n":0.1}}]'
-    r = http.post("/v1/ingest", content=raw % (f"num-{uid}", cust, et, _ts(DAY0)), headers={"content-type": "application/json"})
+    raw = (
+        '[{"transaction_id":"%s","customer_id":"%s","event_type":"%s","timestamp":"%s",'
+        '"properties":{"n":0.1}}]'
+    )
+    r = http.post(
+        "/v1/ingest",
+        content=raw % (f"num-{uid}", cust, et, _ts(DAY0)),
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 200
     resp = http.post(
         "/v1/usage",
@@ -363,8 +394,11 @@ def test_bad_usage_requests_are_400(client: Metronome, http: httpx.Client, uid: 
         r = http.post("/v1/usage", json=body)
         assert r.status_code == 400, (body, r.text)
         assert fragment in r.json()["message"], (body, r.text)
-    r = http.post("/v1/usage?next_page=%%%", json=_bad_usage_cases(cust, metric_id)[0][0] | {"window_size": "DAY"})
-    assert r.status_code == 400 and "next_page" in r.json()["message"]
+    r = http.post(
+        "/v1/usage?next_page=%%%", json=_bad_usage_cases(cust, metric_id)[0][0] | {"window_size": "DAY"}
+    )
+    assert r.status_code == 400
+    assert "next_page" in r.json()["message"]
     groups_base = {
         "billable_metric_id": metric_id,
         "customer_id": cust,
@@ -376,7 +410,14 @@ def test_bad_usage_requests_are_400(client: Metronome, http: httpx.Client, uid: 
         ({**groups_base, "group_key": ["tier"]}, "group_key"),
         ({**groups_base, "group_key": ["region"], "group_by": {"key": "region"}}, "group_by"),
         ({**groups_base, "group_key": ["region"], "group_filters": {"tier": ["x"]}}, "group_filters"),
-        ({**groups_base, "group_key": ["region"], "group_filters": {"region": [str(i) for i in range(201)]}}, "group_filters"),
+        (
+            {
+                **groups_base,
+                "group_key": ["region"],
+                "group_filters": {"region": [str(i) for i in range(201)]},
+            },
+            "group_filters",
+        ),
         ({k: v for k, v in groups_base.items() if k != "starting_on"}, "starting_on"),
         ({**groups_base, "current_period": True}, "current_period"),
         ({**groups_base, "window_size": "minute"}, "window_size"),
@@ -387,14 +428,16 @@ def test_bad_usage_requests_are_400(client: Metronome, http: httpx.Client, uid: 
         assert r.status_code == 400, (body, r.text)
         assert fragment in r.json()["message"], (body, r.text)
     r = http.post("/v1/usage/groups?limit=101", json=groups_base)
-    assert r.status_code == 400 and "limit" in r.json()["message"]
-    for body, fragment in [
+    assert r.status_code == 400
+    assert "limit" in r.json()["message"]
+    search_cases: list[tuple[dict[str, Any], str]] = [
         ({}, "transactionIds"),
         ({"transactionIds": []}, "transactionIds"),
         ({"transactionIds": [f"t{i}" for i in range(101)]}, "transactionIds"),
         ({"transactionIds": ["a\x00b"]}, "transactionIds"),
         ({"transaction_ids": ["a"]}, "transaction"),
-    ]:
+    ]
+    for body, fragment in search_cases:
         r = http.post("/v1/events/search", json=body)
         assert r.status_code == 400, (body, r.text)
         assert fragment in r.json()["message"], (body, r.text)
@@ -407,10 +450,15 @@ def test_unknown_and_foreign_ids_are_404(client: Metronome, intruder: Metronome,
     event = Ev(cust, et, DAY0, {})
     _ingest(client, [event])
     with pytest.raises(metronome.NotFoundError):
-        intruder.v1.usage.list(starting_on=_ts(DAY0), ending_before=_ts(DAY3), window_size="NONE", customer_ids=[cust])
+        intruder.v1.usage.list(
+            starting_on=_ts(DAY0), ending_before=_ts(DAY3), window_size="NONE", customer_ids=[cust]
+        )
     with pytest.raises(metronome.NotFoundError):
         intruder.v1.usage.list(
-            starting_on=_ts(DAY0), ending_before=_ts(DAY3), window_size="NONE", billable_metrics=[{"id": metric_id}]
+            starting_on=_ts(DAY0),
+            ending_before=_ts(DAY3),
+            window_size="NONE",
+            billable_metrics=[{"id": metric_id}],
         )
     with pytest.raises(metronome.NotFoundError):
         intruder.v1.usage.list_with_groups(

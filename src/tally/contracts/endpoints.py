@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from tally.auth.dependencies import BodyDep, CtxDep
-from tally.contracts import lifecycle, service, wire, wire_contract
+from tally.contracts import lifecycle, named_schedules, service, wire, wire_contract
 from tally.contracts import schemas as s
 from tally.contracts.schemas_create import AmendContract, CreateContract
 from tally.contracts.schemas_edit import EditContract
@@ -16,7 +16,7 @@ from tally.db import uow
 from tally.errors import BadRequest
 from tally.kit.api import parse
 from tally.kit.pagination import after_id, check_limit, cut
-from tally.kit.responses import JSONResponse, data, empty, ok
+from tally.kit.responses import JSONResponse, data, empty, ok, page
 
 router = APIRouter()
 
@@ -64,8 +64,14 @@ def _list(ctx: CtxDep, req: Any, shape: Any) -> JSONResponse:
     now = ctx.now()
     with uow.read(ctx.engine) as conn:
         found = service.page(
-            conn, ctx.tenant_id, req.customer_id, after_id(req.cursor), n,
-            include_archived=bool(req.include_archived), covering=req.covering_date, starting_at=req.starting_at,
+            conn,
+            ctx.tenant_id,
+            req.customer_id,
+            after_id(req.cursor),
+            n,
+            include_archived=bool(req.include_archived),
+            covering=req.covering_date,
+            starting_at=req.starting_at,
         )
         items, nxt = cut(found, n, lambda c: c.id)
         names = wire.names_for(conn, ctx.tenant_id, items, [], now, ledgers=bool(req.include_ledgers))
@@ -145,4 +151,46 @@ def set_usage_filter(ctx: CtxDep, body: BodyDep) -> JSONResponse:
     req = parse(s.SetUsageFilter, body)
     with uow.write(ctx.engine) as conn:
         lifecycle.set_usage_filter(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
+    return empty()
+
+
+@router.post("/v1/contracts/getNamedSchedule")
+def get_contract_schedule(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.GetContractNamedSchedule, body)
+    with uow.read(ctx.engine) as conn:
+        segments = named_schedules.get_contract_schedule(conn, ctx.tenant_id, req)
+    return data([g.to_wire() for g in segments])
+
+
+@router.post("/v1/contracts/updateNamedSchedule")
+def update_contract_schedule(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.UpdateContractNamedSchedule, body)
+    with uow.write(ctx.engine) as conn:
+        named_schedules.update_contract_schedule(conn, ctx.tenant_id, req)
+    return empty()
+
+
+@router.post("/v1/contracts/listNamedSchedules")
+def list_contract_schedules(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.ListNamedSchedules, body)
+    n = check_limit(req.limit)
+    with uow.read(ctx.engine) as conn:
+        rows = named_schedules.list_contract_schedules(conn, ctx.tenant_id, req, after_id(req.next_page))
+    items, nxt = cut(rows[: n + 1], n, lambda r: r[0])
+    return page([item for _, item in items], nxt)
+
+
+@router.post("/v1/customers/getNamedSchedule")
+def get_customer_schedule(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.GetCustomerNamedSchedule, body)
+    with uow.read(ctx.engine) as conn:
+        segments = named_schedules.get_customer_schedule(conn, ctx.tenant_id, req)
+    return data([g.to_wire() for g in segments])
+
+
+@router.post("/v1/customers/updateNamedSchedule")
+def update_customer_schedule(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.UpdateCustomerNamedSchedule, body)
+    with uow.write(ctx.engine) as conn:
+        named_schedules.update_customer_schedule(conn, ctx.tenant_id, req)
     return empty()

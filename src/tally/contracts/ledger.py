@@ -40,12 +40,22 @@ class Entry:
     @classmethod
     def of(cls, row: Row[Any]) -> Entry:
         return cls(
-            row.type, row.amount, row.timestamp, row.segment_id, row.invoice_id, row.contract_id, row.reason,
+            row.type,
+            row.amount,
+            row.timestamp,
+            row.segment_id,
+            row.invoice_id,
+            row.contract_id,
+            row.reason,
             row.new_contract_id,
         )
 
     def to_wire(self, kind: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type, "amount": self.amount, "timestamp": format_timestamp(self.timestamp)}
+        out: dict[str, Any] = {
+            "type": self.type,
+            "amount": self.amount,
+            "timestamp": format_timestamp(self.timestamp),
+        }
         # The SDK's POSTPAID initial/true-up/expiration and every *_MANUAL entry carry no segment_id.
         if self.segment_id is not None and not self.type.endswith("_MANUAL") and self.type not in _NO_SEGMENT:
             out["segment_id"] = self.segment_id
@@ -62,9 +72,14 @@ class Entry:
 
 _NO_SEGMENT = {"POSTPAID_COMMIT_INITIAL_BALANCE", "POSTPAID_COMMIT_TRUEUP", "POSTPAID_COMMIT_EXPIRATION"}
 _WITH_CONTRACT = {
-    "PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION", "PREPAID_COMMIT_CANCELED", "PREPAID_COMMIT_CREDITED",
-    "POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION", "POSTPAID_COMMIT_TRUEUP", "CREDIT_AUTOMATED_INVOICE_DEDUCTION",
-    "CREDIT_CANCELED", "CREDIT_CREDITED",
+    "PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION",
+    "PREPAID_COMMIT_CANCELED",
+    "PREPAID_COMMIT_CREDITED",
+    "POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION",
+    "POSTPAID_COMMIT_TRUEUP",
+    "CREDIT_AUTOMATED_INVOICE_DEDUCTION",
+    "CREDIT_CANCELED",
+    "CREDIT_CREDITED",
 }
 
 
@@ -78,13 +93,19 @@ class Segment:
 
 def segments(doc: dict[str, Any]) -> list[Segment]:
     return [
-        Segment(s["id"], Decimal(s["amount"]), parse_timestamp(s["starting_at"], "starting_at"),
-                parse_timestamp(s["ending_before"], "ending_before"))
+        Segment(
+            s["id"],
+            Decimal(s["amount"]),
+            parse_timestamp(s["starting_at"], "starting_at"),
+            parse_timestamp(s["ending_before"], "ending_before"),
+        )
         for s in doc["access_schedule"]["schedule_items"]
     ]
 
 
-def entries_by_balance(conn: Connection, tenant_id: str, balance_ids: Iterable[str]) -> dict[str, list[Entry]]:
+def entries_by_balance(
+    conn: Connection, tenant_id: str, balance_ids: Iterable[str]
+) -> dict[str, list[Entry]]:
     out: dict[str, list[Entry]] = defaultdict(list)
     for row in repo.entries_of(conn, tenant_id, list(dict.fromkeys(balance_ids))):
         out[row.balance_id].append(Entry.of(row))
@@ -106,7 +127,9 @@ def segment_balance(seg: Segment, entries: list[Entry]) -> Decimal:
     return max(total, ZERO)
 
 
-def ledger(kind: str, doc: dict[str, Any], entries: list[Entry], archived_at: datetime | None, now: datetime) -> list[Entry]:
+def ledger(
+    kind: str, doc: dict[str, Any], entries: list[Entry], archived_at: datetime | None, now: datetime
+) -> list[Entry]:
     """The full ledger as of `now`: starts, stored entries, and expirations of segments that have ended."""
     prefix = PREFIX[kind]
     out: list[Entry] = []
@@ -127,7 +150,9 @@ def ledger(kind: str, doc: dict[str, Any], entries: list[Entry], archived_at: da
 _ORDER = {"START": 0, "BALANCE": 0, "EXPIRATION": 2}
 
 
-def balance_at(doc: dict[str, Any], entries: list[Entry], archived_at: datetime | None, at: datetime) -> Decimal:
+def balance_at(
+    doc: dict[str, Any], entries: list[Entry], archived_at: datetime | None, at: datetime
+) -> Decimal:
     """What is usable at `at`: segments active then (not expired, started, not archived), each ≥ 0."""
     total = ZERO
     for seg in segments(doc):
@@ -182,13 +207,22 @@ def record_deductions(conn: Connection, tenant_id: str, deductions: list[Deducti
     repo.insert_entries(conn, rows)
 
 
-def balances_for(conn: Connection, tenant_id: str, customer_id: str, contract_id: str, at: datetime) -> list[dict[str, Any]]:
+def balances_for(
+    conn: Connection, tenant_id: str, customer_id: str, contract_id: str, at: datetime
+) -> list[dict[str, Any]]:
     """The commits and credits usable by `contract_id`, as `rating.from_wire` commit documents whose
     segments carry `consumed` (what stored entries already took) and `amount` (grant plus manual
     adjustments). Expired, archived and other contracts' balances are excluded; `at` decides archival."""
     rows = [
-        r for r in repo.balances_of_customer(conn, tenant_id, customer_id)
-        if (r.contract_id == contract_id or (r.contract_id is None and contract_id in (r.doc.get("applicable_contract_ids") or [contract_id])))
+        r
+        for r in repo.balances_of_customer(conn, tenant_id, customer_id)
+        if (
+            r.contract_id == contract_id
+            or (
+                r.contract_id is None
+                and contract_id in (r.doc.get("applicable_contract_ids") or [contract_id])
+            )
+        )
         and (r.archived_at is None or r.archived_at > at)
     ]
     entries = entries_by_balance(conn, tenant_id, [r.id for r in rows])
@@ -208,3 +242,32 @@ def balances_for(conn: Connection, tenant_id: str, customer_id: str, contract_id
         doc["type"] = r.kind
         out.append(doc)
     return out
+
+
+def release_invoice(conn: Connection, tenant_id: str, invoice_id: str, balance_ids: Iterable[str], now: datetime) -> None:
+    """Give back what a voided invoice drew (SPEC §6.9 [I]): one `*_CREDITED` entry per deduction it
+    wrote (postpaid commits have no CREDITED type, so a `POSTPAID_COMMIT_MANUAL` entry says why)."""
+    rows = []
+    for row in repo.entries_of(conn, tenant_id, list(dict.fromkeys(balance_ids))):
+        if row.invoice_id != invoice_id or not row.type.endswith("_AUTOMATED_INVOICE_DEDUCTION"):
+            continue
+        prefix = row.type.removesuffix("_AUTOMATED_INVOICE_DEDUCTION")
+        postpaid = prefix == "POSTPAID_COMMIT"
+        rows.append(
+            {
+                "id": new_id(),
+                "tenant_id": tenant_id,
+                "customer_id": row.customer_id,
+                "contract_id": row.contract_id,
+                "balance_id": row.balance_id,
+                "segment_id": row.segment_id,
+                "type": f"{prefix}_MANUAL" if postpaid else f"{prefix}_CREDITED",
+                "amount": -row.amount,
+                "timestamp": now,
+                "invoice_id": None if postpaid else invoice_id,
+                "reason": f"invoice {invoice_id} voided" if postpaid else None,
+                "created_at": now,
+            }
+        )
+    if rows:
+        repo.insert_entries(conn, rows)

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tally.errors import Conflict
+from tally.models.catalog import named_schedules as ns
 from tally.models.catalog import uniqueness_keys as uk
 from tally.models.contracts import balances as b
 from tally.models.contracts import contract_edits as e
@@ -19,7 +20,9 @@ from tally.models.contracts import ledger_entries as le
 # ------------------------------------------------------------------------------------ uniqueness
 
 
-def reserve_key(conn: Connection, tenant_id: str, scope: str, key: str, object_id: str, now: datetime) -> None:
+def reserve_key(
+    conn: Connection, tenant_id: str, scope: str, key: str, object_id: str, now: datetime
+) -> None:
     """Claim a uniqueness_key; a reused key is a 409 the SDK must not retry."""
     taken = conn.execute(
         select(uk.c.object_id).where(uk.c.tenant_id == tenant_id, uk.c.scope == scope, uk.c.key == key)
@@ -29,7 +32,9 @@ def reserve_key(conn: Connection, tenant_id: str, scope: str, key: str, object_i
     try:
         with conn.begin_nested():
             conn.execute(
-                insert(uk).values(tenant_id=tenant_id, scope=scope, key=key, object_id=object_id, created_at=now)
+                insert(uk).values(
+                    tenant_id=tenant_id, scope=scope, key=key, object_id=object_id, created_at=now
+                )
             )
     except IntegrityError:
         raise Conflict("This uniqueness key has already been used") from None
@@ -42,7 +47,9 @@ def insert_contract(conn: Connection, values: dict[str, Any]) -> None:
     conn.execute(insert(c).values(**values))
 
 
-def get_contract(conn: Connection, tenant_id: str, contract_id: str, *, lock: bool = False) -> Row[Any] | None:
+def get_contract(
+    conn: Connection, tenant_id: str, contract_id: str, *, lock: bool = False
+) -> Row[Any] | None:
     q = select(c).where(c.c.tenant_id == tenant_id, c.c.id == contract_id)
     if lock:
         q = q.with_for_update()
@@ -64,7 +71,9 @@ def contracts_of(
     if not include_archived:
         q = q.where(c.c.archived_at.is_(None))
     if covering is not None:
-        q = q.where(c.c.starting_at <= covering, or_(c.c.ending_before.is_(None), c.c.ending_before > covering))
+        q = q.where(
+            c.c.starting_at <= covering, or_(c.c.ending_before.is_(None), c.c.ending_before > covering)
+        )
     if starting_at is not None:
         q = q.where(c.c.starting_at >= starting_at)
     if after is not None:
@@ -183,3 +192,26 @@ def entries_of(conn: Connection, tenant_id: str, balance_ids: list[str]) -> list
 def contract_ids_of_customer(conn: Connection, tenant_id: str, customer_id: str) -> list[str]:
     q = select(c.c.id).where(and_(c.c.tenant_id == tenant_id, c.c.customer_id == customer_id))
     return [r.id for r in conn.execute(q)]
+
+
+# ------------------------------------------------------------------------------- named schedules
+
+
+def schedules_of(
+    conn: Connection,
+    tenant_id: str,
+    owner_type: str,
+    owner_ids: list[str],
+    name: str | None,
+    after: str | None,
+) -> list[Row[Any]]:
+    if not owner_ids:
+        return []
+    q = select(ns).where(
+        ns.c.tenant_id == tenant_id, ns.c.owner_type == owner_type, ns.c.owner_id.in_(owner_ids)
+    )
+    if name is not None:
+        q = q.where(ns.c.schedule_name == name)
+    if after is not None:
+        q = q.where(ns.c.id > after)
+    return list(conn.execute(q.order_by(ns.c.id)).all())

@@ -4,7 +4,7 @@ Generated from api-catalog.json request_fields, then kept by hand."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from tally.kit.api import Id, Num, Req, Str, Ts
 

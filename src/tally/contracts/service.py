@@ -71,7 +71,14 @@ class Balance:
     @classmethod
     def of(cls, row: Row[Any]) -> Balance:
         return cls(
-            row.id, row.kind, row.customer_id, row.contract_id, row.amendment_id, row.created_at, row.archived_at, row.doc
+            row.id,
+            row.kind,
+            row.customer_id,
+            row.contract_id,
+            row.amendment_id,
+            row.created_at,
+            row.archived_at,
+            row.doc,
         )
 
 
@@ -131,11 +138,15 @@ def load_many(conn: Connection, tenant_id: str, rows: list[Row[Any]]) -> list[Co
         by_contract[b.contract_id].append(Balance.of(b))
     edits: dict[str, list[Edit]] = {i: [] for i in ids}
     for e in repo.edits_of(conn, tenant_id, ids):
-        edits[e.contract_id].append(Edit(e.id, e.seq, e.kind, e.effective_at, e.created_at, e.created_by, e.changes))
+        edits[e.contract_id].append(
+            Edit(e.id, e.seq, e.kind, e.effective_at, e.created_at, e.created_by, e.changes)
+        )
     return [_contract(r, by_contract[r.id], edits[r.id]) for r in rows]
 
 
-def get(conn: Connection, tenant_id: str, customer_id: str, contract_id: str, *, lock: bool = False) -> Contract:
+def get(
+    conn: Connection, tenant_id: str, customer_id: str, contract_id: str, *, lock: bool = False
+) -> Contract:
     row = repo.get_contract(conn, tenant_id, contract_id, lock=lock)
     if row is None or row.customer_id != customer_id:
         raise NotFound(f"Contract {contract_id} not found")
@@ -151,8 +162,16 @@ def get_as_of(conn: Connection, tenant_id: str, customer_id: str, contract_id: s
     state = snap.snapshot
     terms = state["terms"]
     balances = [
-        Balance(b["id"], b["kind"], current.customer_id, contract_id, b.get("amendment_id"), parse_timestamp(b["created_at"], "created_at"),
-                _ts(b.get("archived_at")), b["doc"])
+        Balance(
+            b["id"],
+            b["kind"],
+            current.customer_id,
+            contract_id,
+            b.get("amendment_id"),
+            parse_timestamp(b["created_at"], "created_at"),
+            _ts(b.get("archived_at")),
+            b["doc"],
+        )
         for b in state["balances"]
     ]
     return Contract(
@@ -191,8 +210,14 @@ def page(
     if covering is not None and starting_at is not None:
         raise BadRequest("covering_date and starting_at cannot be combined")
     rows = repo.contracts_of(
-        conn, tenant_id, customer_id, after=after, limit=limit, include_archived=include_archived,
-        covering=covering, starting_at=starting_at,
+        conn,
+        tenant_id,
+        customer_id,
+        after=after,
+        limit=limit,
+        include_archived=include_archived,
+        covering=covering,
+        starting_at=starting_at,
     )
     return load_many(conn, tenant_id, rows)
 
@@ -225,24 +250,39 @@ def snapshot(conn: Connection, tenant_id: str, contract_id: str) -> Doc:
     row = repo.get_contract(conn, tenant_id, contract_id)
     assert row is not None
     bals = repo.balances_of_contracts(conn, tenant_id, [contract_id])
-    return plain(
+    out: Doc = plain(
         {
             "terms": row.terms,
             "archived_at": row.archived_at,
             "balances": [
-                {"id": b.id, "kind": b.kind, "amendment_id": b.amendment_id, "created_at": b.created_at,
-                 "archived_at": b.archived_at, "doc": b.doc}
+                {
+                    "id": b.id,
+                    "kind": b.kind,
+                    "amendment_id": b.amendment_id,
+                    "created_at": b.created_at,
+                    "archived_at": b.archived_at,
+                    "doc": b.doc,
+                }
                 for b in bals
             ],
         }
     )
+    return out
 
 
 def record_edit(
-    conn: Connection, tenant_id: str, contract_id: str, kind: str, changes: Doc, effective_at: datetime,
-    now: datetime, created_by: str,
+    conn: Connection,
+    tenant_id: str,
+    contract_id: str,
+    kind: str,
+    changes: Doc,
+    effective_at: datetime,
+    now: datetime,
+    created_by: str,
+    *,
+    edit_id: str | None = None,
 ) -> str:
-    edit_id = new_id()
+    edit_id = edit_id or new_id()
     repo.insert_edit(
         conn,
         {
@@ -265,8 +305,14 @@ def record_edit(
 
 
 def insert_balance(
-    conn: Connection, tenant_id: str, customer_id: str, contract_id: str | None, doc: Doc, custom: dict[str, str] | None,
-    now: datetime, amendment_id: str | None = None,
+    conn: Connection,
+    tenant_id: str,
+    customer_id: str,
+    contract_id: str | None,
+    doc: Doc,
+    custom: dict[str, str] | None,
+    now: datetime,
+    amendment_id: str | None = None,
 ) -> None:
     kind = doc["type"]
     repo.insert_balance(
@@ -286,7 +332,9 @@ def insert_balance(
         custom_fields.set_values(conn, tenant_id, BALANCE_ENTITY[kind], doc["id"], custom)
 
 
-def set_term_custom_fields(conn: Connection, tenant_id: str, key: str, raw: list[Doc], docs: list[Doc]) -> None:
+def set_term_custom_fields(
+    conn: Connection, tenant_id: str, key: str, raw: list[Doc], docs: list[Doc]
+) -> None:
     entity = TERM_ENTITIES.get(key)
     if entity is None:
         return
@@ -295,27 +343,45 @@ def set_term_custom_fields(conn: Connection, tenant_id: str, key: str, raw: list
             custom_fields.set_values(conn, tenant_id, entity, d["id"], r["custom_fields"])
 
 
-def build_terms(t: Terms, body: Doc, start: datetime, end: datetime | None, prioritization: str, prefix: str = "") -> dict[str, list[Doc]]:
+def build_terms(
+    t: Terms, body: Doc, start: datetime, end: datetime | None, prioritization: str, prefix: str = ""
+) -> dict[str, list[Doc]]:
     """Validate and normalize every list of terms in a create/amend body (commits before overrides, so
     overrides can name commits by temporary_id)."""
     out: dict[str, list[Doc]] = {}
-    out["commits"] = [t.balance(c, c["type"], f"{prefix}commits[{i}]") for i, c in enumerate(body.get("commits") or [])]
-    out["credits"] = [t.balance(c, "CREDIT", f"{prefix}credits[{i}]") for i, c in enumerate(body.get("credits") or [])]
+    out["commits"] = [
+        t.balance(c, c["type"], f"{prefix}commits[{i}]") for i, c in enumerate(body.get("commits") or [])
+    ]
+    out["credits"] = [
+        t.balance(c, "CREDIT", f"{prefix}credits[{i}]") for i, c in enumerate(body.get("credits") or [])
+    ]
     out["recurring_commits"] = [
-        t.recurring(r, f"{prefix}recurring_commits[{i}]", credit=False) for i, r in enumerate(body.get("recurring_commits") or [])
+        t.recurring(r, f"{prefix}recurring_commits[{i}]", credit=False)
+        for i, r in enumerate(body.get("recurring_commits") or [])
     ]
     out["recurring_credits"] = [
-        t.recurring(r, f"{prefix}recurring_credits[{i}]", credit=True) for i, r in enumerate(body.get("recurring_credits") or [])
+        t.recurring(r, f"{prefix}recurring_credits[{i}]", credit=True)
+        for i, r in enumerate(body.get("recurring_credits") or [])
     ]
     out["subscriptions"] = [
-        t.subscription(s, f"{prefix}subscriptions[{i}]", start, end) for i, s in enumerate(body.get("subscriptions") or [])
+        t.subscription(s, f"{prefix}subscriptions[{i}]", start, end)
+        for i, s in enumerate(body.get("subscriptions") or [])
     ]
-    out["scheduled_charges"] = [t.scheduled(s, f"{prefix}scheduled_charges[{i}]") for i, s in enumerate(body.get("scheduled_charges") or [])]
-    out["discounts"] = [t.scheduled(s, f"{prefix}discounts[{i}]") for i, s in enumerate(body.get("discounts") or [])]
+    out["scheduled_charges"] = [
+        t.scheduled(s, f"{prefix}scheduled_charges[{i}]")
+        for i, s in enumerate(body.get("scheduled_charges") or [])
+    ]
+    out["discounts"] = [
+        t.scheduled(s, f"{prefix}discounts[{i}]") for i, s in enumerate(body.get("discounts") or [])
+    ]
     out["professional_services"] = [
-        t.professional_service(p, f"{prefix}professional_services[{i}]") for i, p in enumerate(body.get("professional_services") or [])
+        t.professional_service(p, f"{prefix}professional_services[{i}]")
+        for i, p in enumerate(body.get("professional_services") or [])
     ]
-    out["overrides"] = [t.override(o, f"{prefix}overrides[{i}]", prioritization) for i, o in enumerate(body.get("overrides") or [])]
+    out["overrides"] = [
+        t.override(o, f"{prefix}overrides[{i}]", prioritization)
+        for i, o in enumerate(body.get("overrides") or [])
+    ]
     return out
 
 
@@ -326,7 +392,9 @@ def _usage_statement_schedule(body: Doc, start: datetime) -> Doc:
         raise BadRequest("usage_statement_schedule.billing_anchor_date: required when day is CUSTOM_DATE")
     if uss["day"] != "CUSTOM_DATE" and uss.get("billing_anchor_date") is not None:
         raise BadRequest("usage_statement_schedule.billing_anchor_date: only allowed when day is CUSTOM_DATE")
-    sched = UsageStatementSchedule(Frequency(uss["frequency"]), AnchorDay(uss["day"]), uss.get("billing_anchor_date"))
+    sched = UsageStatementSchedule(
+        Frequency(uss["frequency"]), AnchorDay(uss["day"]), uss.get("billing_anchor_date")
+    )
     uss["billing_anchor_date"] = schedule_anchor(sched, start)
     return uss
 
@@ -378,8 +446,15 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
     for key in PASSTHROUGH:
         if key in body:
             terms[key] = body[key]
-    for key in ("overrides", "scheduled_charges", "discounts", "subscriptions", "professional_services",
-                "recurring_commits", "recurring_credits"):
+    for key in (
+        "overrides",
+        "scheduled_charges",
+        "discounts",
+        "subscriptions",
+        "professional_services",
+        "recurring_commits",
+        "recurring_credits",
+    ):
         terms[key] = built[key]
     terms["usage_filter"] = []
     if req.usage_filter is not None:
@@ -418,11 +493,13 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
     return contract_id
 
 
-def _transition(conn: Connection, tenant_id: str, req: CreateContract, contract_id: str, now: datetime, created_by: str) -> Doc:
+def _transition(
+    conn: Connection, tenant_id: str, req: CreateContract, contract_id: str, now: datetime, created_by: str
+) -> Doc:
     assert req.transition is not None
     old = repo.get_contract(conn, tenant_id, req.transition.from_contract_id, lock=True)
     if old is None or old.customer_id != req.customer_id:
-        raise BadRequest(f"transition.from_contract_id: contract {req.transition.from_contract_id} not found for this customer")
+        raise BadRequest(f"transition.from_contract_id: contract {req.transition.from_contract_id} not found")
     if old.archived_at is not None:
         raise BadRequest(f"transition.from_contract_id: contract {old.id} is archived")
     entry = {"from_contract_id": old.id, "to_contract_id": contract_id, "type": req.transition.type}

@@ -75,13 +75,17 @@ class Terms:
             raise BadRequest(f"{field}: product {product_id} is archived")
         if types is not None and found.type not in types:
             wanted = " or ".join(sorted(types))
-            raise BadRequest(f"{field}: product {product_id} is a {found.type} product; a {wanted} product is required")
+            raise BadRequest(
+                f"{field}: product {product_id} is a {found.type} product; a {wanted} product is required"
+            )
         return found
 
     def credit_type(self, credit_type_id: str, field: str) -> credit_types.CreditType:
         if credit_type_id not in self._credit_types:
             try:
-                self._credit_types[credit_type_id] = credit_types.get(self.conn, self.tenant_id, credit_type_id)
+                self._credit_types[credit_type_id] = credit_types.get(
+                    self.conn, self.tenant_id, credit_type_id
+                )
             except NotFound:
                 raise BadRequest(f"{field}: credit type {credit_type_id} not found") from None
         return self._credit_types[credit_type_id]
@@ -116,7 +120,9 @@ class Terms:
     def applicability(self, d: Doc, field: str) -> None:
         """applicable_product_ids / applicable_product_tags, or specifiers: never both (SPEC §5.6)."""
         if d.get("specifiers") and (d.get("applicable_product_ids") or d.get("applicable_product_tags")):
-            raise BadRequest(f"{field}: specifiers cannot be combined with applicable_product_ids or applicable_product_tags")
+            raise BadRequest(
+                f"{field}: specifiers cannot be combined with applicable_product_ids/applicable_product_tags"
+            )
         for i, pid in enumerate(d.get("applicable_product_ids") or []):
             self.product(pid, f"{field}.applicable_product_ids[{i}]")
         for i, s in enumerate(d.get("specifiers") or []):
@@ -152,7 +158,13 @@ class Terms:
         if not due:
             raise BadRequest(f"{field}.recurring_schedule: produces no invoice dates")
         out_items = [
-            {"id": new_id(), "timestamp": d.timestamp, "amount": d.amount, "unit_price": d.unit_price, "quantity": d.quantity}
+            {
+                "id": new_id(),
+                "timestamp": d.timestamp,
+                "amount": d.amount,
+                "unit_price": d.unit_price,
+                "quantity": d.quantity,
+            }
             for d in due
         ]
         out: Doc = {"credit_type_id": ct.id, "schedule_items": out_items}
@@ -200,7 +212,11 @@ class Terms:
             raise BadRequest(f"{field}.rollover_fraction: must be between 0 and 1")
         self.positive(c.get("priority"), f"{field}.priority")
         self.applicability(c, field)
-        doc: Doc = {k: v for k, v in c.items() if k not in ("access_schedule", "invoice_schedule", "amount", "custom_fields")}
+        doc: Doc = {
+            k: v
+            for k, v in c.items()
+            if k not in ("access_schedule", "invoice_schedule", "amount", "custom_fields")
+        }
         doc["id"] = new_id()
         doc["type"] = kind
         doc["access_schedule"] = {"access_type": access_type, "schedule_items": segments}
@@ -213,7 +229,9 @@ class Terms:
         if kind == "CREDIT" and inv is not None:
             raise BadRequest(f"{field}.invoice_schedule: credits are free and take no invoice schedule")
         if inv is not None:
-            doc["invoice_schedule"] = self.invoice_schedule(inv, f"{field}.invoice_schedule", ct_id or USD_CENTS_ID)
+            doc["invoice_schedule"] = self.invoice_schedule(
+                inv, f"{field}.invoice_schedule", ct_id or USD_CENTS_ID
+            )
             paid = sum((i["amount"] for i in doc["invoice_schedule"]["schedule_items"]), Decimal(0))
             doc["cost_basis"] = paid / granted if granted else Decimal(0)
         elif kind != "POSTPAID":
@@ -232,7 +250,11 @@ class Terms:
         inv = doc.get("invoice_schedule")
         if len(segments) != 1:
             raise BadRequest(f"{field}.access_schedule: a POSTPAID commit has exactly one schedule item")
-        if inv is None or len(inv["schedule_items"]) != 1 or (c.get("invoice_schedule") or {}).get("recurring_schedule"):
+        if (
+            inv is None
+            or len(inv["schedule_items"]) != 1
+            or (c.get("invoice_schedule") or {}).get("recurring_schedule")
+        ):
             raise BadRequest(f"{field}.invoice_schedule: a POSTPAID commit has exactly one schedule item")
         if inv["schedule_items"][0]["amount"] != segments[0]["amount"]:
             raise BadRequest(f"{field}: a POSTPAID commit's access and invoice amounts must be equal")
@@ -246,11 +268,13 @@ class Terms:
         specs = o.get("override_specifiers") or []
         if by_product == bool(specs):
             raise BadRequest(
-                f"{field}: target exactly one way: product_id / applicable_product_tags, or override_specifiers"
+                f"{field}: target exactly one way: product_id/applicable_product_tags, or override_specifiers"
             )
         if o.get("product_id"):
             self.product(o["product_id"], f"{field}.product_id")
-        kind = o.get("type") or ("OVERWRITE" if o.get("overwrite_rate") else "TIERED" if o.get("tiers") else "MULTIPLIER")
+        kind = o.get("type") or (
+            "OVERWRITE" if o.get("overwrite_rate") else "TIERED" if o.get("tiers") else "MULTIPLIER"
+        )
         if kind == "MULTIPLIER":
             if o.get("multiplier") is None:
                 raise BadRequest(f"{field}.multiplier: required for a MULTIPLIER override")
@@ -261,7 +285,9 @@ class Terms:
             if not o.get("tiers"):
                 raise BadRequest(f"{field}.tiers: a TIERED override needs at least one tier")
             if prioritization != "EXPLICIT":
-                raise BadRequest(f"{field}: TIERED overrides require multiplier_override_prioritization EXPLICIT")
+                raise BadRequest(
+                    f"{field}: TIERED overrides require multiplier_override_prioritization EXPLICIT"
+                )
             for i, t in enumerate(o["tiers"]):
                 self.non_negative(t["multiplier"], f"{field}.tiers[{i}].multiplier")
                 self.positive(t.get("size"), f"{field}.tiers[{i}].size")
@@ -280,7 +306,9 @@ class Terms:
         out["created_at"] = self.now
         if o.get("overwrite_rate"):
             out["overwrite_rate"] = self._overwrite(o["overwrite_rate"], f"{field}.overwrite_rate")
-        out["override_specifiers"] = [self._specifier(s, o, f"{field}.override_specifiers[{i}]") for i, s in enumerate(specs)]
+        out["override_specifiers"] = [
+            self._specifier(s, o, f"{field}.override_specifiers[{i}]") for i, s in enumerate(specs)
+        ]
         if not specs:
             out.pop("override_specifiers")
         return out
@@ -296,14 +324,18 @@ class Terms:
         self.non_negative(r.get("price"), f"{field}.price")
         out = dict(r)
         if rt not in ("PERCENTAGE", "TIERED_PERCENTAGE"):
-            out["credit_type_id"] = self.credit_type(r.get("credit_type_id") or USD_CENTS_ID, f"{field}.credit_type_id").id
+            out["credit_type_id"] = self.credit_type(
+                r.get("credit_type_id") or USD_CENTS_ID, f"{field}.credit_type_id"
+            ).id
         return out
 
     def _specifier(self, s: Doc, o: Doc, field: str) -> Doc:
         ids = [k for k in ("commit_ids", "recurring_commit_ids", "any_commit_or_credit_ids") if s.get(k)]
         if ids and not o.get("is_commit_specific"):
             raise BadRequest(f"{field}.{ids[0]}: only for commit-specific overrides")
-        plain_keys = [k for k in s if k not in ("commit_ids", "recurring_commit_ids", "any_commit_or_credit_ids")]
+        plain_keys = [
+            k for k in s if k not in ("commit_ids", "recurring_commit_ids", "any_commit_or_credit_ids")
+        ]
         if not plain_keys:
             raise BadRequest(f"{field}: needs a product_id, product_tags or group-value condition")
         if s.get("product_id"):
@@ -323,7 +355,9 @@ class Terms:
         out["schedule"] = self.invoice_schedule(d["schedule"], f"{field}.schedule")
         return out
 
-    def subscription(self, s: Doc, field: str, contract_start: datetime, contract_end: datetime | None) -> Doc:
+    def subscription(
+        self, s: Doc, field: str, contract_start: datetime, contract_end: datetime | None
+    ) -> Doc:
         rate = s["subscription_rate"]
         self.product(rate["product_id"], f"{field}.subscription_rate.product_id", {"SUBSCRIPTION"})
         start = s.get("starting_at") or contract_start
@@ -348,12 +382,20 @@ class Terms:
         if proration["invoice_behavior"] == "BILL_IMMEDIATELY" and s["collection_schedule"] == "ARREARS":
             proration["invoice_behavior"] = "BILL_ON_NEXT_COLLECTION_DATE"
         out = {k: v for k, v in s.items() if k not in ("custom_fields",)}
-        out.update(id=new_id(), created_at=self.now, starting_at=start, proration=proration, quantity_management_mode=mode)
+        out.update(
+            id=new_id(),
+            created_at=self.now,
+            starting_at=start,
+            proration=proration,
+            quantity_management_mode=mode,
+        )
         if end is not None:
             out["ending_before"] = end
         if mode == "SEAT_BASED":
             seats = s["seat_config"]
-            out["initial_quantity"] = Decimal(len(seats["initial_seat_ids"])) + seats.get("initial_unassigned_seats", Decimal(0))
+            out["initial_quantity"] = Decimal(len(seats["initial_seat_ids"])) + seats.get(
+                "initial_unassigned_seats", Decimal(0)
+            )
         if s.get("temporary_id"):
             self.temporary_ids[s["temporary_id"]] = out["id"]
         return out

@@ -55,8 +55,13 @@ def _walk_ids(value: Any, products_out: set[str], cts: set[str]) -> None:
 
 
 def names_for(
-    conn: Connection, tenant_id: str, contracts: Iterable[Contract], balances: Iterable[Balance], now: datetime,
-    *, ledgers: bool,
+    conn: Connection,
+    tenant_id: str,
+    contracts: Iterable[Contract],
+    balances: Iterable[Balance],
+    now: datetime,
+    *,
+    ledgers: bool,
 ) -> Names:
     cs, bs = list(contracts), list(balances)
     all_balances = bs + [b for c in cs for b in c.balances]
@@ -93,7 +98,10 @@ def _copy(src: Doc, keys: Iterable[str]) -> Doc:
 def schedule_wire(s: Doc, names: Names) -> Doc:
     out: Doc = {
         "credit_type": names.credit_type(s["credit_type_id"]),
-        "schedule_items": [_copy(i, ("id", "timestamp", "amount", "quantity", "unit_price", "invoice_id")) for i in s["schedule_items"]],
+        "schedule_items": [
+            _copy(i, ("id", "timestamp", "amount", "quantity", "unit_price", "invoice_id"))
+            for i in s["schedule_items"]
+        ],
     }
     if s.get("do_not_invoice") is not None:
         out["do_not_invoice"] = s["do_not_invoice"]
@@ -102,7 +110,9 @@ def schedule_wire(s: Doc, names: Names) -> Doc:
 
 def access_wire(a: Doc, names: Names) -> Doc:
     out: Doc = {
-        "schedule_items": [_copy(i, ("id", "amount", "starting_at", "ending_before")) for i in a["schedule_items"]],
+        "schedule_items": [
+            _copy(i, ("id", "amount", "starting_at", "ending_before")) for i in a["schedule_items"]
+        ],
         "access_type": a.get("access_type", "SPEND"),
     }
     if a.get("credit_type_id"):
@@ -111,17 +121,41 @@ def access_wire(a: Doc, names: Names) -> Doc:
 
 
 _BALANCE_KEYS = (
-    "applicable_product_ids", "applicable_product_tags", "specifiers", "priority", "rate_type", "rollover_fraction",
-    "name", "description", "netsuite_sales_order_id", "salesforce_opportunity_id", "hierarchy_configuration",
-    "rolled_over_from", "uniqueness_key", "applicable_contract_ids", "recurring_commit_id", "recurring_credit_id",
+    "applicable_product_ids",
+    "applicable_product_tags",
+    "specifiers",
+    "priority",
+    "rate_type",
+    "rollover_fraction",
+    "name",
+    "description",
+    "netsuite_sales_order_id",
+    "salesforce_opportunity_id",
+    "hierarchy_configuration",
+    "rolled_over_from",
+    "uniqueness_key",
+    "applicable_contract_ids",
+    "recurring_commit_id",
+    "recurring_credit_id",
 )
 
 
 def balance_wire(
-    b: Balance, names: Names, now: datetime, *, include_balance: bool, include_ledgers: bool, with_contract: bool = True,
+    b: Balance,
+    names: Names,
+    now: datetime,
+    *,
+    include_balance: bool,
+    include_ledgers: bool,
+    with_contract: bool = True,
 ) -> Doc:
     d = b.doc
-    out: Doc = {"id": b.id, "type": b.kind, "product": names.product(d["product_id"]), "created_at": d["created_at"]}
+    out: Doc = {
+        "id": b.id,
+        "type": b.kind,
+        "product": names.product(d["product_id"]),
+        "created_at": d["created_at"],
+    }
     out["access_schedule"] = access_wire(d["access_schedule"], names)
     out.update(_copy(d, _BALANCE_KEYS))
     if b.kind != "CREDIT":
@@ -135,7 +169,10 @@ def balance_wire(
             out["invoice_contract"] = {"id": d["invoice_contract_id"]}
     if b.kind == "CREDIT" and out.get("rolled_over_from"):
         rof = out["rolled_over_from"]
-        out["rolled_over_from"] = {"contract_id": rof["contract_id"], "credit_id": rof.get("credit_id", rof.get("commit_id"))}
+        out["rolled_over_from"] = {
+            "contract_id": rof["contract_id"],
+            "credit_id": rof.get("credit_id", rof.get("commit_id")),
+        }
     if b.contract_id is not None and with_contract:
         out["contract"] = {"id": b.contract_id}
     if b.archived_at is not None:
@@ -152,8 +189,19 @@ def balance_wire(
 def override_wire(o: Doc, names: Names) -> Doc:
     out = _copy(
         o,
-        ("id", "created_at", "starting_at", "ending_before", "applicable_product_tags", "entitled", "is_commit_specific",
-         "multiplier", "priority", "target", "type"),
+        (
+            "id",
+            "created_at",
+            "starting_at",
+            "ending_before",
+            "applicable_product_tags",
+            "entitled",
+            "is_commit_specific",
+            "multiplier",
+            "priority",
+            "target",
+            "type",
+        ),
     )
     if o.get("product_id"):
         out["product"] = names.product(o["product_id"])
@@ -179,22 +227,51 @@ def scheduled_wire(s: Doc, names: Names, entity: str) -> Doc:
 
 
 def pro_service_wire(p: Doc, names: Names) -> Doc:
-    out = _copy(p, ("id", "product_id", "max_amount", "quantity", "unit_price", "description", "netsuite_sales_order_id"))
+    out = _copy(
+        p,
+        (
+            "id",
+            "product_id",
+            "max_amount",
+            "quantity",
+            "unit_price",
+            "description",
+            "netsuite_sales_order_id",
+        ),
+    )
     out["custom_fields"] = names.fields("professional_service", p["id"])
     return out
 
 
 def recurring_wire(r: Doc, names: Names, contract_id: str, credit: bool) -> Doc:
-    keys = ["id", "access_amount", "commit_duration", "priority", "rate_type", "starting_at", "ending_before",
-            "applicable_product_ids", "applicable_product_tags", "description", "hierarchy_configuration", "name",
-            "netsuite_sales_order_id", "proration", "recurrence_frequency", "rollover_fraction", "specifiers",
-            "subscription_config"]
+    keys = [
+        "id",
+        "access_amount",
+        "commit_duration",
+        "priority",
+        "rate_type",
+        "starting_at",
+        "ending_before",
+        "applicable_product_ids",
+        "applicable_product_tags",
+        "description",
+        "hierarchy_configuration",
+        "name",
+        "netsuite_sales_order_id",
+        "proration",
+        "recurrence_frequency",
+        "rollover_fraction",
+        "specifiers",
+        "subscription_config",
+    ]
     if not credit:
         keys.append("invoice_amount")
     out = _copy(r, keys)
     rounding = r.get("proration_rounding")
     if rounding:
-        out["proration_rounding"] = rounding if not credit else {k: v for k, v in rounding.items() if k == "access"}
+        out["proration_rounding"] = (
+            rounding if not credit else {k: v for k, v in rounding.items() if k == "access"}
+        )
     acc = dict(out["access_amount"])
     acc.setdefault("access_type", "SPEND")
     out["access_amount"] = acc
@@ -207,11 +284,23 @@ def recurring_wire(r: Doc, names: Names, contract_id: str, credit: bool) -> Doc:
 def subscription_wire(s: Doc, names: Names, billing_periods: Doc) -> Doc:
     out = _copy(
         s,
-        ("id", "collection_schedule", "created_at", "proration", "quantity_management_mode", "starting_at",
-         "ending_before", "description", "name"),
+        (
+            "id",
+            "collection_schedule",
+            "created_at",
+            "proration",
+            "quantity_management_mode",
+            "starting_at",
+            "ending_before",
+            "description",
+            "name",
+        ),
     )
     rate = s["subscription_rate"]
-    out["subscription_rate"] = {"billing_frequency": rate["billing_frequency"], "product": names.product(rate["product_id"])}
+    out["subscription_rate"] = {
+        "billing_frequency": rate["billing_frequency"],
+        "product": names.product(rate["product_id"]),
+    }
     out["quantity_schedule"] = [{"quantity": s["initial_quantity"], "starting_at": s["starting_at"]}]
     if s.get("ending_before"):
         out["quantity_schedule"][0]["ending_before"] = s["ending_before"]

@@ -23,9 +23,17 @@ Doc = dict[str, Any]
 
 # Terms echoed as stored on both shapes.
 _ECHO = (
-    "name", "net_payment_terms_days", "netsuite_sales_order_id", "salesforce_opportunity_id", "rate_card_id",
-    "scheduled_charges_on_usage_invoices", "total_contract_value", "spend_threshold_configuration",
-    "prepaid_balance_threshold_configuration", "spend_trackers", "ending_before",
+    "name",
+    "net_payment_terms_days",
+    "netsuite_sales_order_id",
+    "salesforce_opportunity_id",
+    "rate_card_id",
+    "scheduled_charges_on_usage_invoices",
+    "total_contract_value",
+    "spend_threshold_configuration",
+    "prepaid_balance_threshold_configuration",
+    "spend_trackers",
+    "ending_before",
 )
 
 
@@ -38,7 +46,9 @@ def _billing_periods(s: Doc, now: datetime) -> Doc:
     """The subscription's previous / current / next billing periods around `now`."""
     try:
         start = parse_timestamp(s["starting_at"], "starting_at")
-        anchor = parse_timestamp((s.get("billing_cycle_config") or {}).get("anchor_date") or s["starting_at"], "anchor")
+        anchor = parse_timestamp(
+            (s.get("billing_cycle_config") or {}).get("anchor_date") or s["starting_at"], "anchor"
+        )
         end = parse_timestamp(s["ending_before"], "ending_before") if s.get("ending_before") else None
         freq = Frequency(s["subscription_rate"]["billing_frequency"])
         t = max(utc(now), start)
@@ -57,21 +67,36 @@ def _billing_periods(s: Doc, now: datetime) -> Doc:
         return {}
 
 
-def _terms_wire(c: Contract, terms: Doc, balances: list[Balance], names: Names, now: datetime, flags: Doc) -> Doc:
+def _terms_wire(
+    c: Contract, terms: Doc, balances: list[Balance], names: Names, now: datetime, flags: Doc
+) -> Doc:
     inc_bal, inc_led = bool(flags.get("include_balance")), bool(flags.get("include_ledgers"))
     commits = [b for b in balances if b.kind != "CREDIT"]
     credits = [b for b in balances if b.kind == "CREDIT"]
     out: Doc = {
-        "commits": [balance_wire(b, names, now, include_balance=inc_bal, include_ledgers=inc_led) for b in commits],
-        "credits": [balance_wire(b, names, now, include_balance=inc_bal, include_ledgers=inc_led) for b in credits],
+        "commits": [
+            balance_wire(b, names, now, include_balance=inc_bal, include_ledgers=inc_led) for b in commits
+        ],
+        "credits": [
+            balance_wire(b, names, now, include_balance=inc_bal, include_ledgers=inc_led) for b in credits
+        ],
         "overrides": [override_wire(o, names) for o in terms.get("overrides", [])],
-        "scheduled_charges": [scheduled_wire(s, names, "scheduled_charge") for s in terms.get("scheduled_charges", [])],
+        "scheduled_charges": [
+            scheduled_wire(s, names, "scheduled_charge") for s in terms.get("scheduled_charges", [])
+        ],
         "discounts": [scheduled_wire(s, names, "discount") for s in terms.get("discounts", [])],
         "professional_services": [pro_service_wire(p, names) for p in terms.get("professional_services", [])],
-        "recurring_commits": [recurring_wire(r, names, c.id, False) for r in terms.get("recurring_commits", [])],
-        "recurring_credits": [recurring_wire(r, names, c.id, True) for r in terms.get("recurring_credits", [])],
+        "recurring_commits": [
+            recurring_wire(r, names, c.id, False) for r in terms.get("recurring_commits", [])
+        ],
+        "recurring_credits": [
+            recurring_wire(r, names, c.id, True) for r in terms.get("recurring_credits", [])
+        ],
         "starting_at": terms["starting_at"],
-        "transitions": [{k: t[k] for k in ("from_contract_id", "to_contract_id", "type")} for t in terms.get("transitions", [])],
+        "transitions": [
+            {k: t[k] for k in ("from_contract_id", "to_contract_id", "type")}
+            for t in terms.get("transitions", [])
+        ],
         "usage_statement_schedule": _uss(terms),
         "created_at": c.created_at,
         "created_by": c.created_by,
@@ -92,7 +117,9 @@ def _usage_filter_v1(terms: Doc) -> Doc | None:
     return {
         "initial": {k: first[k] for k in ("group_key", "group_values", "starting_at") if k in first},
         "updates": [{k: v[k] for k in ("group_key", "group_values", "starting_at")} for v in versions[1:]],
-        "current": {k: versions[-1][k] for k in ("group_key", "group_values", "starting_at") if k in versions[-1]},
+        "current": {
+            k: versions[-1][k] for k in ("group_key", "group_values", "starting_at") if k in versions[-1]
+        },
     }
 
 
@@ -100,7 +127,11 @@ def _usage_filter_v2(terms: Doc) -> list[Doc]:
     versions = terms.get("usage_filter") or []
     out = []
     for i, v in enumerate(versions):
-        item = {"group_key": v["group_key"], "group_values": v["group_values"], "starting_at": v["starting_at"]}
+        item = {
+            "group_key": v["group_key"],
+            "group_values": v["group_values"],
+            "starting_at": v["starting_at"],
+        }
         if i + 1 < len(versions):
             item["ending_before"] = versions[i + 1]["starting_at"]
         out.append(item)
@@ -123,11 +154,20 @@ def v1(c: Contract, names: Names, now: datetime, flags: Doc) -> Doc:
         "customer_id": c.customer_id,
         "current": current,
         "initial": initial,
-        "amendments": [_amendment(c, e.id, e.changes, e.created_at, e.created_by, names, now, flags) for e in amendments],
+        "amendments": [
+            _amendment(c, e.id, e.changes, e.created_at, e.created_by, names, now, flags) for e in amendments
+        ],
         "custom_fields": names.fields("contract", c.id),
-        "subscriptions": [subscription_wire(s, names, _billing_periods(s, now)) for s in c.terms.get("subscriptions", [])],
+        "subscriptions": [
+            subscription_wire(s, names, _billing_periods(s, now)) for s in c.terms.get("subscriptions", [])
+        ],
     }
-    for key in ("scheduled_charges_on_usage_invoices", "spend_threshold_configuration", "prepaid_balance_threshold_configuration", "spend_trackers"):
+    for key in (
+        "scheduled_charges_on_usage_invoices",
+        "spend_threshold_configuration",
+        "prepaid_balance_threshold_configuration",
+        "spend_trackers",
+    ):
         if c.terms.get(key) is not None:
             out[key] = c.terms[key]
     if c.archived_at is not None:
@@ -137,10 +177,36 @@ def v1(c: Contract, names: Names, now: datetime, flags: Doc) -> Doc:
     return out
 
 
-def _amendment(c: Contract, edit_id: str, changes: Doc, created_at: datetime, created_by: str, names: Names, now: datetime, flags: Doc) -> Doc:
+def _amendment(
+    c: Contract,
+    edit_id: str,
+    changes: Doc,
+    created_at: datetime,
+    created_by: str,
+    names: Names,
+    now: datetime,
+    flags: Doc,
+) -> Doc:
     mine = [b for b in c.balances if b.amendment_id == edit_id]
-    t = _terms_wire(c, {**changes, "usage_statement_schedule": c.terms["usage_statement_schedule"]}, mine, names, now, flags)
-    out = {k: t[k] for k in ("commits", "credits", "overrides", "scheduled_charges", "discounts", "professional_services")}
+    t = _terms_wire(
+        c,
+        {**changes, "usage_statement_schedule": c.terms["usage_statement_schedule"]},
+        mine,
+        names,
+        now,
+        flags,
+    )
+    out = {
+        k: t[k]
+        for k in (
+            "commits",
+            "credits",
+            "overrides",
+            "scheduled_charges",
+            "discounts",
+            "professional_services",
+        )
+    }
     out.update(id=edit_id, created_at=created_at, created_by=created_by, starting_at=changes["starting_at"])
     for key in ("netsuite_sales_order_id", "salesforce_opportunity_id"):
         if changes.get(key):
@@ -155,11 +221,15 @@ def v2(c: Contract, names: Names, now: datetime, flags: Doc) -> Doc:
         customer_id=c.customer_id,
         usage_filter=_usage_filter_v2(c.terms),
         custom_fields=names.fields("contract", c.id),
-        subscriptions=[subscription_wire(s, names, _billing_periods(s, now)) for s in c.terms.get("subscriptions", [])],
+        subscriptions=[
+            subscription_wire(s, names, _billing_periods(s, now)) for s in c.terms.get("subscriptions", [])
+        ],
     )
     hc = c.terms.get("hierarchy_configuration") or {}
     if hc.get("parent"):  # only the child side is known here; a parent's children are other contracts
-        out["hierarchy_configuration"] = {k: hc[k] for k in ("parent", "payer", "usage_statement_behavior") if k in hc}
+        out["hierarchy_configuration"] = {
+            k: hc[k] for k in ("parent", "payer", "usage_statement_behavior") if k in hc
+        }
     if c.archived_at is not None:
         out["archived_at"] = c.archived_at
     if c.uniqueness_key is not None:

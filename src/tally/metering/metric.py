@@ -69,12 +69,18 @@ class MetricDef:
     # Every property any group key uses, sorted: rollups are sliced by all of them at once, so any
     # declared group key can be re-aggregated from the same rows.
     group_properties: tuple[str, ...] = field(init=False)
+    _checks: tuple[tuple[str, bool | None, frozenset[str] | None, frozenset[str] | None], ...] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.aggregation_type not in AGGREGATIONS:
             raise ValueError(f"unknown aggregation {self.aggregation_type!r}")
         props = sorted({p for key in self.group_keys for p in key})
         object.__setattr__(self, "group_properties", tuple(props))
+        # Flattened filters: contribution() runs for every event x candidate metric at ingest.
+        checks = tuple((f.name, f.exists, f.in_values, f.not_in_values) for f in self.property_filters)
+        object.__setattr__(self, "_checks", checks)
 
     @classmethod
     def of(
@@ -117,10 +123,27 @@ class MetricDef:
 
     def contribution(self, event_type: str, properties: Mapping[str, Any]) -> Contribution | None:
         """None when the event does not count toward this metric."""
-        if not self.accepts_type(event_type):
+        ins = self.event_types_in
+        if ins is not None and event_type not in ins:
             return None
-        for f in self.property_filters:
-            if not f.passes(properties):
+        outs = self.event_types_not_in
+        if outs is not None and event_type in outs:
+            return None
+        # Same rules as PropertyFilter.passes, inlined.
+        for name, exists, in_values, not_in_values in self._checks:
+            raw = properties.get(name)
+            if raw is None:
+                if exists or in_values is not None:
+                    return None
+                continue
+            if exists is False:
+                return None
+            if in_values is None and not_in_values is None:
+                continue
+            text = raw if type(raw) is str else string_form(raw)
+            if in_values is not None and text not in in_values:
+                return None
+            if not_in_values is not None and text in not_in_values:
                 return None
         agg = self.aggregation_type
         if agg == "COUNT":

@@ -93,4 +93,6 @@ ledger_entries = Table(
     Column("new_contract_id", String(36), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
 )
-Index("ix_ledger_entries_balance", ledger_entries.c.tenant_id, ledger_entries.c.balance_id, ledger_entries.c.id)
+Index(
+    "ix_ledger_entries_balance", ledger_entries.c.tenant_id, ledger_entries.c.balance_id, ledger_entries.c.id
+)

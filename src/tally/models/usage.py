@@ -12,7 +12,17 @@ Usage queries read only these tables, never raw events. Rows are keyed by the st
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, PrimaryKeyConstraint, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
 
 from tally.db.types import ExactDecimal, UtcDateTime
 from tally.models.base import metadata
@@ -32,6 +42,14 @@ usage_rollups = Table(
     Column("latest_txn", String(255), nullable=True),
     Column("latest_value", ExactDecimal, nullable=True),
     PrimaryKeyConstraint("tenant_id", "metric_id", "customer_key", "hour", "group_key"),
+)
+# "Which customers have usage in this range" (`/v1/usage` without customer_ids) without a full scan.
+Index(
+    "ix_usage_rollups_time",
+    usage_rollups.c.tenant_id,
+    usage_rollups.c.metric_id,
+    usage_rollups.c.hour,
+    usage_rollups.c.customer_key,
 )
 
 usage_uniques = Table(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tally.billable_metrics.endpoints import router as billable_metrics
+from tally.contracts.endpoints import router as contracts
+from tally.contracts.balance_endpoints import router as contract_balances
 from tally.credit_types.endpoints import router as credit_types
 from tally.custom_fields.endpoints import router as custom_fields
 from tally.customers.endpoints import router as customers
@@ -15,6 +17,8 @@ from tally.usage.ingest_endpoints import router as ingest
 
 ROUTERS: list[APIRouter] = [
     billable_metrics,
+    contracts,
+    contract_balances,
     credit_types,
     custom_fields,
     customers,

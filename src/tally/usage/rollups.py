@@ -23,8 +23,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text
 
-from tally.metering import Accumulator, MetricDef, MetricIndex, hour_of, project
+from tally.metering import MetricDef, MetricIndex, hour_of, project
+from tally.metering.aggregate import Latest, later
 from tally.metering.metric import EventLike
+from tally.metering.values import CONTEXT
 from tally.models.catalog import billable_metrics as bm
 from tally.usage import keys, sqlfuncs
 
@@ -84,44 +86,77 @@ CellKey = tuple[str, str, int, str]  # metric id, customer key, hour, group key
 UniqueKey = tuple[str, int, str, int, str, str]  # metric id, slice, customer key, hour, group key, value
 
 
+class Cell:
+    """One rollup row's worth of a batch. Only the column the metric's aggregation needs is kept."""
+
+    __slots__ = ("count", "latest", "maximum", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total: Decimal | None = None
+        self.maximum: Decimal | None = None
+        self.latest: Latest | None = None
+
+
 @dataclass
 class Batch:
-    cells: dict[CellKey, Accumulator]
+    cells: dict[CellKey, Cell]
     uniques: set[UniqueKey]
     long_groups: dict[str, str]
-    aggregations: dict[str, str]  # metric id -> aggregation type
 
 
 def fold(index: MetricIndex, events: Iterable[EventLike]) -> Batch:
     """Aggregate a batch of events per rollup row (pure apart from the metric index)."""
-    cells: dict[CellKey, Accumulator] = {}
+    cells: dict[CellKey, Cell] = {}
     uniques: set[UniqueKey] = set()
     long_groups: dict[str, str] = {}
+    add = CONTEXT.add
+    encoded: dict[tuple[str | None, ...], str] = {}
+    last_ts: datetime | None = None
+    last_hour = 0
     for ev in events:
-        candidates = index.candidates(ev.event_type)
+        event_type = ev.event_type
+        candidates = index.candidates(event_type)
         if not candidates:
             continue
         hour = -1
         props = ev.properties
         for m in candidates:
-            c = m.contribution(ev.event_type, props)
+            c = m.contribution(event_type, props)
             if c is None:
                 continue
             if hour == -1:
-                hour = hour_of(ev.timestamp)
+                ts = ev.timestamp
+                if ts != last_ts:  # batches often share timestamps
+                    last_ts, last_hour = ts, hour_of(ts)
+                hour = last_hour
             gkey = keys.NO_GROUP
             values: tuple[str | None, ...] = ()
             if m.group_properties:
                 values = m.group_values(props)
-                gkey, full = keys.group_key(values)
-                if full is not None:
-                    long_groups[gkey] = full
+                hit = encoded.get(values)
+                if hit is None:
+                    hit, full = keys.group_key(values)
+                    encoded[values] = hit
+                    if full is not None:
+                        long_groups[hit] = full
+                gkey = hit
             ck = (m.id, ev.customer_id, hour, gkey)
-            acc = cells.get(ck)
-            if acc is None:
-                acc = cells[ck] = Accumulator()
-            acc.add(c, ev.timestamp, ev.transaction_id)
-            if c.unique is not None:
+            cell = cells.get(ck)
+            if cell is None:
+                cell = cells[ck] = Cell()
+            cell.count += 1
+            q = c.quantity
+            agg = m.aggregation_type
+            if q is not None:
+                if agg == "SUM":
+                    cell.total = q if cell.total is None else add(cell.total, q)
+                elif agg == "MAX":
+                    if cell.maximum is None or q > cell.maximum:
+                        cell.maximum = q
+                elif agg == "LATEST":
+                    cell.latest = later(cell.latest, (ev.timestamp, ev.transaction_id, q))
+            elif c.unique is not None:
                 value = keys.unique_value(c.unique)
                 uniques.add((m.id, -1, ev.customer_id, hour, keys.NO_GROUP, value))
                 for i, gk in enumerate(m.group_keys):
@@ -129,7 +164,7 @@ def fold(index: MetricIndex, events: Iterable[EventLike]) -> Batch:
                     if full is not None:
                         long_groups[sub] = full
                     uniques.add((m.id, i, ev.customer_id, hour, sub, value))
-    return Batch(cells, uniques, long_groups, {m.id: m.aggregation_type for m in index.metrics})
+    return Batch(cells, uniques, long_groups)
 
 
 def apply(conn: Connection, tenant_id: str, events: list[Any]) -> None:
@@ -217,15 +252,7 @@ def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _row_values(acc: Accumulator, agg: str) -> tuple[Decimal | None, Decimal | None, Any]:
-    total = acc.total if agg == "SUM" else None
-    maximum = acc.maximum if agg == "MAX" else None
-    latest = acc.latest if agg == "LATEST" else None
-    return total, maximum, latest
-
-
 def write(conn: Connection, tenant_id: str, batch: Batch) -> None:
-    agg_of = batch.aggregations
     pg = conn.dialect.name == "postgresql"
     if not pg:
         sqlfuncs.ensure(conn)
@@ -236,7 +263,7 @@ def write(conn: Connection, tenant_id: str, batch: Batch) -> None:
                 k: [] for k in ("m", "c", "h", "g", "n", "t", "mx", "lts", "ltx", "lv")
             }
             for (mid, ckey, hour, gkey), acc in cells:
-                total, maximum, latest = _row_values(acc, agg_of[mid])
+                total, maximum, latest = acc.total, acc.maximum, acc.latest
                 cols["m"].append(mid)
                 cols["c"].append(ckey)
                 cols["h"].append(hour)
@@ -251,7 +278,7 @@ def write(conn: Connection, tenant_id: str, batch: Batch) -> None:
         else:
             rows = []
             for (mid, ckey, hour, gkey), acc in cells:
-                total, maximum, latest = _row_values(acc, agg_of[mid])
+                total, maximum, latest = acc.total, acc.maximum, acc.latest
                 rows.append(
                     (
                         tenant_id,

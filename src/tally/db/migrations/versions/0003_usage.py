@@ -34,6 +34,10 @@ def upgrade() -> None:
             "tenant_id", "metric_id", "customer_key", "hour", "group_key", name=op.f("pk_usage_rollups")
         ),
     )
+    with op.batch_alter_table("usage_rollups", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_usage_rollups_time", ["tenant_id", "metric_id", "hour", "customer_key"], unique=False
+        )
     op.create_table(
         "usage_uniques",
         sa.Column("tenant_id", sa.String(length=36), nullable=False),
@@ -70,4 +74,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("usage_group_values")
     op.drop_table("usage_uniques")
+    with op.batch_alter_table("usage_rollups", schema=None) as batch_op:
+        batch_op.drop_index("ix_usage_rollups_time")
     op.drop_table("usage_rollups")

@@ -1,0 +1,137 @@
+"""Balance endpoints: customer-level commits/credits, manual ledger entries, balance list, net balance."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tally.auth.dependencies import BodyDep, CtxDep
+from tally.contracts import balances, wire
+from tally.contracts import schemas as s
+from tally.contracts.schemas_create import CreateCustomerCommit, CreateCustomerCredit
+from tally.db import uow
+from tally.kit.api import parse
+from tally.kit.pagination import after_id, check_limit, cut
+from tally.kit.responses import JSONResponse, data, empty, page
+
+router = APIRouter(prefix="/v1/contracts")
+
+
+@router.post("/customerCommits/create")
+def create_commit(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(CreateCustomerCommit, body)
+    with uow.write(ctx.engine) as conn:
+        commit_id = balances.create_customer_balance(conn, ctx.tenant_id, req, "commit", ctx.now())
+    return data({"id": commit_id})
+
+
+@router.post("/customerCredits/create")
+def create_credit(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(CreateCustomerCredit, body)
+    with uow.write(ctx.engine) as conn:
+        credit_id = balances.create_customer_balance(conn, ctx.tenant_id, req, "credit", ctx.now())
+    return data({"id": credit_id})
+
+
+@router.post("/customerCommits/list")
+def list_commits(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.ListCustomerCommits, body)
+    return _list(
+        ctx, req, ("PREPAID", "POSTPAID"), bool(req.include_contract_commits), req.commit_id, req.access_type
+    )
+
+
+@router.post("/customerCredits/list")
+def list_credits(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.ListCustomerCredits, body)
+    return _list(ctx, req, ("CREDIT",), bool(req.include_contract_credits), req.credit_id, None)
+
+
+@router.post("/customerBalances/list")
+def list_balances(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.ListBalances, body)
+    return _list(
+        ctx,
+        req,
+        ("PREPAID", "POSTPAID", "CREDIT"),
+        bool(req.include_contract_balances),
+        req.id,
+        req.access_type,
+        exclude_zero=bool(req.exclude_zero_balances),
+    )
+
+
+def _list(
+    ctx: CtxDep,
+    req: s.ListCustomerCommits | s.ListCustomerCredits | s.ListBalances,
+    kinds: tuple[str, ...],
+    include_contract: bool,
+    balance_id: str | None,
+    access_type: str | None,
+    *,
+    exclude_zero: bool = False,
+) -> JSONResponse:
+    n = check_limit(req.limit)
+    now = ctx.now()
+    with uow.read(ctx.engine) as conn:
+        found = balances.list_balances(
+            conn,
+            ctx.tenant_id,
+            req.customer_id,
+            kinds=kinds,
+            include_contract=include_contract,
+            include_archived=bool(req.include_archived),
+            balance_id=balance_id,
+            covering=req.covering_date,
+            starting_at=req.starting_at,
+            effective_before=req.effective_before,
+            after=after_id(req.next_page),
+            limit=n,
+            now=now,
+            exclude_zero=exclude_zero,
+            access_type=access_type,
+        )
+        items, nxt = cut(found, n, lambda b: b.id)
+        names = wire.names_for(conn, ctx.tenant_id, [], items, now, ledgers=bool(req.include_ledgers))
+    out = [
+        wire.balance_wire(
+            b,
+            names,
+            now,
+            include_balance=bool(req.include_balance),
+            include_ledgers=bool(req.include_ledgers),
+        )
+        for b in items
+    ]
+    return page(out, nxt)
+
+
+@router.post("/customerCommits/updateEndDate")
+def commit_end_date(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.UpdateCommitEndDate, body)
+    with uow.write(ctx.engine) as conn:
+        balances.update_end_date(conn, ctx.tenant_id, req, "commit", ctx.now())
+    return data({"id": req.commit_id})
+
+
+@router.post("/customerCredits/updateEndDate")
+def credit_end_date(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.UpdateCreditEndDate, body)
+    with uow.write(ctx.engine) as conn:
+        balances.update_end_date(conn, ctx.tenant_id, req, "credit", ctx.now())
+    return data({"id": req.credit_id})
+
+
+@router.post("/addManualBalanceLedgerEntry")
+def add_manual_entry(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.AddManualBalanceEntry, body)
+    with uow.write(ctx.engine) as conn:
+        balances.add_manual_entry(conn, ctx.tenant_id, req, ctx.now())
+    return empty()
+
+
+@router.post("/customerBalances/getNetBalance")
+def net_balance(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.GetNetBalance, body)
+    with uow.read(ctx.engine) as conn:
+        total, credit_type = balances.net_balance(conn, ctx.tenant_id, req, ctx.now())
+    return data({"balance": total, "credit_type_id": credit_type or ""})

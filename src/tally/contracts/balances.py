@@ -1,0 +1,238 @@
+"""Customer-level commits and credits, manual ledger entries, balance listing and net balance (SPEC §5.4,
+§7). Balances are computed from the ledger (tally.contracts.ledger), never stored as counters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tally.contracts import ledger
+from tally.contracts import repository as repo
+from tally.contracts import schemas as s
+from tally.contracts.schemas_create import CreateCustomerCommit, CreateCustomerCredit
+from tally.contracts.service import BALANCE_ENTITY, Balance, insert_balance
+from tally.contracts.terms import Terms, dump, plain
+from tally.credit_types.builtin import USD_CENTS_ID
+from tally.custom_fields import service as custom_fields
+from tally.customers import service as customers
+from tally.errors import BadRequest, NotFound
+from tally.ids import new_id
+from tally.kit.api import hour_aligned
+from tally.wire import parse_timestamp
+
+MANUAL_SCOPE = "manual_ledger_entry"
+SCOPE = {"commit": "customer_commit", "credit": "customer_credit"}
+
+
+def create_customer_balance(
+    conn: Connection,
+    tenant_id: str,
+    req: CreateCustomerCommit | CreateCustomerCredit,
+    kind: str,
+    now: datetime,
+) -> str:
+    customers.get(conn, tenant_id, req.customer_id)
+    body = dump(req)
+    t = Terms(conn, tenant_id, now, now)
+    btype = body.pop("type") if kind == "commit" else "CREDIT"
+    for i, cid in enumerate(body.get("applicable_contract_ids") or []):
+        found = repo.get_contract(conn, tenant_id, cid)
+        if found is None or found.customer_id != req.customer_id:
+            raise BadRequest(f"applicable_contract_ids[{i}]: contract {cid} not found for this customer")
+    inv_contract = body.pop("invoice_contract_id", None)
+    needs_invoice = btype == "POSTPAID" or (
+        btype == "PREPAID"
+        and body.get("invoice_schedule")
+        and not body["invoice_schedule"].get("do_not_invoice")
+    )
+    if needs_invoice and inv_contract is None:
+        raise BadRequest("invoice_contract_id: required for POSTPAID commits and invoiced PREPAID commits")
+    if inv_contract is not None:
+        found = repo.get_contract(conn, tenant_id, inv_contract)
+        if found is None or found.customer_id != req.customer_id:
+            raise BadRequest(f"invoice_contract_id: contract {inv_contract} not found for this customer")
+    key = body.pop("uniqueness_key", None)
+    custom = body.pop("custom_fields", None)
+    body.pop("customer_id")
+    doc = t.balance(body, btype, kind)
+    doc["applicable_contract_ids"] = body.get("applicable_contract_ids") or []
+    if inv_contract is not None:
+        doc["invoice_contract_id"] = inv_contract
+    if key is not None:
+        repo.reserve_key(conn, tenant_id, SCOPE[kind], key, doc["id"], now)
+        doc["uniqueness_key"] = key
+    insert_balance(conn, tenant_id, req.customer_id, None, doc, custom, now)
+    return str(doc["id"])
+
+
+def _visible(
+    b: Balance, at: datetime | None, starting_at: datetime | None, effective_before: datetime | None
+) -> bool:
+    segs = ledger.segments(b.doc)
+    if at is not None and not any(g.starting_at <= at < g.ending_before for g in segs):
+        return False
+    if starting_at is not None and not any(g.ending_before > starting_at for g in segs):
+        return False
+    return effective_before is None or any(g.starting_at < effective_before for g in segs)
+
+
+def list_balances(
+    conn: Connection,
+    tenant_id: str,
+    customer_id: str,
+    *,
+    kinds: tuple[str, ...],
+    include_contract: bool,
+    include_archived: bool,
+    balance_id: str | None,
+    covering: datetime | None,
+    starting_at: datetime | None,
+    effective_before: datetime | None,
+    after: str | None,
+    limit: int,
+    now: datetime,
+    exclude_zero: bool = False,
+    access_type: str | None = None,
+) -> list[Balance]:
+    customers.get(conn, tenant_id, customer_id)
+    rows = repo.balances_of_customer(
+        conn,
+        tenant_id,
+        customer_id,
+        kinds=kinds,
+        customer_level_only=not include_contract,
+        after=after,
+        ids=[balance_id] if balance_id else None,
+    )
+    out: list[Balance] = []
+    entries = ledger.entries_by_balance(conn, tenant_id, [r.id for r in rows]) if exclude_zero else {}
+    for r in rows:
+        b = Balance.of(r)
+        if b.archived_at is not None and not include_archived:
+            continue
+        if access_type is not None and b.doc["access_schedule"].get("access_type", "SPEND") != access_type:
+            continue
+        if not _visible(b, covering, starting_at, effective_before):
+            continue
+        if exclude_zero and ledger.balance_at(b.doc, entries.get(b.id, []), b.archived_at, now) == 0:
+            continue
+        out.append(b)
+        if len(out) > limit:
+            break
+    return out
+
+
+def update_end_date(conn: Connection, tenant_id: str, req: Any, kind: str, now: datetime) -> None:
+    """Shorten a customer-level PREPAID commit or credit: its access and/or invoice schedule end earlier."""
+    bid = req.commit_id if kind == "commit" else req.credit_id
+    b = repo.get_balance(conn, tenant_id, bid, lock=True)
+    if b is None or b.customer_id != req.customer_id or (b.kind == "CREDIT") != (kind == "credit"):
+        raise NotFound(f"{kind.capitalize()} {bid} not found")
+    if b.kind == "POSTPAID":
+        raise BadRequest("Only PREPAID commits can have their end date updated")
+    doc = dict(b.doc)
+    access_end = req.access_ending_before
+    invoices_end = getattr(req, "invoices_ending_before", None)
+    if access_end is None and invoices_end is None:
+        raise BadRequest("access_ending_before or invoices_ending_before is required")
+    if access_end is not None:
+        hour_aligned(access_end, "access_ending_before")
+        items = []
+        for seg in doc["access_schedule"]["schedule_items"]:
+            start, end = parse_timestamp(seg["starting_at"], "s"), parse_timestamp(seg["ending_before"], "e")
+            if start >= access_end:
+                continue
+            items.append(plain({**seg, "ending_before": min(end, access_end)}))
+        if not items:
+            raise BadRequest("access_ending_before: must be after the first segment starts")
+        doc["access_schedule"] = {**doc["access_schedule"], "schedule_items": items}
+    if invoices_end is not None and doc.get("invoice_schedule"):
+        kept = [
+            i
+            for i in doc["invoice_schedule"]["schedule_items"]
+            if parse_timestamp(i["timestamp"], "t") < invoices_end
+        ]
+        doc["invoice_schedule"] = {**doc["invoice_schedule"], "schedule_items": kept}
+    repo.update_balance(conn, tenant_id, b.id, {"doc": doc})
+
+
+def add_manual_entry(conn: Connection, tenant_id: str, req: s.AddManualBalanceEntry, now: datetime) -> None:
+    b = repo.get_balance(conn, tenant_id, req.id, lock=True)
+    if b is None or b.customer_id != req.customer_id:
+        raise NotFound(f"Commit or credit {req.id} not found")
+    if (req.contract_id or None) != b.contract_id:
+        raise NotFound(
+            f"Commit or credit {req.id} not found on contract {req.contract_id or '(customer level)'}"
+        )
+    seg = next((g for g in ledger.segments(b.doc) if g.id == req.segment_id), None)
+    if seg is None:
+        raise BadRequest(f"segment_id: {req.segment_id} is not a segment of {req.id}")
+    if not req.reason.strip():
+        raise BadRequest("reason: required")
+    if req.per_group_amounts is not None and sum(req.per_group_amounts.values(), Decimal(0)) != req.amount:
+        raise BadRequest("per_group_amounts: must sum to amount")
+    entry_id = new_id()
+    if req.uniqueness_key is not None:
+        repo.reserve_key(conn, tenant_id, MANUAL_SCOPE, req.uniqueness_key, entry_id, now)
+    repo.insert_entries(
+        conn,
+        [
+            {
+                "id": entry_id,
+                "tenant_id": tenant_id,
+                "customer_id": b.customer_id,
+                "contract_id": b.contract_id,
+                "balance_id": b.id,
+                "segment_id": seg.id,
+                "type": f"{ledger.PREFIX[b.kind]}_MANUAL",
+                "amount": req.amount,
+                "timestamp": req.timestamp or seg.starting_at,
+                "reason": req.reason,
+                "created_at": now,
+            }
+        ],
+    )
+
+
+_TYPE_OF = {"PREPAID": "PREPAID_COMMIT", "POSTPAID": "POSTPAID_COMMIT", "CREDIT": "CREDIT"}
+
+
+def net_balance(
+    conn: Connection, tenant_id: str, req: s.GetNetBalance, now: datetime
+) -> tuple[Decimal, str | None]:
+    customers.get(conn, tenant_id, req.customer_id)
+    access = req.access_type or "SPEND"
+    if access == "QUANTITY" and req.credit_type_id is not None:
+        raise BadRequest("credit_type_id: not allowed with access_type QUANTITY")
+    credit_type = None if access == "QUANTITY" else (req.credit_type_id or USD_CENTS_ID)
+    rows = [Balance.of(r) for r in repo.balances_of_customer(conn, tenant_id, req.customer_id)]
+    rows = [
+        b
+        for b in rows
+        if b.doc["access_schedule"].get("access_type", "SPEND") == access
+        and b.doc["access_schedule"].get("credit_type_id") == credit_type
+    ]
+    if req.filters:
+        custom = {
+            e: custom_fields.values_for(conn, tenant_id, e, [b.id for b in rows])
+            for e in set(BALANCE_ENTITY.values())
+        }
+        rows = [
+            b for b in rows if any(_matches(b, f, custom[BALANCE_ENTITY[b.kind]][b.id]) for f in req.filters)
+        ]
+    entries = ledger.entries_by_balance(conn, tenant_id, [b.id for b in rows])
+    total = sum(
+        (ledger.balance_at(b.doc, entries.get(b.id, []), b.archived_at, now) for b in rows), Decimal(0)
+    )
+    return total, credit_type
+
+
+def _matches(b: Balance, f: s.BalanceFilter, custom: dict[str, str]) -> bool:
+    if f.balance_types and _TYPE_OF[b.kind] not in f.balance_types:
+        return False
+    if f.ids and b.id not in f.ids:
+        return False
+    return not f.custom_fields or all(custom.get(k) == v for k, v in f.custom_fields.items())

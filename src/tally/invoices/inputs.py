@@ -1,0 +1,242 @@
+"""Engine inputs for one contract: the contract snapshot (terms, rate card, products, balances with what
+earlier invoices consumed) and its usage per product x group x hour, read from the metering rollups.
+
+A `Loader` lives for one request or one worker pass and caches rate cards, products and metrics, so
+rating many contracts on the same card costs one read of the card.
+
+Aggregations (SPEC §2.3): COUNT and SUM are read per hour, so rate and override changes inside a
+period apply hour by hour. MAX and UNIQUE are not additive over hours: they are read over the whole
+slice of the period (a product version's span) and stamped at its first hour. LATEST is billed as the
+change over the slice: the latest value in it minus the latest value before it (carried across periods).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row
+
+from tally.billable_metrics import service as metrics_service
+from tally.contracts import ledger
+from tally.credit_types import service as credit_types
+from tally.customers import service as customers
+from tally.errors import NotFound
+from tally.metering import MetricDef, hour_of, hour_start
+from tally.money import CreditTypeConversion, custom_pricing_unit
+from tally.money.credit_types import FIAT_BY_ID, USD
+from tally.products import service as products
+from tally.rate_cards import rates as rate_rows
+from tally.rate_cards import service as rate_cards
+from tally.rating import inputs as ri
+from tally.rating.from_wire import contract_from_wire
+from tally.rating.periods import Period
+from tally.usage import service as usage
+from tally.usage.repository import Span
+
+Versions = list[tuple[datetime, products.ProductView]]
+
+
+@dataclass(frozen=True)
+class CardData:
+    card: ri.RateCard
+    product_ids: tuple[str, ...]
+
+
+class Loader:
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self.conn = conn
+        self.tenant_id = tenant_id
+        self._cards: dict[str, CardData] = {}
+        self._products: dict[str, Versions | None] = {}
+        self._metrics: dict[str, MetricDef | None] = {}
+        self._keys: dict[str, list[str]] = {}
+
+    # ---------------------------------------------------------------------------------- catalog
+
+    def card(self, rate_card_id: str | None) -> CardData:
+        key = rate_card_id or ""
+        found = self._cards.get(key)
+        if found is not None:
+            return found
+        if rate_card_id is None:
+            data = CardData(ri.RateCard(id="none", rates=()), ())
+        else:
+            card = rate_cards.get(self.conn, self.tenant_id, rate_card_id)
+            rows = rate_rows.rates_for_card(self.conn, self.tenant_id, rate_card_id)
+            customs = []
+            for conv in card.credit_type_conversions:
+                try:
+                    ct = credit_types.get(self.conn, self.tenant_id, conv.custom_credit_type_id)
+                    customs.append(custom_pricing_unit(ct.id, ct.name))
+                except NotFound:
+                    continue
+            engine_card = ri.RateCard(
+                id=card.id,
+                rates=tuple(r.to_rating() for r in rows),
+                fiat_credit_type=FIAT_BY_ID.get(card.fiat_credit_type_id, USD),
+                product_order=tuple(rate_cards.effective_order(self.conn, self.tenant_id, card)),
+                credit_type_conversions=tuple(
+                    CreditTypeConversion(c.custom_credit_type_id, c.fiat_per_custom_credit)
+                    for c in card.credit_type_conversions
+                ),
+                custom_credit_types=tuple(customs),
+            )
+            data = CardData(engine_card, tuple(dict.fromkeys(r.product_id for r in rows)))
+        self._cards[key] = data
+        return data
+
+    def versions(self, product_id: str) -> Versions | None:
+        if product_id not in self._products:
+            try:
+                self._products[product_id] = products.versions(self.conn, self.tenant_id, product_id)
+            except NotFound:
+                self._products[product_id] = None
+        return self._products[product_id]
+
+    def metric(self, metric_id: str) -> MetricDef | None:
+        if metric_id not in self._metrics:
+            found = metrics_service.get_many(self.conn, self.tenant_id, [metric_id]).get(metric_id)
+            self._metrics[metric_id] = (
+                None
+                if found is None or found.aggregation_type is None
+                else MetricDef.of(
+                    found.id, found.aggregation_type, found.aggregation_key, found.event_type_filter,
+                    found.property_filters, found.group_keys,
+                )
+            )
+        return self._metrics[metric_id]
+
+    def keys(self, customer_id: str) -> list[str]:
+        if customer_id not in self._keys:
+            self._keys[customer_id] = customers.ingest_keys(self.conn, self.tenant_id, customer_id)
+        return self._keys[customer_id]
+
+    # --------------------------------------------------------------------------------- contract
+
+    def contract(
+        self, row: Row[Any], at: datetime, period: Period | None = None, release: dict[tuple[str, str], Decimal] | None = None
+    ) -> ri.Contract:
+        """The contract as the engine sees it. `release` gives back what one invoice consumed per
+        (balance, segment), so a finalized invoice can be recomputed (breakdowns)."""
+        doc = dict(row.terms)
+        balances = ledger.balances_for(self.conn, self.tenant_id, row.customer_id, row.id, at)
+        if release:
+            balances = [_released(b, release) for b in balances]
+        doc["commits"] = [b for b in balances if b["type"] != "CREDIT"]
+        doc["credits"] = [b for b in balances if b["type"] == "CREDIT"]
+        card = self.card(row.rate_card_id)
+        wanted = list(card.product_ids)
+        for b in balances:
+            if b.get("product_id"):
+                wanted.append(b["product_id"])
+        for key in ("scheduled_charges", "discounts"):
+            wanted.extend(x["product_id"] for x in doc.get(key) or [] if x.get("product_id"))
+        for sub in doc.get("subscriptions") or []:
+            wanted.append(sub["subscription_rate"]["product_id"])
+        # Archived scheduled charges no longer bill.
+        doc["scheduled_charges"] = [x for x in doc.get("scheduled_charges") or [] if not x.get("archived_at")]
+        state_at = period.starting_at if period is not None else at
+        prods = []
+        for pid in dict.fromkeys(wanted):
+            versions = self.versions(pid)
+            if versions:
+                view = _in_force(versions, state_at)
+                prods.append({**view.spec, "id": view.id, "type": view.type})
+        built = contract_from_wire(doc, {"id": card.card.id, "rates": []}, prods)
+        return replace(built, rate_card=card.card)
+
+    # ------------------------------------------------------------------------------------ usage
+
+    def usage(self, row: Row[Any], contract: ri.Contract, window: Period) -> list[ri.UsageRecord]:
+        """Usage of every USAGE product of the contract inside `window` (hour aligned)."""
+        keys = self.keys(row.customer_id)
+        start = max(window.starting_at, contract.starting_at)
+        end = window.ending_before if contract.ending_before is None else min(window.ending_before, contract.ending_before)
+        if end <= start:
+            return []
+        out: list[ri.UsageRecord] = []
+        for pid, product in contract.products.items():
+            if product.type is not ri.ProductType.USAGE:
+                continue
+            versions = self.versions(pid) or []
+            for (v_start, view), v_end in zip(versions, [v[0] for v in versions[1:]] + [None], strict=True):
+                lo = max(start, v_start)
+                hi = end if v_end is None else min(end, v_end)
+                if hi <= lo or not view.billable_metric_id:
+                    continue
+                metric = self.metric(view.billable_metric_id)
+                if metric is None:
+                    continue
+                group = tuple(dict.fromkeys([*(view.pricing_group_key or []), *(view.presentation_group_key or [])]))
+                out.extend(self._records(pid, metric, keys, lo, hi, group, contract.starting_at))
+        return out
+
+    def _records(
+        self, pid: str, metric: MetricDef, keys: list[str], lo: datetime, hi: datetime, group: tuple[str, ...],
+        contract_start: datetime,
+    ) -> list[ri.UsageRecord]:
+        first, last = hour_of(lo), _hour_ceil(hi)
+        agg = metric.aggregation_type
+        grouped = group or None
+        slice_index = _slice(metric, group) if group else -1
+        if grouped is not None and slice_index == -2:
+            return []  # the product's keys are not a declared group key of the metric: nothing rates
+        hourly = agg in ("COUNT", "SUM")
+        span = Span(first, last, 1 if hourly else None)
+        cells = usage.compute(self.conn, self.tenant_id, metric, {"c": keys}, span, grouped, slice_index)["c"]
+        before: dict[Any, Decimal] = {}
+        if agg == "LATEST" and hour_of(contract_start) < first:
+            prev = usage.compute(
+                self.conn, self.tenant_id, metric, {"c": keys}, Span(hour_of(contract_start), first, None), grouped, slice_index
+            )["c"]
+            before = {values: v for (_, values), cell in prev.items() if (v := cell.value("LATEST")) is not None}
+        out = []
+        for (bucket, values), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+            q = cell.value(agg)
+            if q is None:
+                continue
+            if agg == "LATEST":
+                q = q - before.get(values, Decimal(0))
+            gv = tuple(sorted(zip(group, values, strict=True))) if group and values else ()
+            out.append(ri.UsageRecord(pid, hour_start(first + bucket) if hourly else lo, q, gv))
+        return out
+
+
+def _slice(metric: MetricDef, group: tuple[str, ...]) -> int:
+    """Index of the declared group key equal to `group`; -1 when any subset will do; -2 when none fits."""
+    for i, key in enumerate(metric.group_keys):
+        if set(key) == set(group) and len(key) == len(group):
+            return i
+    if metric.aggregation_type != "UNIQUE" and set(group) <= set(metric.group_properties):
+        return -1
+    return -2
+
+
+def _hour_ceil(t: datetime) -> int:
+    h = hour_of(t)
+    return h if hour_start(h) == t else h + 1
+
+
+def _in_force(versions: Versions, at: datetime) -> products.ProductView:
+    found = versions[0][1]
+    for start, view in versions:
+        if start <= at:
+            found = view
+    return found
+
+
+def _released(balance: dict[str, Any], release: dict[tuple[str, str], Decimal]) -> dict[str, Any]:
+    items = []
+    for item in balance["access_schedule"]["schedule_items"]:
+        back = release.get((balance["id"], item["id"]))
+        if back:
+            item = {**item, "consumed": max(Decimal(0), Decimal(item.get("consumed", 0)) - back)}
+        items.append(item)
+    return {**balance, "access_schedule": {**balance["access_schedule"], "schedule_items": items}}
+
+
+def hour_window(start: datetime, hours: int) -> Period:
+    return Period(start, start + timedelta(hours=hours))

@@ -1,0 +1,227 @@
+"""Invoice rows, billing progress, tenant invoice settings and the contract rows billing scans."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tally.models.contracts import contract_edits, contracts
+from tally.models.events import events
+from tally.models.invoices import billing_state, invoices
+from tally.models.tenants import tenants
+
+INV = invoices.c
+
+
+def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> int:
+    stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(**values)
+    return conn.execute(stmt.on_conflict_do_nothing()).rowcount or 0
+
+
+# ---------------------------------------------------------------------------------------- invoices
+
+
+def key_filter(tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime) -> Any:
+    return and_(
+        INV.tenant_id == tenant_id,
+        INV.contract_id == contract_id,
+        INV.kind == kind,
+        INV.period_start == start,
+        INV.period_end == end,
+    )
+
+
+def rows_of_key(conn: Connection, tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime) -> list[Row[Any]]:
+    q = select(invoices).where(key_filter(tenant_id, contract_id, kind, start, end)).order_by(INV.void_seq)
+    return list(conn.execute(q))
+
+
+def insert_draft(conn: Connection, values: dict[str, Any]) -> bool:
+    """Insert a DRAFT row unless the key already has a live row (unique index); True if inserted."""
+    return _insert_ignore(conn, invoices, values) == 1
+
+
+def live_row(
+    conn: Connection, tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime, *, claim: bool
+) -> Row[Any] | None:
+    """The live (void_seq 0) row. With claim, lock it; on PostgreSQL skip it if another worker holds it."""
+    q = select(invoices).where(key_filter(tenant_id, contract_id, kind, start, end), INV.void_seq == 0)
+    if claim:
+        q = q.with_for_update(skip_locked=True)
+    return conn.execute(q).first()
+
+
+def finalize(conn: Connection, invoice_id: str, snapshot: str, content_hash: str, now: datetime) -> bool:
+    """DRAFT -> FINALIZED exactly once: the WHERE clause makes every other attempt a no-op."""
+    result = conn.execute(
+        update(invoices)
+        .where(INV.id == invoice_id, INV.status == "DRAFT")
+        .values(status="FINALIZED", snapshot=snapshot, content_hash=content_hash, finalized_at=now)
+    )
+    return result.rowcount == 1
+
+
+def void(conn: Connection, invoice_id: str, void_seq: int, now: datetime, snapshot: str | None, content_hash: str | None) -> bool:
+    values: dict[str, Any] = {"status": "VOID", "void_seq": void_seq, "voided_at": now}
+    if snapshot is not None:
+        values |= {"snapshot": snapshot, "content_hash": content_hash}
+    result = conn.execute(update(invoices).where(INV.id == invoice_id, INV.status != "VOID").values(**values))
+    return result.rowcount == 1
+
+
+def insert(conn: Connection, values: dict[str, Any]) -> None:
+    conn.execute(invoices.insert().values(**values))
+
+
+def get(conn: Connection, tenant_id: str, invoice_id: str, *, lock: bool = False) -> Row[Any] | None:
+    q = select(invoices).where(INV.tenant_id == tenant_id, INV.id == invoice_id)
+    if lock:
+        q = q.with_for_update()
+    return conn.execute(q).first()
+
+
+def of_customer(conn: Connection, tenant_id: str, customer_id: str) -> list[Row[Any]]:
+    q = select(invoices).where(INV.tenant_id == tenant_id, INV.customer_id == customer_id)
+    return list(conn.execute(q))
+
+
+def of_contract(conn: Connection, tenant_id: str, contract_id: str) -> list[Row[Any]]:
+    q = select(INV.kind, INV.period_start, INV.period_end, INV.status, INV.void_seq).where(
+        INV.tenant_id == tenant_id, INV.contract_id == contract_id
+    )
+    return list(conn.execute(q))
+
+
+def max_void_seq(conn: Connection, tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime) -> int:
+    q = select(func.max(INV.void_seq)).where(key_filter(tenant_id, contract_id, kind, start, end))
+    return int(conn.execute(q).scalar() or 0)
+
+
+# ---------------------------------------------------------------------------------------- contracts
+
+_CONTRACT_COLS = (
+    contracts.c.id,
+    contracts.c.tenant_id,
+    contracts.c.customer_id,
+    contracts.c.rate_card_id,
+    contracts.c.starting_at,
+    contracts.c.ending_before,
+    contracts.c.archived_at,
+    contracts.c.terms,
+)
+
+
+def contracts_of_customer(conn: Connection, tenant_id: str, customer_id: str) -> list[Row[Any]]:
+    q = select(*_CONTRACT_COLS).where(contracts.c.tenant_id == tenant_id, contracts.c.customer_id == customer_id)
+    return list(conn.execute(q.order_by(contracts.c.id)))
+
+
+def contracts_of_tenant(conn: Connection, tenant_id: str) -> list[Row[Any]]:
+    q = select(*_CONTRACT_COLS).where(contracts.c.tenant_id == tenant_id, contracts.c.archived_at.is_(None))
+    return list(conn.execute(q.order_by(contracts.c.id)))
+
+
+def contract(conn: Connection, tenant_id: str, contract_id: str) -> Row[Any] | None:
+    q = select(*_CONTRACT_COLS).where(contracts.c.tenant_id == tenant_id, contracts.c.id == contract_id)
+    return conn.execute(q).first()
+
+
+# ------------------------------------------------------------------------------------ billing state
+
+
+def untracked_or_edited(conn: Connection, limit: int) -> list[Row[Any]]:
+    """Contracts without billing state, or edited since their schedule was computed."""
+    latest = (
+        select(contract_edits.c.contract_id, func.max(contract_edits.c.seq).label("seq"))
+        .group_by(contract_edits.c.contract_id)
+        .subquery()
+    )
+    q = (
+        select(contracts.c.id, contracts.c.tenant_id, func.coalesce(latest.c.seq, 0).label("seq"))
+        .select_from(contracts)
+        .outerjoin(latest, latest.c.contract_id == contracts.c.id)
+        .outerjoin(billing_state, billing_state.c.contract_id == contracts.c.id)
+        .where(
+            (billing_state.c.contract_id.is_(None)) | (billing_state.c.synced_seq < func.coalesce(latest.c.seq, 0))
+        )
+        .limit(limit)
+    )
+    return list(conn.execute(q))
+
+
+def upsert_state(conn: Connection, tenant_id: str, contract_id: str, next_due: datetime | None, seq: int, now: datetime) -> None:
+    values = {"contract_id": contract_id, "tenant_id": tenant_id, "next_due_at": next_due, "synced_seq": seq, "updated_at": now}
+    if _insert_ignore(conn, billing_state, values) == 0:
+        conn.execute(
+            update(billing_state)
+            .where(billing_state.c.contract_id == contract_id)
+            .values(next_due_at=next_due, synced_seq=seq, updated_at=now)
+        )
+
+
+def claim_due(conn: Connection, now: datetime) -> Row[Any] | None:
+    """One contract with work due, locked; other PostgreSQL workers skip it (SKIP LOCKED)."""
+    q = (
+        select(billing_state)
+        .where(billing_state.c.next_due_at.is_not(None), billing_state.c.next_due_at <= now)
+        .order_by(billing_state.c.next_due_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return conn.execute(q).first()
+
+
+def set_next_due(conn: Connection, contract_id: str, next_due: datetime | None, now: datetime) -> None:
+    conn.execute(
+        update(billing_state)
+        .where(billing_state.c.contract_id == contract_id)
+        .values(next_due_at=next_due, updated_at=now)
+    )
+
+
+def next_due(conn: Connection) -> datetime | None:
+    return conn.execute(select(func.min(billing_state.c.next_due_at))).scalar()
+
+
+# ------------------------------------------------------------------------------------------ tenants
+
+
+def tenant_settings(conn: Connection, tenant_id: str) -> dict[str, Any]:
+    row = conn.execute(select(tenants.c.settings).where(tenants.c.id == tenant_id)).first()
+    return dict(row.settings) if row and row.settings else {}
+
+
+def set_tenant_settings(conn: Connection, tenant_id: str, settings: dict[str, Any]) -> None:
+    conn.execute(update(tenants).where(tenants.c.id == tenant_id).values(settings=settings))
+
+
+# ------------------------------------------------------------------------------------------- events
+
+
+def events_received_after(
+    conn: Connection, tenant_id: str, keys: list[str], start: datetime, end: datetime, received_from: datetime,
+    limit: int, after: tuple[datetime, str] | None,
+) -> list[Row[Any]]:
+    """Events stamped in [start, end) that arrived at or after `received_from` (late for a closed period)."""
+    q = select(events).where(
+        events.c.tenant_id == tenant_id,
+        events.c.customer_id.in_(keys),
+        events.c.timestamp >= start,
+        events.c.timestamp < end,
+        events.c.received_at >= received_from,
+    )
+    if after is not None:
+        q = q.where((events.c.timestamp > after[0]) | ((events.c.timestamp == after[0]) & (events.c.transaction_id > after[1])))
+    return list(conn.execute(q.order_by(events.c.timestamp, events.c.transaction_id).limit(limit)))
+
+
+def existing_transaction_ids(conn: Connection, tenant_id: str, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    q = select(events.c.transaction_id).where(events.c.tenant_id == tenant_id, events.c.transaction_id.in_(ids))
+    return {r[0] for r in conn.execute(q)}
+

@@ -1,0 +1,71 @@
+"""Invoices, billing progress per contract, and the persisted test clock.
+
+An invoice is identified by (tenant, contract, kind, period start, period end, void_seq). Live invoices
+have void_seq 0, so the unique index allows one live invoice per key while keeping every voided one.
+DRAFT content is recomputed on every read; FINALIZED and VOID rows hold an immutable JSON snapshot and
+its SHA-256 (a trigger refuses to change either once the row has left DRAFT).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
+
+from tally.db.types import UtcDateTime
+from tally.models.base import metadata
+
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    Column("customer_id", String(36), nullable=False),
+    Column("contract_id", String(36), nullable=False),
+    # USAGE | SCHEDULED
+    Column("kind", String(16), nullable=False),
+    # DRAFT | FINALIZED | VOID
+    Column("status", String(16), nullable=False),
+    Column("period_start", UtcDateTime, nullable=False),
+    Column("period_end", UtcDateTime, nullable=False),
+    # 0 while live; a voided invoice takes the next number for its key, so keys stay unique.
+    Column("void_seq", Integer, nullable=False),
+    Column("regenerated_from_invoice_id", String(36), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finalized_at", UtcDateTime, nullable=True),
+    Column("voided_at", UtcDateTime, nullable=True),
+    # The invoice's JSON (tally's exact codec) and its SHA-256, set when it leaves DRAFT.
+    Column("snapshot", Text, nullable=True),
+    Column("content_hash", String(64), nullable=True),
+)
+Index(
+    "uq_invoices_key",
+    invoices.c.tenant_id,
+    invoices.c.contract_id,
+    invoices.c.kind,
+    invoices.c.period_start,
+    invoices.c.period_end,
+    invoices.c.void_seq,
+    unique=True,
+)
+Index("ix_invoices_customer", invoices.c.tenant_id, invoices.c.customer_id, invoices.c.period_start)
+
+# What the worker still owes each contract: the next time something falls due (a usage period closing
+# after grace, or a scheduled invoice date). Rows are claimed with SKIP LOCKED on PostgreSQL.
+billing_state = Table(
+    "billing_state",
+    metadata,
+    Column("contract_id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    Column("next_due_at", UtcDateTime, nullable=True),
+    # contract_edits.seq the schedule was computed from; a newer edit makes the worker recompute it.
+    Column("synced_seq", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+Index("ix_billing_state_due", billing_state.c.next_due_at)
+
+# `tally serve --test-clock`: one row holding the server time, shared by every process.
+test_clock = Table(
+    "test_clock",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("now", UtcDateTime, nullable=False),
+)
