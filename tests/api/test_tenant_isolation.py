@@ -28,6 +28,8 @@ class Probe:
     must_404: bool = True
     # A create that merely references A's object: it must fail as for an id that does not exist (400 or 404).
     reference: bool = False
+    # Extra assertion on B's answer (e.g. a search that must come back empty).
+    check: Callable[[httpx.Response], None] | None = None
 
 
 AT = "2030-01-01T00:00:00Z"
@@ -125,7 +127,224 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/v1/contract-pricing/rate-cards/moveRateCardProducts"): Probe(
         lambda a: {"rate_card_id": a["card"], "product_moves": [{"product_id": a["product"], "position": 0}]}
     ),
+    # customers
+    ("POST", "/v1/customers"): Probe(
+        lambda a: {"name": "b-customer", "ingest_aliases": [a["alias"]]}, must_404=False
+    ),
+    ("GET", "/v1/customers"): Probe(query=lambda a: {"customer_ids": a["customer"]}, must_404=False),
+    ("POST", "/v1/customers/archive"): Probe(lambda a: {"id": a["customer"]}),
+    ("GET", "/v1/customers/{customer_id}"): Probe(path=lambda a: f"/v1/customers/{a['customer']}"),
+    ("POST", "/v1/customers/{customer_id}/setName"): Probe(
+        lambda a: {"name": "stolen"}, path=lambda a: f"/v1/customers/{a['customer']}/setName"
+    ),
+    ("POST", "/v1/customers/{customer_id}/setIngestAliases"): Probe(
+        lambda a: {"ingest_aliases": ["stolen"]},
+        path=lambda a: f"/v1/customers/{a['customer']}/setIngestAliases",
+    ),
+    ("POST", "/v1/customers/{customer_id}/updateConfig"): Probe(
+        lambda a: {"leave_stripe_invoices_in_draft": True},
+        path=lambda a: f"/v1/customers/{a['customer']}/updateConfig",
+    ),
+    ("GET", "/v1/customers/{customer_id}/billable-metrics"): Probe(
+        path=lambda a: f"/v1/customers/{a['customer']}/billable-metrics"
+    ),
+    ("POST", "/v1/customers/getNamedSchedule"): Probe(
+        lambda a: {"customer_id": a["customer"], "schedule_name": "tier"}
+    ),
+    ("POST", "/v1/customers/updateNamedSchedule"): Probe(
+        lambda a: {"customer_id": a["customer"], "schedule_name": "tier", "starting_at": AT, "value": "x"}
+    ),
+    # usage: B's events addressed to A's customer id or alias never reach A (the snapshot includes A's usage)
+    ("POST", "/v1/ingest"): Probe(
+        lambda a: [
+            {
+                "transaction_id": f"b-{a['customer']}",
+                "customer_id": a["customer"],
+                "event_type": "e",
+                "timestamp": "2024-01-01T12:00:00Z",
+                "properties": {"n": "1000"},
+            },
+            {
+                "transaction_id": a["txn"],
+                "customer_id": a["alias"],
+                "event_type": "e",
+                "timestamp": "2024-01-01T12:00:00Z",
+                "properties": {"n": "1000"},
+            },
+        ],
+        must_404=False,
+    ),
+    ("POST", "/v1/usage"): Probe(
+        lambda a: {
+            "starting_on": "2024-01-01T00:00:00Z",
+            "ending_before": "2024-01-02T00:00:00Z",
+            "window_size": "DAY",
+            "customer_ids": [a["customer"]],
+            "billable_metrics": [{"id": a["metric"]}],
+        },
+        must_404=False,
+        check=lambda r: _no_data(r),
+    ),
+    ("POST", "/v1/usage/groups"): Probe(
+        lambda a: {
+            "customer_id": a["customer"],
+            "billable_metric_id": a["metric"],
+            "window_size": "DAY",
+            "starting_on": "2024-01-01T00:00:00Z",
+            "ending_before": "2024-01-02T00:00:00Z",
+        }
+    ),
+    ("POST", "/v1/events/search"): Probe(
+        lambda a: {"transactionIds": [a["txn"]]}, must_404=False, check=lambda r: _assert_eq(r.json(), [])
+    ),
+    # contracts
+    ("POST", "/v1/contracts/create"): Probe(
+        lambda a: {
+            "customer_id": a["customer"],
+            "rate_card_id": a["card"],
+            "starting_at": "2024-01-01T00:00:00Z",
+        },
+        reference=True,
+    ),
+    ("POST", "/v1/contracts/get"): Probe(
+        lambda a: {"customer_id": a["customer"], "contract_id": a["contract"]}
+    ),
+    ("POST", "/v2/contracts/get"): Probe(
+        lambda a: {"customer_id": a["customer"], "contract_id": a["contract"]}
+    ),
+    ("POST", "/v1/contracts/list"): Probe(
+        lambda a: {"customer_id": a["customer"]}, must_404=False, check=lambda r: _no_data(r)
+    ),
+    ("POST", "/v2/contracts/list"): Probe(
+        lambda a: {"customer_id": a["customer"]}, must_404=False, check=lambda r: _no_data(r)
+    ),
+    ("POST", "/v1/contracts/amend"): Probe(
+        lambda a: {"customer_id": a["customer"], "contract_id": a["contract"], "starting_at": AT}
+    ),
+    ("POST", "/v2/contracts/edit"): Probe(
+        lambda a: {
+            "customer_id": a["customer"],
+            "contract_id": a["contract"],
+            "update_contract_name": "stolen",
+        }
+    ),
+    ("POST", "/v2/contracts/commits/edit"): Probe(
+        lambda a: {"customer_id": a["customer"], "commit_id": a["commit"], "priority": 5}
+    ),
+    ("POST", "/v2/contracts/credits/edit"): Probe(
+        lambda a: {"customer_id": a["customer"], "credit_id": a["credit"], "priority": 5}
+    ),
+    ("POST", "/v2/contracts/getEditHistory"): Probe(
+        lambda a: {"customer_id": a["customer"], "contract_id": a["contract"]}
+    ),
+    ("POST", "/v1/contracts/updateEndDate"): Probe(
+        lambda a: {"customer_id": a["customer"], "contract_id": a["contract"], "ending_before": AT}
+    ),
+    ("POST", "/v1/contracts/archive"): Probe(
+        lambda a: {"customer_id": a["customer"], "contract_id": a["contract"], "void_invoices": False}
+    ),
+    ("POST", "/v1/contracts/setUsageFilter"): Probe(
+        lambda a: {
+            "customer_id": a["customer"],
+            "contract_id": a["contract"],
+            "group_key": "n",
+            "group_values": ["x"],
+            "starting_at": AT,
+        }
+    ),
+    ("POST", "/v1/contracts/getNamedSchedule"): Probe(
+        lambda a: {"customer_id": a["customer"], "contract_id": a["contract"], "schedule_name": "tier"}
+    ),
+    ("POST", "/v1/contracts/updateNamedSchedule"): Probe(
+        lambda a: {
+            "customer_id": a["customer"],
+            "contract_id": a["contract"],
+            "schedule_name": "tier",
+            "starting_at": AT,
+            "value": "x",
+        }
+    ),
+    ("POST", "/v1/contracts/listNamedSchedules"): Probe(
+        lambda a: {"customer_id": a["customer"]}, must_404=False, check=lambda r: _no_data(r)
+    ),
+    ("POST", "/v1/contracts/customerCommits/create"): Probe(
+        lambda a: {
+            "customer_id": a["customer"],
+            "type": "PREPAID",
+            "product_id": a["fixed"],
+            "priority": 1,
+            "access_schedule": {
+                "schedule_items": [
+                    {"amount": 100, "starting_at": "2024-01-01T00:00:00Z", "ending_before": AT}
+                ]
+            },
+        },
+        reference=True,
+    ),
+    ("POST", "/v1/contracts/customerCredits/create"): Probe(
+        lambda a: {
+            "customer_id": a["customer"],
+            "product_id": a["fixed"],
+            "priority": 1,
+            "access_schedule": {
+                "schedule_items": [
+                    {"amount": 100, "starting_at": "2024-01-01T00:00:00Z", "ending_before": AT}
+                ]
+            },
+        },
+        reference=True,
+    ),
+    ("POST", "/v1/contracts/customerCommits/list"): Probe(
+        lambda a: {"customer_id": a["customer"]}, must_404=False, check=lambda r: _no_data(r)
+    ),
+    ("POST", "/v1/contracts/customerCredits/list"): Probe(
+        lambda a: {"customer_id": a["customer"]}, must_404=False, check=lambda r: _no_data(r)
+    ),
+    ("POST", "/v1/contracts/customerBalances/list"): Probe(
+        lambda a: {"customer_id": a["customer"]}, must_404=False, check=lambda r: _no_data(r)
+    ),
+    ("POST", "/v1/contracts/customerCommits/updateEndDate"): Probe(
+        lambda a: {
+            "customer_id": a["customer"],
+            "commit_id": a["customer_commit"],
+            "access_ending_before": AT,
+        }
+    ),
+    ("POST", "/v1/contracts/customerCredits/updateEndDate"): Probe(
+        lambda a: {"customer_id": a["customer"], "credit_id": a["credit"], "access_ending_before": AT}
+    ),
+    ("POST", "/v1/contracts/addManualBalanceLedgerEntry"): Probe(
+        lambda a: {
+            "id": a["commit"],
+            "customer_id": a["customer"],
+            "contract_id": a["contract"],
+            "segment_id": a["segment"],
+            "amount": -5,
+            "reason": "stolen",
+        }
+    ),
+    ("POST", "/v1/contracts/customerBalances/getNetBalance"): Probe(
+        lambda a: {"customer_id": a["customer"]}, must_404=False, check=lambda r: _zero_balance(r)
+    ),
 }
+
+
+def _assert_eq(got: Any, want: Any) -> None:
+    assert got == want
+
+
+def _no_data(r: httpx.Response) -> None:
+    if r.status_code == 200:
+        assert r.json()["data"] == [], r.text[:300]
+    else:
+        assert r.status_code == 404, r.text
+
+
+def _zero_balance(r: httpx.Response) -> None:
+    if r.status_code == 200:
+        assert r.json()["data"]["balance"] == 0, r.text
+    else:
+        assert r.status_code == 404, r.text
 
 
 def _ok(r: httpx.Response) -> Any:
@@ -188,6 +407,66 @@ def _seed(c: httpx.Client, tag: str) -> Ids:
             },
         )
     )
+    ids["fixed"] = _ok(
+        c.post("/v1/contract-pricing/products/create", json={"name": f"iso-fixed-{tag}", "type": "FIXED"})
+    )["data"]["id"]
+    ids["alias"] = f"iso-alias-{tag}"
+    ids["customer"] = _ok(
+        c.post("/v1/customers", json={"name": f"iso-c-{tag}", "ingest_aliases": [ids["alias"]]})
+    )["data"]["id"]
+    ids["txn"] = f"iso-txn-{tag}"
+    event = {
+        "transaction_id": ids["txn"],
+        "customer_id": ids["alias"],
+        "event_type": "e",
+        "timestamp": "2024-01-01T10:00:00Z",
+        "properties": {"n": "7"},
+    }
+    assert c.post("/v1/ingest", json=[event]).status_code == 200
+    window = {"starting_at": "2024-01-01T00:00:00Z", "ending_before": AT}
+    ids["contract"] = _ok(
+        c.post(
+            "/v1/contracts/create",
+            json={
+                "customer_id": ids["customer"],
+                "rate_card_id": ids["card"],
+                "starting_at": "2024-01-01T00:00:00Z",
+                "commits": [
+                    {
+                        "type": "PREPAID",
+                        "product_id": ids["fixed"],
+                        "priority": 1,
+                        "access_schedule": {"schedule_items": [{"amount": 1000, **window}]},
+                    }
+                ],
+                "credits": [
+                    {
+                        "product_id": ids["fixed"],
+                        "priority": 1,
+                        "access_schedule": {"schedule_items": [{"amount": 500, **window}]},
+                    }
+                ],
+            },
+        )
+    )["data"]["id"]
+    contract = _ok(
+        c.post("/v2/contracts/get", json={"customer_id": ids["customer"], "contract_id": ids["contract"]})
+    )
+    ids["commit"] = contract["data"]["commits"][0]["id"]
+    ids["segment"] = contract["data"]["commits"][0]["access_schedule"]["schedule_items"][0]["id"]
+    ids["credit"] = contract["data"]["credits"][0]["id"]
+    ids["customer_commit"] = _ok(
+        c.post(
+            "/v1/contracts/customerCommits/create",
+            json={
+                "customer_id": ids["customer"],
+                "type": "PREPAID",
+                "product_id": ids["fixed"],
+                "priority": 2,
+                "access_schedule": {"schedule_items": [{"amount": 300, **window}]},
+            },
+        )
+    )["data"]["id"]
     return ids
 
 
@@ -209,6 +488,28 @@ def _snapshot(c: httpx.Client, ids: Ids) -> str:
             if u["id"] == ids["unit"]
         ],
         [k for k in _ok(c.post("/v1/customFields/listKeys", json={}))["data"] if k["key"] == ids["cf_key"]],
+        _ok(c.get(f"/v1/customers/{ids['customer']}")),
+        _ok(
+            c.post("/v2/contracts/get", json={"customer_id": ids["customer"], "contract_id": ids["contract"]})
+        ),
+        _ok(
+            c.post(
+                "/v1/contracts/customerBalances/list",
+                json={"customer_id": ids["customer"], "include_balance": True},
+            )
+        ),
+        _ok(
+            c.post(
+                "/v1/usage",
+                json={
+                    "starting_on": "2024-01-01T00:00:00Z",
+                    "ending_before": "2024-01-02T00:00:00Z",
+                    "window_size": "DAY",
+                    "customer_ids": [ids["customer"]],
+                },
+            )
+        ),
+        _ok(c.post("/v1/events/search", json={"transactionIds": [ids["txn"]]})),
     ]
     return json.dumps(parts, sort_keys=True)
 
@@ -235,6 +536,8 @@ def test_other_tenant_cannot_reach(server: Running, uid: str, route: tuple[str, 
             assert r.status_code == 404, (route, r.status_code, r.text)
         else:
             assert r.status_code < 500, (route, r.status_code, r.text)
+        if probe.check:
+            probe.check(r)
         # Echoing back an id B itself sent is no leak; any other id of A's in the answer is.
         leaked = [name for name, value in ids.items() if value in r.text and value not in sent]
         assert not leaked, (route, leaked, r.text[:300])
