@@ -9,7 +9,7 @@ events_per_s counts every event of every acknowledged (200) batch; accepted_per_
 Clients use http.client (stdlib) rather than httpx so the load generator, which shares the machine's
 cores with the server, costs as little CPU as possible.
 
-    .venv/bin/python bench/ingest_bench.py --backends sqlite,postgres --duration 15 --clients 8 --workers 2
+    .venv/bin/python bench/ingest_bench.py --backends sqlite,postgres --duration 15 --clients 8
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ class Stats:
     errors: int = 0
 
 
-def _batch_body(customer: str, ts: str, rng: random.Random, recent: list[str], dup_share: float) -> tuple[bytes, list[str]]:
+def _batch_body(
+    customer: str, ts: str, rng: random.Random, recent: list[str], dup_share: float
+) -> tuple[bytes, list[str]]:
     ids = []
     parts = []
     for i in range(BATCH):
@@ -53,17 +55,24 @@ def _batch_body(customer: str, ts: str, rng: random.Random, recent: list[str], d
         else:
             tid = os.urandom(12).hex()
         ids.append(tid)
+        region = ("us-east", "eu-west", "ap-south")[i % 3]
         parts.append(
-            '{"transaction_id":"%s","customer_id":"%s","event_type":"api_call","timestamp":"%s",'
-            '"properties":{"region":"%s","tokens":"%d","model":"m-%d"}}'
-            % (tid, customer, ts, ("us-east", "eu-west", "ap-south")[i % 3], rng.randrange(1, 5000), i % 7)
+            f'{{"transaction_id":"{tid}","customer_id":"{customer}","event_type":"api_call","timestamp":"{ts}",'
+            f'"properties":{{"region":"{region}","tokens":"{rng.randrange(1, 5000)}","model":"m-{i % 7}"}}}}'
         )
     return ("[" + ",".join(parts) + "]").encode(), ids
 
 
 def _client(
-    port: int, token: str, customer: str, ts: str, seed: int, dup_share: float,
-    start_at: float, stop_at: float, stats: Stats,
+    port: int,
+    token: str,
+    customer: str,
+    ts: str,
+    seed: int,
+    dup_share: float,
+    start_at: float,
+    stop_at: float,
+    stats: Stats,
 ) -> None:
     rng = random.Random(seed)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -160,7 +169,8 @@ def run(backend: str, clients: int, duration: float, warmup: float, workers: int
             f"RESULT ingest backend={backend} workers={workers} clients={clients} duration_s={duration:g} "
             f"events_per_s={stats.events / duration:.0f} accepted_per_s={stats.accepted / duration:.0f} "
             f"p50_ms={p50:.1f} p99_ms={p99:.1f} errors={stats.errors} "
-            f"server_cpu_ms_per_batch={(cpu[-1] - cpu[0]) * 1000 / batches:.2f} loadavg={os.getloadavg()[0]:.1f}"
+            f"server_cpu_ms_per_batch={(cpu[-1] - cpu[0]) * 1000 / batches:.2f} "
+            f"loadavg={os.getloadavg()[0]:.1f}"
         )
     finally:
         server.stop()
@@ -174,12 +184,18 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--duration", type=float, default=15.0, help="measured seconds per backend (max 300)")
     ap.add_argument("--warmup", type=float, default=2.0)
-    ap.add_argument("--workers", type=int, default=2, help="tally serve --workers")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="tally serve --workers (default: 1 on SQLite, whose writes serialize anyway; 2 on PostgreSQL)",
+    )
     ap.add_argument("--dup-share", type=float, default=0.1)
     args = ap.parse_args()
     duration = min(args.duration, 300.0)
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        print(run(backend, args.clients, duration, args.warmup, args.workers, args.dup_share), flush=True)
+        workers = args.workers or (1 if backend == "sqlite" else 2)
+        print(run(backend, args.clients, duration, args.warmup, workers, args.dup_share), flush=True)
 
 
 if __name__ == "__main__":

@@ -185,7 +185,8 @@ def test_bad_input_is_4xx_and_stores_nothing(http: httpx.Client, uid: str, case:
 
 def test_zero_length_body_is_400(http: httpx.Client) -> None:
     r = http.post("/v1/ingest", content=b"", headers={"Content-Type": "application/json"})
-    assert r.status_code == 400 and r.json()["message"]
+    assert r.status_code == 400
+    assert r.json()["message"]
 
 
 def test_ten_megabyte_body_is_rejected(http: httpx.Client, uid: str) -> None:

@@ -143,3 +143,45 @@ def _window_rows(rows: list[Any]) -> list[dict[Any, Any]]:
     for r in rows:
         out.setdefault(r.start, {})[r.group if r.group is not None else ()] = r.value
     return [out[k] for k in sorted(out)]
+
+
+def test_a_metric_created_between_batches_meters_the_next_batch(engine: Engine) -> None:
+    tenant_id, first = _tenant_and_metric(engine, "late-metric")
+    batch1 = [AcceptedEvent(f"a{i}", "k", "t", T0, {"n": "1"}) for i in range(10)]
+    batch2 = [AcceptedEvent(f"b{i}", "k", "t", T0, {"n": "2"}) for i in range(10)]
+    with uow.write(engine) as conn:
+        rollups.apply(conn, tenant_id, batch1)  # caches the definitions {first}
+    with uow.write(engine) as conn:
+        second_id = metrics.create(
+            conn,
+            tenant_id,
+            CreateMetric.model_validate(
+                {
+                    "name": "second",
+                    "aggregation_type": "SUM",
+                    "aggregation_key": "n",
+                    "property_filters": [{"name": "n"}],
+                }
+            ),
+            T0,
+        )
+    with uow.write(engine) as conn:
+        rollups.apply(conn, tenant_id, batch2)
+    second = MetricDef.of(second_id, "SUM", "n", None, [{"name": "n"}], [])
+    assert _usage(engine, tenant_id, first, ["k"], "NONE")[(0, ())].total == Decimal(30)
+    assert _usage(engine, tenant_id, second, ["k"], "NONE")[(0, ())].total == Decimal(20)
+
+
+@pytest.mark.parametrize("order", ["aB", "Ba"])
+def test_latest_tie_break_is_the_same_in_batches_and_across_them(engine: Engine, order: str) -> None:
+    """Same timestamp: the greater transaction id by code point wins ("a" > "B"), whatever the collation."""
+    tenant_id, d = _tenant_and_metric(engine, f"latest-tie-{order}", aggregation_type="LATEST")
+    by_id = {
+        "a": AcceptedEvent("a", "k", "t", T0, {"n": "1"}),
+        "B": AcceptedEvent("B", "k", "t", T0, {"n": "2"}),
+    }
+    for tid in order:
+        with uow.write(engine) as conn:
+            rollups.apply(conn, tenant_id, [by_id[tid]])
+    got = _usage(engine, tenant_id, d, ["k"], "NONE")[(0, ())].value("LATEST")
+    assert got == reference_usage(d, list(by_id.values()), T0, T0 + MONTH, "NONE")[0].value == Decimal(1)

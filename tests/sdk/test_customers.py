@@ -64,13 +64,17 @@ def test_set_name(client: Metronome, uid: str) -> None:
 
 def test_set_ingest_aliases_replaces_the_set(client: Metronome, uid: str) -> None:
     customer_id = _create(client, uid, ingest_aliases=[f"old-{uid}", f"keep-{uid}"])
-    client.v1.customers.set_ingest_aliases(customer_id=customer_id, ingest_aliases=[f"keep-{uid}", f"new-{uid}"])
+    client.v1.customers.set_ingest_aliases(
+        customer_id=customer_id, ingest_aliases=[f"keep-{uid}", f"new-{uid}"]
+    )
     got = client.v1.customers.retrieve(customer_id=customer_id).data
     assert got.ingest_aliases == sorted([f"keep-{uid}", f"new-{uid}"])
     # The released alias is free for another customer; idempotent replays change nothing.
     other = _create(client, f"o-{uid}", ingest_aliases=[f"old-{uid}"])
     assert client.v1.customers.retrieve(customer_id=other).data.ingest_aliases == [f"old-{uid}"]
-    client.v1.customers.set_ingest_aliases(customer_id=customer_id, ingest_aliases=[f"keep-{uid}", f"new-{uid}"])
+    client.v1.customers.set_ingest_aliases(
+        customer_id=customer_id, ingest_aliases=[f"keep-{uid}", f"new-{uid}"]
+    )
     client.v1.customers.set_ingest_aliases(customer_id=customer_id, ingest_aliases=[])
     assert client.v1.customers.retrieve(customer_id=customer_id).data.ingest_aliases == []
 
@@ -90,7 +94,9 @@ def test_alias_conflicts_are_409(client: Metronome, uid: str) -> None:
         assert "already in use" in exc.value.body["message"]  # type: ignore[index]
         assert exc.value.response.headers["x-should-retry"] == "false"
     with pytest.raises(metronome.ConflictError):
-        client.v1.customers.set_ingest_aliases(customer_id=other, ingest_aliases=[f"free-{uid}", f"taken-{uid}"])
+        client.v1.customers.set_ingest_aliases(
+            customer_id=other, ingest_aliases=[f"free-{uid}", f"taken-{uid}"]
+        )
     # Nothing from the rejected request was applied.
     assert client.v1.customers.retrieve(customer_id=other).data.ingest_aliases == []
     assert list(client.v1.customers.list(ingest_alias=f"free-{uid}")) == []
@@ -124,7 +130,10 @@ def test_update_config(client: Metronome, uid: str) -> None:
     got = client.v1.customers.retrieve(customer_id=customer_id).data
     assert got.customer_config.salesforce_account_id == f"sf-{uid}"  # untouched when left out
     client.v1.customers.update_config(customer_id=customer_id, salesforce_account_id=None)
-    assert client.v1.customers.retrieve(customer_id=customer_id).data.customer_config.salesforce_account_id is None
+    assert (
+        client.v1.customers.retrieve(customer_id=customer_id).data.customer_config.salesforce_account_id
+        is None
+    )
 
 
 def test_list_filters(client: Metronome, uid: str) -> None:
@@ -140,7 +149,7 @@ def test_list_filters(client: Metronome, uid: str) -> None:
         c,
     }
     assert list(client.v1.customers.list(ingest_alias=f"nobody-{uid}")) == []
-    listed = [x for x in client.v1.customers.list(customer_ids=[a])]
+    listed = list(client.v1.customers.list(customer_ids=[a]))
     assert listed[0].ingest_aliases == [f"la-{uid}"]
     assert listed[0].custom_fields == {}
 
@@ -162,11 +171,13 @@ def test_billable_metrics_of_a_customer(client: Metronome, uid: str) -> None:
     gone = client.v1.billable_metrics.create(name=f"bm-old-{uid}", aggregation_type="COUNT").data.id
     client.v1.billable_metrics.archive(id=gone)
     listed = {m.id: m for m in client.v1.customers.list_billable_metrics(customer_id=customer_id, limit=2)}
-    assert live in listed and gone not in listed
+    assert live in listed
+    assert gone not in listed
     assert listed[live].name == f"bm-{uid}"
     assert listed[live].aggregation_type == "COUNT"
     everything = {
-        m.id for m in client.v1.customers.list_billable_metrics(customer_id=customer_id, include_archived=True)
+        m.id
+        for m in client.v1.customers.list_billable_metrics(customer_id=customer_id, include_archived=True)
     }
     assert {live, gone} <= everything
 
@@ -230,7 +241,8 @@ def test_bad_list_queries_are_400(http: httpx.Client) -> None:
     assert http.get("/v1/customers", params={"only_archived": "maybe"}).status_code == 400
     too_many = ",".join(f"id{i}" for i in range(101))
     r = http.get("/v1/customers", params={"customer_ids": too_many})
-    assert r.status_code == 400 and "customer_ids" in r.json()["message"]
+    assert r.status_code == 400
+    assert "customer_ids" in r.json()["message"]
 
 
 def test_unknown_customer_is_404(client: Metronome, http: httpx.Client) -> None:

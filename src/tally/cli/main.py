@@ -1,4 +1,4 @@
-"""The `tally` command: serve, migrate, tokens."""
+"""The `tally` command: serve, worker, migrate, tokens."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 
 from tally import settings as settings_mod
 from tally.auth import service as auth
-from tally.clock import SystemClock
+from tally.clock import Clock, SystemClock
 from tally.db import migrate as migrations
 from tally.db import uow
 from tally.db.engine import make_engine
@@ -59,6 +59,10 @@ def serve(
     test_clock: bool = typer.Option(False, "--test-clock", help="enable POST /tally/v1/test-clock"),
     log_level: str = typer.Option("warning", "--log-level"),
     workers: int = typer.Option(1, "--workers", min=1, help="worker processes (each with its own pool)"),
+    billing_worker: bool | None = typer.Option(
+        None, "--billing-worker/--no-billing-worker",
+        help="run the billing worker in this process (default: on for SQLite, off for PostgreSQL)",
+    ),
 ) -> None:
     """Run the API server (embedded SQLite unless TALLY_DATABASE_URL is set)."""
     import uvicorn
@@ -88,8 +92,14 @@ def serve(
         "http": "httptools",
         "loop": "auto",
     }
+    clock = _clock(settings, engine)
+    embedded = settings.is_sqlite if billing_worker is None else billing_worker
+    if embedded:
+        from tally.jobs.worker import Worker
+
+        Worker(engine, clock, _worker_interval()).start()
     if workers == 1:
-        uvicorn.run(create_app(settings, engine), **common)
+        uvicorn.run(create_app(settings, engine, clock), **common)
         return
     # Several processes need an import string; each worker builds its app (and pool) from the environment.
     engine.dispose()
@@ -105,7 +115,43 @@ def app_from_env() -> Any:
     from tally.server.app import create_app
 
     settings = settings_mod.load(test_clock=bool(os.environ.get(_TEST_CLOCK_ENV)))
-    return create_app(settings, _engine(settings))
+    engine = _engine(settings)
+    return create_app(settings, engine, _clock(settings, engine))
+
+
+def _clock(settings: settings_mod.Settings, engine: Any) -> Clock:
+    """The server clock: the persisted, settable test clock with --test-clock, else the wall clock."""
+    if settings.test_clock:
+        from tally.jobs.clock import PersistentClock
+
+        return PersistentClock(engine)
+    return SystemClock()
+
+
+def _worker_interval() -> float:
+    return float(os.environ.get("TALLY_WORKER_INTERVAL_SECONDS", "5"))
+
+
+@app.command()
+def worker(
+    test_clock: bool = typer.Option(False, "--test-clock", help="follow the persisted test clock"),
+    once: bool = typer.Option(False, "--once", help="do what is due now, then exit"),
+    log_level: str = typer.Option("info", "--log-level"),
+) -> None:
+    """Run the billing worker: finalize invoices as they fall due. Several may run against PostgreSQL."""
+    from tally.jobs.worker import Worker, run_pass
+
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr)
+    settings = settings_mod.load(test_clock=test_clock)
+    engine = _engine(settings)
+    migrations.upgrade(engine)
+    clock = _clock(settings, engine)
+    if once:
+        result = run_pass(engine, clock)
+        typer.echo(f"finalized {result.finalized} invoice(s) on {result.contracts} contract(s)")
+        return
+    typer.echo("tally billing worker running", err=True)
+    Worker(engine, clock, _worker_interval()).run_forever()
 
 
 def main() -> None:

@@ -24,7 +24,8 @@ def get(conn: Connection, tenant_id: str, customer_id: str) -> Row[Any] | None:
 def _salesforce_id(conn: Connection) -> ColumnElement[Any]:
     # customer_config is a JSON document stored as text; read one key the way each database can.
     if conn.dialect.name == "postgresql":
-        return cast(t.c.customer_config, JSONB)["salesforce_account_id"].astext
+        sf: ColumnElement[Any] = cast(t.c.customer_config, JSONB)["salesforce_account_id"].astext
+        return sf
 
     return func.json_extract(t.c.customer_config, "$.salesforce_account_id")
 
@@ -45,9 +46,7 @@ def page(
     if ids is not None:
         q = q.where(t.c.id.in_(ids))
     if alias is not None:
-        q = q.where(
-            t.c.id.in_(select(a.c.customer_id).where(a.c.tenant_id == tenant_id, a.c.alias == alias))
-        )
+        q = q.where(t.c.id.in_(select(a.c.customer_id).where(a.c.tenant_id == tenant_id, a.c.alias == alias)))
     if salesforce_ids is not None:
         q = q.where(_salesforce_id(conn).in_(salesforce_ids))
     if after:

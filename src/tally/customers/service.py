@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
-from tally.customers import repository as repo
-from tally.customers.schemas import CreateCustomer, UpdateConfig
 from tally.billable_metrics import service as metrics
 from tally.custom_fields import service as custom_fields
+from tally.customers import repository as repo
+from tally.customers.schemas import CreateCustomer, UpdateConfig
 from tally.errors import BadRequest, Conflict, NotFound
 from tally.ids import new_id
 from tally.models.customers import customers as customers_table
@@ -64,9 +64,7 @@ def _check_free(conn: Connection, tenant_id: str, aliases: list[str], owner: str
     if not aliases:
         return
     taken = {k: v for k, v in repo.alias_owners(conn, tenant_id, aliases).items() if v != owner}
-    taken.update(
-        {k: v for k, v in repo.external_id_owners(conn, tenant_id, aliases).items() if v != owner}
-    )
+    taken.update({k: v for k, v in repo.external_id_owners(conn, tenant_id, aliases).items() if v != owner})
     taken.update({k: k for k in repo.existing_ids(conn, tenant_id, aliases) if k != owner})
     if taken:
         alias = sorted(taken)[0]
@@ -155,7 +153,7 @@ def ingest_keys(conn: Connection, tenant_id: str, customer_id: str) -> list[str]
 
 
 def resolve_keys(conn: Connection, tenant_id: str, keys: list[str]) -> dict[str, str]:
-    """Map event customer strings to customer ids; a customer id wins over an alias. Unknown keys are absent."""
+    """Map event customer strings to customer ids; an id wins over an alias. Unknown keys are absent."""
     wanted = _unique(keys)
     out = {k: k for k in repo.existing_ids(conn, tenant_id, wanted)}
     rest = [k for k in wanted if k not in out]

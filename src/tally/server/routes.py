@@ -10,6 +10,8 @@ from tally.contracts.balance_endpoints import router as contract_balances
 from tally.credit_types.endpoints import router as credit_types
 from tally.custom_fields.endpoints import router as custom_fields
 from tally.customers.endpoints import router as customers
+from tally.invoices.endpoints import router as invoices
+from tally.jobs.endpoints import router as test_clock
 from tally.products.endpoints import router as products
 from tally.rate_cards.endpoints import router as rate_cards
 from tally.usage.endpoints import router as usage
@@ -23,7 +25,9 @@ ROUTERS: list[APIRouter] = [
     custom_fields,
     customers,
     ingest,
+    invoices,
     products,
     rate_cards,
+    test_clock,
     usage,
 ]

@@ -21,8 +21,8 @@ _SQLITE_CHUNK = 1000  # 7,000 bound parameters per statement, under SQLite's 32,
 
 # One JSON parameter expanded server-side: psycopg dumps arrays in Python (slow), while msgspec encodes
 # JSON in C. `json` (not jsonb) keeps each properties document byte-for-byte as tally encoded it.
-_PG_INSERT = (
-    f"INSERT INTO events ({_COLUMNS}) "
+_PG_INSERT = (  # constant text; values travel as one parameter
+    f"INSERT INTO events ({_COLUMNS}) "  # noqa: S608
     "SELECT x.t, x.i, x.c, x.e, x.s, x.p::text, x.r "
     "FROM json_to_recordset(%(rows)s::json) "
     "AS x(t varchar, i varchar, c varchar, e varchar, s timestamptz, p json, r timestamptz) "
@@ -35,6 +35,17 @@ Row = tuple[str, AcceptedEvent, datetime]  # tenant_id, event, received_at
 def _sqlite_ts(value: datetime) -> str:
     # Same text as tally.db.types.UtcDateTime on SQLite: fixed width, so string order is time order.
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _tune_sqlite(conn: Connection) -> None:
+    """Once per SQLite connection that writes events: checkpoint the WAL every ~40 MB instead of ~4 MB
+    (pages dirtied by many commits are copied back once; measured +50 % rows/s with random ids) and keep
+    the random-access transaction_id index in a 64 MB page cache."""
+    if conn.info.get("tally_ingest_tuned"):
+        return
+    conn.exec_driver_sql("PRAGMA wal_autocheckpoint=10000")
+    conn.exec_driver_sql("PRAGMA cache_size=-65536")
+    conn.info["tally_ingest_tuned"] = True
 
 
 def insert_new(conn: Connection, rows: list[Row]) -> set[tuple[str, str]]:
@@ -64,6 +75,8 @@ def insert_new(conn: Connection, rows: list[Row]) -> set[tuple[str, str]]:
         ).decode()
         return {(t, i) for t, i in conn.exec_driver_sql(_PG_INSERT, {"rows": payload})}
     rows = sorted(rows, key=lambda r: (r[0], r[1].transaction_id))
+    _tune_sqlite(conn)
+    stamps: dict[datetime, str] = {}  # batches share timestamps; formatting is a visible cost
     out: set[tuple[str, str]] = set()
     for start in range(0, len(rows), _SQLITE_CHUNK):
         chunk = rows[start : start + _SQLITE_CHUNK]
@@ -74,10 +87,11 @@ def insert_new(conn: Connection, rows: list[Row]) -> set[tuple[str, str]]:
                 e.transaction_id,
                 e.customer_id,
                 e.event_type,
-                _sqlite_ts(e.timestamp),
+                stamps.get(e.timestamp) or stamps.setdefault(e.timestamp, _sqlite_ts(e.timestamp)),
                 encode_json(e.properties).decode(),
-                _sqlite_ts(received),
+                stamps.get(received) or stamps.setdefault(received, _sqlite_ts(received)),
             )
-        sql = f"INSERT INTO events ({_COLUMNS}) VALUES {','.join([_SQLITE_ROW] * len(chunk))} {_RETURNING}"
+        values = ",".join([_SQLITE_ROW] * len(chunk))
+        sql = f"INSERT INTO events ({_COLUMNS}) VALUES {values} {_RETURNING}"  # noqa: S608 - placeholders only
         out.update((t, i) for t, i in conn.exec_driver_sql(sql, tuple(params)))
     return out

@@ -13,10 +13,11 @@ only its own request. Writers per engine: one on SQLite (it has one writer anywa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -31,9 +32,23 @@ MAX_GROUP = 32  # batches per transaction: bounds the latency one group adds to 
 @dataclass
 class _Pending:
     job: Job
-    done: threading.Event = field(default_factory=threading.Event)
-    result: list[Outcome] | None = None
-    error: BaseException | None = None
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[list[Outcome]]
+
+    def resolve(self, result: list[Outcome] | None, error: BaseException | None) -> None:
+        # Called on the writer thread; the request's event loop completes the future.
+        def finish() -> None:
+            if self.future.done():  # the client went away and the request was cancelled
+                return
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result or [])
+
+        try:
+            self.loop.call_soon_threadsafe(finish)
+        except RuntimeError:  # the loop is closed: the server is shutting down, nobody is waiting
+            log.debug("ingest result dropped: event loop closed")
 
 
 class GroupWriter:
@@ -43,14 +58,13 @@ class GroupWriter:
         for n in range(writers):
             threading.Thread(target=self._run, name=f"tally-ingest-writer-{n}", daemon=True).start()
 
-    def submit(self, job: Job) -> list[Outcome]:
-        pending = _Pending(job)
+    async def submit(self, job: Job) -> list[Outcome]:
+        """Queue a batch and wait (without holding a thread) until its transaction has committed."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending(job, loop, loop.create_future())
         self._queue.put(pending)
-        pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
-        assert pending.result is not None
-        return pending.result
+        # shield: a client disconnect must not cancel a batch the writer may already be committing.
+        return await asyncio.shield(pending.future)
 
     def _run(self) -> None:
         while True:
@@ -66,17 +80,15 @@ class GroupWriter:
         try:
             with uow.write(self._engine) as conn:
                 results = store(conn, [p.job for p in group])
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting request, never swallowed
+        except BaseException as exc:
             if len(group) > 1:
                 for p in group:
                     self._commit([p])
                 return
-            group[0].error = exc
-            group[0].done.set()
+            group[0].resolve(None, exc)
             return
         for p, r in zip(group, results, strict=True):
-            p.result = r
-            p.done.set()
+            p.resolve(r, None)
 
 
 _writers: dict[int, GroupWriter] = {}

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, select, text
 
 from tally.metering import MetricDef, MetricIndex, hour_of, project
@@ -64,20 +65,31 @@ def _load(conn: Connection, tenant_id: str) -> list[MetricDef]:
     ]
 
 
-def metrics(conn: Connection, tenant_id: str) -> MetricIndex:
-    """The tenant's streaming metrics. One cheap version query per call: metrics are immutable once
-    created and never deleted, so (count, max id) changes exactly when one is added, in any process."""
-    version = tuple(conn.execute(_VERSION, {"tenant": tenant_id}).one())
-    key = (str(conn.engine.url), tenant_id)
-    hit = _cache.get(key)
-    if hit is not None and hit.version == version:
-        return hit.index
-    index = MetricIndex(_load(conn, tenant_id))
+def _cache_key(conn: Connection, tenant_id: str) -> tuple[str, str]:
+    return (str(conn.engine.url), tenant_id)
+
+
+def _remember(conn: Connection, tenant_id: str, version: tuple[Any, ...]) -> TenantMetrics:
+    entry = TenantMetrics(version, MetricIndex(_load(conn, tenant_id)))
     with _lock:
         if len(_cache) > 10_000:
             _cache.clear()
-        _cache[key] = TenantMetrics(version, index)
-    return index
+        _cache[_cache_key(conn, tenant_id)] = entry
+    return entry
+
+
+def _version(conn: Connection, tenant_id: str) -> tuple[Any, ...]:
+    return tuple(conn.execute(_VERSION, {"tenant": tenant_id}).one())
+
+
+def metrics(conn: Connection, tenant_id: str) -> MetricIndex:
+    """The tenant's streaming metrics. Metrics are immutable once created and never deleted, so
+    (count, max id) changes exactly when one is added, in any process: one cheap query checks the cache."""
+    version = _version(conn, tenant_id)
+    hit = _cache.get(_cache_key(conn, tenant_id))
+    if hit is not None and hit.version == version:
+        return hit.index
+    return _remember(conn, tenant_id, version).index
 
 
 # --- the hook -------------------------------------------------------------------------------------------
@@ -169,11 +181,24 @@ def fold(index: MetricIndex, events: Iterable[EventLike]) -> Batch:
 
 def apply(conn: Connection, tenant_id: str, events: list[Any]) -> None:
     """Update usage rollups for newly accepted events (AcceptedEvent), in the caller's transaction."""
-    index = metrics(conn, tenant_id)
-    if not index.metrics or not events:
+    if not events:
         return
-    batch = fold(index, events)
-    write(conn, tenant_id, batch)
+    hit = _cache.get(_cache_key(conn, tenant_id))
+    if hit is None or not hit.index.metrics or conn.dialect.name != "postgresql":
+        index = metrics(conn, tenant_id)
+        if index.metrics:
+            write(conn, tenant_id, fold(index, events))
+        return
+    # PostgreSQL: fold with the cached definitions and let the upsert statement report the current
+    # version in the same round trip. A metric created meanwhile gets this batch in a second write.
+    version = write(conn, tenant_id, fold(hit.index, events), with_version=True)
+    if version is None:
+        version = _version(conn, tenant_id)
+    if version != hit.version:
+        known = {m.id for m in hit.index.metrics}
+        fresh = [m for m in _remember(conn, tenant_id, version).index.metrics if m.id not in known]
+        if fresh:
+            write(conn, tenant_id, fold(MetricIndex(fresh), events))
 
 
 # --- writing --------------------------------------------------------------------------------------------
@@ -183,15 +208,19 @@ _COLS = (
     "latest_ts, latest_txn, latest_value"
 )
 _CONFLICT = " ON CONFLICT (tenant_id, metric_id, customer_key, hour, group_key) DO UPDATE SET "
+# LATEST tie-break on the transaction id compares code points, like Python: SQLite's default BINARY
+# collation does; PostgreSQL needs COLLATE "C" (its default collation is locale-aware).
 _NEWER = (
-    "(usage_rollups.latest_ts IS NULL OR "
-    "(excluded.latest_ts, excluded.latest_txn) > (usage_rollups.latest_ts, usage_rollups.latest_txn))"
+    "(usage_rollups.latest_ts IS NULL OR excluded.latest_ts > usage_rollups.latest_ts OR "
+    "(excluded.latest_ts = usage_rollups.latest_ts AND "
+    "excluded.latest_txn{collate} > usage_rollups.latest_txn{collate}))"
 )
 
 
-def _set_clause(add: str, maximum: str) -> str:
+def _set_clause(add: str, maximum: str, collate: str = "") -> str:
+    newer = _NEWER.format(collate=collate)
     latest = ", ".join(
-        f"{col} = CASE WHEN {_NEWER} THEN excluded.{col} ELSE usage_rollups.{col} END"
+        f"{col} = CASE WHEN {newer} THEN excluded.{col} ELSE usage_rollups.{col} END"
         for col in ("latest_ts", "latest_txn", "latest_value")
     )
     return f"count = usage_rollups.count + excluded.count, total = {add}, maximum = {maximum}, {latest}"
@@ -210,18 +239,29 @@ _SQLITE_ROLLUP = "".join(
         ),
     )
 )
+# PostgreSQL takes the whole batch as ONE json parameter: json_to_recordset parses numbers straight to
+# NUMERIC (exact), and encoding one JSON document is far cheaper for the client than dumping ten arrays.
 _PG_ROLLUP = "".join(
     (
         "INSERT INTO usage_rollups (",
         _COLS,
         ") SELECT %(tenant)s, x.m, x.c, x.h, x.g, x.n, x.t, x.mx, x.lts, x.ltx, x.lv "
-        "FROM unnest(%(m)s::varchar[], %(c)s::varchar[], %(h)s::int[], %(g)s::varchar[], %(n)s::bigint[], "
-        "%(t)s::numeric[], %(mx)s::numeric[], %(lts)s::timestamptz[], %(ltx)s::varchar[], %(lv)s::numeric[]) "
-        "AS x(m, c, h, g, n, t, mx, lts, ltx, lv)",
+        "FROM json_to_recordset(%(rows)s::json) AS x(m varchar, c varchar, h int, g varchar, n bigint, "
+        "t numeric, mx numeric, lts timestamptz, ltx varchar, lv numeric)",
         _CONFLICT,
         _set_clause(
-            "usage_rollups.total + excluded.total", "GREATEST(usage_rollups.maximum, excluded.maximum)"
+            "usage_rollups.total + excluded.total",
+            "GREATEST(usage_rollups.maximum, excluded.maximum)",
+            ' COLLATE "C"',
         ),
+    )
+)
+_PG_ROLLUP_WITH_VERSION = "".join(
+    (
+        "WITH v AS (SELECT count(*) AS n, max(id) AS top FROM billable_metrics "
+        "WHERE tenant_id = %(tenant)s AND sql IS NULL), w AS (",
+        _PG_ROLLUP,
+        ") SELECT n, top FROM v",
     )
 )
 _SQLITE_UNIQUE = (
@@ -230,8 +270,8 @@ _SQLITE_UNIQUE = (
 )
 _PG_UNIQUE = (
     "INSERT INTO usage_uniques (tenant_id, metric_id, slice, customer_key, hour, group_key, value) "
-    "SELECT %(tenant)s, x.* FROM unnest(%(m)s::varchar[], %(s)s::int[], %(c)s::varchar[], %(h)s::int[], "
-    "%(g)s::varchar[], %(v)s::varchar[]) AS x ON CONFLICT DO NOTHING"
+    "SELECT %(tenant)s, x.m, x.s, x.c, x.h, x.g, x.v FROM json_to_recordset(%(rows)s::json) "
+    "AS x(m varchar, s int, c varchar, h int, g varchar, v varchar) ON CONFLICT DO NOTHING"
 )
 _SQLITE_GROUPS = (
     "INSERT INTO usage_group_values (tenant_id, group_key, group_values) "
@@ -239,7 +279,8 @@ _SQLITE_GROUPS = (
 )
 _PG_GROUPS = (
     "INSERT INTO usage_group_values (tenant_id, group_key, group_values) "
-    "SELECT %(tenant)s, x.* FROM unnest(%(g)s::varchar[], %(v)s::text[]) AS x ON CONFLICT DO NOTHING"
+    "SELECT %(tenant)s, x.g, x.v FROM json_to_recordset(%(rows)s::json) AS x(g varchar, v text) "
+    "ON CONFLICT DO NOTHING"
 )
 
 
@@ -248,67 +289,75 @@ def _sqlite_ts(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    return _encoder.encode(rows).decode()
+
+
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def write(conn: Connection, tenant_id: str, batch: Batch) -> None:
+def write(
+    conn: Connection, tenant_id: str, batch: Batch, with_version: bool = False
+) -> tuple[Any, ...] | None:
+    """Upsert a folded batch. With `with_version` (PostgreSQL), also return the tenant's metric version
+    as seen by the upsert statement (None when there was nothing to write)."""
     pg = conn.dialect.name == "postgresql"
-    if not pg:
-        sqlfuncs.ensure(conn)
+    version = None
     cells = sorted(batch.cells.items())
-    if cells:
-        if pg:
-            cols: dict[str, list[Any]] = {
-                k: [] for k in ("m", "c", "h", "g", "n", "t", "mx", "lts", "ltx", "lv")
-            }
-            for (mid, ckey, hour, gkey), acc in cells:
-                total, maximum, latest = acc.total, acc.maximum, acc.latest
-                cols["m"].append(mid)
-                cols["c"].append(ckey)
-                cols["h"].append(hour)
-                cols["g"].append(gkey)
-                cols["n"].append(acc.count)
-                cols["t"].append(total)
-                cols["mx"].append(maximum)
-                cols["lts"].append(None if latest is None else latest[0])
-                cols["ltx"].append(None if latest is None else latest[1])
-                cols["lv"].append(None if latest is None else latest[2])
-            conn.exec_driver_sql(_PG_ROLLUP, {"tenant": tenant_id, **cols})
-        else:
+    uniq = sorted(batch.uniques)
+    groups = sorted(batch.long_groups.items())
+    if pg:
+        if cells:
             rows = []
-            for (mid, ckey, hour, gkey), acc in cells:
-                total, maximum, latest = acc.total, acc.maximum, acc.latest
-                rows.append(
-                    (
-                        tenant_id,
-                        mid,
-                        ckey,
-                        hour,
-                        gkey,
-                        acc.count,
-                        _text(total),
-                        _text(maximum),
-                        None if latest is None else _sqlite_ts(latest[0]),
-                        None if latest is None else latest[1],
-                        None if latest is None else str(latest[2]),
-                    )
+            for (mid, ckey, hour, gkey), cell in cells:
+                latest = cell.latest
+                row: dict[str, Any] = {"m": mid, "c": ckey, "h": hour, "g": gkey, "n": cell.count}
+                if cell.total is not None:
+                    row["t"] = cell.total
+                if cell.maximum is not None:
+                    row["mx"] = cell.maximum
+                if latest is not None:
+                    row["lts"], row["ltx"], row["lv"] = latest[0].isoformat(), latest[1], latest[2]
+                rows.append(row)
+            doc = {"tenant": tenant_id, "rows": _json(rows)}
+            if with_version:
+                version = tuple(conn.exec_driver_sql(_PG_ROLLUP_WITH_VERSION, doc).one())
+            else:
+                conn.exec_driver_sql(_PG_ROLLUP, doc)
+        if uniq:
+            docs = [{"m": m, "s": i, "c": c, "h": h, "g": g, "v": v} for m, i, c, h, g, v in uniq]
+            conn.exec_driver_sql(_PG_UNIQUE, {"tenant": tenant_id, "rows": _json(docs)})
+        if groups:
+            docs = [{"g": k, "v": v} for k, v in groups]
+            conn.exec_driver_sql(_PG_GROUPS, {"tenant": tenant_id, "rows": _json(docs)})
+        return version
+    sqlfuncs.ensure(conn)
+    if cells:
+        params: list[tuple[Any, ...]] = []
+        for (mid, ckey, hour, gkey), cell in cells:
+            latest = cell.latest
+            params.append(
+                (
+                    tenant_id,
+                    mid,
+                    ckey,
+                    hour,
+                    gkey,
+                    cell.count,
+                    _text(cell.total),
+                    _text(cell.maximum),
+                    None if latest is None else _sqlite_ts(latest[0]),
+                    None if latest is None else latest[1],
+                    None if latest is None else str(latest[2]),
                 )
-            conn.exec_driver_sql(_SQLITE_ROLLUP, rows)
-    if batch.uniques:
-        uniq = sorted(batch.uniques)
-        if pg:
-            m, s, c, h, g, v = (list(col) for col in zip(*uniq, strict=True))
-            conn.exec_driver_sql(
-                _PG_UNIQUE, {"tenant": tenant_id, "m": m, "s": s, "c": c, "h": h, "g": g, "v": v}
             )
-        else:
-            conn.exec_driver_sql(_SQLITE_UNIQUE, [(tenant_id, *u) for u in uniq])
-    if batch.long_groups:
-        groups = sorted(batch.long_groups.items())
-        if pg:
-            conn.exec_driver_sql(
-                _PG_GROUPS, {"tenant": tenant_id, "g": [k for k, _ in groups], "v": [v for _, v in groups]}
-            )
-        else:
-            conn.exec_driver_sql(_SQLITE_GROUPS, [(tenant_id, k, v) for k, v in groups])
+        conn.exec_driver_sql(_SQLITE_ROLLUP, params)
+    if uniq:
+        conn.exec_driver_sql(_SQLITE_UNIQUE, [(tenant_id, *u) for u in uniq])
+    if groups:
+        conn.exec_driver_sql(_SQLITE_GROUPS, [(tenant_id, k, v) for k, v in groups])
+    return None

@@ -1,0 +1,1 @@
+"""Invoices: drafts computed in real time, finalized snapshots, void and regenerate (SPEC §6)."""

@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from tally.auth.dependencies import BodyDep, CtxDep
+from tally.customers import service as customers
+from tally.db import uow
+from tally.errors import BadRequest
+from tally.invoices import breakdowns, late, pdf, preview, service
+from tally.invoices import schemas as s
+from tally.invoices.inputs import Loader
+from tally.kit.api import parse
+from tally.kit.pagination import check_limit, decode_cursor, encode_cursor
+from tally.kit.responses import JSONResponse, data, page
+from tally.wire import format_timestamp, parse_timestamp
+
+router = APIRouter()
+
+_STATUSES = {"DRAFT", "FINALIZED", "VOID"}
+_TYPES = {"USAGE", "USAGE_CONSOLIDATED", "SCHEDULED"}
+
+
+def _ts(value: str | None, field: str) -> datetime | None:
+    return None if value is None or value == "" else parse_timestamp(value, field)
+
+
+def _choice(value: str | None, allowed: set[str], field: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if value.upper() not in allowed:
+        raise BadRequest(f"{field}: must be one of {', '.join(sorted(allowed))}")
+    return value.upper()
+
+
+def _sort(value: str | None) -> bool:
+    if value not in (None, "", "date_asc", "date_desc"):
+        raise BadRequest("sort: must be date_asc or date_desc")
+    return value == "date_desc"
+
+
+def _order(e: service.Entry) -> tuple[str, str, str]:
+    return (format_timestamp(e.key.issued_at), format_timestamp(e.key.start), e.id)
+
+
+def _after(cursor: str | None) -> tuple[str, str, str] | None:
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    if not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key)):
+        raise BadRequest("next_page: invalid cursor")
+    return key[0], key[1], key[2]
+
+
+@router.get("/v1/customers/{customer_id}/invoices")
+def list_invoices(
+    ctx: CtxDep,
+    customer_id: str,
+    contract_id: str | None = None,
+    credit_type_id: str | None = None,
+    status: str | None = None,
+    type: str | None = None,  # noqa: A002 - the wire name
+    starting_on: str | None = None,
+    ending_before: str | None = None,
+    sort: str | None = None,
+    limit: str | None = None,
+    next_page: str | None = None,
+    skip_zero_qty_line_items: bool = False,
+    include_historical_commit_invoices: bool = False,
+    include_list_prices: bool = False,
+    webhook_notification_id: str | None = None,
+) -> JSONResponse:
+    n = check_limit(limit)
+    want_status = _choice(status, _STATUSES, "status")
+    want_type = _choice(type, _TYPES, "type")
+    lo, hi = _ts(starting_on, "starting_on"), _ts(ending_before, "ending_before")
+    desc = _sort(sort)
+    after = _after(next_page)
+    now = ctx.now()
+    with uow.read(ctx.engine) as conn:
+        customers.get(conn, ctx.tenant_id, customer_id)
+        loader = Loader(conn, ctx.tenant_id)
+        found = [
+            e for e in service.entries(conn, loader, ctx.tenant_id, customer_id, now, contract_id)
+            if (want_status is None or e.status == want_status)
+            and (want_type is None or e.key.kind == want_type)
+            and (lo is None or e.key.start >= lo)
+            and (hi is None or e.key.end <= hi)
+        ]
+        found.sort(key=_order, reverse=desc)
+        if after is not None:
+            found = [e for e in found if (_order(e) < after if desc else _order(e) > after)]
+        out: list[dict[str, Any]] = []
+        last = None
+        for e in found:
+            doc = e.materialize(loader, now)
+            if credit_type_id and doc["credit_type"]["id"] != credit_type_id:
+                continue
+            if len(out) == n:
+                break
+            if include_list_prices:
+                doc = service.with_list_prices(loader, e.crow, doc)
+            out.append(service.skip_zero(doc) if skip_zero_qty_line_items else doc)
+            last = e
+        more = last is not None and len(out) == n and found and found[-1] is not last
+    nxt = encode_cursor(list(_order(last))) if more and last is not None else None
+    return page(out, nxt)
+
+
+@router.get("/v1/customers/{customer_id}/invoices/breakdowns")
+def list_breakdowns(
+    ctx: CtxDep,
+    customer_id: str,
+    starting_on: str | None = None,
+    ending_before: str | None = None,
+    window_size: str | None = None,
+    status: str | None = None,
+    credit_type_id: str | None = None,
+    sort: str | None = None,
+    limit: str | None = None,
+    next_page: str | None = None,
+    skip_zero_qty_line_items: bool = False,
+) -> JSONResponse:
+    n = check_limit(limit)
+    lo, hi = _ts(starting_on, "starting_on"), _ts(ending_before, "ending_before")
+    if lo is None or hi is None:
+        raise BadRequest(f"{'starting_on' if lo is None else 'ending_before'}: required")
+    want_status = _choice(status, _STATUSES, "status")
+    desc = _sort(sort)
+    offset = decode_cursor(next_page) or 0
+    if not isinstance(offset, int) or offset < 0:
+        raise BadRequest("next_page: invalid cursor")
+    now = ctx.now()
+    with uow.read(ctx.engine) as conn:
+        customers.get(conn, ctx.tenant_id, customer_id)
+        loader = Loader(conn, ctx.tenant_id)
+        found = [
+            e for e in service.entries(conn, loader, ctx.tenant_id, customer_id, now)
+            if want_status is None or e.status == want_status
+        ]
+        slots = breakdowns.windows(found, lo, hi, (window_size or "DAY").upper())
+        slots.sort(key=lambda sl: (sl.start, _order(sl.entry)), reverse=desc)
+        chunk = slots[offset : offset + n]
+        docs = breakdowns.render(loader, chunk, now, skip_zero_qty_line_items)
+    if credit_type_id:
+        docs = [d for d in docs if d["credit_type"]["id"] == credit_type_id]
+    nxt = encode_cursor(offset + n) if offset + n < len(slots) else None
+    return page(docs, nxt)
+
+
+@router.get("/v1/customers/{customer_id}/invoices/{invoice_id}")
+def retrieve(
+    ctx: CtxDep, customer_id: str, invoice_id: str, skip_zero_qty_line_items: bool = False,
+    include_list_prices: bool = False,
+) -> JSONResponse:
+    now = ctx.now()
+    with uow.read(ctx.engine) as conn:
+        customers.get(conn, ctx.tenant_id, customer_id)
+        loader = Loader(conn, ctx.tenant_id)
+        e = service.find(conn, loader, ctx.tenant_id, customer_id, invoice_id, now)
+        doc = e.materialize(loader, now)
+        if include_list_prices:
+            doc = service.with_list_prices(loader, e.crow, doc)
+    return data(service.skip_zero(doc) if skip_zero_qty_line_items else doc)
+
+
+@router.get("/v1/customers/{customer_id}/invoices/{invoice_id}/pdf")
+def retrieve_pdf(ctx: CtxDep, customer_id: str, invoice_id: str) -> Response:
+    now = ctx.now()
+    with uow.read(ctx.engine) as conn:
+        customer = customers.get(conn, ctx.tenant_id, customer_id)
+        loader = Loader(conn, ctx.tenant_id)
+        doc = service.find(conn, loader, ctx.tenant_id, customer_id, invoice_id, now).materialize(loader, now)
+    body = pdf.render(doc, customer.name)
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="invoice-{invoice_id}.pdf"'})
+
+
+@router.post("/v1/invoices/void")
+def void(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.InvoiceRef, body)
+    with uow.write(ctx.engine) as conn:
+        voided = service.void(conn, ctx.tenant_id, req.id, ctx.now())
+    return data({"id": voided})
+
+
+@router.post("/v1/invoices/regenerate")
+def regenerate(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.InvoiceRef, body)
+    with uow.write(ctx.engine) as conn:
+        new_id = service.regenerate(conn, ctx.tenant_id, req.id, ctx.now())
+    return data({"id": new_id})
+
+
+@router.post("/v1/customers/{customer_id}/previewEvents")
+def preview_events(ctx: CtxDep, customer_id: str, body: BodyDep) -> JSONResponse:
+    req = parse(s.PreviewEvents, body)
+    with uow.read(ctx.engine) as conn:
+        docs = preview.preview(conn, ctx.tenant_id, customer_id, req, ctx.now())
+    return data(docs)
+
+
+@router.post("/tally/v1/late-events/list")
+def list_late_events(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.ListLateEvents, body)
+    with uow.read(ctx.engine) as conn:
+        items, nxt = late.page(conn, ctx.tenant_id, req)
+    return page(items, nxt)
+
+
+@router.get("/tally/v1/invoice-settings")
+def get_settings(ctx: CtxDep) -> JSONResponse:
+    with uow.read(ctx.engine) as conn:
+        hours = service.grace_hours(conn, ctx.tenant_id)
+    return data({"grace_period_hours": hours})
+
+
+@router.post("/tally/v1/invoice-settings")
+def set_settings(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.InvoiceSettings, body)
+    with uow.write(ctx.engine) as conn:
+        service.set_grace(conn, ctx.tenant_id, req.grace_period_hours)
+    return data({"grace_period_hours": req.grace_period_hours})
+

@@ -1,0 +1,380 @@
+"""Invoices (SPEC §6): which invoices a contract has, drafts computed in real time, finalization,
+void and regenerate.
+
+An invoice is identified by its key (contract, kind, period start, period end) and a generation (how
+many times the key was voided). Its id is derived from both (uuid5), so a draft needs no row: it is
+recomputed from current usage, terms and balances on every read, and the id a client saw on a draft is
+the id of the invoice once finalized. Rows exist for invoices that left DRAFT (their snapshot is frozen)
+and for regenerated drafts. The unique index on (key, void_seq) allows one live invoice per key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row
+
+from tally.contracts import ledger
+from tally.errors import BadRequest, Conflict, NotFound
+from tally.invoices import repository as repo
+from tally.invoices.inputs import Loader
+from tally.invoices.wire import invoice_wire, list_price, snapshot_bytes
+from tally.money.credit_types import FIAT_BY_ID
+from tally.rating import inputs as ri
+from tally.rating.engine import rate_scheduled_invoices, rate_usage_invoice
+from tally.rating.periods import Period, billing_periods, period_containing
+from tally.rating.results import Invoice, InvoiceType
+from tally.wire import decode_json, format_timestamp, parse_timestamp
+
+USAGE, SCHEDULED = "USAGE", "SCHEDULED"
+DRAFT, FINALIZED, VOID = "DRAFT", "FINALIZED", "VOID"
+GRACE_SETTING = "invoice_finalization_grace_hours"
+DEFAULT_GRACE_HOURS = 24
+_NS = uuid.UUID("3f0e0a5c-5a51-4d36-9a43-52b1d7a1c0de")
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, order=True)
+class Key:
+    contract_id: str
+    kind: str
+    start: datetime
+    end: datetime
+
+    @property
+    def issued_at(self) -> datetime:
+        return self.end
+
+
+def invoice_id(tenant_id: str, key: Key, generation: int) -> str:
+    name = f"{tenant_id}|{key.contract_id}|{key.kind}|{format_timestamp(key.start)}|{format_timestamp(key.end)}|{generation}"
+    return str(uuid.uuid5(_NS, name))
+
+
+# ------------------------------------------------------------------------------------------ settings
+
+
+def grace_hours(conn: Connection, tenant_id: str) -> Decimal:
+    return Decimal(str(repo.tenant_settings(conn, tenant_id).get(GRACE_SETTING, DEFAULT_GRACE_HOURS)))
+
+
+def grace(conn: Connection, tenant_id: str) -> timedelta:
+    return timedelta(seconds=int(grace_hours(conn, tenant_id) * 3600))
+
+
+def set_grace(conn: Connection, tenant_id: str, hours: Decimal) -> None:
+    if hours < 0 or hours > 24 * 90:
+        raise BadRequest("grace_period_hours: must be between 0 and 2160")
+    settings = repo.tenant_settings(conn, tenant_id)
+    settings[GRACE_SETTING] = hours
+    repo.set_tenant_settings(conn, tenant_id, settings)
+
+
+# --------------------------------------------------------------------------------------- schedules
+
+
+def _schedule(crow: Row[Any]) -> ri.UsageStatementSchedule:
+    uss = crow.terms.get("usage_statement_schedule") or {}
+    anchor = uss.get("billing_anchor_date")
+    return ri.UsageStatementSchedule(
+        ri.Frequency(uss.get("frequency", "MONTHLY")),
+        ri.AnchorDay(uss.get("day", "FIRST_OF_MONTH")),
+        parse_timestamp(anchor, "billing_anchor_date") if anchor else None,
+    )
+
+
+def _end_of(crow: Row[Any]) -> datetime | None:
+    """Contract end, or the archive time: nothing is billed after an archive."""
+    ends = [t for t in (crow.ending_before, crow.archived_at) if t is not None]
+    return min(ends) if ends else None
+
+
+def usage_periods(crow: Row[Any], until: datetime) -> list[Period]:
+    """Usage-statement periods that have started by `until` (full periods, never clipped to `until`)."""
+    start, end = crow.starting_at, _end_of(crow)
+    if until < start or (end is not None and end <= start):
+        return []
+    sched = _schedule(crow)
+    stop = end
+    if end is None or until < end:
+        stop = period_containing(sched, start, end, until).ending_before
+    gen_start = (crow.terms.get("usage_statement_schedule") or {}).get("invoice_generation_starting_at")
+    first = parse_timestamp(gen_start, "invoice_generation_starting_at") if gen_start else None
+    return [p for p in billing_periods(sched, start, stop) if first is None or p.ending_before > first]
+
+
+def scheduled_times(contract: ri.Contract, crow: Row[Any], horizon: datetime) -> list[datetime]:
+    """Dates of SCHEDULED invoices (commit purchases, scheduled charges) before `horizon`."""
+    end = _end_of(crow)
+    lo = contract.starting_at - timedelta(days=366 * 5)
+    hi = horizon if end is None else min(horizon, end + timedelta(hours=1))
+    if hi <= lo:
+        return []
+    return [inv.start_timestamp for inv in rate_scheduled_invoices(contract, Period(lo, hi))]
+
+
+def horizon_of(crow: Row[Any], now: datetime) -> datetime:
+    periods = usage_periods(crow, now)
+    return max(now, periods[-1].ending_before) if periods else now
+
+
+def expected_keys(loader: Loader, crow: Row[Any], now: datetime) -> list[Key]:
+    """Every invoice the contract has by `now` (drafts included), archived contracts have none."""
+    if crow.archived_at is not None:
+        return []
+    keys = [Key(crow.id, USAGE, p.starting_at, p.ending_before) for p in usage_periods(crow, now)]
+    contract = loader.contract(crow, now)
+    keys += [Key(crow.id, SCHEDULED, t, t) for t in scheduled_times(contract, crow, horizon_of(crow, now))]
+    return keys
+
+
+def due_at(key: Key, grace_period: timedelta) -> datetime:
+    return key.end + grace_period if key.kind == USAGE else key.start
+
+
+# ------------------------------------------------------------------------------------------ compute
+
+
+def names_for(contract: ri.Contract) -> dict[str, str]:
+    names = {ct.id: ct.name for ct in FIAT_BY_ID.values()}
+    names.update({ct.id: ct.name for ct in contract.rate_card.custom_credit_types})
+    return names
+
+
+def compute(
+    loader: Loader, crow: Row[Any], key: Key, now: datetime, *, release: dict[tuple[str, str], Decimal] | None = None,
+    usage_override: list[ri.UsageRecord] | None = None, usage_window: Period | None = None,
+) -> tuple[Invoice, ri.Contract]:
+    """Rate the invoice for `key` from current data. `usage_window` limits usage to part of the period
+    (breakdowns); `usage_override` replaces the stored usage (preview)."""
+    if key.kind == USAGE:
+        period = Period(key.start, key.end)
+        contract = loader.contract(crow, now, period, release)
+        if usage_override is not None:
+            usage = usage_override
+        else:
+            usage = loader.usage(crow, contract, usage_window or period)
+        return rate_usage_invoice(contract, usage, period), contract
+    contract = loader.contract(crow, now, None, release)
+    found = [i for i in rate_scheduled_invoices(contract, Period(key.start, key.start + _TICK)) if i.start_timestamp == key.start]
+    if found:
+        return found[0], contract
+    empty = Invoice(InvoiceType.SCHEDULED, crow.id, crow.customer_id, contract.rate_card.fiat_credit_type, key.start,
+                    key.end, (), Decimal(0), Decimal(0))
+    return empty, contract
+
+
+def draft_doc(loader: Loader, crow: Row[Any], key: Key, inv_id: str, now: datetime, status: str = DRAFT,
+              regenerated_from: str | None = None) -> tuple[dict[str, Any], Invoice]:
+    inv, contract = compute(loader, crow, key, now)
+    doc = invoice_wire(inv, invoice_id=inv_id, status=status, names=names_for(contract),
+                       net_payment_terms_days=contract.net_payment_terms_days, regenerated_from=regenerated_from)
+    return doc, inv
+
+
+# --------------------------------------------------------------------------------------------- views
+
+
+@dataclass
+class Entry:
+    """One invoice of a customer, before its content is materialized."""
+
+    id: str
+    key: Key
+    status: str
+    crow: Row[Any]
+    row: Row[Any] | None = None
+    doc: dict[str, Any] | None = field(default=None, repr=False)
+
+    def materialize(self, loader: Loader, now: datetime) -> dict[str, Any]:
+        if self.doc is None:
+            if self.row is not None and self.row.snapshot is not None:
+                doc = decode_json(self.row.snapshot.encode())
+                doc["status"] = self.row.status
+                self.doc = doc
+            else:
+                regen = self.row.regenerated_from_invoice_id if self.row is not None else None
+                self.doc, _ = draft_doc(loader, self.crow, self.key, self.id, now, DRAFT, regen)
+        return self.doc
+
+
+def _key_of(row: Row[Any]) -> Key:
+    return Key(row.contract_id, row.kind, row.period_start, row.period_end)
+
+
+def entries(conn: Connection, loader: Loader, tenant_id: str, customer_id: str, now: datetime,
+            contract_id: str | None = None) -> list[Entry]:
+    rows_by_key: dict[Key, list[Row[Any]]] = {}
+    for r in repo.of_customer(conn, tenant_id, customer_id):
+        rows_by_key.setdefault(_key_of(r), []).append(r)
+    out: list[Entry] = []
+    for crow in repo.contracts_of_customer(conn, tenant_id, customer_id):
+        if contract_id is not None and crow.id != contract_id:
+            continue
+        expected = expected_keys(loader, crow, now)
+        keys = dict.fromkeys(expected)
+        keys.update(dict.fromkeys(k for k in rows_by_key if k.contract_id == crow.id))
+        for key in keys:
+            rows = rows_by_key.get(key, [])
+            for r in rows:
+                out.append(Entry(r.id, key, r.status, crow, r))
+            if not rows:
+                out.append(Entry(invoice_id(tenant_id, key, 0), key, DRAFT, crow))
+    return out
+
+
+def find(conn: Connection, loader: Loader, tenant_id: str, customer_id: str, inv_id: str, now: datetime) -> Entry:
+    row = repo.get(conn, tenant_id, inv_id)
+    if row is not None:
+        if row.customer_id != customer_id:
+            raise NotFound(f"Invoice {inv_id} not found")
+        crow = repo.contract(conn, tenant_id, row.contract_id)
+        assert crow is not None
+        return Entry(row.id, _key_of(row), row.status, crow, row)
+    for e in entries(conn, loader, tenant_id, customer_id, now):
+        if e.id == inv_id:
+            return e
+    raise NotFound(f"Invoice {inv_id} not found")
+
+
+def with_list_prices(loader: Loader, crow: Row[Any], doc: dict[str, Any]) -> dict[str, Any]:
+    rates = loader.card(crow.rate_card_id).card.rates
+    names = {ct.id: ct.name for ct in FIAT_BY_ID.values()}
+    lines = []
+    for li in doc["line_items"]:
+        lp = list_price(rates, li, names)
+        lines.append({**li, "list_price": lp} if lp is not None else li)
+    return {**doc, "line_items": lines}
+
+
+def skip_zero(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc, "line_items": [li for li in doc["line_items"] if li.get("quantity", 1) != 0]}
+
+
+# --------------------------------------------------------------------------------------- finalize
+
+
+def _deductions(inv: Invoice, inv_id: str, contract_id: str) -> list[ledger.Deduction]:
+    out = []
+    for e in inv.ledger_entries:
+        if not e.type.endswith("_AUTOMATED_INVOICE_DEDUCTION") or e.amount == 0 or e.segment_id is None:
+            continue
+        out.append(ledger.Deduction(e.commit_id, e.segment_id, -e.amount, e.timestamp, inv_id, contract_id))
+    return out
+
+
+def finalize(conn: Connection, loader: Loader, crow: Row[Any], key: Key, now: datetime) -> bool:
+    """Finalize the live invoice of `key` exactly once; False if another worker did (or is doing) it,
+    or if the key was voided and not regenerated."""
+    tenant_id = crow.tenant_id
+    rows = repo.rows_of_key(conn, tenant_id, key.contract_id, key.kind, key.start, key.end)
+    live = [r for r in rows if r.void_seq == 0]
+    if not live:
+        if rows:
+            return False  # voided: only regenerate makes a new invoice for this key
+        repo.insert_draft(conn, _row_values(tenant_id, crow, key, invoice_id(tenant_id, key, 0), DRAFT, now))
+    row = repo.live_row(conn, tenant_id, key.contract_id, key.kind, key.start, key.end, claim=True)
+    if row is None or row.status != DRAFT:
+        return False
+    return _finalize_row(conn, loader, crow, key, row.id, row.regenerated_from_invoice_id, now)
+
+
+def _finalize_row(conn: Connection, loader: Loader, crow: Row[Any], key: Key, inv_id: str, regen: str | None,
+                  now: datetime) -> bool:
+    doc, inv = draft_doc(loader, crow, key, inv_id, now, FINALIZED, regen)
+    text, digest = snapshot_bytes(doc)
+    if not repo.finalize(conn, inv_id, text, digest, now):
+        return False
+    ledger.record_deductions(conn, crow.tenant_id, _deductions(inv, inv_id, crow.id), now)
+    return True
+
+
+def _row_values(tenant_id: str, crow: Row[Any], key: Key, inv_id: str, status: str, now: datetime,
+                regenerated_from: str | None = None) -> dict[str, Any]:
+    return {
+        "id": inv_id, "tenant_id": tenant_id, "customer_id": crow.customer_id, "contract_id": key.contract_id,
+        "kind": key.kind, "status": status, "period_start": key.start, "period_end": key.end, "void_seq": 0,
+        "regenerated_from_invoice_id": regenerated_from, "created_at": now,
+    }
+
+
+def due_keys(conn: Connection, loader: Loader, crow: Row[Any], now: datetime, grace_period: timedelta) -> tuple[list[Key], datetime | None]:
+    """Keys that are due and not yet settled, and when the next one falls due."""
+    if crow.archived_at is not None:
+        return [], None
+    settled = {(r.kind, r.period_start, r.period_end) for r in repo.of_contract(conn, crow.tenant_id, crow.id)}
+    keys = [Key(crow.id, USAGE, p.starting_at, p.ending_before) for p in usage_periods(crow, now)]
+    contract = loader.contract(crow, now)
+    keys += [Key(crow.id, SCHEDULED, t, t) for t in scheduled_times(contract, crow, now + timedelta(days=400))]
+    due = [k for k in keys if due_at(k, grace_period) <= now and (k.kind, k.start, k.end) not in settled]
+    upcoming = [due_at(k, grace_period) for k in keys if due_at(k, grace_period) > now]
+    return due, (min(upcoming) if upcoming else None)
+
+
+# ----------------------------------------------------------------------------------- void, regenerate
+
+
+def _locate(conn: Connection, loader: Loader, tenant_id: str, inv_id: str, now: datetime) -> Entry:
+    row = repo.get(conn, tenant_id, inv_id, lock=True)
+    if row is not None:
+        crow = repo.contract(conn, tenant_id, row.contract_id)
+        assert crow is not None
+        return Entry(row.id, _key_of(row), row.status, crow, row)
+    for crow in repo.contracts_of_tenant(conn, tenant_id):
+        for key in expected_keys(loader, crow, now):
+            if invoice_id(tenant_id, key, 0) == inv_id and not repo.rows_of_key(
+                conn, tenant_id, key.contract_id, key.kind, key.start, key.end
+            ):
+                return Entry(inv_id, key, DRAFT, crow)
+    raise NotFound(f"Invoice {inv_id} not found")
+
+
+def void(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> str:
+    loader = Loader(conn, tenant_id)
+    e = _locate(conn, loader, tenant_id, inv_id, now)
+    if e.status == VOID:
+        return inv_id  # voiding twice is a no-op
+    seq = repo.max_void_seq(conn, tenant_id, e.key.contract_id, e.key.kind, e.key.start, e.key.end) + 1
+    if e.row is None:
+        repo.insert_draft(conn, _row_values(tenant_id, e.crow, e.key, inv_id, DRAFT, now))
+    snapshot = digest = None
+    if e.status == DRAFT:
+        # Keep what the draft showed when it was voided (it never drew from balances).
+        regen = e.row.regenerated_from_invoice_id if e.row is not None else None
+        doc, _ = draft_doc(loader, e.crow, e.key, inv_id, now, VOID, regen)
+        snapshot, digest = snapshot_bytes(doc)
+    if not repo.void(conn, inv_id, seq, now, snapshot, digest):
+        raise Conflict(f"Invoice {inv_id} changed while it was being voided; retry")
+    if e.status == FINALIZED and e.row is not None and e.row.snapshot:
+        doc = decode_json(e.row.snapshot.encode())
+        commit_ids = [li["commit_id"] for li in doc["line_items"] if li.get("commit_id") and li["type"] == "applied_commit_or_credit"]
+        ledger.release_invoice(conn, tenant_id, inv_id, commit_ids, now)
+    return inv_id
+
+
+def regenerate(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> str:
+    row = repo.get(conn, tenant_id, inv_id, lock=True)
+    if row is None:
+        # A draft that never left DRAFT has no row; it exists (not voided) or it does not exist at all.
+        loader = Loader(conn, tenant_id)
+        _locate(conn, loader, tenant_id, inv_id, now)
+        raise BadRequest(f"Invoice {inv_id} is not voided; only voided invoices can be regenerated")
+    if row.status != VOID:
+        raise BadRequest(f"Invoice {inv_id} is {row.status}; only voided invoices can be regenerated")
+    key = _key_of(row)
+    rows = repo.rows_of_key(conn, tenant_id, key.contract_id, key.kind, key.start, key.end)
+    live = [r for r in rows if r.void_seq == 0]
+    if live:
+        raise Conflict(f"Invoice {inv_id} was already regenerated as {live[0].id}")
+    crow = repo.contract(conn, tenant_id, row.contract_id)
+    assert crow is not None
+    new_id = invoice_id(tenant_id, key, len(rows))
+    repo.insert(conn, _row_values(tenant_id, crow, key, new_id, DRAFT, now, regenerated_from=inv_id))
+    if due_at(key, grace(conn, tenant_id)) <= now:
+        _finalize_row(conn, Loader(conn, tenant_id), crow, key, new_id, inv_id, now)
+    return new_id

@@ -1,0 +1,39 @@
+"""`POST /tally/v1/test-clock` (only with `tally serve --test-clock`): move the server's time forward and
+run whatever falls due before answering. Without the flag the route answers 404 like any unknown path."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from tally.auth.dependencies import BodyDep, CtxDep
+from tally.errors import NotFound
+from tally.invoices.schemas import SetTestClock
+from tally.jobs.clock import PersistentClock
+from tally.jobs.worker import run_pass
+from tally.kit.api import parse
+from tally.kit.responses import JSONResponse, data
+from tally.wire import format_timestamp
+
+router = APIRouter(prefix="/tally/v1")
+
+
+def _clock(request: Request) -> PersistentClock:
+    clock = request.app.state.clock
+    if not request.app.state.settings.test_clock or not isinstance(clock, PersistentClock):
+        raise NotFound("Not found")
+    return clock
+
+
+@router.get("/test-clock")
+def get_test_clock(request: Request, ctx: CtxDep) -> JSONResponse:
+    clock = _clock(request)
+    return data({"now": format_timestamp(clock.now())})
+
+
+@router.post("/test-clock")
+def set_test_clock(request: Request, ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    clock = _clock(request)
+    req = parse(SetTestClock, body)
+    clock.set(req.now)
+    result = run_pass(ctx.engine, clock)
+    return data({"now": format_timestamp(clock.now()), "finalized_invoices": result.finalized})

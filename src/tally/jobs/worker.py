@@ -1,0 +1,132 @@
+"""The billing worker: finalize what has fallen due, one contract per transaction.
+
+Work is durable because it is derived from the database, never held in memory: `billing_state` holds,
+per contract, the next time something falls due (a usage period closing after the tenant's grace
+period, or a SCHEDULED invoice date). A pass (1) tracks contracts that are new or edited since their
+schedule was computed, then (2) repeatedly claims one due contract (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL, so concurrent `tally worker` processes never take the same one; SQLite serializes writers),
+finalizes its due invoices and stores the next due time, all in one transaction. A crash rolls the
+contract back to due, and the next pass (after a restart) does it again; finalization is idempotent
+(a conditional UPDATE on DRAFT), so nothing is finalized twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from tally.clock import Clock
+from tally.db import uow
+from tally.invoices import repository as repo
+from tally.invoices import service
+from tally.invoices.inputs import Loader
+
+log = logging.getLogger("tally.worker")
+RETRY_AFTER = timedelta(minutes=15)
+
+
+@dataclass
+class PassResult:
+    contracts: int = 0
+    finalized: int = 0
+
+
+def track(engine: Engine, clock: Clock, batch: int = 1000) -> int:
+    """Mark contracts that are new or edited since their schedule was computed as due now, so the claim
+    loop recomputes them. Returns how many were marked."""
+    done = 0
+    while True:
+        with uow.write(engine) as conn:
+            now = clock.now()
+            todo = repo.untracked_or_edited(conn, batch)
+            for t in todo:
+                repo.upsert_state(conn, t.tenant_id, t.id, now, int(t.seq), now)
+        done += len(todo)
+        if len(todo) < batch:
+            return done
+
+
+def process_one(engine: Engine, clock: Clock, graces: dict[str, timedelta] | None = None) -> PassResult | None:
+    """Claim one due contract and finalize what is due on it; None when nothing is due."""
+    with uow.write(engine) as conn:
+        now = clock.now()
+        state = repo.claim_due(conn, now)
+        if state is None:
+            return None
+        crow = repo.contract(conn, state.tenant_id, state.contract_id)
+        result = PassResult(contracts=1)
+        if crow is None:
+            repo.set_next_due(conn, state.contract_id, None, now)
+            return result
+        grace = (graces or {}).get(state.tenant_id)
+        if grace is None:
+            grace = service.grace(conn, state.tenant_id)
+            if graces is not None:
+                graces[state.tenant_id] = grace
+        loader = Loader(conn, state.tenant_id)
+        savepoint = conn.begin_nested()
+        try:
+            due, nxt = service.due_keys(conn, loader, crow, now, grace)
+            for key in due:
+                if service.finalize(conn, loader, crow, key, now):
+                    result.finalized += 1
+            savepoint.commit()
+        except Exception:
+            # One contract the engine refuses must not hold up everyone else: retry it later.
+            savepoint.rollback()
+            log.exception("cannot finalize contract %s; retrying in %s", crow.id, RETRY_AFTER)
+            nxt = now + RETRY_AFTER
+        repo.set_next_due(conn, state.contract_id, nxt, now)
+        return result
+
+
+def run_pass(engine: Engine, clock: Clock) -> PassResult:
+    """Do everything that is due now."""
+    track(engine, clock)
+    total = PassResult()
+    graces: dict[str, timedelta] = {}
+    while True:
+        try:
+            r = process_one(engine, clock, graces)
+        except Exception:
+            log.exception("billing pass failed; will retry on the next pass")
+            break
+        if r is None:
+            break
+        total.contracts += r.contracts
+        total.finalized += r.finalized
+    return total
+
+
+class Worker:
+    """The loop `tally serve` runs in a thread (SQLite, embedded) and `tally worker` runs in production."""
+
+    def __init__(self, engine: Engine, clock: Clock, interval: float = 5.0) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                result = run_pass(self.engine, self.clock)
+                if result.finalized:
+                    log.info("finalized %d invoice(s) on %d contract(s)", result.finalized, result.contracts)
+            except Exception:
+                log.exception("billing worker pass failed")
+            self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run_forever, name="tally-billing-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
