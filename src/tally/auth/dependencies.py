@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
@@ -61,7 +62,8 @@ class _TokenCache:
 _cache = _TokenCache()
 
 
-def authenticate(request: Request) -> Ctx:
+async def authenticate(request: Request) -> Ctx:
+    """Async so the common case (a cached token) costs no thread hop; a cache miss queries in a thread."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -71,14 +73,18 @@ def authenticate(request: Request) -> Ctx:
     digest = hash_token(token)
     tenant = _cache.get(digest)
     if tenant is None:
-        with uow.read(engine) as conn:
-            tenant = tenant_for_token(conn, token)
+        tenant = await anyio.to_thread.run_sync(_lookup, engine, token)
         if tenant is None:
             raise Unauthorized("Invalid API token")
         _cache.put(digest, tenant)
     ctx = Ctx(tenant=tenant, engine=engine, clock=request.app.state.clock)
     request.state.ctx = ctx
     return ctx
+
+
+def _lookup(engine: Engine, token: str) -> Tenant | None:
+    with uow.read(engine) as conn:
+        return tenant_for_token(conn, token)
 
 
 def current(request: Request) -> Ctx:

@@ -45,14 +45,30 @@ class CardData:
     product_ids: tuple[str, ...]
 
 
+class Catalog:
+    """Rate cards, products and metrics already read; a worker pass shares one per tenant across its
+    transactions (a pass lasts seconds; catalog changes apply from the next pass)."""
+
+    def __init__(self) -> None:
+        self.cards: dict[str, CardData] = {}
+        self.products: dict[str, Versions | None] = {}
+        self.metrics: dict[str, MetricDef | None] = {}
+
+
 class Loader:
-    def __init__(self, conn: Connection, tenant_id: str) -> None:
+    def __init__(self, conn: Connection, tenant_id: str, catalog: Catalog | None = None) -> None:
         self.conn = conn
         self.tenant_id = tenant_id
-        self._cards: dict[str, CardData] = {}
-        self._products: dict[str, Versions | None] = {}
-        self._metrics: dict[str, MetricDef | None] = {}
+        cat = catalog or Catalog()
+        self._cards = cat.cards
+        self._products = cat.products
+        self._metrics = cat.metrics
         self._keys: dict[str, list[str]] = {}
+        self._contracts: dict[tuple[str, datetime, datetime | None], ri.Contract] = {}
+
+    def forget(self, contract_id: str) -> None:
+        """Drop cached snapshots of a contract (its balances changed)."""
+        self._contracts = {k: v for k, v in self._contracts.items() if k[0] != contract_id}
 
     # ---------------------------------------------------------------------------------- catalog
 
@@ -121,6 +137,17 @@ class Loader:
     ) -> ri.Contract:
         """The contract as the engine sees it. `release` gives back what one invoice consumed per
         (balance, segment), so a finalized invoice can be recomputed (breakdowns)."""
+        memo = (row.id, at, period.starting_at if period is not None else None)
+        if release is None and memo in self._contracts:
+            return self._contracts[memo]
+        built = self._build(row, at, period, release)
+        if release is None:
+            self._contracts[memo] = built
+        return built
+
+    def _build(
+        self, row: Row[Any], at: datetime, period: Period | None, release: dict[tuple[str, str], Decimal] | None
+    ) -> ri.Contract:
         doc = dict(row.terms)
         balances = ledger.balances_for(self.conn, self.tenant_id, row.customer_id, row.id, at)
         if release:

@@ -163,16 +163,16 @@ def upsert_state(conn: Connection, tenant_id: str, contract_id: str, next_due: d
         )
 
 
-def claim_due(conn: Connection, now: datetime) -> Row[Any] | None:
-    """One contract with work due, locked; other PostgreSQL workers skip it (SKIP LOCKED)."""
+def claim_due(conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:
+    """Contracts with work due, locked; other PostgreSQL workers skip them (SKIP LOCKED)."""
     q = (
         select(billing_state)
         .where(billing_state.c.next_due_at.is_not(None), billing_state.c.next_due_at <= now)
-        .order_by(billing_state.c.next_due_at)
-        .limit(1)
+        .order_by(billing_state.c.next_due_at, billing_state.c.contract_id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return conn.execute(q).first()
+    return list(conn.execute(q))
 
 
 def set_next_due(conn: Connection, contract_id: str, next_due: datetime | None, now: datetime) -> None:

@@ -268,16 +268,19 @@ def _deductions(inv: Invoice, inv_id: str, contract_id: str) -> list[ledger.Dedu
     return out
 
 
-def finalize(conn: Connection, loader: Loader, crow: Row[Any], key: Key, now: datetime) -> bool:
+def finalize(conn: Connection, loader: Loader, crow: Row[Any], key: Key, now: datetime, *, known_unsettled: bool = False) -> bool:
     """Finalize the live invoice of `key` exactly once; False if another worker did (or is doing) it,
-    or if the key was voided and not regenerated."""
+    or if the key was voided and not regenerated. `known_unsettled`: the caller has just seen that the
+    key has no row (so a voided key cannot be mistaken for a fresh one)."""
     tenant_id = crow.tenant_id
-    rows = repo.rows_of_key(conn, tenant_id, key.contract_id, key.kind, key.start, key.end)
-    live = [r for r in rows if r.void_seq == 0]
-    if not live:
-        if rows:
+    if not known_unsettled:
+        rows = repo.rows_of_key(conn, tenant_id, key.contract_id, key.kind, key.start, key.end)
+        if rows and not any(r.void_seq == 0 for r in rows):
             return False  # voided: only regenerate makes a new invoice for this key
-        repo.insert_draft(conn, _row_values(tenant_id, crow, key, invoice_id(tenant_id, key, 0), DRAFT, now))
+    first = invoice_id(tenant_id, key, 0)
+    if repo.insert_draft(conn, _row_values(tenant_id, crow, key, first, DRAFT, now)):
+        # We inserted the row, so we hold its lock until commit: nobody else can finalize it.
+        return _finalize_row(conn, loader, crow, key, first, None, now)
     row = repo.live_row(conn, tenant_id, key.contract_id, key.kind, key.start, key.end, claim=True)
     if row is None or row.status != DRAFT:
         return False
@@ -290,7 +293,10 @@ def _finalize_row(conn: Connection, loader: Loader, crow: Row[Any], key: Key, in
     text, digest = snapshot_bytes(doc)
     if not repo.finalize(conn, inv_id, text, digest, now):
         return False
-    ledger.record_deductions(conn, crow.tenant_id, _deductions(inv, inv_id, crow.id), now)
+    deductions = _deductions(inv, inv_id, crow.id)
+    if deductions:
+        ledger.record_deductions(conn, crow.tenant_id, deductions, now)
+        loader.forget(crow.id)
     return True
 
 

@@ -23,10 +23,11 @@ from tally.clock import Clock
 from tally.db import uow
 from tally.invoices import repository as repo
 from tally.invoices import service
-from tally.invoices.inputs import Loader
+from tally.invoices.inputs import Catalog, Loader
 
 log = logging.getLogger("tally.worker")
 RETRY_AFTER = timedelta(minutes=15)
+BATCH = 50  # contracts per transaction
 
 
 @dataclass
@@ -50,37 +51,42 @@ def track(engine: Engine, clock: Clock, batch: int = 1000) -> int:
             return done
 
 
-def process_one(engine: Engine, clock: Clock, graces: dict[str, timedelta] | None = None) -> PassResult | None:
-    """Claim one due contract and finalize what is due on it; None when nothing is due."""
+def process_batch(
+    engine: Engine, clock: Clock, graces: dict[str, timedelta] | None = None,
+    catalogs: dict[str, Catalog] | None = None, size: int = BATCH,
+) -> PassResult | None:
+    """Claim up to `size` due contracts and finalize what is due on them, in one transaction (each
+    contract in its own savepoint); None when nothing is due."""
+    graces = {} if graces is None else graces
+    catalogs = {} if catalogs is None else catalogs
     with uow.write(engine) as conn:
         now = clock.now()
-        state = repo.claim_due(conn, now)
-        if state is None:
+        states = repo.claim_due(conn, now, size)
+        if not states:
             return None
-        crow = repo.contract(conn, state.tenant_id, state.contract_id)
-        result = PassResult(contracts=1)
-        if crow is None:
-            repo.set_next_due(conn, state.contract_id, None, now)
-            return result
-        grace = (graces or {}).get(state.tenant_id)
-        if grace is None:
-            grace = service.grace(conn, state.tenant_id)
-            if graces is not None:
-                graces[state.tenant_id] = grace
-        loader = Loader(conn, state.tenant_id)
-        savepoint = conn.begin_nested()
-        try:
-            due, nxt = service.due_keys(conn, loader, crow, now, grace)
-            for key in due:
-                if service.finalize(conn, loader, crow, key, now):
-                    result.finalized += 1
-            savepoint.commit()
-        except Exception:
-            # One contract the engine refuses must not hold up everyone else: retry it later.
-            savepoint.rollback()
-            log.exception("cannot finalize contract %s; retrying in %s", crow.id, RETRY_AFTER)
-            nxt = now + RETRY_AFTER
-        repo.set_next_due(conn, state.contract_id, nxt, now)
+        result = PassResult()
+        for state in states:
+            result.contracts += 1
+            crow = repo.contract(conn, state.tenant_id, state.contract_id)
+            if crow is None:
+                repo.set_next_due(conn, state.contract_id, None, now)
+                continue
+            if state.tenant_id not in graces:
+                graces[state.tenant_id] = service.grace(conn, state.tenant_id)
+            loader = Loader(conn, state.tenant_id, catalogs.setdefault(state.tenant_id, Catalog()))
+            savepoint = conn.begin_nested()
+            try:
+                due, nxt = service.due_keys(conn, loader, crow, now, graces[state.tenant_id])
+                for key in due:
+                    if service.finalize(conn, loader, crow, key, now, known_unsettled=True):
+                        result.finalized += 1
+                savepoint.commit()
+            except Exception:
+                # One contract the engine refuses must not hold up everyone else: retry it later.
+                savepoint.rollback()
+                log.exception("cannot finalize contract %s; retrying in %s", crow.id, RETRY_AFTER)
+                nxt = now + RETRY_AFTER
+            repo.set_next_due(conn, state.contract_id, nxt, now)
         return result
 
 
@@ -89,9 +95,10 @@ def run_pass(engine: Engine, clock: Clock) -> PassResult:
     track(engine, clock)
     total = PassResult()
     graces: dict[str, timedelta] = {}
+    catalogs: dict[str, Catalog] = {}
     while True:
         try:
-            r = process_one(engine, clock, graces)
+            r = process_batch(engine, clock, graces, catalogs)
         except Exception:
             log.exception("billing pass failed; will retry on the next pass")
             break
