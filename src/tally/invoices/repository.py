@@ -18,8 +18,11 @@ INV = invoices.c
 
 
 def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING; 1 if the row was inserted (RETURNING: rowcount is not
+    reliable for this statement under psycopg 3)."""
     stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(**values)
-    return conn.execute(stmt.on_conflict_do_nothing()).rowcount or 0
+    pk = list(table.primary_key.columns)[0]
+    return len(conn.execute(stmt.on_conflict_do_nothing().returning(pk)).all())
 
 
 # ---------------------------------------------------------------------------------------- invoices

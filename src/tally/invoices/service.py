@@ -317,7 +317,11 @@ def due_keys(conn: Connection, loader: Loader, crow: Row[Any], now: datetime, gr
     keys = [Key(crow.id, USAGE, p.starting_at, p.ending_before) for p in usage_periods(crow, now)]
     contract = loader.contract(crow, now)
     keys += [Key(crow.id, SCHEDULED, t, t) for t in scheduled_times(contract, crow, now + timedelta(days=400))]
-    due = [k for k in keys if due_at(k, grace_period) <= now and (k.kind, k.start, k.end) not in settled]
+    # SCHEDULED first: they draw nothing from balances, so the contract snapshot stays valid for them.
+    due = sorted(
+        (k for k in keys if due_at(k, grace_period) <= now and (k.kind, k.start, k.end) not in settled),
+        key=lambda k: (k.kind != SCHEDULED, k.start),
+    )
     upcoming = [due_at(k, grace_period) for k in keys if due_at(k, grace_period) > now]
     return due, (min(upcoming) if upcoming else None)
 
