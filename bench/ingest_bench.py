@@ -9,7 +9,10 @@ events_per_s counts every event of every acknowledged (200) batch; accepted_per_
 Clients use http.client (stdlib) rather than httpx so the load generator, which shares the machine's
 cores with the server, costs as little CPU as possible.
 
-    .venv/bin/python bench/ingest_bench.py --backends sqlite,postgres --duration 15 --clients 8
+    .venv/bin/python bench/ingest_bench.py --backends sqlite,postgres --duration 15 --clients 8 [--metrics 2]
+
+By default two billable metrics (a SUM grouped by region and a COUNT) exist, so every event also updates
+the metering rollups, as it would for a real tenant; --metrics 0 measures bare storage.
 """
 
 from __future__ import annotations
@@ -128,7 +131,23 @@ def _cpu_seconds(root_pid: int) -> float:
     return total
 
 
-def run(backend: str, clients: int, duration: float, warmup: float, workers: int, dup_share: float) -> str:
+METRICS = [
+    # What a typical tenant meters on each event: a grouped SUM and a plain COUNT.
+    {
+        "name": "tokens by region",
+        "aggregation_type": "SUM",
+        "aggregation_key": "tokens",
+        "event_type_filter": {"in_values": ["api_call"]},
+        "property_filters": [{"name": "tokens", "exists": True}, {"name": "region", "exists": True}],
+        "group_keys": [["region"]],
+    },
+    {"name": "calls", "aggregation_type": "COUNT", "event_type_filter": {"in_values": ["api_call"]}},
+]
+
+
+def run(
+    backend: str, clients: int, duration: float, warmup: float, workers: int, dup_share: float, metrics: int
+) -> str:
     workdir = Path(tempfile.mkdtemp(prefix=f"tally-bench-{backend}-"))
     server, pg_url = make_server(backend, workdir, "--workers", str(workers))
     try:
@@ -139,7 +158,19 @@ def run(backend: str, clients: int, duration: float, warmup: float, workers: int
         req = json.dumps({"name": "bench", "ingest_aliases": [customer]}).encode()
         c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
         c.request("POST", "/v1/customers", body=req, headers={"Authorization": f"Bearer {token}"})
-        assert c.getresponse().status == 200
+        r = c.getresponse()
+        assert r.status == 200, r.read()
+        r.read()
+        for metric in METRICS[:metrics]:
+            c.request(
+                "POST",
+                "/v1/billable-metrics/create",
+                body=json.dumps(metric).encode(),
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            r = c.getresponse()
+            assert r.status == 200, r.read()
+            r.read()
         c.close()
         ts = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         stats = Stats()
@@ -166,7 +197,8 @@ def run(backend: str, clients: int, duration: float, warmup: float, workers: int
         p50 = lat[len(lat) // 2] * 1000 if lat else float("nan")
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000 if lat else float("nan")
         return (
-            f"RESULT ingest backend={backend} workers={workers} clients={clients} duration_s={duration:g} "
+            f"RESULT ingest backend={backend} workers={workers} clients={clients} metrics={metrics} "
+            f"duration_s={duration:g} "
             f"events_per_s={stats.events / duration:.0f} accepted_per_s={stats.accepted / duration:.0f} "
             f"p50_ms={p50:.1f} p99_ms={p99:.1f} errors={stats.errors} "
             f"server_cpu_ms_per_batch={(cpu[-1] - cpu[0]) * 1000 / batches:.2f} "
@@ -191,11 +223,12 @@ def main() -> None:
         help="tally serve --workers (default: 1 on SQLite, whose writes serialize anyway; 2 on PostgreSQL)",
     )
     ap.add_argument("--dup-share", type=float, default=0.1)
+    ap.add_argument("--metrics", type=int, default=2, choices=[0, 1, 2], help="billable metrics fed at ingest")
     args = ap.parse_args()
     duration = min(args.duration, 300.0)
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         workers = args.workers or (1 if backend == "sqlite" else 2)
-        print(run(backend, args.clients, duration, args.warmup, workers, args.dup_share), flush=True)
+        print(run(backend, args.clients, duration, args.warmup, workers, args.dup_share, args.metrics), flush=True)
 
 
 if __name__ == "__main__":
