@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
 from fastapi.testclient import TestClient  # noqa: E402
+from tests.support.servers import create_pg_database, drop_pg_database  # noqa: E402
 
 from tally import settings as settings_mod  # noqa: E402
 from tally.auth import service as auth  # noqa: E402
@@ -55,7 +55,6 @@ from tally.kit.api import parse  # noqa: E402
 from tally.server.app import create_app  # noqa: E402
 from tally.usage import rollups  # noqa: E402
 from tally.usage.events import AcceptedEvent  # noqa: E402
-from tests.support.servers import create_pg_database, drop_pg_database  # noqa: E402
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 T1 = datetime(2025, 2, 1, tzinfo=UTC)
@@ -72,47 +71,106 @@ def catalog(client: TestClient) -> dict[str, str]:
         assert r.status_code == 200, r.text
         return r.json()["data"]
 
-    tokens_metric = post("/v1/billable-metrics/create", {
-        "name": "tokens", "aggregation_type": "SUM", "aggregation_key": "tokens",
-        "event_type_filter": {"in_values": ["tokens"]},
-        "property_filters": [{"name": "tokens", "exists": True}, {"name": "region", "exists": True}],
-        "group_keys": [["region"]]})["id"]
-    calls_metric = post("/v1/billable-metrics/create", {
-        "name": "calls", "aggregation_type": "COUNT", "event_type_filter": {"in_values": ["call"]}})["id"]
-    tok = post("/v1/contract-pricing/products/create", {"name": "Tokens", "type": "USAGE", "billable_metric_id": tokens_metric})["id"]
-    call = post("/v1/contract-pricing/products/create", {"name": "Calls", "type": "USAGE", "billable_metric_id": calls_metric})["id"]
+    tokens_metric = post(
+        "/v1/billable-metrics/create",
+        {
+            "name": "tokens",
+            "aggregation_type": "SUM",
+            "aggregation_key": "tokens",
+            "event_type_filter": {"in_values": ["tokens"]},
+            "property_filters": [{"name": "tokens", "exists": True}, {"name": "region", "exists": True}],
+            "group_keys": [["region"]],
+        },
+    )["id"]
+    calls_metric = post(
+        "/v1/billable-metrics/create",
+        {"name": "calls", "aggregation_type": "COUNT", "event_type_filter": {"in_values": ["call"]}},
+    )["id"]
+    tok = post(
+        "/v1/contract-pricing/products/create",
+        {"name": "Tokens", "type": "USAGE", "billable_metric_id": tokens_metric},
+    )["id"]
+    call = post(
+        "/v1/contract-pricing/products/create",
+        {"name": "Calls", "type": "USAGE", "billable_metric_id": calls_metric},
+    )["id"]
     fixed = post("/v1/contract-pricing/products/create", {"name": "Prepaid", "type": "FIXED"})["id"]
     card = post("/v1/contract-pricing/rate-cards/create", {"name": "standard"})["id"]
-    post("/v1/contract-pricing/rate-cards/addRate", {
-        "rate_card_id": card, "product_id": tok, "entitled": True, "rate_type": "TIERED", "starting_at": iso(T0),
-        "tiers": [{"size": 100000, "price": "0.002"}, {"price": "0.001"}]})
-    post("/v1/contract-pricing/rate-cards/addRate", {
-        "rate_card_id": card, "product_id": call, "entitled": True, "rate_type": "FLAT", "price": 5, "starting_at": iso(T0)})
+    post(
+        "/v1/contract-pricing/rate-cards/addRate",
+        {
+            "rate_card_id": card,
+            "product_id": tok,
+            "entitled": True,
+            "rate_type": "TIERED",
+            "starting_at": iso(T0),
+            "tiers": [{"size": 100000, "price": "0.002"}, {"price": "0.001"}],
+        },
+    )
+    post(
+        "/v1/contract-pricing/rate-cards/addRate",
+        {
+            "rate_card_id": card,
+            "product_id": call,
+            "entitled": True,
+            "rate_type": "FLAT",
+            "price": 5,
+            "starting_at": iso(T0),
+        },
+    )
     return {"tokens": tok, "calls": call, "fixed": fixed, "card": card}
 
 
 def contract_body(customer: str, cat: dict[str, str]) -> dict[str, Any]:
     year = iso(datetime(2026, 1, 1, tzinfo=UTC))
     return {
-        "customer_id": customer, "starting_at": iso(T0), "rate_card_id": cat["card"],
-        "commits": [{"type": "PREPAID", "product_id": cat["fixed"], "priority": 2,
-                     "access_schedule": {"schedule_items": [{"amount": 10000, "starting_at": iso(T0), "ending_before": year}]},
-                     "invoice_schedule": {"schedule_items": [{"timestamp": iso(T0), "amount": 9000}]}}],
-        "credits": [{"product_id": cat["fixed"], "priority": 1,
-                     "access_schedule": {"schedule_items": [{"amount": 500, "starting_at": iso(T0), "ending_before": year}]}}],
-        "overrides": [{"starting_at": iso(T0), "product_id": cat["calls"], "type": "MULTIPLIER", "multiplier": "0.9"}],
+        "customer_id": customer,
+        "starting_at": iso(T0),
+        "rate_card_id": cat["card"],
+        "commits": [
+            {
+                "type": "PREPAID",
+                "product_id": cat["fixed"],
+                "priority": 2,
+                "access_schedule": {
+                    "schedule_items": [{"amount": 10000, "starting_at": iso(T0), "ending_before": year}]
+                },
+                "invoice_schedule": {"schedule_items": [{"timestamp": iso(T0), "amount": 9000}]},
+            }
+        ],
+        "credits": [
+            {
+                "product_id": cat["fixed"],
+                "priority": 1,
+                "access_schedule": {
+                    "schedule_items": [{"amount": 500, "starting_at": iso(T0), "ending_before": year}]
+                },
+            }
+        ],
+        "overrides": [
+            {"starting_at": iso(T0), "product_id": cat["calls"], "type": "MULTIPLIER", "multiplier": "0.9"}
+        ],
     }
 
 
-def events_for(customer: str, n: int, start: datetime, span_s: int, rng: random.Random, prefix: str) -> list[AcceptedEvent]:
+def events_for(
+    customer: str, n: int, start: datetime, span_s: int, rng: random.Random, prefix: str
+) -> list[AcceptedEvent]:
     out = []
     for i in range(n):
         ts = start + timedelta(seconds=rng.randrange(span_s))
         if i % 4 == 0:
             out.append(AcceptedEvent(f"{prefix}-{i}", customer, "call", ts, {}))
         else:
-            out.append(AcceptedEvent(f"{prefix}-{i}", customer, "tokens", ts,
-                                     {"tokens": str(rng.randrange(1, 5000)), "region": REGIONS[i % 3]}))
+            out.append(
+                AcceptedEvent(
+                    f"{prefix}-{i}",
+                    customer,
+                    "tokens",
+                    ts,
+                    {"tokens": str(rng.randrange(1, 5000)), "region": REGIONS[i % 3]},
+                )
+            )
     return out
 
 
@@ -155,8 +213,12 @@ def main() -> None:
         for start in range(0, total, 250):
             with uow.write(engine) as conn:
                 for i in range(start, min(start + 250, total)):
-                    c = customers.create(conn, tenant.id, parse(CreateCustomer, {"name": f"customer {i}"}), now)
-                    contracts.create(conn, tenant.id, parse(CreateContract, contract_body(c.id, cat)), now, "bench")
+                    c = customers.create(
+                        conn, tenant.id, parse(CreateCustomer, {"name": f"customer {i}"}), now
+                    )
+                    contracts.create(
+                        conn, tenant.id, parse(CreateContract, contract_body(c.id, cat)), now, "bench"
+                    )
                     ids.append(c.id)
         print(f"setup: {total} customers and contracts in {time.perf_counter() - t:.1f}s", flush=True)
 
@@ -168,16 +230,24 @@ def main() -> None:
         load_usage(engine, tenant.id, small)
         big = ids[-1]
         load_usage(engine, tenant.id, events_for(big, args.events, T1, 14 * 86400, rng, "big"))
-        print(f"setup: {len(small) + args.events} events into rollups in {time.perf_counter() - t:.1f}s", flush=True)
+        print(
+            f"setup: {len(small) + args.events} events into rollups in {time.perf_counter() - t:.1f}s",
+            flush=True,
+        )
 
         t = time.perf_counter()
         result = run_pass(engine, FixedClock(T1 + timedelta(hours=25)))
         seconds = time.perf_counter() - t
-        print(f"RESULT invoice_finalize backend={args.backend} customers={total} contracts={result.contracts} "
-              f"invoices={result.finalized} seconds={seconds:.1f} target_s=60", flush=True)
+        print(
+            f"RESULT invoice_finalize backend={args.backend} customers={total} contracts={result.contracts} "
+            f"invoices={result.finalized} seconds={seconds:.1f} target_s=60",
+            flush=True,
+        )
 
         clock.set(datetime(2025, 2, 15, 12, tzinfo=UTC))
-        drafts = client.get(f"/v1/customers/{big}/invoices", params={"status": "DRAFT", "type": "USAGE"}).json()["data"]
+        drafts = client.get(
+            f"/v1/customers/{big}/invoices", params={"status": "DRAFT", "type": "USAGE"}
+        ).json()["data"]
         draft = drafts[0]
         assert draft["start_timestamp"] == iso(T1), draft["start_timestamp"]
         times = []
@@ -187,10 +257,14 @@ def main() -> None:
             times.append((time.perf_counter() - t) * 1000)
             assert r.status_code == 200
         q = statistics.quantiles(times, n=100)
-        lines = {li["name"]: li.get("quantity") for li in r.json()["data"]["line_items"] if li["type"] == "usage"}
-        print(f"RESULT invoice_draft_read backend={args.backend} events={args.events} reads={args.reads} "
-              f"p50_ms={statistics.median(times):.1f} p99_ms={q[98]:.1f} target_p50_ms=100 lines={lines}", flush=True)
-        _ = Decimal
+        lines = {
+            li["name"]: li.get("quantity") for li in r.json()["data"]["line_items"] if li["type"] == "usage"
+        }
+        print(
+            f"RESULT invoice_draft_read backend={args.backend} events={args.events} reads={args.reads} "
+            f"p50_ms={statistics.median(times):.1f} p99_ms={q[98]:.1f} target_p50_ms=100 lines={lines}",
+            flush=True,
+        )
     finally:
         engine.dispose()
         if pg_url:

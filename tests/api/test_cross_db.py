@@ -16,7 +16,7 @@ import pytest
 
 from tally.rating.periods import add_months
 from tests.conftest import Running
-from tests.sdk.invoice_support import build, clock_now, ingest, iso, month_start, set_clock
+from tests.sdk.invoice_support import build, clock_now, ingest, month_start, set_clock
 from tests.support.servers import drop_pg_database, make_server
 
 _UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -28,7 +28,9 @@ def normalized(raw: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Running]]:
+def pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Running]]:
     wanted = {b.strip() for b in request.config.getoption("backend").split(",")}
     if wanted != {"sqlite", "postgres"}:
         pytest.skip("needs both backends")
@@ -64,7 +66,10 @@ def test_finalized_invoices_are_byte_identical(pair: dict[str, Running]) -> None
             sdk = r.sdk()
             s = build(sdk, h, "xdb")
             ingest(
-                sdk, s, "xdb", "e",
+                sdk,
+                s,
+                "xdb",
+                "e",
                 (s.token_event, s.t0 + timedelta(hours=5), {"tokens": "1234.5", "region": "us"}),
                 (s.token_event, s.t0 + timedelta(hours=6), {"tokens": "0.25", "region": "eu"}),
                 *[(s.api_event, s.t0 + timedelta(hours=7, minutes=i), {}) for i in range(3)],
@@ -81,4 +86,3 @@ def test_finalized_invoices_are_byte_identical(pair: dict[str, Running]) -> None
     finally:
         for h in clients.values():
             h.close()
-

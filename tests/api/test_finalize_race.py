@@ -32,7 +32,9 @@ ROUNDS = 3
 def engine_of(running: Running) -> Engine:
     env = running.server.env
     if "TALLY_DATABASE_URL" in env:
-        return make_engine("postgresql+psycopg://" + env["TALLY_DATABASE_URL"].split("://", 1)[1], pool_size=WORKERS)
+        return make_engine(
+            "postgresql+psycopg://" + env["TALLY_DATABASE_URL"].split("://", 1)[1], pool_size=WORKERS
+        )
     return make_engine(sqlite_url(Path(env["TALLY_DATA_DIR"])), pool_size=WORKERS)
 
 
@@ -57,7 +59,7 @@ def _race(engine: Engine, tenant_id: str, contract_id: str, key: service.Key, no
                 ok = service.finalize(conn, Loader(conn, tenant_id), crow, key, now)  # type: ignore[arg-type]
             with lock:
                 results.append(ok)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             with lock:
                 errors.append(exc)
 
@@ -77,28 +79,44 @@ def test_eight_workers_finalize_once(clock_server: Running, engine: Engine) -> N
         for rnd in range(ROUNDS):
             uid = f"race{rnd}" + iso(clock_now(h)).replace(":", "")[-6:]
             s = build(client, h, uid)
-            ingest(client, s, uid, "r", (s.token_event, clock_now(h) - timedelta(minutes=1), {"tokens": 1500, "region": "us"}))
+            ingest(
+                client,
+                s,
+                uid,
+                "r",
+                (s.token_event, clock_now(h) - timedelta(minutes=1), {"tokens": 1500, "region": "us"}),
+            )
             key = service.Key(s.contract, service.USAGE, s.t0, s.t1)
             now = s.t1 + timedelta(days=2)  # due, whatever the test clock says
             results = _race(engine, tenant_id, s.contract, key, now)
             assert sorted(results) == [False] * (WORKERS - 1) + [True], results
             with uow.read(engine) as c2:
-                rows = c2.execute(select(invoices).where(invoices.c.contract_id == s.contract, invoices.c.kind == "USAGE")).all()
+                rows = c2.execute(
+                    select(invoices).where(invoices.c.contract_id == s.contract, invoices.c.kind == "USAGE")
+                ).all()
                 assert [(r.status, r.void_seq) for r in rows] == [("FINALIZED", 0)]
                 digest = rows[0].content_hash
-                entries = c2.execute(select(ledger_entries.c.type, ledger_entries.c.amount).where(
-                    ledger_entries.c.invoice_id == rows[0].id)).all()
+                entries = c2.execute(
+                    select(ledger_entries.c.type, ledger_entries.c.amount).where(
+                        ledger_entries.c.invoice_id == rows[0].id
+                    )
+                ).all()
             # 1,500 tokens = 1,000 x 2 + 500 x 1 = 2,500: credit 1,000 then commit 1,500, each drawn once.
             assert sorted((t, a) for t, a in entries) == [
-                ("CREDIT_AUTOMATED_INVOICE_DEDUCTION", -1000), ("PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION", -1500)
+                ("CREDIT_AUTOMATED_INVOICE_DEDUCTION", -1000),
+                ("PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION", -1500),
             ]
             # Further attempts (a second scheduler, a late retry) change nothing.
             assert _race(engine, tenant_id, s.contract, key, now + timedelta(hours=1)) == [False] * WORKERS
             with uow.read(engine) as c3:
-                again = c3.execute(select(invoices.c.content_hash, invoices.c.status).where(invoices.c.id == rows[0].id)).one()
+                again = c3.execute(
+                    select(invoices.c.content_hash, invoices.c.status).where(invoices.c.id == rows[0].id)
+                ).one()
             assert tuple(again) == (digest, "FINALIZED")
-            print(f"RESULT FT-5 backend={clock_server.backend} round={rnd} workers={WORKERS} "
-                  f"invoices_per_key_max=1 finalized_hash_changes=0")
+            print(
+                f"RESULT FT-5 backend={clock_server.backend} round={rnd} workers={WORKERS} "
+                f"invoices_per_key_max=1 finalized_hash_changes=0"
+            )
 
 
 def test_database_refuses_to_rewrite_a_finalized_invoice(clock_server: Running, engine: Engine) -> None:  # noqa: F811

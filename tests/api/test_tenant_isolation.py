@@ -326,6 +326,32 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/v1/contracts/customerBalances/getNetBalance"): Probe(
         lambda a: {"customer_id": a["customer"]}, must_404=False, check=lambda r: _zero_balance(r)
     ),
+    # invoices (issue 5)
+    ("GET", "/v1/customers/{customer_id}/invoices"): Probe(
+        path=lambda a: f"/v1/customers/{a['customer']}/invoices"
+    ),
+    ("GET", "/v1/customers/{customer_id}/invoices/breakdowns"): Probe(
+        path=lambda a: f"/v1/customers/{a['customer']}/invoices/breakdowns",
+        query=lambda a: {"starting_on": "2024-01-01T00:00:00Z", "ending_before": "2024-01-02T00:00:00Z"},
+    ),
+    ("GET", "/v1/customers/{customer_id}/invoices/{invoice_id}"): Probe(
+        path=lambda a: f"/v1/customers/{a['customer']}/invoices/{a['invoice']}"
+    ),
+    ("GET", "/v1/customers/{customer_id}/invoices/{invoice_id}/pdf"): Probe(
+        path=lambda a: f"/v1/customers/{a['customer']}/invoices/{a['invoice']}/pdf"
+    ),
+    ("POST", "/v1/invoices/void"): Probe(lambda a: {"id": a["invoice"]}),
+    ("POST", "/v1/invoices/regenerate"): Probe(lambda a: {"id": a["invoice"]}),
+    ("POST", "/v1/customers/{customer_id}/previewEvents"): Probe(
+        lambda a: {"events": [{"event_type": "x"}]},
+        path=lambda a: f"/v1/customers/{a['customer']}/previewEvents",
+    ),
+    ("POST", "/tally/v1/late-events/list"): Probe(lambda a: {"customer_id": a["customer"]}),
+    ("POST", "/tally/v1/invoice-settings/get"): Probe(lambda a: {}, must_404=False),
+    ("POST", "/tally/v1/invoice-settings"): Probe(lambda a: {"grace_period_hours": 24}, must_404=False),
+    # only with `serve --test-clock`: absent (404) on this server
+    ("POST", "/tally/v1/test-clock/get"): Probe(lambda a: {}),
+    ("POST", "/tally/v1/test-clock"): Probe(lambda a: {"now": AT}),
 }
 
 
@@ -467,6 +493,8 @@ def _seed(c: httpx.Client, tag: str) -> Ids:
             },
         )
     )["data"]["id"]
+    invoices = _ok(c.get(f"/v1/customers/{ids['customer']}/invoices", params={"type": "USAGE", "limit": "1"}))
+    ids["invoice"] = invoices["data"][0]["id"]
     return ids
 
 

@@ -19,7 +19,9 @@ def test_sdk_smoke_passes(server: Running) -> None:
         pytest.skip(f"{SMOKE} not found (CI checks out ../shared beside the repo)")
     out = subprocess.run(
         [sys.executable, str(SMOKE), server.url, "--token", server.token_a, "--wait", "10"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     print(out.stdout[-3000:])
     assert out.returncode == 0, f"sdk_smoke.py failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"

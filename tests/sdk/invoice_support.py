@@ -41,7 +41,7 @@ def clock_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 def clock_now(http: httpx.Client) -> datetime:
-    r = http.get("/tally/v1/test-clock")
+    r = http.post("/tally/v1/test-clock/get")
     assert r.status_code == 200, r.text
     return datetime.fromisoformat(r.json()["data"]["now"].replace("Z", "+00:00"))
 
@@ -86,21 +86,33 @@ def build(client: Metronome, http: httpx.Client, uid: str) -> Scenario:
     t1 = add_months(t0, 1)
     token_event, api_event = f"tok_{uid}", f"api_{uid}"
     tokens_metric = client.v1.billable_metrics.create(
-        name=f"tokens {uid}", aggregation_type="SUM", aggregation_key="tokens",
+        name=f"tokens {uid}",
+        aggregation_type="SUM",
+        aggregation_key="tokens",
         event_type_filter={"in_values": [token_event]},
         property_filters=[{"name": "tokens", "exists": True}, {"name": "region", "exists": True}],
         group_keys=[["region"]],
     ).data.id
     api_metric = client.v1.billable_metrics.create(
-        name=f"calls {uid}", aggregation_type="COUNT", event_type_filter={"in_values": [api_event]},
+        name=f"calls {uid}",
+        aggregation_type="COUNT",
+        event_type_filter={"in_values": [api_event]},
     ).data.id
-    tokens = client.v1.contracts.products.create(name=f"Tokens {uid}", type="USAGE", billable_metric_id=tokens_metric).data.id
-    api = client.v1.contracts.products.create(name=f"API calls {uid}", type="USAGE", billable_metric_id=api_metric).data.id
+    tokens = client.v1.contracts.products.create(
+        name=f"Tokens {uid}", type="USAGE", billable_metric_id=tokens_metric
+    ).data.id
+    api = client.v1.contracts.products.create(
+        name=f"API calls {uid}", type="USAGE", billable_metric_id=api_metric
+    ).data.id
     fixed = client.v1.contracts.products.create(name=f"Prepaid {uid}", type="FIXED").data.id
     support = client.v1.contracts.products.create(name=f"Support {uid}", type="FIXED").data.id
     card = client.v1.contracts.rate_cards.create(name=f"card {uid}").data.id
     client.v1.contracts.rate_cards.rates.add(
-        rate_card_id=card, product_id=tokens, entitled=True, rate_type="TIERED", starting_at=t0,
+        rate_card_id=card,
+        product_id=tokens,
+        entitled=True,
+        rate_type="TIERED",
+        starting_at=t0,
         tiers=[{"size": 1000, "price": 2}, {"price": 1}],
     )
     client.v1.contracts.rate_cards.rates.add(
@@ -110,39 +122,77 @@ def build(client: Metronome, http: httpx.Client, uid: str) -> Scenario:
     customer = client.v1.customers.create(name=f"Invoice customer {uid}", ingest_aliases=[alias]).data.id
     year = add_months(t0, 12)
     contract = client.v1.contracts.create(
-        customer_id=customer, starting_at=t0, rate_card_id=card, name=f"contract {uid}",
-        commits=[{
-            "type": "PREPAID", "product_id": fixed, "name": "Prepaid commit", "priority": 2,
-            "access_schedule": {"schedule_items": [{"amount": 5000, "starting_at": t0, "ending_before": year}]},
-            "invoice_schedule": {"schedule_items": [{"timestamp": t0, "amount": 4000}]},
-        }],
-        credits=[{
-            "product_id": fixed, "name": "Welcome credit", "priority": 1,
-            "access_schedule": {"schedule_items": [{"amount": 1000, "starting_at": t0, "ending_before": year}]},
-        }],
-        scheduled_charges=[{
-            "product_id": support, "name": "Support",
-            "schedule": {"recurring_schedule": {
-                "starting_at": t0, "ending_before": add_months(t0, 3), "frequency": "MONTHLY",
-                "amount": 2500, "amount_distribution": "EACH",
-            }},
-        }],
+        customer_id=customer,
+        starting_at=t0,
+        rate_card_id=card,
+        name=f"contract {uid}",
+        commits=[
+            {
+                "type": "PREPAID",
+                "product_id": fixed,
+                "name": "Prepaid commit",
+                "priority": 2,
+                "access_schedule": {
+                    "schedule_items": [{"amount": 5000, "starting_at": t0, "ending_before": year}]
+                },
+                "invoice_schedule": {"schedule_items": [{"timestamp": t0, "amount": 4000}]},
+            }
+        ],
+        credits=[
+            {
+                "product_id": fixed,
+                "name": "Welcome credit",
+                "priority": 1,
+                "access_schedule": {
+                    "schedule_items": [{"amount": 1000, "starting_at": t0, "ending_before": year}]
+                },
+            }
+        ],
+        scheduled_charges=[
+            {
+                "product_id": support,
+                "name": "Support",
+                "schedule": {
+                    "recurring_schedule": {
+                        "starting_at": t0,
+                        "ending_before": add_months(t0, 3),
+                        "frequency": "MONTHLY",
+                        "amount": 2500,
+                        "amount_distribution": "EACH",
+                    }
+                },
+            }
+        ],
         overrides=[{"starting_at": t0, "product_id": api, "type": "MULTIPLIER", "multiplier": 0.8}],
     ).data.id
     got = client.v2.contracts.retrieve(customer_id=customer, contract_id=contract).data
     commit = got.commits[0].id
     credit = (got.credits or [])[0].id
     charge = (got.scheduled_charges or [])[0].id
-    return Scenario(t0, t1, customer, alias, contract, commit, credit, tokens, api, charge, token_event, api_event)
+    return Scenario(
+        t0, t1, customer, alias, contract, commit, credit, tokens, api, charge, token_event, api_event
+    )
 
 
-def ingest(client: Metronome, s: Scenario, uid: str, tag: str, *events: tuple[str, datetime, dict[str, Any]]) -> None:
-    client.v1.usage.ingest(usage=[
-        {"transaction_id": f"{tag}-{uid}-{i}", "customer_id": s.alias, "event_type": et, "timestamp": iso(ts),
-         "properties": props}
-        for i, (et, ts, props) in enumerate(events)
-    ])
+def ingest(
+    client: Metronome, s: Scenario, uid: str, tag: str, *events: tuple[str, datetime, dict[str, Any]]
+) -> None:
+    client.v1.usage.ingest(
+        usage=[
+            {
+                "transaction_id": f"{tag}-{uid}-{i}",
+                "customer_id": s.alias,
+                "event_type": et,
+                "timestamp": iso(ts),
+                "properties": props,
+            }
+            for i, (et, ts, props) in enumerate(events)
+        ]
+    )
 
 
 def lines_by(inv: Any) -> dict[tuple[str, str | None], Any]:
-    return {(li.type, li.product_id if li.type != "applied_commit_or_credit" else li.commit_id): li for li in inv.line_items}
+    return {
+        (li.type, li.product_id if li.type != "applied_commit_or_credit" else li.commit_id): li
+        for li in inv.line_items
+    }

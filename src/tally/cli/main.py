@@ -60,7 +60,8 @@ def serve(
     log_level: str = typer.Option("warning", "--log-level"),
     workers: int = typer.Option(1, "--workers", min=1, help="worker processes (each with its own pool)"),
     billing_worker: bool | None = typer.Option(
-        None, "--billing-worker/--no-billing-worker",
+        None,
+        "--billing-worker/--no-billing-worker",
         help="run the billing worker in this process (default: on for SQLite, off for PostgreSQL)",
     ),
 ) -> None:

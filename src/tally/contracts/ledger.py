@@ -244,7 +244,9 @@ def balances_for(
     return out
 
 
-def release_invoice(conn: Connection, tenant_id: str, invoice_id: str, balance_ids: Iterable[str], now: datetime) -> None:
+def release_invoice(
+    conn: Connection, tenant_id: str, invoice_id: str, balance_ids: Iterable[str], now: datetime
+) -> None:
     """Give back what a voided invoice drew (SPEC §6.9 [I]): one `*_CREDITED` entry per deduction it
     wrote (postpaid commits have no CREDITED type, so a `POSTPAID_COMMIT_MANUAL` entry says why)."""
     rows = []

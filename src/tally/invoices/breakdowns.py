@@ -83,8 +83,13 @@ def render(loader: Loader, slots: list[Slot], now: datetime, skip_zero: bool) ->
             cache[e.id] = (contract, usage, {})
         contract, usage, rated = cache[e.id]
 
-        def upto(t: datetime, contract: Any = contract, usage: list[Any] = usage, rated: dict[datetime, Invoice] = rated,
-                 key: service.Key = e.key) -> Invoice:
+        def upto(
+            t: datetime,
+            contract: Any = contract,
+            usage: list[Any] = usage,
+            rated: dict[datetime, Invoice] = rated,
+            key: service.Key = e.key,
+        ) -> Invoice:
             if t not in rated:
                 period = Period(key.start, key.end)
                 rated[t] = rate_usage_invoice(contract, [u for u in usage if u.timestamp < t], period)
@@ -98,7 +103,11 @@ def render(loader: Loader, slots: list[Slot], now: datetime, skip_zero: bool) ->
         for li in after.line_items:
             p = prev.get(li.key)
             total = li.total - (p.total if p else 0)
-            qty = None if li.quantity is None else li.quantity - (p.quantity if p and p.quantity is not None else 0)
+            qty = (
+                None
+                if li.quantity is None
+                else li.quantity - (p.quantity if p and p.quantity is not None else 0)
+            )
             if total == 0 and not qty:
                 continue
             if skip_zero and qty == 0:
@@ -110,19 +119,24 @@ def render(loader: Loader, slots: list[Slot], now: datetime, skip_zero: bool) ->
             w.pop("sub_line_items", None)
             lines.append(w)
         doc = e.materialize(loader, now) if e.status != service.DRAFT else None
-        out.append({
-            "id": e.id,
-            "customer_id": e.crow.customer_id,
-            "contract_id": e.crow.id,
-            "type": service.USAGE,
-            "status": e.status if doc is None else doc["status"],
-            "credit_type": {"id": after.credit_type.id, "name": names.get(after.credit_type.id, after.credit_type.name)},
-            "start_timestamp": format_timestamp(e.key.start),
-            "end_timestamp": format_timestamp(e.key.end),
-            "breakdown_start_timestamp": format_timestamp(slot.start),
-            "breakdown_end_timestamp": format_timestamp(slot.end),
-            "subtotal": num(after.subtotal - (before.subtotal if before else 0)),
-            "total": num(after.total - (before.total if before else 0)),
-            "line_items": lines,
-        })
+        out.append(
+            {
+                "id": e.id,
+                "customer_id": e.crow.customer_id,
+                "contract_id": e.crow.id,
+                "type": service.USAGE,
+                "status": e.status if doc is None else doc["status"],
+                "credit_type": {
+                    "id": after.credit_type.id,
+                    "name": names.get(after.credit_type.id, after.credit_type.name),
+                },
+                "start_timestamp": format_timestamp(e.key.start),
+                "end_timestamp": format_timestamp(e.key.end),
+                "breakdown_start_timestamp": format_timestamp(slot.start),
+                "breakdown_end_timestamp": format_timestamp(slot.end),
+                "subtotal": num(after.subtotal - (before.subtotal if before else 0)),
+                "total": num(after.total - (before.total if before else 0)),
+                "line_items": lines,
+            }
+        )
     return out

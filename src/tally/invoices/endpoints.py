@@ -62,7 +62,7 @@ def list_invoices(
     contract_id: str | None = None,
     credit_type_id: str | None = None,
     status: str | None = None,
-    type: str | None = None,  # noqa: A002 - the wire name
+    type: str | None = None,
     starting_on: str | None = None,
     ending_before: str | None = None,
     sort: str | None = None,
@@ -84,7 +84,8 @@ def list_invoices(
         customers.get(conn, ctx.tenant_id, customer_id)
         loader = Loader(conn, ctx.tenant_id)
         found = [
-            e for e in service.entries(conn, loader, ctx.tenant_id, customer_id, now, contract_id)
+            e
+            for e in service.entries(conn, loader, ctx.tenant_id, customer_id, now, contract_id)
             if (want_status is None or e.status == want_status)
             and (want_type is None or e.key.kind == want_type)
             and (lo is None or e.key.start >= lo)
@@ -138,7 +139,8 @@ def list_breakdowns(
         customers.get(conn, ctx.tenant_id, customer_id)
         loader = Loader(conn, ctx.tenant_id)
         found = [
-            e for e in service.entries(conn, loader, ctx.tenant_id, customer_id, now)
+            e
+            for e in service.entries(conn, loader, ctx.tenant_id, customer_id, now)
             if want_status is None or e.status == want_status
         ]
         slots = breakdowns.windows(found, lo, hi, (window_size or "DAY").upper())
@@ -153,7 +155,10 @@ def list_breakdowns(
 
 @router.get("/v1/customers/{customer_id}/invoices/{invoice_id}")
 def retrieve(
-    ctx: CtxDep, customer_id: str, invoice_id: str, skip_zero_qty_line_items: bool = False,
+    ctx: CtxDep,
+    customer_id: str,
+    invoice_id: str,
+    skip_zero_qty_line_items: bool = False,
     include_list_prices: bool = False,
 ) -> JSONResponse:
     now = ctx.now()
@@ -175,8 +180,11 @@ def retrieve_pdf(ctx: CtxDep, customer_id: str, invoice_id: str) -> Response:
         loader = Loader(conn, ctx.tenant_id)
         doc = service.find(conn, loader, ctx.tenant_id, customer_id, invoice_id, now).materialize(loader, now)
     body = pdf.render(doc, customer.name)
-    return Response(body, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="invoice-{invoice_id}.pdf"'})
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="invoice-{invoice_id}.pdf"'},
+    )
 
 
 @router.post("/v1/invoices/void")
@@ -211,8 +219,9 @@ def list_late_events(ctx: CtxDep, body: BodyDep) -> JSONResponse:
     return page(items, nxt)
 
 
-@router.get("/tally/v1/invoice-settings")
-def get_settings(ctx: CtxDep) -> JSONResponse:
+@router.post("/tally/v1/invoice-settings/get")
+def get_settings(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    parse(s.NoFields, body)
     with uow.read(ctx.engine) as conn:
         hours = service.grace_hours(conn, ctx.tenant_id)
     return data({"grace_period_hours": hours})
@@ -224,4 +233,3 @@ def set_settings(ctx: CtxDep, body: BodyDep) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         service.set_grace(conn, ctx.tenant_id, req.grace_period_hours)
     return data({"grace_period_hours": req.grace_period_hours})
-

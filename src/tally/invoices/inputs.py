@@ -13,7 +13,7 @@ change over the slice: the latest value in it minus the latest value before it (
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -119,8 +119,12 @@ class Loader:
                 None
                 if found is None or found.aggregation_type is None
                 else MetricDef.of(
-                    found.id, found.aggregation_type, found.aggregation_key, found.event_type_filter,
-                    found.property_filters, found.group_keys,
+                    found.id,
+                    found.aggregation_type,
+                    found.aggregation_key,
+                    found.event_type_filter,
+                    found.property_filters,
+                    found.group_keys,
                 )
             )
         return self._metrics[metric_id]
@@ -133,7 +137,11 @@ class Loader:
     # --------------------------------------------------------------------------------- contract
 
     def contract(
-        self, row: Row[Any], at: datetime, period: Period | None = None, release: dict[tuple[str, str], Decimal] | None = None
+        self,
+        row: Row[Any],
+        at: datetime,
+        period: Period | None = None,
+        release: dict[tuple[str, str], Decimal] | None = None,
     ) -> ri.Contract:
         """The contract as the engine sees it. `release` gives back what one invoice consumed per
         (balance, segment), so a finalized invoice can be recomputed (breakdowns)."""
@@ -146,7 +154,11 @@ class Loader:
         return built
 
     def _build(
-        self, row: Row[Any], at: datetime, period: Period | None, release: dict[tuple[str, str], Decimal] | None
+        self,
+        row: Row[Any],
+        at: datetime,
+        period: Period | None,
+        release: dict[tuple[str, str], Decimal] | None,
     ) -> ri.Contract:
         doc = dict(row.terms)
         balances = ledger.balances_for(self.conn, self.tenant_id, row.customer_id, row.id, at)
@@ -181,7 +193,11 @@ class Loader:
         """Usage of every USAGE product of the contract inside `window` (hour aligned)."""
         keys = self.keys(row.customer_id)
         start = max(window.starting_at, contract.starting_at)
-        end = window.ending_before if contract.ending_before is None else min(window.ending_before, contract.ending_before)
+        end = (
+            window.ending_before
+            if contract.ending_before is None
+            else min(window.ending_before, contract.ending_before)
+        )
         if end <= start:
             return []
         out: list[ri.UsageRecord] = []
@@ -197,12 +213,20 @@ class Loader:
                 metric = self.metric(view.billable_metric_id)
                 if metric is None:
                     continue
-                group = tuple(dict.fromkeys([*(view.pricing_group_key or []), *(view.presentation_group_key or [])]))
+                group = tuple(
+                    dict.fromkeys([*(view.pricing_group_key or []), *(view.presentation_group_key or [])])
+                )
                 out.extend(self._records(pid, metric, keys, lo, hi, group, contract.starting_at))
         return out
 
     def _records(
-        self, pid: str, metric: MetricDef, keys: list[str], lo: datetime, hi: datetime, group: tuple[str, ...],
+        self,
+        pid: str,
+        metric: MetricDef,
+        keys: list[str],
+        lo: datetime,
+        hi: datetime,
+        group: tuple[str, ...],
         contract_start: datetime,
     ) -> list[ri.UsageRecord]:
         first, last = hour_of(lo), _hour_ceil(hi)
@@ -217,9 +241,17 @@ class Loader:
         before: dict[Any, Decimal] = {}
         if agg == "LATEST" and hour_of(contract_start) < first:
             prev = usage.compute(
-                self.conn, self.tenant_id, metric, {"c": keys}, Span(hour_of(contract_start), first, None), grouped, slice_index
+                self.conn,
+                self.tenant_id,
+                metric,
+                {"c": keys},
+                Span(hour_of(contract_start), first, None),
+                grouped,
+                slice_index,
             )["c"]
-            before = {values: v for (_, values), cell in prev.items() if (v := cell.value("LATEST")) is not None}
+            before = {
+                values: v for (_, values), cell in prev.items() if (v := cell.value("LATEST")) is not None
+            }
         out = []
         for (bucket, values), cell in sorted(cells.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
             q = cell.value(agg)
@@ -263,7 +295,3 @@ def _released(balance: dict[str, Any], release: dict[tuple[str, str], Decimal]) 
             item = {**item, "consumed": max(Decimal(0), Decimal(item.get("consumed", 0)) - back)}
         items.append(item)
     return {**balance, "access_schedule": {**balance["access_schedule"], "schedule_items": items}}
-
-
-def hour_window(start: datetime, hours: int) -> Period:
-    return Period(start, start + timedelta(hours=hours))

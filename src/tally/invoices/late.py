@@ -24,14 +24,19 @@ from tally.wire import format_timestamp, parse_timestamp
 def page(conn: Connection, tenant_id: str, req: ListLateEvents) -> tuple[list[dict[str, Any]], str | None]:
     keys = customers.ingest_keys(conn, tenant_id, req.customer_id)
     invoices = [
-        r for r in repo.of_customer(conn, tenant_id, req.customer_id)
-        if r.kind == "USAGE" and r.finalized_at is not None and (req.invoice_id is None or r.id == req.invoice_id)
+        r
+        for r in repo.of_customer(conn, tenant_id, req.customer_id)
+        if r.kind == "USAGE"
+        and r.finalized_at is not None
+        and (req.invoice_id is None or r.id == req.invoice_id)
     ]
     if req.invoice_id is not None and not invoices:
         raise NotFound(f"Finalized invoice {req.invoice_id} not found")
     invoices.sort(key=lambda r: (r.period_start, r.id))
     cursor = decode_cursor(req.next_page)
-    if cursor is not None and not (isinstance(cursor, list) and len(cursor) == 3 and all(isinstance(c, str) for c in cursor)):
+    if cursor is not None and not (
+        isinstance(cursor, list) and len(cursor) == 3 and all(isinstance(c, str) for c in cursor)
+    ):
         raise BadRequest("next_page: invalid cursor")
     limit = req.limit or DEFAULT_LIMIT
     out: list[dict[str, Any]] = []
@@ -43,21 +48,31 @@ def page(conn: Connection, tenant_id: str, req: ListLateEvents) -> tuple[list[di
                 continue
             if inv.id == cursor[0]:
                 after = (parse_timestamp(cursor[1], "next_page"), cursor[2])
-        rows = repo.events_received_after(conn, tenant_id, keys, inv.period_start, inv.period_end, inv.finalized_at,
-                                          limit - len(out) + 1, after)
+        rows = repo.events_received_after(
+            conn,
+            tenant_id,
+            keys,
+            inv.period_start,
+            inv.period_end,
+            inv.finalized_at,
+            limit - len(out) + 1,
+            after,
+        )
         for r in rows:
             if len(out) == limit:
                 more = True
                 break
-            out.append({
-                "invoice_id": inv.id,
-                "transaction_id": r.transaction_id,
-                "customer_id": r.customer_id,
-                "event_type": r.event_type,
-                "timestamp": format_timestamp(r.timestamp),
-                "received_at": format_timestamp(r.received_at),
-                "properties": r.properties,
-            })
+            out.append(
+                {
+                    "invoice_id": inv.id,
+                    "transaction_id": r.transaction_id,
+                    "customer_id": r.customer_id,
+                    "event_type": r.event_type,
+                    "timestamp": format_timestamp(r.timestamp),
+                    "received_at": format_timestamp(r.received_at),
+                    "properties": r.properties,
+                }
+            )
         if more:
             break
     nxt = None

@@ -1,5 +1,6 @@
-"""A small, dependency-free PDF of an invoice: PDF 1.4, one built-in font (Helvetica), plain text lines,
-as many pages as the lines need. Amounts are printed in the invoice's credit type, exactly as stored."""
+"""A small, dependency-free PDF of an invoice: PDF 1.4, one built-in font (Courier, so columns line
+up), plain text lines, as many pages as the lines need. Amounts are printed exactly as stored, in the
+invoice's credit type."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ _LEADING = 14
 def _esc(text: str) -> str:
     """Latin-1 text for a PDF string literal; characters outside Latin-1 become '?'."""
     safe = text.encode("latin-1", "replace").decode("latin-1")
-    return safe.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)").replace("\r", " ").replace("\n", " ")
+    return (
+        safe.replace("\\", "\\\\")
+        .replace("(", "\\(")
+        .replace(")", "\\)")
+        .replace("\r", " ")
+        .replace("\n", " ")
+    )
 
 
 def _amount(value: Any) -> str:
@@ -69,7 +76,9 @@ def render(doc: dict[str, Any], customer_name: str) -> bytes:
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> "
             f"/Contents {5 + 2 * i} 0 R >>".encode()
         )
-        objects.append(b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"\nendstream")
+        objects.append(
+            b"<< /Length " + str(len(content)).encode() + b" >>\nstream\n" + content + b"\nendstream"
+        )
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for n, body in enumerate(objects, start=1):

@@ -26,11 +26,13 @@ from tally.invoices.wire import invoice_wire
 from tally.metering import hour_of, hour_start
 from tally.rating import inputs as ri
 from tally.rating.engine import rate_usage_invoice
-from tally.rating.periods import Period, period_containing
 from tally.rating.inputs import RatingInputError
+from tally.rating.periods import Period, period_containing
 
 
-def preview(conn: Connection, tenant_id: str, customer_id: str, req: PreviewEvents, now: datetime) -> list[dict[str, Any]]:
+def preview(
+    conn: Connection, tenant_id: str, customer_id: str, req: PreviewEvents, now: datetime
+) -> list[dict[str, Any]]:
     customers.get(conn, tenant_id, customer_id)
     mode = req.mode or "replace"
     if not req.events:
@@ -39,7 +41,9 @@ def preview(conn: Connection, tenant_id: str, customer_id: str, req: PreviewEven
     for i, ev in enumerate(req.events):
         if ev.transaction_id is not None:
             if ev.transaction_id in seen:
-                raise BadRequest(f"events[{i}].transaction_id: {ev.transaction_id!r} is used twice in this request")
+                raise BadRequest(
+                    f"events[{i}].transaction_id: {ev.transaction_id!r} is used twice in this request"
+                )
             seen.add(ev.transaction_id)
     taken = repo.existing_transaction_ids(conn, tenant_id, sorted(seen))
     events = [e for e in req.events if e.transaction_id is None or e.transaction_id not in taken]
@@ -58,13 +62,20 @@ def preview(conn: Connection, tenant_id: str, customer_id: str, req: PreviewEven
             records = _merge(loader.usage(crow, contract, period), records, loader, contract)
         inv = rate_usage_invoice(contract, records, period)
         key = service.Key(crow.id, service.USAGE, period.starting_at, period.ending_before)
-        doc = invoice_wire(inv, invoice_id=service.invoice_id(tenant_id, key, 0), status=service.DRAFT,
-                           names=service.names_for(contract), net_payment_terms_days=contract.net_payment_terms_days)
+        doc = invoice_wire(
+            inv,
+            invoice_id=service.invoice_id(tenant_id, key, 0),
+            status=service.DRAFT,
+            names=service.names_for(contract),
+            net_payment_terms_days=contract.net_payment_terms_days,
+        )
         out.append(service.skip_zero(doc) if req.skip_zero_qty_line_items else doc)
     return out
 
 
-def _aggregation(loader: Loader, contract: ri.Contract, pid: str, at: datetime) -> tuple[Any, tuple[str, ...]] | None:
+def _aggregation(
+    loader: Loader, contract: ri.Contract, pid: str, at: datetime
+) -> tuple[Any, tuple[str, ...]] | None:
     versions = loader.versions(pid) or []
     view = None
     for start, v in versions:
@@ -79,7 +90,9 @@ def _aggregation(loader: Loader, contract: ri.Contract, pid: str, at: datetime) 
     return metric, group
 
 
-def _records(loader: Loader, contract: ri.Contract, events: list[Any], period: Period, now: datetime) -> list[ri.UsageRecord]:
+def _records(
+    loader: Loader, contract: ri.Contract, events: list[Any], period: Period, now: datetime
+) -> list[ri.UsageRecord]:
     sums: dict[tuple[str, datetime, Any], Decimal] = {}
     maxima: dict[tuple[str, datetime, Any], Decimal] = {}
     uniques: dict[tuple[str, datetime, Any], set[str]] = {}
@@ -98,7 +111,9 @@ def _records(loader: Loader, contract: ri.Contract, events: list[Any], period: P
             c = metric.contribution(ev.event_type, props)
             if c is None:
                 continue
-            gv = tuple(sorted(zip(group, metric.group_values_for(props, group), strict=True))) if group else ()
+            gv = (
+                tuple(sorted(zip(group, metric.group_values_for(props, group), strict=True))) if group else ()
+            )
             agg = metric.aggregation_type
             hourly = agg in ("COUNT", "SUM")
             at = hour_start(hour_of(ts)) if hourly else period.starting_at
@@ -117,7 +132,9 @@ def _records(loader: Loader, contract: ri.Contract, events: list[Any], period: P
     return out
 
 
-def _merge(stored: list[ri.UsageRecord], extra: list[ri.UsageRecord], loader: Loader, contract: ri.Contract) -> list[ri.UsageRecord]:
+def _merge(
+    stored: list[ri.UsageRecord], extra: list[ri.UsageRecord], loader: Loader, contract: ri.Contract
+) -> list[ri.UsageRecord]:
     """Stored usage plus previewed usage; MAX records keep the larger of the two."""
     out = list(stored)
     maxed = {(r.product_id, r.timestamp, r.group_values): i for i, r in enumerate(out)}

@@ -21,7 +21,7 @@ def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING; 1 if the row was inserted (RETURNING: rowcount is not
     reliable for this statement under psycopg 3)."""
     stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(**values)
-    pk = list(table.primary_key.columns)[0]
+    pk = next(iter(table.primary_key.columns))
     return len(conn.execute(stmt.on_conflict_do_nothing().returning(pk)).all())
 
 
@@ -38,7 +38,9 @@ def key_filter(tenant_id: str, contract_id: str, kind: str, start: datetime, end
     )
 
 
-def rows_of_key(conn: Connection, tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime) -> list[Row[Any]]:
+def rows_of_key(
+    conn: Connection, tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime
+) -> list[Row[Any]]:
     q = select(invoices).where(key_filter(tenant_id, contract_id, kind, start, end)).order_by(INV.void_seq)
     return list(conn.execute(q))
 
@@ -49,7 +51,14 @@ def insert_draft(conn: Connection, values: dict[str, Any]) -> bool:
 
 
 def live_row(
-    conn: Connection, tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime, *, claim: bool
+    conn: Connection,
+    tenant_id: str,
+    contract_id: str,
+    kind: str,
+    start: datetime,
+    end: datetime,
+    *,
+    claim: bool,
 ) -> Row[Any] | None:
     """The live (void_seq 0) row. With claim, lock it; on PostgreSQL skip it if another worker holds it."""
     q = select(invoices).where(key_filter(tenant_id, contract_id, kind, start, end), INV.void_seq == 0)
@@ -68,7 +77,14 @@ def finalize(conn: Connection, invoice_id: str, snapshot: str, content_hash: str
     return result.rowcount == 1
 
 
-def void(conn: Connection, invoice_id: str, void_seq: int, now: datetime, snapshot: str | None, content_hash: str | None) -> bool:
+def void(
+    conn: Connection,
+    invoice_id: str,
+    void_seq: int,
+    now: datetime,
+    snapshot: str | None,
+    content_hash: str | None,
+) -> bool:
     values: dict[str, Any] = {"status": "VOID", "void_seq": void_seq, "voided_at": now}
     if snapshot is not None:
         values |= {"snapshot": snapshot, "content_hash": content_hash}
@@ -99,7 +115,9 @@ def of_contract(conn: Connection, tenant_id: str, contract_id: str) -> list[Row[
     return list(conn.execute(q))
 
 
-def max_void_seq(conn: Connection, tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime) -> int:
+def max_void_seq(
+    conn: Connection, tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime
+) -> int:
     q = select(func.max(INV.void_seq)).where(key_filter(tenant_id, contract_id, kind, start, end))
     return int(conn.execute(q).scalar() or 0)
 
@@ -119,7 +137,9 @@ _CONTRACT_COLS = (
 
 
 def contracts_of_customer(conn: Connection, tenant_id: str, customer_id: str) -> list[Row[Any]]:
-    q = select(*_CONTRACT_COLS).where(contracts.c.tenant_id == tenant_id, contracts.c.customer_id == customer_id)
+    q = select(*_CONTRACT_COLS).where(
+        contracts.c.tenant_id == tenant_id, contracts.c.customer_id == customer_id
+    )
     return list(conn.execute(q.order_by(contracts.c.id)))
 
 
@@ -130,7 +150,7 @@ def contracts_of_tenant(conn: Connection, tenant_id: str) -> list[Row[Any]]:
 
 def contract(conn: Connection, tenant_id: str, contract_id: str) -> Row[Any] | None:
     q = select(*_CONTRACT_COLS).where(contracts.c.tenant_id == tenant_id, contracts.c.id == contract_id)
-    return conn.execute(q).first()
+    return conn.execute(q).first()  # type: ignore[return-value]
 
 
 # ------------------------------------------------------------------------------------ billing state
@@ -149,15 +169,24 @@ def untracked_or_edited(conn: Connection, limit: int) -> list[Row[Any]]:
         .outerjoin(latest, latest.c.contract_id == contracts.c.id)
         .outerjoin(billing_state, billing_state.c.contract_id == contracts.c.id)
         .where(
-            (billing_state.c.contract_id.is_(None)) | (billing_state.c.synced_seq < func.coalesce(latest.c.seq, 0))
+            (billing_state.c.contract_id.is_(None))
+            | (billing_state.c.synced_seq < func.coalesce(latest.c.seq, 0))
         )
         .limit(limit)
     )
     return list(conn.execute(q))
 
 
-def upsert_state(conn: Connection, tenant_id: str, contract_id: str, next_due: datetime | None, seq: int, now: datetime) -> None:
-    values = {"contract_id": contract_id, "tenant_id": tenant_id, "next_due_at": next_due, "synced_seq": seq, "updated_at": now}
+def upsert_state(
+    conn: Connection, tenant_id: str, contract_id: str, next_due: datetime | None, seq: int, now: datetime
+) -> None:
+    values = {
+        "contract_id": contract_id,
+        "tenant_id": tenant_id,
+        "next_due_at": next_due,
+        "synced_seq": seq,
+        "updated_at": now,
+    }
     if _insert_ignore(conn, billing_state, values) == 0:
         conn.execute(
             update(billing_state)
@@ -206,8 +235,14 @@ def set_tenant_settings(conn: Connection, tenant_id: str, settings: dict[str, An
 
 
 def events_received_after(
-    conn: Connection, tenant_id: str, keys: list[str], start: datetime, end: datetime, received_from: datetime,
-    limit: int, after: tuple[datetime, str] | None,
+    conn: Connection,
+    tenant_id: str,
+    keys: list[str],
+    start: datetime,
+    end: datetime,
+    received_from: datetime,
+    limit: int,
+    after: tuple[datetime, str] | None,
 ) -> list[Row[Any]]:
     """Events stamped in [start, end) that arrived at or after `received_from` (late for a closed period)."""
     q = select(events).where(
@@ -218,13 +253,17 @@ def events_received_after(
         events.c.received_at >= received_from,
     )
     if after is not None:
-        q = q.where((events.c.timestamp > after[0]) | ((events.c.timestamp == after[0]) & (events.c.transaction_id > after[1])))
+        q = q.where(
+            (events.c.timestamp > after[0])
+            | ((events.c.timestamp == after[0]) & (events.c.transaction_id > after[1]))
+        )
     return list(conn.execute(q.order_by(events.c.timestamp, events.c.transaction_id).limit(limit)))
 
 
 def existing_transaction_ids(conn: Connection, tenant_id: str, ids: list[str]) -> set[str]:
     if not ids:
         return set()
-    q = select(events.c.transaction_id).where(events.c.tenant_id == tenant_id, events.c.transaction_id.in_(ids))
+    q = select(events.c.transaction_id).where(
+        events.c.tenant_id == tenant_id, events.c.transaction_id.in_(ids)
+    )
     return {r[0] for r in conn.execute(q)}
-

@@ -37,3 +37,7 @@ class InvoiceSettings(Req):
 
 class SetTestClock(Req):
     now: Ts
+
+
+class NoFields(Req):
+    """A read that takes no parameters (the body must be empty or `{}`)."""

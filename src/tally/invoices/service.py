@@ -11,7 +11,6 @@ and for regenerated drafts. The unique index on (key, void_seq) allows one live 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -52,7 +51,8 @@ class Key:
 
 
 def invoice_id(tenant_id: str, key: Key, generation: int) -> str:
-    name = f"{tenant_id}|{key.contract_id}|{key.kind}|{format_timestamp(key.start)}|{format_timestamp(key.end)}|{generation}"
+    period = f"{format_timestamp(key.start)}|{format_timestamp(key.end)}"
+    name = f"{tenant_id}|{key.contract_id}|{key.kind}|{period}|{generation}"
     return str(uuid.uuid5(_NS, name))
 
 
@@ -147,8 +147,14 @@ def names_for(contract: ri.Contract) -> dict[str, str]:
 
 
 def compute(
-    loader: Loader, crow: Row[Any], key: Key, now: datetime, *, release: dict[tuple[str, str], Decimal] | None = None,
-    usage_override: list[ri.UsageRecord] | None = None, usage_window: Period | None = None,
+    loader: Loader,
+    crow: Row[Any],
+    key: Key,
+    now: datetime,
+    *,
+    release: dict[tuple[str, str], Decimal] | None = None,
+    usage_override: list[ri.UsageRecord] | None = None,
+    usage_window: Period | None = None,
 ) -> tuple[Invoice, ri.Contract]:
     """Rate the invoice for `key` from current data. `usage_window` limits usage to part of the period
     (breakdowns); `usage_override` replaces the stored usage (preview)."""
@@ -161,19 +167,45 @@ def compute(
             usage = loader.usage(crow, contract, usage_window or period)
         return rate_usage_invoice(contract, usage, period), contract
     contract = loader.contract(crow, now, None, release)
-    found = [i for i in rate_scheduled_invoices(contract, Period(key.start, key.start + _TICK)) if i.start_timestamp == key.start]
+    found = [
+        i
+        for i in rate_scheduled_invoices(contract, Period(key.start, key.start + _TICK))
+        if i.start_timestamp == key.start
+    ]
     if found:
         return found[0], contract
-    empty = Invoice(InvoiceType.SCHEDULED, crow.id, crow.customer_id, contract.rate_card.fiat_credit_type, key.start,
-                    key.end, (), Decimal(0), Decimal(0))
+    empty = Invoice(
+        InvoiceType.SCHEDULED,
+        crow.id,
+        crow.customer_id,
+        contract.rate_card.fiat_credit_type,
+        key.start,
+        key.end,
+        (),
+        Decimal(0),
+        Decimal(0),
+    )
     return empty, contract
 
 
-def draft_doc(loader: Loader, crow: Row[Any], key: Key, inv_id: str, now: datetime, status: str = DRAFT,
-              regenerated_from: str | None = None) -> tuple[dict[str, Any], Invoice]:
+def draft_doc(
+    loader: Loader,
+    crow: Row[Any],
+    key: Key,
+    inv_id: str,
+    now: datetime,
+    status: str = DRAFT,
+    regenerated_from: str | None = None,
+) -> tuple[dict[str, Any], Invoice]:
     inv, contract = compute(loader, crow, key, now)
-    doc = invoice_wire(inv, invoice_id=inv_id, status=status, names=names_for(contract),
-                       net_payment_terms_days=contract.net_payment_terms_days, regenerated_from=regenerated_from)
+    doc = invoice_wire(
+        inv,
+        invoice_id=inv_id,
+        status=status,
+        names=names_for(contract),
+        net_payment_terms_days=contract.net_payment_terms_days,
+        regenerated_from=regenerated_from,
+    )
     return doc, inv
 
 
@@ -207,8 +239,14 @@ def _key_of(row: Row[Any]) -> Key:
     return Key(row.contract_id, row.kind, row.period_start, row.period_end)
 
 
-def entries(conn: Connection, loader: Loader, tenant_id: str, customer_id: str, now: datetime,
-            contract_id: str | None = None) -> list[Entry]:
+def entries(
+    conn: Connection,
+    loader: Loader,
+    tenant_id: str,
+    customer_id: str,
+    now: datetime,
+    contract_id: str | None = None,
+) -> list[Entry]:
     rows_by_key: dict[Key, list[Row[Any]]] = {}
     for r in repo.of_customer(conn, tenant_id, customer_id):
         rows_by_key.setdefault(_key_of(r), []).append(r)
@@ -228,7 +266,9 @@ def entries(conn: Connection, loader: Loader, tenant_id: str, customer_id: str, 
     return out
 
 
-def find(conn: Connection, loader: Loader, tenant_id: str, customer_id: str, inv_id: str, now: datetime) -> Entry:
+def find(
+    conn: Connection, loader: Loader, tenant_id: str, customer_id: str, inv_id: str, now: datetime
+) -> Entry:
     row = repo.get(conn, tenant_id, inv_id)
     if row is not None:
         if row.customer_id != customer_id:
@@ -268,7 +308,15 @@ def _deductions(inv: Invoice, inv_id: str, contract_id: str) -> list[ledger.Dedu
     return out
 
 
-def finalize(conn: Connection, loader: Loader, crow: Row[Any], key: Key, now: datetime, *, known_unsettled: bool = False) -> bool:
+def finalize(
+    conn: Connection,
+    loader: Loader,
+    crow: Row[Any],
+    key: Key,
+    now: datetime,
+    *,
+    known_unsettled: bool = False,
+) -> bool:
     """Finalize the live invoice of `key` exactly once; False if another worker did (or is doing) it,
     or if the key was voided and not regenerated. `known_unsettled`: the caller has just seen that the
     key has no row (so a voided key cannot be mistaken for a fresh one)."""
@@ -287,8 +335,9 @@ def finalize(conn: Connection, loader: Loader, crow: Row[Any], key: Key, now: da
     return _finalize_row(conn, loader, crow, key, row.id, row.regenerated_from_invoice_id, now)
 
 
-def _finalize_row(conn: Connection, loader: Loader, crow: Row[Any], key: Key, inv_id: str, regen: str | None,
-                  now: datetime) -> bool:
+def _finalize_row(
+    conn: Connection, loader: Loader, crow: Row[Any], key: Key, inv_id: str, regen: str | None, now: datetime
+) -> bool:
     doc, inv = draft_doc(loader, crow, key, inv_id, now, FINALIZED, regen)
     text, digest = snapshot_bytes(doc)
     if not repo.finalize(conn, inv_id, text, digest, now):
@@ -300,23 +349,44 @@ def _finalize_row(conn: Connection, loader: Loader, crow: Row[Any], key: Key, in
     return True
 
 
-def _row_values(tenant_id: str, crow: Row[Any], key: Key, inv_id: str, status: str, now: datetime,
-                regenerated_from: str | None = None) -> dict[str, Any]:
+def _row_values(
+    tenant_id: str,
+    crow: Row[Any],
+    key: Key,
+    inv_id: str,
+    status: str,
+    now: datetime,
+    regenerated_from: str | None = None,
+) -> dict[str, Any]:
     return {
-        "id": inv_id, "tenant_id": tenant_id, "customer_id": crow.customer_id, "contract_id": key.contract_id,
-        "kind": key.kind, "status": status, "period_start": key.start, "period_end": key.end, "void_seq": 0,
-        "regenerated_from_invoice_id": regenerated_from, "created_at": now,
+        "id": inv_id,
+        "tenant_id": tenant_id,
+        "customer_id": crow.customer_id,
+        "contract_id": key.contract_id,
+        "kind": key.kind,
+        "status": status,
+        "period_start": key.start,
+        "period_end": key.end,
+        "void_seq": 0,
+        "regenerated_from_invoice_id": regenerated_from,
+        "created_at": now,
     }
 
 
-def due_keys(conn: Connection, loader: Loader, crow: Row[Any], now: datetime, grace_period: timedelta) -> tuple[list[Key], datetime | None]:
+def due_keys(
+    conn: Connection, loader: Loader, crow: Row[Any], now: datetime, grace_period: timedelta
+) -> tuple[list[Key], datetime | None]:
     """Keys that are due and not yet settled, and when the next one falls due."""
     if crow.archived_at is not None:
         return [], None
-    settled = {(r.kind, r.period_start, r.period_end) for r in repo.of_contract(conn, crow.tenant_id, crow.id)}
+    settled = {
+        (r.kind, r.period_start, r.period_end) for r in repo.of_contract(conn, crow.tenant_id, crow.id)
+    }
     keys = [Key(crow.id, USAGE, p.starting_at, p.ending_before) for p in usage_periods(crow, now)]
     contract = loader.contract(crow, now)
-    keys += [Key(crow.id, SCHEDULED, t, t) for t in scheduled_times(contract, crow, now + timedelta(days=400))]
+    keys += [
+        Key(crow.id, SCHEDULED, t, t) for t in scheduled_times(contract, crow, now + timedelta(days=400))
+    ]
     # SCHEDULED first: they draw nothing from balances, so the contract snapshot stays valid for them.
     due = sorted(
         (k for k in keys if due_at(k, grace_period) <= now and (k.kind, k.start, k.end) not in settled),
@@ -362,7 +432,11 @@ def void(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> str:
         raise Conflict(f"Invoice {inv_id} changed while it was being voided; retry")
     if e.status == FINALIZED and e.row is not None and e.row.snapshot:
         doc = decode_json(e.row.snapshot.encode())
-        commit_ids = [li["commit_id"] for li in doc["line_items"] if li.get("commit_id") and li["type"] == "applied_commit_or_credit"]
+        commit_ids = [
+            li["commit_id"]
+            for li in doc["line_items"]
+            if li.get("commit_id") and li["type"] == "applied_commit_or_credit"
+        ]
         ledger.release_invoice(conn, tenant_id, inv_id, commit_ids, now)
     return inv_id
 

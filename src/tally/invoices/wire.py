@@ -14,7 +14,7 @@ from typing import Any
 
 from tally.rating import inputs as ri
 from tally.rating.results import Invoice, InvoiceLine, LineType
-from tally.wire import encode_json, format_timestamp
+from tally.wire import encode_json, format_timestamp, parse_timestamp
 
 
 def num(value: Decimal) -> Decimal:
@@ -38,8 +38,17 @@ def line_wire(line: InvoiceLine, names: Mapping[str, str]) -> dict[str, Any]:
         out["quantity"] = num(line.quantity)
     if line.unit_price is not None:
         out["unit_price"] = num(line.unit_price)
-    for key in ("product_id", "product_type", "subscription_id", "scheduled_charge_id", "discount_id",
-                "commit_id", "commit_segment_id", "commit_type", "is_prorated"):
+    for key in (
+        "product_id",
+        "product_type",
+        "subscription_id",
+        "scheduled_charge_id",
+        "discount_id",
+        "commit_id",
+        "commit_segment_id",
+        "commit_type",
+        "is_prorated",
+    ):
         value = getattr(line, key)
         if value is not None:
             out[key] = value
@@ -66,8 +75,12 @@ def line_wire(line: InvoiceLine, names: Mapping[str, str]) -> dict[str, Any]:
                 "price": num(t.price),
                 "custom_fields": {},
                 "tiers": [
-                    {"price": num(t.price), "quantity": num(t.quantity), "starting_at": num(t.starting_at),
-                     "subtotal": num(t.subtotal)}
+                    {
+                        "price": num(t.price),
+                        "quantity": num(t.quantity),
+                        "starting_at": num(t.starting_at),
+                        "subtotal": num(t.subtotal),
+                    }
                 ],
             }
             for i, t in enumerate(line.tiers)
@@ -90,7 +103,10 @@ def invoice_wire(
         "contract_id": inv.contract_id,
         "type": inv.type.value,
         "status": status,
-        "credit_type": {"id": inv.credit_type.id, "name": names.get(inv.credit_type.id, inv.credit_type.name)},
+        "credit_type": {
+            "id": inv.credit_type.id,
+            "name": names.get(inv.credit_type.id, inv.credit_type.name),
+        },
         "start_timestamp": format_timestamp(inv.start_timestamp),
         "end_timestamp": format_timestamp(inv.end_timestamp),
         "issued_at": format_timestamp(inv.end_timestamp),
@@ -112,7 +128,9 @@ def snapshot_bytes(doc: dict[str, Any]) -> tuple[str, str]:
     return raw.decode(), hashlib.sha256(raw).hexdigest()
 
 
-def list_price(rates: tuple[ri.Rate, ...], line: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any] | None:
+def list_price(
+    rates: tuple[ri.Rate, ...], line: dict[str, Any], names: Mapping[str, str]
+) -> dict[str, Any] | None:
     """The rate-card rate in force for a usage or subscription line (`include_list_prices`)."""
     pid = line.get("product_id")
     if pid is None or line["type"] not in ("usage", "subscription"):
@@ -120,19 +138,27 @@ def list_price(rates: tuple[ri.Rate, ...], line: dict[str, Any], names: Mapping[
     at = _ts(line.get("starting_at"))
     pgv = tuple(sorted((line.get("pricing_group_values") or {}).items()))
     candidates = [
-        r for r in rates
-        if r.product_id == pid and (at is None or (r.starting_at <= at and (r.ending_before is None or at < r.ending_before)))
+        r
+        for r in rates
+        if r.product_id == pid
+        and (at is None or (r.starting_at <= at and (r.ending_before is None or at < r.ending_before)))
     ]
     exact = [r for r in candidates if r.pricing_group_values == pgv]
-    chosen = (exact or [r for r in candidates if not r.pricing_group_values] or [None])[0]
-    if chosen is None:
+    pool = exact or [r for r in candidates if not r.pricing_group_values]
+    if not pool:
         return None
-    out: dict[str, Any] = {"rate_type": chosen.rate_type.value,
-                           "credit_type": _ct(chosen.credit_type_id or line["credit_type"]["id"], names)}
+    chosen = pool[0]
+    out: dict[str, Any] = {
+        "rate_type": chosen.rate_type.value,
+        "credit_type": _ct(chosen.credit_type_id or line["credit_type"]["id"], names),
+    }
     if chosen.price is not None:
         out["price"] = num(chosen.price)
     if chosen.tiers:
-        out["tiers"] = [{"price": num(t.price), **({"size": num(t.size)} if t.size is not None else {})} for t in chosen.tiers]
+        out["tiers"] = [
+            {"price": num(t.price), **({"size": num(t.size)} if t.size is not None else {})}
+            for t in chosen.tiers
+        ]
     if chosen.quantity is not None:
         out["quantity"] = num(chosen.quantity)
     if chosen.pricing_group_values:
@@ -143,6 +169,4 @@ def list_price(rates: tuple[ri.Rate, ...], line: dict[str, Any], names: Mapping[
 def _ts(value: str | None) -> datetime | None:
     if value is None:
         return None
-    from tally.wire import parse_timestamp
-
     return parse_timestamp(value, "starting_at")

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 
 from tally.auth.dependencies import BodyDep, CtxDep
 from tally.errors import NotFound
-from tally.invoices.schemas import SetTestClock
+from tally.invoices.schemas import NoFields, SetTestClock
 from tally.jobs.clock import PersistentClock
 from tally.jobs.worker import run_pass
 from tally.kit.api import parse
@@ -24,9 +24,10 @@ def _clock(request: Request) -> PersistentClock:
     return clock
 
 
-@router.get("/test-clock")
-def get_test_clock(request: Request, ctx: CtxDep) -> JSONResponse:
+@router.post("/test-clock/get")
+def get_test_clock(request: Request, ctx: CtxDep, body: BodyDep) -> JSONResponse:
     clock = _clock(request)
+    parse(NoFields, body)
     return data({"now": format_timestamp(clock.now())})
 
 

@@ -52,8 +52,11 @@ def track(engine: Engine, clock: Clock, batch: int = 1000) -> int:
 
 
 def process_batch(
-    engine: Engine, clock: Clock, graces: dict[str, timedelta] | None = None,
-    catalogs: dict[str, Catalog] | None = None, size: int = BATCH,
+    engine: Engine,
+    clock: Clock,
+    graces: dict[str, timedelta] | None = None,
+    catalogs: dict[str, Catalog] | None = None,
+    size: int = BATCH,
 ) -> PassResult | None:
     """Claim up to `size` due contracts and finalize what is due on them, in one transaction (each
     contract in its own savepoint); None when nothing is due."""
