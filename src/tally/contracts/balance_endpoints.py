@@ -53,7 +53,8 @@ def list_balances(ctx: CtxDep, body: BodyDep) -> JSONResponse:
         ctx,
         req,
         ("PREPAID", "POSTPAID", "CREDIT"),
-        bool(req.include_contract_balances),
+        # A customer's balances include its contracts' unless asked not to (docs/decisions.md, Contracts).
+        req.include_contract_balances is not False,
         req.id,
         req.access_type,
         exclude_zero=bool(req.exclude_zero_balances),
