@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -33,6 +34,10 @@ class Probe:
 
 
 AT = "2030-01-01T00:00:00Z"
+# Contracts in the seed start at the beginning of the current month: their draft invoice exists, but no
+# period has ended, so the background worker finalizes nothing while the probes run (a finalization
+# would legitimately change A's balances between the two snapshots).
+START = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 PROBES: dict[tuple[str, str], Probe] = {
     # billable metrics
@@ -449,14 +454,14 @@ def _seed(c: httpx.Client, tag: str) -> Ids:
         "properties": {"n": "7"},
     }
     assert c.post("/v1/ingest", json=[event]).status_code == 200
-    window = {"starting_at": "2024-01-01T00:00:00Z", "ending_before": AT}
+    window = {"starting_at": START, "ending_before": "2031-01-01T00:00:00Z"}
     ids["contract"] = _ok(
         c.post(
             "/v1/contracts/create",
             json={
                 "customer_id": ids["customer"],
                 "rate_card_id": ids["card"],
-                "starting_at": "2024-01-01T00:00:00Z",
+                "starting_at": START,
                 "commits": [
                     {
                         "type": "PREPAID",

@@ -328,7 +328,9 @@ def test_events_search_reports_first_payload_and_matches(client: Metronome, uid:
     assert hit.matched_customer.id == cust
     assert hit.matched_customer.name == f"cust-{uid}"
     matched = {m.id: m for m in hit.matched_billable_metrics or []}
-    assert set(matched) == {metric_id}
+    # Other tests share this tenant; metrics without an event-type filter match every event, so only
+    # this test's two metrics are asserted on.
+    assert metric_id in matched
     assert other_id not in matched
     assert matched[metric_id].aggregation_type == "SUM"
     assert matched[metric_id].aggregation_key == "n"
