@@ -55,7 +55,8 @@ def main(argv: list[str]) -> int:
     if what == "tally":
         return run(str(PY), "-m", "tally", *rest)
     if what == "check":
-        rc = run(str(PY), "-m", "ruff", "check", "src", "tests", "bench")
+        rc = run(str(PY), "-m", "ruff", "check", "src", "tests", "bench", "scripts")
+        rc |= run(str(PY), "-m", "ruff", "format", "--check", "src", "tests", "bench", "scripts")
         rc |= run(str(BIN / "lint-imports"))
         rc |= run(str(PY), "-m", "mypy")
         return rc

@@ -223,12 +223,17 @@ def main() -> None:
         help="tally serve --workers (default: 1 on SQLite, whose writes serialize anyway; 2 on PostgreSQL)",
     )
     ap.add_argument("--dup-share", type=float, default=0.1)
-    ap.add_argument("--metrics", type=int, default=2, choices=[0, 1, 2], help="billable metrics fed at ingest")
+    ap.add_argument(
+        "--metrics", type=int, default=2, choices=[0, 1, 2], help="billable metrics fed at ingest"
+    )
     args = ap.parse_args()
     duration = min(args.duration, 300.0)
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         workers = args.workers or (1 if backend == "sqlite" else 2)
-        print(run(backend, args.clients, duration, args.warmup, workers, args.dup_share, args.metrics), flush=True)
+        print(
+            run(backend, args.clients, duration, args.warmup, workers, args.dup_share, args.metrics),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

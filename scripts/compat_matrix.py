@@ -67,7 +67,8 @@ def main() -> None:
         rows.append(f"| {e['tier']} | `{method}` | `{e['http_method']} {e['path']}` | {status} | {note} |")
     tiers = sorted({e["tier"] for e in catalog})
     summary = ", ".join(f"{t}: {counts[f'{t} yes']}/{counts[f'{t} yes'] + counts[f'{t} no']}" for t in tiers)
-    text = f"""# Metronome API compatibility
+    text = (
+        f"""# Metronome API compatibility
 
 Which endpoints of the official SDK (`metronome-sdk==4.12.0`) tally serves. "yes" means tally has the route
 and the SDK-driven suite exercises it in strict response-validation mode on SQLite and PostgreSQL.
@@ -77,7 +78,10 @@ Served by tier: {summary}.
 
 | tier | SDK method | HTTP | served | notes |
 |---|---|---|---|---|
-""" + "\n".join(rows) + "\n"
+"""
+        + "\n".join(rows)
+        + "\n"
+    )
     (ROOT / "docs" / "compatibility.md").write_text(text)
     print(f"wrote docs/compatibility.md ({summary})")
 

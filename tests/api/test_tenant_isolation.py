@@ -37,7 +37,9 @@ AT = "2030-01-01T00:00:00Z"
 # Contracts in the seed start at the beginning of the current month: their draft invoice exists, but no
 # period has ended, so the background worker finalizes nothing while the probes run (a finalization
 # would legitimately change A's balances between the two snapshots).
-START = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+START = (
+    datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+)
 
 PROBES: dict[tuple[str, str], Probe] = {
     # billable metrics

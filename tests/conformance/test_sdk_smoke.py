@@ -40,7 +40,9 @@ def smoke() -> Path:
     return SMOKE
 
 
-@pytest.mark.xfail(strict=True, reason="sdk_smoke step 1 sends a group key that is not a property filter (SPEC §2.2)")
+@pytest.mark.xfail(
+    strict=True, reason="sdk_smoke step 1 sends a group key that is not a property filter (SPEC §2.2)"
+)
 def test_unmodified_sdk_smoke(server: Running, smoke: Path) -> None:
     out = _run(smoke, server)
     assert out.returncode == 0, out.stdout[-2000:]

@@ -204,7 +204,10 @@ def test_bad_balance_bodies(client: Metronome, cat: Catalog, http: httpx.Client)
         r = http.post(path, json=body)
         assert r.status_code == 400, (path, body, r.text)
         assert needle in r.json()["message"]
-    assert client.v1.contracts.list_balances(customer_id=cat.customer, include_contract_balances=False).data == []
+    assert (
+        client.v1.contracts.list_balances(customer_id=cat.customer, include_contract_balances=False).data
+        == []
+    )
     del contract
 
 

@@ -22,8 +22,24 @@ USD_CENTS_ID = "2714e483-4ff1-48e4-9e25-ac732e8f24f2"
 _FIAT_NAMESPACE = uuid.UUID("6f1f3c1e-7a52-4b8e-9d0f-8a7f0b6c2d11")
 
 FIAT_CODES: tuple[str, ...] = (
-    "USD", "AUD", "BRL", "CAD", "CHF", "CZK", "EUR", "GBP", "INR", "MXN",
-    "NGN", "NOK", "PLN", "SEK", "TRY", "ZAR", "NZD", "SGD",
+    "USD",
+    "AUD",
+    "BRL",
+    "CAD",
+    "CHF",
+    "CZK",
+    "EUR",
+    "GBP",
+    "INR",
+    "MXN",
+    "NGN",
+    "NOK",
+    "PLN",
+    "SEK",
+    "TRY",
+    "ZAR",
+    "NZD",
+    "SGD",
 )
 
 

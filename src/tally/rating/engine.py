@@ -60,8 +60,11 @@ _DEDUCTION = {
     CommitType.CREDIT: "CREDIT_AUTOMATED_INVOICE_DEDUCTION",
     CommitType.POSTPAID: "POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION",
 }
-_COMMIT_TYPE = {CommitType.PREPAID: "PrepaidCommit", CommitType.CREDIT: "PrepaidCommit",
-                CommitType.POSTPAID: "PostpaidCommit"}
+_COMMIT_TYPE = {
+    CommitType.PREPAID: "PrepaidCommit",
+    CommitType.CREDIT: "PrepaidCommit",
+    CommitType.POSTPAID: "PostpaidCommit",
+}
 _PRODUCT_TYPE = {
     ProductType.USAGE: "UsageProductListItem",
     ProductType.SUBSCRIPTION: "SubscriptionProductListItem",
@@ -116,8 +119,11 @@ def _prepare(contract: Contract) -> tuple[_Context, RateIndex, list[Slot]]:
     found = _PREPARED.get(id(contract))
     if found is not None and found[0] is contract:
         return found[1], found[2], found[3]
-    prepared = (_Context(contract), RateIndex(contract),
-                ordered_slots(contract, (*contract.commits, *contract.credits)))
+    prepared = (
+        _Context(contract),
+        RateIndex(contract),
+        ordered_slots(contract, (*contract.commits, *contract.credits)),
+    )
     if len(_PREPARED) >= _PREPARED_MAX:
         _PREPARED.pop(next(iter(_PREPARED)))
     _PREPARED[id(contract)] = (contract, *prepared)
@@ -187,12 +193,19 @@ def _rate(
             warnings.append(f"no fiat conversion for credit type {cpu_id}: its spend is not invoiced")
             continue
         key = f"cpu_conversion:{cpu_id}"
-        charges.append(Charge(
-            key=key, type=LineType.CPU_CONVERSION, name=f"{ctx.credit_type(cpu_id).name} conversion",
-            credit_type_id=fiat_id, starting_at=window.starting_at, ending_before=window.ending_before,
-            pieces=[Piece(window.starting_at, uncovered, conv.to_fiat(uncovered))],
-            unit_price=conv.fiat_per_custom_credit, sort_rank=(1_000_000, 0, key),
-        ))
+        charges.append(
+            Charge(
+                key=key,
+                type=LineType.CPU_CONVERSION,
+                name=f"{ctx.credit_type(cpu_id).name} conversion",
+                credit_type_id=fiat_id,
+                starting_at=window.starting_at,
+                ending_before=window.ending_before,
+                pieces=[Piece(window.starting_at, uncovered, conv.to_fiat(uncovered))],
+                unit_price=conv.fiat_per_custom_credit,
+                sort_rank=(1_000_000, 0, key),
+            )
+        )
     fiat_charges = [c for c in charges if c.credit_type_id == fiat_id]
     draw_down([s for s in prepaid if s.credit_type_id in (fiat_id, None)], fiat_charges, repricer)
     draw_down([s for s in slots if s.postpaid], fiat_charges, repricer)
@@ -214,19 +227,44 @@ def _rate(
         applied, consumed = _applied_line(slot, ctx, mode, rounded_due)
         if applied is not None:
             lines.append(applied)
-            ledger.append(LedgerEntry(_DEDUCTION[slot.commit.type], -consumed, window.ending_before,
-                                      slot.commit.id, slot.segment.id))
+            ledger.append(
+                LedgerEntry(
+                    _DEDUCTION[slot.commit.type],
+                    -consumed,
+                    window.ending_before,
+                    slot.commit.id,
+                    slot.segment.id,
+                )
+            )
         seg = slot.segment
-        balances.append(SegmentBalance(slot.commit.id, seg.id, seg.amount, seg.consumed, consumed,
-                                       seg.amount - seg.consumed - consumed))
+        balances.append(
+            SegmentBalance(
+                slot.commit.id,
+                seg.id,
+                seg.amount,
+                seg.consumed,
+                consumed,
+                seg.amount - seg.consumed - consumed,
+            )
+        )
     for tu in trueups:
         total = round_to(tu.amount, ctx.fiat.decimal_places, mode)
-        lines.append(InvoiceLine(
-            key=f"trueup:{tu.commit.id}", type=LineType.POSTPAID_TRUEUP,
-            name=tu.commit.name or "Postpaid commit true-up", credit_type_id=fiat_id, total=total,
-            exact_total=tu.amount, product_id=tu.commit.product_id, product_type="FixedProductListItem",
-            commit_id=tu.commit.id, commit_type="PostpaidCommit", quantity=Decimal(1), unit_price=total,
-        ))
+        lines.append(
+            InvoiceLine(
+                key=f"trueup:{tu.commit.id}",
+                type=LineType.POSTPAID_TRUEUP,
+                name=tu.commit.name or "Postpaid commit true-up",
+                credit_type_id=fiat_id,
+                total=total,
+                exact_total=tu.amount,
+                product_id=tu.commit.product_id,
+                product_type="FixedProductListItem",
+                commit_id=tu.commit.id,
+                commit_type="PostpaidCommit",
+                quantity=Decimal(1),
+                unit_price=total,
+            )
+        )
         ledger.append(LedgerEntry("POSTPAID_COMMIT_TRUEUP", -total, tu.timestamp, tu.commit.id))
         rounded_due[fiat_id] = rounded_due.get(fiat_id, ZERO) + total
     for dd in due_discounts(contract.discounts, period, ctx.fiat):
@@ -235,12 +273,20 @@ def _rate(
         total = min(round_to(exact, ctx.fiat.decimal_places, mode), due)
         if exact < dd.item.amount:
             warnings.append(f"discount {dd.discount.id} capped at the amount due")
-        lines.append(InvoiceLine(
-            key=f"discount:{dd.discount.id}:{dd.item.id}", type=LineType.DISCOUNT,
-            name=dd.discount.name or "Discount", credit_type_id=fiat_id, total=-total, exact_total=-exact,
-            product_id=dd.discount.product_id, product_type="FixedProductListItem",
-            discount_id=dd.discount.id, starting_at=dd.item.timestamp,
-        ))
+        lines.append(
+            InvoiceLine(
+                key=f"discount:{dd.discount.id}:{dd.item.id}",
+                type=LineType.DISCOUNT,
+                name=dd.discount.name or "Discount",
+                credit_type_id=fiat_id,
+                total=-total,
+                exact_total=-exact,
+                product_id=dd.discount.product_id,
+                product_type="FixedProductListItem",
+                discount_id=dd.discount.id,
+                starting_at=dd.item.timestamp,
+            )
+        )
         rounded_due[fiat_id] = due - total
 
     counted = [li for li in lines if li.credit_type_id == fiat_id and not li.excluded_from_total]
@@ -276,8 +322,12 @@ def _charge_lines(c: Charge, ctx: _Context, mode: RoundingMode) -> list[InvoiceL
     tiers: tuple[TierLine, ...] = ()
     if c.tiers and rep_q == 0:
         tiers = tuple(
-            TierLine(start, acc.quantity, price, round_to(acc.subtotal, places, mode) if len(c.tiers) > 1
-                     else total)
+            TierLine(
+                start,
+                acc.quantity,
+                price,
+                round_to(acc.subtotal, places, mode) if len(c.tiers) > 1 else total,
+            )
             for (start, price), acc in sorted(c.tiers.items())
         )
     product = c.product
@@ -294,13 +344,32 @@ def _charge_lines(c: Charge, ctx: _Context, mode: RoundingMode) -> list[InvoiceL
         "scheduled_charge_id": c.scheduled_charge_id,
         "is_prorated": c.is_prorated,
     }
-    out = [InvoiceLine(key=c.key, type=c.type, total=total, exact_total=list_exact,
-                       quantity=quantity - rep_q, unit_price=c.unit_price, tiers=tiers, **common)]  # type: ignore[arg-type]
+    out = [
+        InvoiceLine(
+            key=c.key,
+            type=c.type,
+            total=total,
+            exact_total=list_exact,
+            quantity=quantity - rep_q,
+            unit_price=c.unit_price,
+            tiers=tiers,
+            **common,
+        )
+    ]  # type: ignore[arg-type]
     if rep_q != 0 or rep_amount != 0:
         unit = rep_amount / rep_q if rep_q else None
         rep_total = round_to(rep_amount, places, mode)
-        out.append(InvoiceLine(key=f"{c.key}:commit_rate", type=c.type, total=rep_total,
-                               exact_total=rep_amount, quantity=rep_q, unit_price=unit, **common))  # type: ignore[arg-type]
+        out.append(
+            InvoiceLine(
+                key=f"{c.key}:commit_rate",
+                type=c.type,
+                total=rep_total,
+                exact_total=rep_amount,
+                quantity=rep_q,
+                unit_price=unit,
+                **common,
+            )
+        )  # type: ignore[arg-type]
     return out
 
 
@@ -371,8 +440,20 @@ def _expand_fixed(contract: Contract, ctx: _Context) -> list[_Fixed]:
         ct = ctx.credit_type(sc.schedule.credit_type_id or ctx.fiat.id)
         for item in expand(sc.schedule, sc.id, ct):
             key = f"scheduled:{sc.id}:{item.id}@{_stamp(item.timestamp)}"
-            out.append(_Fixed(key, LineType.SCHEDULED, sc.name or sc.product_id, ct, item.amount,
-                              item.quantity, item.unit_price, sc.product_id, item.timestamp, sc.id))
+            out.append(
+                _Fixed(
+                    key,
+                    LineType.SCHEDULED,
+                    sc.name or sc.product_id,
+                    ct,
+                    item.amount,
+                    item.quantity,
+                    item.unit_price,
+                    sc.product_id,
+                    item.timestamp,
+                    sc.id,
+                )
+            )
     for commit in (*contract.commits, *contract.credits):
         sched = commit.invoice_schedule
         if commit.type is not CommitType.PREPAID or sched is None or sched.do_not_invoice:
@@ -380,9 +461,20 @@ def _expand_fixed(contract: Contract, ctx: _Context) -> list[_Fixed]:
         ct = ctx.credit_type(sched.credit_type_id or ctx.fiat.id)
         for item in expand(sched, commit.id, ct):
             key = f"commit_purchase:{commit.id}:{item.id}@{_stamp(item.timestamp)}"
-            out.append(_Fixed(key, LineType.COMMIT_PURCHASE, commit.name or "Commit", ct, item.amount,
-                              item.quantity, item.unit_price, commit.product_id, item.timestamp,
-                              commit_id=commit.id))
+            out.append(
+                _Fixed(
+                    key,
+                    LineType.COMMIT_PURCHASE,
+                    commit.name or "Commit",
+                    ct,
+                    item.amount,
+                    item.quantity,
+                    item.unit_price,
+                    commit.product_id,
+                    item.timestamp,
+                    commit_id=commit.id,
+                )
+            )
     return out
 
 
@@ -394,11 +486,22 @@ def _scheduled_on_usage_invoice(contract: Contract, ctx: _Context, period: Perio
         if f.at != period.ending_before:
             continue
         product = contract.products.get(f.product_id) if f.product_id else None
-        out.append(Charge(key=f.key, type=f.type, name=f.name, credit_type_id=f.credit_type.id,
-                          starting_at=f.at, ending_before=f.at, product=product,
-                          pieces=[Piece(f.at, f.quantity, f.amount)], unit_price=f.unit_price,
-                          scheduled_charge_id=f.scheduled_charge_id, drawable=False,
-                          sort_rank=(2_000_000, 0, f.key)))
+        out.append(
+            Charge(
+                key=f.key,
+                type=f.type,
+                name=f.name,
+                credit_type_id=f.credit_type.id,
+                starting_at=f.at,
+                ending_before=f.at,
+                product=product,
+                pieces=[Piece(f.at, f.quantity, f.amount)],
+                unit_price=f.unit_price,
+                scheduled_charge_id=f.scheduled_charge_id,
+                drawable=False,
+                sort_rank=(2_000_000, 0, f.key),
+            )
+        )
     return out
 
 
@@ -433,18 +536,39 @@ def rate_scheduled_invoices(
             if not window.contains(f.at) or _on_usage_invoice(contract, f.at):
                 continue
             total = round_to(f.amount, f.credit_type.decimal_places, mode)
-            by_time.setdefault(f.at, []).append(InvoiceLine(
-                key=f.key, type=f.type, name=f.name, credit_type_id=f.credit_type.id, total=total,
-                exact_total=f.amount, quantity=f.quantity, unit_price=f.unit_price, product_id=f.product_id,
-                product_type="FixedProductListItem", starting_at=f.at, ending_before=f.at,
-                scheduled_charge_id=f.scheduled_charge_id, commit_id=f.commit_id,
-            ))
+            by_time.setdefault(f.at, []).append(
+                InvoiceLine(
+                    key=f.key,
+                    type=f.type,
+                    name=f.name,
+                    credit_type_id=f.credit_type.id,
+                    total=total,
+                    exact_total=f.amount,
+                    quantity=f.quantity,
+                    unit_price=f.unit_price,
+                    product_id=f.product_id,
+                    product_type="FixedProductListItem",
+                    starting_at=f.at,
+                    ending_before=f.at,
+                    scheduled_charge_id=f.scheduled_charge_id,
+                    commit_id=f.commit_id,
+                )
+            )
         invoices = []
         for at in sorted(by_time):
             lines = tuple(sorted(by_time[at], key=lambda li: li.key))
             total = sum((li.total for li in lines if li.credit_type_id == ctx.fiat.id), ZERO)
             invoices.append(
-                Invoice(InvoiceType.SCHEDULED, contract.id, contract.customer_id, ctx.fiat, at, at, lines,
-                        total, total)
+                Invoice(
+                    InvoiceType.SCHEDULED,
+                    contract.id,
+                    contract.customer_id,
+                    ctx.fiat,
+                    at,
+                    at,
+                    lines,
+                    total,
+                    total,
+                )
             )
         return tuple(invoices)

@@ -109,8 +109,12 @@ class RateIndex:
         self.plan_cache: dict[object, object] = {}
         self.price_cache: dict[tuple[int, tuple[int, ...]], Priced] = {}
         #: instants where some balance segment starts or ends: usage pieces never straddle one
-        points = {t for c in (*contract.commits, *contract.credits) for seg in c.access_schedule
-                  for t in (seg.starting_at, seg.ending_before)}
+        points = {
+            t
+            for c in (*contract.commits, *contract.credits)
+            for seg in c.access_schedule
+            for t in (seg.starting_at, seg.ending_before)
+        }
         self.balance_bounds: list[datetime] = sorted(points)
 
     def rate_at(

@@ -134,8 +134,19 @@ def usage_charges(
         cumulative = ZERO
         for run in runs:
             cumulative = _price_run(
-                contract, product, pgv, run.seg, run.hour, run.bw, run.quantity, cumulative, charges, cache,
-                order, custom_pricers, warnings,
+                contract,
+                product,
+                pgv,
+                run.seg,
+                run.hour,
+                run.bw,
+                run.quantity,
+                cumulative,
+                charges,
+                cache,
+                order,
+                custom_pricers,
+                warnings,
             )
     return [c for c in charges.values() if c.pieces]
 
@@ -249,8 +260,16 @@ class _Segment:
     """A stretch of the window with one rate and one set of active overrides."""
 
     __slots__ = (
-        "banded", "ending_before", "entitled", "flat_price", "key",
-        "overrides", "prgv", "priced", "rate", "starting_at",
+        "banded",
+        "ending_before",
+        "entitled",
+        "flat_price",
+        "key",
+        "overrides",
+        "prgv",
+        "priced",
+        "rate",
+        "starting_at",
     )
 
     def __init__(

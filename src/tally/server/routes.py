@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tally.billable_metrics.endpoints import router as billable_metrics
-from tally.contracts.endpoints import router as contracts
 from tally.contracts.balance_endpoints import router as contract_balances
+from tally.contracts.endpoints import router as contracts
 from tally.credit_types.endpoints import router as credit_types
 from tally.custom_fields.endpoints import router as custom_fields
 from tally.customers.endpoints import router as customers

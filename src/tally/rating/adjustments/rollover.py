@@ -17,10 +17,16 @@ from tally.money.context import MONEY_CONTEXT, ZERO
 from tally.rating.inputs import AccessSegment, Commit, CommitType, RatingInputError
 from tally.rating.results import LedgerEntry
 
-_EXPIRATION = {CommitType.PREPAID: "PREPAID_COMMIT_EXPIRATION", CommitType.CREDIT: "CREDIT_EXPIRATION",
-               CommitType.POSTPAID: "POSTPAID_COMMIT_EXPIRATION"}
-_ROLLOVER = {CommitType.PREPAID: "PREPAID_COMMIT_ROLLOVER", CommitType.CREDIT: "CREDIT_ROLLOVER",
-             CommitType.POSTPAID: "POSTPAID_COMMIT_ROLLOVER"}
+_EXPIRATION = {
+    CommitType.PREPAID: "PREPAID_COMMIT_EXPIRATION",
+    CommitType.CREDIT: "CREDIT_EXPIRATION",
+    CommitType.POSTPAID: "POSTPAID_COMMIT_EXPIRATION",
+}
+_ROLLOVER = {
+    CommitType.PREPAID: "PREPAID_COMMIT_ROLLOVER",
+    CommitType.CREDIT: "CREDIT_ROLLOVER",
+    CommitType.POSTPAID: "POSTPAID_COMMIT_ROLLOVER",
+}
 
 
 def remaining(segment: AccessSegment) -> Decimal:
@@ -68,8 +74,14 @@ def roll_over(
     if rolled == 0:
         return Rollover(None, tuple(entries))
     segment = AccessSegment(f"{new_commit_id}:0", rolled, at, access_ending_before)
-    new = replace(commit, id=new_commit_id, access_schedule=(segment,), invoice_schedule=None,
-                  is_rollover=True, cost_basis=cost_basis_of(commit))
+    new = replace(
+        commit,
+        id=new_commit_id,
+        access_schedule=(segment,),
+        invoice_schedule=None,
+        is_rollover=True,
+        cost_basis=cost_basis_of(commit),
+    )
     return Rollover(new, tuple(entries))
 
 

@@ -122,12 +122,26 @@ def subscription_charges(
                 qty = _quantity_segments(sub, part)[-1][2]
             key = f"subscription:{sub.id}@{_stamp(lo)}"
             out.append(
-                _charge(contract, sub, product.name, rate.credit_type_id, part, rank, price, qty, amount, key,
-                        factor != ONE)
+                _charge(
+                    contract,
+                    sub,
+                    product.name,
+                    rate.credit_type_id,
+                    part,
+                    rank,
+                    price,
+                    qty,
+                    amount,
+                    key,
+                    factor != ONE,
+                )
             )
         if advance:
-            out.extend(_advance_increases(contract, sub, product.name, rate.credit_type_id, full, part, price,
-                                          window, rank))
+            out.extend(
+                _advance_increases(
+                    contract, sub, product.name, rate.credit_type_id, full, part, price, window, rank
+                )
+            )
     for c in out:
         if sub.proration_rounding is not None and c.is_prorated:
             p = c.pieces[0]
@@ -170,8 +184,21 @@ def _advance_increases(
         rest = Period(a, part.ending_before)
         f = proration_factor(rest, full) if sub.is_prorated else ONE
         amount = MONEY_CONTEXT.multiply(MONEY_CONTEXT.multiply(delta, price), f)
-        out.append(_charge(contract, sub, name, credit_type_id, rest, rank, price, delta, amount,
-                           f"subscription:{sub.id}:increase@{_stamp(a)}", f != ONE))
+        out.append(
+            _charge(
+                contract,
+                sub,
+                name,
+                credit_type_id,
+                rest,
+                rank,
+                price,
+                delta,
+                amount,
+                f"subscription:{sub.id}:increase@{_stamp(a)}",
+                f != ONE,
+            )
+        )
     return out
 
 

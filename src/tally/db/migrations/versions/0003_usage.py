@@ -4,10 +4,10 @@ Revision ID: 0003
 Revises: 0002
 """
 
-from alembic import op
 import sqlalchemy as sa
-import tally.db.types
+from alembic import op
 
+import tally.db.types
 
 revision = "0003"
 down_revision = "0002"
@@ -29,7 +29,9 @@ def upgrade() -> None:
         sa.Column("latest_ts", tally.db.types.UtcDateTime(), nullable=True),
         sa.Column("latest_txn", sa.String(length=255), nullable=True),
         sa.Column("latest_value", tally.db.types.ExactDecimal(), nullable=True),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_usage_rollups_tenant_id_tenants")),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_usage_rollups_tenant_id_tenants")
+        ),
         sa.PrimaryKeyConstraint(
             "tenant_id", "metric_id", "customer_key", "hour", "group_key", name=op.f("pk_usage_rollups")
         ),
@@ -47,7 +49,9 @@ def upgrade() -> None:
         sa.Column("hour", sa.Integer(), nullable=False),
         sa.Column("group_key", sa.String(length=512), nullable=False),
         sa.Column("value", sa.String(length=512), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name=op.f("fk_usage_uniques_tenant_id_tenants")),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_usage_uniques_tenant_id_tenants")
+        ),
         sa.PrimaryKeyConstraint(
             "tenant_id",
             "metric_id",

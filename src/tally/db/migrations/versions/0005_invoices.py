@@ -4,10 +4,10 @@ Revision ID: 0005
 Revises: 0004
 """
 
-from alembic import op
 import sqlalchemy as sa
-import tally.db.types
+from alembic import op
 
+import tally.db.types
 
 revision = "0005"
 down_revision = "0004"
@@ -94,7 +94,9 @@ def upgrade() -> None:
             ["tenant_id", "contract_id", "kind", "period_start", "period_end", "void_seq"],
             unique=True,
         )
-        batch_op.create_index("ix_invoices_customer", ["tenant_id", "customer_id", "period_start"], unique=False)
+        batch_op.create_index(
+            "ix_invoices_customer", ["tenant_id", "customer_id", "period_start"], unique=False
+        )
     op.create_table(
         "billing_state",
         sa.Column("contract_id", sa.String(length=36), nullable=False),
