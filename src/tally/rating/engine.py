@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from tally.money import CreditType, money_context
 from tally.money.context import ZERO
@@ -331,7 +332,7 @@ def _charge_lines(c: Charge, ctx: _Context, mode: RoundingMode) -> list[InvoiceL
             for (start, price), acc in sorted(c.tiers.items())
         )
     product = c.product
-    common = {
+    common: dict[str, Any] = {
         "name": c.name,
         "credit_type_id": c.credit_type_id,
         "product_id": product.id if product else None,
@@ -355,7 +356,7 @@ def _charge_lines(c: Charge, ctx: _Context, mode: RoundingMode) -> list[InvoiceL
             tiers=tiers,
             **common,
         )
-    ]  # type: ignore[arg-type]
+    ]
     if rep_q != 0 or rep_amount != 0:
         unit = rep_amount / rep_q if rep_q else None
         rep_total = round_to(rep_amount, places, mode)
@@ -369,7 +370,7 @@ def _charge_lines(c: Charge, ctx: _Context, mode: RoundingMode) -> list[InvoiceL
                 unit_price=unit,
                 **common,
             )
-        )  # type: ignore[arg-type]
+        )
     return out
 
 
