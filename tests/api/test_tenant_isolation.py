@@ -259,6 +259,9 @@ PROBES: dict[tuple[str, str], Probe] = {
             "starting_at": AT,
         }
     ),
+    ("POST", "/v1/contracts/getContractRateSchedule"): Probe(
+        lambda a: {"customer_id": a["customer"], "contract_id": a["contract"]}
+    ),
     ("POST", "/v1/contracts/getNamedSchedule"): Probe(
         lambda a: {"customer_id": a["customer"], "contract_id": a["contract"], "schedule_name": "tier"}
     ),

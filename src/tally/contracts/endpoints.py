@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from tally.auth.dependencies import BodyDep, CtxDep
 from tally.contracts import lifecycle, named_schedules, service, wire, wire_contract
+from tally.contracts import rate_schedule as schedule
 from tally.contracts import schemas as s
 from tally.contracts.schemas_create import AmendContract, CreateContract
 from tally.contracts.schemas_edit import EditContract
@@ -194,3 +195,14 @@ def update_customer_schedule(ctx: CtxDep, body: BodyDep) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         named_schedules.update_customer_schedule(conn, ctx.tenant_id, req)
     return empty()
+
+
+@router.post("/v1/contracts/getContractRateSchedule")
+def rate_schedule(
+    ctx: CtxDep, body: BodyDep, limit: str | None = None, next_page: str | None = None
+) -> JSONResponse:
+    req = parse(schedule.GetContractRateSchedule, body)
+    n = check_limit(limit)
+    with uow.read(ctx.engine) as conn:
+        items, nxt = schedule.rate_schedule(conn, ctx.tenant_id, req, req.at or ctx.now(), next_page, n)
+    return page(items, nxt)

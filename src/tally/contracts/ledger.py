@@ -168,14 +168,17 @@ def balance_at(
 
 @dataclass(frozen=True)
 class Deduction:
-    """What one invoice drew from one segment. `amount` is positive (it is stored negated)."""
+    """What one invoice drew from one segment. `amount` is positive (it is stored negated).
+    `trueup`: a postpaid commit's shortfall billed by this invoice (`POSTPAID_COMMIT_TRUEUP`); its
+    segment is the commit's only one when `segment_id` is None."""
 
     balance_id: str
-    segment_id: str
+    segment_id: str | None
     amount: Decimal
     timestamp: datetime  # the end of the invoice's service period (SPEC §7.1)
     invoice_id: str
     contract_id: str | None = None
+    trueup: bool = False
 
 
 def record_deductions(conn: Connection, tenant_id: str, deductions: list[Deduction], now: datetime) -> None:
@@ -189,6 +192,11 @@ def record_deductions(conn: Connection, tenant_id: str, deductions: list[Deducti
             raise ValueError(f"unknown balance {d.balance_id}")
         if d.amount < 0:
             raise ValueError("a deduction amount is positive")
+        if d.trueup and found.kind != "POSTPAID":
+            raise ValueError(f"a true-up is for a POSTPAID commit, not {found.kind}")
+        # Stored on the segment so the segment's balance drops to 0 and no expiration follows.
+        segment_id = d.segment_id or segments(found.doc)[0].id
+        kind = "TRUEUP" if d.trueup else "AUTOMATED_INVOICE_DEDUCTION"
         rows.append(
             {
                 "id": new_id(),
@@ -196,8 +204,8 @@ def record_deductions(conn: Connection, tenant_id: str, deductions: list[Deducti
                 "customer_id": found.customer_id,
                 "contract_id": d.contract_id or found.contract_id,
                 "balance_id": d.balance_id,
-                "segment_id": d.segment_id,
-                "type": f"{PREFIX[found.kind]}_AUTOMATED_INVOICE_DEDUCTION",
+                "segment_id": segment_id,
+                "type": f"{PREFIX[found.kind]}_{kind}",
                 "amount": -d.amount,
                 "timestamp": d.timestamp,
                 "invoice_id": d.invoice_id,
@@ -247,13 +255,15 @@ def balances_for(
 def release_invoice(
     conn: Connection, tenant_id: str, invoice_id: str, balance_ids: Iterable[str], now: datetime
 ) -> None:
-    """Give back what a voided invoice drew (SPEC §6.9 [I]): one `*_CREDITED` entry per deduction it
-    wrote (postpaid commits have no CREDITED type, so a `POSTPAID_COMMIT_MANUAL` entry says why)."""
+    """Give back what a voided invoice drew (SPEC §6.9 [I]): one `*_CREDITED` entry per deduction or
+    true-up it wrote (postpaid commits have no CREDITED type, so a `POSTPAID_COMMIT_MANUAL` entry says
+    why)."""
     rows = []
     for row in repo.entries_of(conn, tenant_id, list(dict.fromkeys(balance_ids))):
-        if row.invoice_id != invoice_id or not row.type.endswith("_AUTOMATED_INVOICE_DEDUCTION"):
+        released = row.type.endswith("_AUTOMATED_INVOICE_DEDUCTION") or row.type == "POSTPAID_COMMIT_TRUEUP"
+        if row.invoice_id != invoice_id or not released:
             continue
-        prefix = row.type.removesuffix("_AUTOMATED_INVOICE_DEDUCTION")
+        prefix = row.type.removesuffix("_AUTOMATED_INVOICE_DEDUCTION").removesuffix("_TRUEUP")
         postpaid = prefix == "POSTPAID_COMMIT"
         rows.append(
             {

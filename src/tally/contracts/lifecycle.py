@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tally.contracts import recurring
 from tally.contracts import repository as repo
 from tally.contracts import schemas as s
 from tally.contracts.schemas_create import AmendContract
@@ -75,6 +76,8 @@ def _add_terms(
             terms[key] = [*terms.get(key, []), *plain(built[key])]
         set_term_custom_fields(conn, tenant_id, key, renamed.get(key) or [], built[key])
     repo.update_contract(conn, tenant_id, c.id, {"terms": terms})
+    if built["recurring_commits"] or built["recurring_credits"]:
+        recurring.materialize(conn, tenant_id, c.customer_id, c.id, terms, now)
     for key in ("commits", "credits"):
         for raw, doc in zip(renamed.get(key) or [], built[key], strict=True):
             insert_balance(

@@ -13,7 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
+from tally.contracts import recurring
 from tally.contracts import repository as repo
+from tally.contracts.rollover import roll_over_contract
 from tally.contracts.schemas_create import CreateContract
 from tally.contracts.terms import Doc, Terms, dump, plain
 from tally.custom_fields import service as custom_fields
@@ -485,6 +487,20 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
     for raw_key, docs in (("commits", built["commits"]), ("credits", built["credits"])):
         for raw, doc in zip(body.get(raw_key) or [], docs, strict=True):
             insert_balance(conn, tenant_id, req.customer_id, contract_id, doc, raw.get("custom_fields"), now)
+    if req.transition is not None and req.transition.type == "RENEWAL":
+        rolled = roll_over_contract(
+            conn,
+            tenant_id,
+            req.transition.from_contract_id,
+            contract_id,
+            req.customer_id,
+            req.starting_at,
+            req.ending_before,
+            now,
+        )
+        for doc in rolled:
+            insert_balance(conn, tenant_id, req.customer_id, contract_id, doc, None, now)
+    recurring.materialize(conn, tenant_id, req.customer_id, contract_id, terms, now)
     for key in TERM_ENTITIES:
         set_term_custom_fields(conn, tenant_id, key, body.get(key) or [], built[key])
     if req.custom_fields:

@@ -302,9 +302,16 @@ def skip_zero(doc: dict[str, Any]) -> dict[str, Any]:
 def _deductions(inv: Invoice, inv_id: str, contract_id: str) -> list[ledger.Deduction]:
     out = []
     for e in inv.ledger_entries:
-        if not e.type.endswith("_AUTOMATED_INVOICE_DEDUCTION") or e.amount == 0 or e.segment_id is None:
+        if e.amount == 0:
             continue
-        out.append(ledger.Deduction(e.commit_id, e.segment_id, -e.amount, e.timestamp, inv_id, contract_id))
+        if e.type == "POSTPAID_COMMIT_TRUEUP":  # SPEC §6.6: the shortfall this invoice bills
+            out.append(
+                ledger.Deduction(e.commit_id, None, -e.amount, e.timestamp, inv_id, contract_id, trueup=True)
+            )
+        elif e.type.endswith("_AUTOMATED_INVOICE_DEDUCTION") and e.segment_id is not None:
+            out.append(
+                ledger.Deduction(e.commit_id, e.segment_id, -e.amount, e.timestamp, inv_id, contract_id)
+            )
     return out
 
 

@@ -20,6 +20,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from tally.clock import Clock
+from tally.contracts import recurring
 from tally.db import uow
 from tally.invoices import repository as repo
 from tally.invoices import service
@@ -79,6 +80,9 @@ def process_batch(
             loader = Loader(conn, state.tenant_id, catalogs.setdefault(state.tenant_id, Catalog()))
             savepoint = conn.begin_nested()
             try:
+                if crow.terms.get("recurring_commits") or crow.terms.get("recurring_credits"):
+                    # Open-ended recurring commits/credits: keep children stored ahead of time.
+                    recurring.materialize(conn, crow.tenant_id, crow.customer_id, crow.id, crow.terms, now)
                 due, nxt = service.due_keys(conn, loader, crow, now, graces[state.tenant_id])
                 for key in due:
                     if service.finalize(conn, loader, crow, key, now, known_unsettled=True):

@@ -392,7 +392,7 @@ def _place(existing: list[RateRow], new: list[RateRow], batch: bool) -> dict[str
 # ------------------------------------------------------------------------------------------- reading
 
 
-def _selected(rate: RateRow, product: ProductView | None, selectors: list[s.Selector] | None) -> bool:
+def selected(rate: RateRow, product: ProductView | None, selectors: list[s.Selector] | None) -> bool:
     if not selectors:
         return True
     return any(_matches(rate, product, sel) for sel in selectors)
@@ -416,7 +416,7 @@ def _matches(rate: RateRow, product: ProductView | None, sel: s.Selector) -> boo
 Key = tuple[int, str, str, str]
 
 
-def _ordered(card: RateCard, rates: Iterable[RateRow]) -> list[tuple[Key, RateRow]]:
+def ordered(card: RateCard, rates: Iterable[RateRow]) -> list[tuple[Key, RateRow]]:
     rank = {pid: i for i, pid in enumerate(card.product_order)}
     last = len(rank)
     keyed = [
@@ -426,7 +426,7 @@ def _ordered(card: RateCard, rates: Iterable[RateRow]) -> list[tuple[Key, RateRo
     return sorted(keyed, key=lambda p: p[0])
 
 
-def _after(cursor: str | None) -> Key | None:
+def after_key(cursor: str | None) -> Key | None:
     key = decode_cursor(cursor)
     if key is None:
         return None
@@ -451,9 +451,9 @@ def _page(
     limit: int,
 ) -> tuple[list[dict[str, Any]], str | None]:
     found = get_many(conn, tenant_id, list(dict.fromkeys(r.product_id for r in rates)), at)
-    picked = [r for r in rates if _selected(r, found.get(r.product_id), selectors)]
-    after = _after(cursor)
-    keyed = [(k, r) for k, r in _ordered(card, picked) if after is None or k > after]
+    picked = [r for r in rates if selected(r, found.get(r.product_id), selectors)]
+    after = after_key(cursor)
+    keyed = [(k, r) for k, r in ordered(card, picked) if after is None or k > after]
     window = keyed[:limit]
     nxt = encode_cursor(list(window[-1][0])) if len(keyed) > limit and window else None
     custom = custom_fields.values_for(conn, tenant_id, "product", {r.product_id for _, r in window})
