@@ -645,3 +645,23 @@ def test_named_schedules_on_contract_and_customer(
         )
     with pytest.raises(metronome.NotFoundError):
         intruder.v1.customers.named_schedules.retrieve(customer_id=cat.customer, schedule_name="tier")
+
+
+def test_entitlement_only_override(client: Metronome, cat: Catalog, http: httpx.Client) -> None:
+    """An override with no type and no rate only grants or removes entitlement (Metronome allows it)."""
+    body = {
+        "customer_id": cat.customer,
+        "rate_card_id": cat.card,
+        "starting_at": "2025-01-01T00:00:00Z",
+        "overrides": [{"product_id": cat.usage, "entitled": False, "starting_at": "2025-01-01T00:00:00Z"}],
+    }
+    r = http.post("/v1/contracts/create", json=body)
+    assert r.status_code == 200, r.text
+    got = client.v2.contracts.retrieve(customer_id=cat.customer, contract_id=r.json()["data"]["id"]).data
+    (override,) = got.overrides
+    assert override.entitled is False
+    assert override.multiplier is None
+    bad = {**body, "overrides": [{"product_id": cat.usage, "starting_at": "2025-01-01T00:00:00Z"}]}
+    r = http.post("/v1/contracts/create", json=bad)
+    assert r.status_code == 400
+    assert "entitled" in r.json()["message"]

@@ -273,8 +273,16 @@ class Terms:
         if o.get("product_id"):
             self.product(o["product_id"], f"{field}.product_id")
         kind = o.get("type") or (
-            "OVERWRITE" if o.get("overwrite_rate") else "TIERED" if o.get("tiers") else "MULTIPLIER"
+            "OVERWRITE"
+            if o.get("overwrite_rate")
+            else "TIERED"
+            if o.get("tiers")
+            else "MULTIPLIER"
+            if o.get("multiplier") is not None
+            else None  # entitlement only: changes whether the product may be used, not its price
         )
+        if kind is None and o.get("entitled") is None:
+            raise BadRequest(f"{field}: an override must set a type (with its rate) or entitled")
         if kind == "MULTIPLIER":
             if o.get("multiplier") is None:
                 raise BadRequest(f"{field}.multiplier: required for a MULTIPLIER override")
