@@ -37,4 +37,13 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=8, pool_pre_ping=True)
+    # Always plan with the parameters at hand: psycopg prepares statements after a few executions, and
+    # a generic plan made while a table was small (a seq scan) would otherwise stick to the connection
+    # as the table grows, turning every per-contract lookup during a month-end run into a full scan.
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=8,
+        pool_pre_ping=True,
+        connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
+    )
