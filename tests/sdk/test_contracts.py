@@ -242,8 +242,14 @@ def test_create_every_term_and_read_back(
     assert postpaid.type == "POSTPAID"
     assert postpaid.cost_basis == 1
     assert cur.credits is not None
-    assert len(cur.credits) == 1
-    assert cur.credits[0].type == "CREDIT"
+    # The open-ended recurring credit's monthly children are stored up to ~400 days ahead (SPEC §5.7).
+    plain_credits = [c for c in cur.credits if c.recurring_credit_id is None]
+    assert len(plain_credits) == 1
+    assert plain_credits[0].type == "CREDIT"
+    assert len(cur.credits) > 12
+    assert {c.access_schedule.schedule_items[0].amount for c in cur.credits if c.recurring_credit_id} == {
+        1000
+    }
     assert [o.type for o in cur.overrides] == ["MULTIPLIER", "TIERED", "OVERWRITE"]
     mult, tiered, ow = cur.overrides
     assert mult.multiplier == 0.9
