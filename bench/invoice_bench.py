@@ -201,7 +201,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--backend", default="postgres", choices=["postgres", "sqlite"])
     ap.add_argument("--reads", type=int, default=30)
-    ap.add_argument("--workers", type=int, default=2, help="concurrent worker processes finalizing the period")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes finalizing the period")
     args = ap.parse_args()
     pg_url = None
     if args.backend == "postgres":
