@@ -1,54 +1,15 @@
-"""The fiat credit types every tenant has from the start (SPEC §0.1).
+"""The fiat credit types every tenant has from the start (SPEC §0.1): USD as "USD (cents)" with
+Metronome's own id, every other supported fiat currency in whole units.
 
-USD is "USD (cents)" with Metronome's own id; every other supported fiat currency counts whole units.
-Ids of the others are derived (uuid5) so they are identical on every tally installation.
+Their definitions (ids, names, precision) live in tally.money.credit_types, the one place the rating
+engine also reads; migration 0001 seeds the same rows, and tests/integration/test_storage.py checks that
+the two agree.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from tally.money.credit_types import FIAT_BY_ID, FIAT_CODES, USD_CENTS_ID, CreditType, fiat
 
-USD_CENTS_ID = "2714e483-4ff1-48e4-9e25-ac732e8f24f2"
-_NAMESPACE = uuid.UUID("6f1f3c1e-7a52-4b8e-9d0f-8a7f0b6c2d11")
-_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+BUILTIN_FIAT: tuple[CreditType, ...] = tuple(fiat(code) for code in FIAT_CODES)
 
-FIAT_CODES = (
-    "USD",
-    "AUD",
-    "BRL",
-    "CAD",
-    "CHF",
-    "CZK",
-    "EUR",
-    "GBP",
-    "INR",
-    "MXN",
-    "NGN",
-    "NOK",
-    "PLN",
-    "SEK",
-    "TRY",
-    "ZAR",
-    "NZD",
-    "SGD",
-)
-
-
-@dataclass(frozen=True)
-class Fiat:
-    id: str
-    code: str
-    name: str
-    created_at: datetime
-
-
-def _fiat(code: str) -> Fiat:
-    if code == "USD":
-        return Fiat(USD_CENTS_ID, code, "USD (cents)", _EPOCH)
-    return Fiat(str(uuid.uuid5(_NAMESPACE, f"fiat:{code}")), code, code, _EPOCH)
-
-
-BUILTIN_FIAT: tuple[Fiat, ...] = tuple(_fiat(code) for code in FIAT_CODES)
-BUILTIN_BY_ID = {f.id: f for f in BUILTIN_FIAT}
+__all__ = ["BUILTIN_FIAT", "FIAT_BY_ID", "USD_CENTS_ID"]

@@ -18,7 +18,7 @@ from tally.money.context import MONEY_CONTEXT
 from tally.money.rounding import RoundingMode, round_to
 
 USD_CENTS_ID = "2714e483-4ff1-48e4-9e25-ac732e8f24f2"
-# Same namespace as tally.credit_types.builtin, so ids agree across the whole installation.
+# Fiat ids other than USD are uuid5 in this namespace: identical on every tally installation.
 _FIAT_NAMESPACE = uuid.UUID("6f1f3c1e-7a52-4b8e-9d0f-8a7f0b6c2d11")
 
 FIAT_CODES: tuple[str, ...] = (
