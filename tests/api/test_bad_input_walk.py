@@ -70,3 +70,36 @@ def test_bad_pagination_params(server: Running, query: str) -> None:
                 continue
             r = c.get(f"{path}?{query}")
             assert r.status_code == 400, (path, query, r.status_code, r.text)
+
+
+def _cursor(key: object) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+FORGED = [
+    _cursor([{"k": 1}, "a"]),
+    _cursor([True, "a", "b", "c"]),
+    _cursor([1, 2, 3]),
+    _cursor(["a"] * 9),
+    _cursor(7),
+]
+
+
+@pytest.mark.parametrize("cursor", FORGED)
+def test_forged_cursors_are_never_a_5xx(server: Running, cursor: str) -> None:
+    """A cursor is opaque, but a client can still forge one; it must be a 400, not a database error."""
+    failures = []
+    with server.http() as c:
+        for method, path in ROUTES:
+            if method != "POST":
+                continue
+            for where in ("query", "body"):
+                params = {"next_page": cursor, "cursor": cursor} if where == "query" else None
+                body = {"next_page": cursor, "cursor": cursor} if where == "body" else {}
+                r = c.post(_concrete(path), params=params, json=body)
+                if r.status_code >= 500:
+                    failures.append((path, where, r.status_code, r.text[:200]))
+    assert not failures, failures

@@ -6,9 +6,8 @@ from tally.auth.dependencies import BodyDep, CtxDep
 from tally.custom_fields import schemas as s
 from tally.custom_fields import service
 from tally.db import uow
-from tally.errors import BadRequest
 from tally.kit.api import parse
-from tally.kit.pagination import cut, decode_cursor
+from tally.kit.pagination import cut, decode_key
 from tally.kit.responses import JSONResponse, empty, page
 
 router = APIRouter(prefix="/v1/customFields")
@@ -33,11 +32,11 @@ def remove_key(ctx: CtxDep, body: BodyDep) -> JSONResponse:
 @router.post("/listKeys")
 def list_keys(ctx: CtxDep, body: BodyDep, next_page: str | None = None) -> JSONResponse:
     req = parse(s.ListKeys, body)
-    cursor = decode_cursor(next_page)
-    if cursor is not None and not (isinstance(cursor, list) and len(cursor) == 2):
-        raise BadRequest("next_page: invalid cursor")
+    cursor = decode_key(next_page, str, str)
     with uow.read(ctx.engine) as conn:
-        rows = service.list_keys(conn, ctx.tenant_id, req.entities, tuple(cursor) if cursor else None, 100)
+        rows = service.list_keys(
+            conn, ctx.tenant_id, req.entities, (cursor[0], cursor[1]) if cursor else None, 100
+        )
     items, nxt = cut(rows, 100, lambda r: [r["entity"], r["key"]])
     return page(items, nxt)
 

@@ -14,7 +14,7 @@ from tally.invoices import breakdowns, late, pdf, preview, service
 from tally.invoices import schemas as s
 from tally.invoices.inputs import Loader
 from tally.kit.api import parse
-from tally.kit.pagination import check_limit, decode_cursor, encode_cursor
+from tally.kit.pagination import check_limit, decode_cursor, decode_key, encode_cursor
 from tally.kit.responses import JSONResponse, data, page
 from tally.wire import format_timestamp, parse_timestamp
 
@@ -47,12 +47,8 @@ def _order(e: service.Entry) -> tuple[str, str, str]:
 
 
 def _after(cursor: str | None) -> tuple[str, str, str] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    if not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key)):
-        raise BadRequest("next_page: invalid cursor")
-    return key[0], key[1], key[2]
+    key = decode_key(cursor, str, str, str)
+    return None if key is None else (key[0], key[1], key[2])
 
 
 @router.get("/v1/customers/{customer_id}/invoices")

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tally.customers import service as customers
-from tally.errors import BadRequest, NotFound
+from tally.errors import NotFound
 from tally.invoices import repository as repo
 from tally.invoices.schemas import ListLateEvents
-from tally.kit.pagination import DEFAULT_LIMIT, decode_cursor, encode_cursor
+from tally.kit.pagination import DEFAULT_LIMIT, decode_key, encode_cursor
 from tally.wire import format_timestamp, parse_timestamp
 
 
@@ -33,11 +33,7 @@ def page(conn: Connection, tenant_id: str, req: ListLateEvents) -> tuple[list[di
     if req.invoice_id is not None and not invoices:
         raise NotFound(f"Finalized invoice {req.invoice_id} not found")
     invoices.sort(key=lambda r: (r.period_start, r.id))
-    cursor = decode_cursor(req.next_page)
-    if cursor is not None and not (
-        isinstance(cursor, list) and len(cursor) == 3 and all(isinstance(c, str) for c in cursor)
-    ):
-        raise BadRequest("next_page: invalid cursor")
+    cursor = decode_key(req.next_page, str, str, str)
     limit = req.limit or DEFAULT_LIMIT
     out: list[dict[str, Any]] = []
     more = False

@@ -54,6 +54,21 @@ def cut(rows: Sequence[T], limit: int, key_of: Any) -> tuple[list[T], str | None
     return page, None
 
 
+def decode_key(cursor: str | None, *types: type) -> tuple[Any, ...] | None:
+    """Decode a cursor whose key is a list of scalars of exactly these types (a bool is not an int), so a
+    forged cursor is a 400 rather than a value the database cannot bind."""
+    key = decode_cursor(cursor)
+    if key is None:
+        return None
+    if not (
+        isinstance(key, list)
+        and len(key) == len(types)
+        and all(type(v) is t for v, t in zip(key, types, strict=True))
+    ):
+        raise BadRequest("next_page: invalid cursor")
+    return tuple(key)
+
+
 def after_id(cursor: str | None) -> str | None:
     """Decode a cursor whose key is a bare id string (the common case: lists ordered by time-ordered id)."""
     key = decode_cursor(cursor)

@@ -19,7 +19,7 @@ from tally.custom_fields import service as custom_fields
 from tally.errors import BadRequest, Conflict, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
-from tally.kit.pagination import decode_cursor, encode_cursor
+from tally.kit.pagination import decode_key, encode_cursor
 from tally.products.service import ProductView, get_many
 from tally.rate_cards import repository as repo
 from tally.rate_cards import schemas as s
@@ -427,17 +427,8 @@ def ordered(card: RateCard, rates: Iterable[RateRow]) -> list[tuple[Key, RateRow
 
 
 def after_key(cursor: str | None) -> Key | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    if (
-        not isinstance(key, list)
-        or len(key) != 4
-        or not isinstance(key[0], int)
-        or not all(isinstance(k, str) for k in key[1:])
-    ):
-        raise BadRequest("next_page: invalid cursor")
-    return (key[0], key[1], key[2], key[3])
+    key = decode_key(cursor, int, str, str, str)
+    return None if key is None else (key[0], key[1], key[2], key[3])
 
 
 def _page(

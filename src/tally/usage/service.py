@@ -32,7 +32,7 @@ from tally.billable_metrics.service import Metric
 from tally.custom_fields import service as custom_fields
 from tally.customers import service as customers
 from tally.errors import BadRequest
-from tally.kit.pagination import decode_cursor, encode_cursor
+from tally.kit.pagination import decode_cursor, decode_key, encode_cursor
 from tally.metering import GroupValues, MetricDef, group_sort_key, hour_of, project, windows
 from tally.metering.aggregate import Latest, later
 from tally.usage import keys as gk
@@ -215,12 +215,8 @@ def _selected_metrics(conn: Connection, tenant_id: str, req: ListUsage) -> list[
 
 
 def _usage_cursor(cursor: str | None) -> tuple[str, str] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
-        raise BadRequest("next_page: invalid cursor")
-    return key[0], key[1]
+    key = decode_key(cursor, str, str)
+    return None if key is None else (key[0], key[1])
 
 
 def list_usage(
@@ -304,7 +300,7 @@ def _groups_cursor(cursor: str | None) -> tuple[int, tuple[tuple[int, str], ...]
     ok = (
         isinstance(key, list)
         and len(key) == 2
-        and isinstance(key[0], int)
+        and type(key[0]) is int
         and isinstance(key[1], list)
         and all(v is None or isinstance(v, str) for v in key[1])
     )
