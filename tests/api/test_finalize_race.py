@@ -120,8 +120,21 @@ def test_eight_workers_finalize_once(clock_server: Running, engine: Engine) -> N
 
 
 def test_database_refuses_to_rewrite_a_finalized_invoice(clock_server: Running, engine: Engine) -> None:  # noqa: F811
+    # Finalize an invoice of its own, so this test does not depend on which tests ran before it.
+    client: Metronome = clock_server.sdk()
+    with clock_server.http() as h, uow.read(engine) as conn:
+        tenant_id = conn.execute(select(tenants.c.id).where(tenants.c.name == "alpha")).scalar_one()
+        s = build(client, h, "immutable" + iso(clock_now(h)).replace(":", "")[-6:])
+    key = service.Key(s.contract, service.USAGE, s.t0, s.t1)
+    with uow.write(engine) as conn:
+        crow = contract_row(conn, tenant_id, s.contract)
+        assert service.finalize(conn, Loader(conn, tenant_id), crow, key, s.t1 + timedelta(days=2))  # type: ignore[arg-type]
     with uow.read(engine) as conn:
-        row = conn.execute(select(invoices.c.id).where(invoices.c.status == "FINALIZED").limit(1)).first()
+        row = conn.execute(
+            select(invoices.c.id).where(
+                invoices.c.contract_id == s.contract, invoices.c.status == "FINALIZED"
+            )
+        ).first()
     assert row is not None
     with pytest.raises(Exception, match="immutable"), uow.write(engine) as conn:
         conn.execute(invoices.update().where(invoices.c.id == row.id).values(content_hash="0" * 64))

@@ -67,11 +67,13 @@ def live_row(
     return conn.execute(q).first()
 
 
-def finalize(conn: Connection, invoice_id: str, snapshot: str, content_hash: str, now: datetime) -> bool:
+def finalize(
+    conn: Connection, tenant_id: str, invoice_id: str, snapshot: str, content_hash: str, now: datetime
+) -> bool:
     """DRAFT -> FINALIZED exactly once: the WHERE clause makes every other attempt a no-op."""
     result = conn.execute(
         update(invoices)
-        .where(INV.id == invoice_id, INV.status == "DRAFT")
+        .where(INV.tenant_id == tenant_id, INV.id == invoice_id, INV.status == "DRAFT")
         .values(status="FINALIZED", snapshot=snapshot, content_hash=content_hash, finalized_at=now)
     )
     return result.rowcount == 1
@@ -79,6 +81,7 @@ def finalize(conn: Connection, invoice_id: str, snapshot: str, content_hash: str
 
 def void(
     conn: Connection,
+    tenant_id: str,
     invoice_id: str,
     void_seq: int,
     now: datetime,
@@ -88,7 +91,11 @@ def void(
     values: dict[str, Any] = {"status": "VOID", "void_seq": void_seq, "voided_at": now}
     if snapshot is not None:
         values |= {"snapshot": snapshot, "content_hash": content_hash}
-    result = conn.execute(update(invoices).where(INV.id == invoice_id, INV.status != "VOID").values(**values))
+    result = conn.execute(
+        update(invoices)
+        .where(INV.tenant_id == tenant_id, INV.id == invoice_id, INV.status != "VOID")
+        .values(**values)
+    )
     return result.rowcount == 1
 
 

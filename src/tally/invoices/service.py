@@ -347,7 +347,7 @@ def _finalize_row(
 ) -> bool:
     doc, inv = draft_doc(loader, crow, key, inv_id, now, FINALIZED, regen)
     text, digest = snapshot_bytes(doc)
-    if not repo.finalize(conn, inv_id, text, digest, now):
+    if not repo.finalize(conn, crow.tenant_id, inv_id, text, digest, now):
         return False
     deductions = _deductions(inv, inv_id, crow.id)
     if deductions:
@@ -435,7 +435,7 @@ def void(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> str:
         regen = e.row.regenerated_from_invoice_id if e.row is not None else None
         doc, _ = draft_doc(loader, e.crow, e.key, inv_id, now, VOID, regen)
         snapshot, digest = snapshot_bytes(doc)
-    if not repo.void(conn, inv_id, seq, now, snapshot, digest):
+    if not repo.void(conn, tenant_id, inv_id, seq, now, snapshot, digest):
         raise Conflict(f"Invoice {inv_id} changed while it was being voided; retry")
     if e.status == FINALIZED and e.row is not None and e.row.snapshot:
         doc = decode_json(e.row.snapshot.encode())
