@@ -33,8 +33,3 @@ class Conflict(TallyError):
 
 class PayloadTooLarge(TallyError):
     status = 413
-
-
-class Unavailable(TallyError):
-    status = 503
-    should_retry = True

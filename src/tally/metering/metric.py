@@ -116,11 +116,6 @@ class MetricDef:
             group_keys=tuple(tuple(k) for k in group_keys),
         )
 
-    def accepts_type(self, event_type: str) -> bool:
-        if self.event_types_in is not None and event_type not in self.event_types_in:
-            return False
-        return self.event_types_not_in is None or event_type not in self.event_types_not_in
-
     def contribution(self, event_type: str, properties: Mapping[str, Any]) -> Contribution | None:
         """None when the event does not count toward this metric."""
         ins = self.event_types_in
@@ -161,9 +156,6 @@ class MetricDef:
 
     def group_values_for(self, properties: Mapping[str, Any], key: Sequence[str]) -> GroupValues:
         return tuple(string_form(properties.get(p)) for p in key)
-
-    def matches(self, event: EventLike) -> bool:
-        return self.contribution(event.event_type, event.properties) is not None
 
 
 _COUNTED = Contribution()

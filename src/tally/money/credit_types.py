@@ -103,17 +103,3 @@ class CreditTypeConversion:
 
     def to_custom(self, fiat_amount: Decimal) -> Decimal:
         return MONEY_CONTEXT.divide(fiat_amount, self.fiat_per_custom_credit)
-
-
-def resolve_credit_type(
-    credit_type_id: str | None, custom: dict[str, CreditType] | None = None
-) -> CreditType:
-    """Look a credit type up by id; ``None`` means USD (cents), Metronome's default."""
-    if credit_type_id is None:
-        return USD
-    found = FIAT_BY_ID.get(credit_type_id)
-    if found is not None:
-        return found
-    if custom and credit_type_id in custom:
-        return custom[credit_type_id]
-    raise KeyError(f"unknown credit type {credit_type_id!r}")
