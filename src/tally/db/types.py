@@ -47,6 +47,13 @@ class ExactDecimal(TypeDecorator[Decimal]):
 _SQLITE_FMT = "%Y-%m-%d %H:%M:%S.%f"
 
 
+def sqlite_text(value: datetime) -> str:
+    """How UtcDateTime stores an instant on SQLite: fixed-width UTC text, so string order is time order.
+    Raw SQL that binds timestamps itself (bulk ingest, rollups) must use exactly this."""
+    # isoformat, not strftime: strftime("%Y") drops the zero padding of years before 1000.
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     impl = String
     cache_ok = True
@@ -61,8 +68,7 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime reached the database layer")
-        value = value.astimezone(UTC)
-        return value if dialect.name == "postgresql" else value.strftime(_SQLITE_FMT)
+        return value.astimezone(UTC) if dialect.name == "postgresql" else sqlite_text(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -7,10 +7,11 @@ exactly as tally.db.types does (UtcDateTime, JsonDoc), so rows read back through
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection
 
+from tally.db.types import sqlite_text
 from tally.usage.events import AcceptedEvent
 from tally.wire import encode_json
 
@@ -30,11 +31,6 @@ _PG_INSERT = (  # constant text; values travel as one parameter
 )
 
 Row = tuple[str, AcceptedEvent, datetime]  # tenant_id, event, received_at
-
-
-def _sqlite_ts(value: datetime) -> str:
-    # Same text as tally.db.types.UtcDateTime on SQLite: fixed width, so string order is time order.
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _tune_sqlite(conn: Connection) -> None:
@@ -87,9 +83,9 @@ def insert_new(conn: Connection, rows: list[Row]) -> set[tuple[str, str]]:
                 e.transaction_id,
                 e.customer_id,
                 e.event_type,
-                stamps.get(e.timestamp) or stamps.setdefault(e.timestamp, _sqlite_ts(e.timestamp)),
+                stamps.get(e.timestamp) or stamps.setdefault(e.timestamp, sqlite_text(e.timestamp)),
                 encode_json(e.properties).decode(),
-                stamps.get(received) or stamps.setdefault(received, _sqlite_ts(received)),
+                stamps.get(received) or stamps.setdefault(received, sqlite_text(received)),
             )
         values = ",".join([_SQLITE_ROW] * len(chunk))
         sql = f"INSERT INTO events ({_COLUMNS}) VALUES {values} {_RETURNING}"  # noqa: S608 - placeholders only

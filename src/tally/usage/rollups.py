@@ -17,13 +17,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, select, text
 
+from tally.db.types import sqlite_text
 from tally.metering import MetricDef, MetricIndex, hour_of, project
 from tally.metering.aggregate import Latest, later
 from tally.metering.metric import EventLike
@@ -284,11 +285,6 @@ _PG_GROUPS = (
 )
 
 
-def _sqlite_ts(value: datetime) -> str:
-    # Same text as tally.db.types.UtcDateTime on SQLite.
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
 _encoder = msgspec.json.Encoder(decimal_format="number")
 
 
@@ -350,7 +346,7 @@ def write(
                     cell.count,
                     _text(cell.total),
                     _text(cell.maximum),
-                    None if latest is None else _sqlite_ts(latest[0]),
+                    None if latest is None else sqlite_text(latest[0]),
                     None if latest is None else latest[1],
                     None if latest is None else str(latest[2]),
                 )
