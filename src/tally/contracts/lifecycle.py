@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tally.contracts import edit_updates as updates
 from tally.contracts import recurring
 from tally.contracts import repository as repo
 from tally.contracts import schemas as s
@@ -27,7 +28,15 @@ from tally.contracts.service import (
     set_term_custom_fields,
 )
 from tally.contracts.terms import Doc, Terms, dump, plain
-from tally.contracts.wire import Names, balance_wire, override_wire, pro_service_wire, scheduled_wire
+from tally.contracts.wire import (
+    Names,
+    balance_wire,
+    override_wire,
+    pro_service_wire,
+    recurring_wire,
+    scheduled_wire,
+    subscription_wire,
+)
 from tally.custom_fields import service as custom_fields
 from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
@@ -122,14 +131,9 @@ _EDIT_KEYS = {
     "add_subscriptions": "subscriptions",
 }
 _UNSUPPORTED = (
-    "update_subscriptions",
-    "update_recurring_commits",
-    "update_recurring_credits",
     "add_reseller_royalties",
     "add_billing_provider_configuration_update",
     "add_revenue_system_configuration_update",
-    "update_prepaid_balance_threshold_configuration",
-    "update_spend_threshold_configuration",
     "archive_spend_trackers",
 )
 
@@ -219,6 +223,10 @@ def edit(conn: Connection, tenant_id: str, req: EditContract, now: datetime, cre
         if src in body:
             terms[dst] = [*terms.get(dst, []), *body[src]] if dst == "spend_trackers" else body[src]
             changes[src] = body[src]
+    t = Terms(conn, tenant_id, parse_timestamp(c.terms["starting_at"], "starting_at"), now)
+    touched = updates.apply_recurring_updates(t, terms, body, changes)
+    updates.apply_subscription_updates(t, terms, body, changes)
+    updates.apply_threshold_updates(t, terms, body, changes)
     values: dict[str, Any] = {"terms": plain(terms)}
     if "update_contract_end_date" in body:
         end = req.update_contract_end_date
@@ -229,6 +237,7 @@ def edit(conn: Connection, tenant_id: str, req: EditContract, now: datetime, cre
     if not changes:
         raise BadRequest("Nothing to edit: the request changes no terms")
     repo.update_contract(conn, tenant_id, c.id, values)
+    updates.sync_recurring_children(conn, tenant_id, c.customer_id, c.id, plain(terms), touched, now)
     if req.uniqueness_key is not None:
         changes["uniqueness_key"] = req.uniqueness_key
     record_edit(conn, tenant_id, c.id, "EDIT", changes, now, now, created_by, edit_id=edit_id)
@@ -393,6 +402,12 @@ def history_wire(c: Contract, names: Names) -> list[Doc]:
             item["add_discounts"] = [scheduled_wire(x, names, "discount") for x in ch["add_discounts"]]
         if ch.get("add_professional_services"):
             item["add_pro_services"] = [pro_service_wire(x, names) for x in ch["add_professional_services"]]
+        for key, credit in (("add_recurring_commits", False), ("add_recurring_credits", True)):
+            if ch.get(key):
+                item[key] = [recurring_wire(r, names, c.id, credit) for r in ch[key]]
+        if ch.get("add_subscriptions"):
+            # As added; later quantity changes show under update_subscriptions.
+            item["add_subscriptions"] = [subscription_wire(x, names, {}) for x in ch["add_subscriptions"]]
         for key in ("archive_commits", "archive_credits", "archive_scheduled_charges", "remove_overrides"):
             if ch.get(key):
                 item[key] = [{"id": x["id"]} for x in ch[key]]
@@ -404,10 +419,38 @@ def history_wire(c: Contract, names: Names) -> list[Doc]:
                 item[key] = [
                     {"id": u[idk], **{k: v for k, v in u.items() if k in _UPDATE_ECHO}} for u in ch[key]
                 ]
+        for key, idk in _TEMPLATE_UPDATES:
+            if ch.get(key):
+                item[key] = [
+                    {"id": u[idk], **{k: v for k, v in u.items() if k in _TEMPLATE_ECHO}} for u in ch[key]
+                ]
+        for key in _CONFIG_ECHO:
+            if ch.get(key):
+                item[key] = ch[key]
         out.append(item)
     return out
 
 
+_TEMPLATE_UPDATES = (
+    ("update_recurring_commits", "recurring_commit_id"),
+    ("update_recurring_credits", "recurring_credit_id"),
+    ("update_subscriptions", "subscription_id"),
+)
+_TEMPLATE_ECHO = (
+    "access_amount",
+    "ending_before",
+    "invoice_amount",
+    "proration_rounding",
+    "rate_type",
+    "name",
+    "quantity_updates",
+)
+_CONFIG_ECHO = (
+    "add_spend_threshold_configuration",
+    "add_prepaid_balance_threshold_configuration",
+    "update_spend_threshold_configuration",
+    "update_prepaid_balance_threshold_configuration",
+)
 _UPDATE_ECHO = (
     "applicable_product_ids",
     "applicable_product_tags",

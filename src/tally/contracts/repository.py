@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tally.errors import Conflict
@@ -133,6 +133,11 @@ def balances_of_customer(
 
 def update_balance(conn: Connection, tenant_id: str, balance_id: str, values: dict[str, Any]) -> None:
     conn.execute(update(b).where(b.c.tenant_id == tenant_id, b.c.id == balance_id).values(**values))
+
+
+def delete_balance(conn: Connection, tenant_id: str, balance_id: str) -> None:
+    """Only for recurring children that never started and have no ledger entries."""
+    conn.execute(delete(b).where(b.c.tenant_id == tenant_id, b.c.id == balance_id))
 
 
 def archive_balances(conn: Connection, tenant_id: str, contract_id: str, now: datetime) -> None:

@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tally.contracts import ledger
+from tally.contracts.edit_updates import quantity_steps
 from tally.contracts.service import BALANCE_ENTITY, TERM_ENTITIES, Balance, Contract
 from tally.custom_fields import service as custom_fields
 from tally.products import service as products
 from tally.rate_cards.rates import credit_type_names
+from tally.wire import format_timestamp, parse_timestamp
 
 Doc = dict[str, Any]
 
@@ -281,7 +283,26 @@ def recurring_wire(r: Doc, names: Names, contract_id: str, credit: bool) -> Doc:
     return out
 
 
-def subscription_wire(s: Doc, names: Names, billing_periods: Doc) -> Doc:
+def quantity_schedule(s: Doc, now: datetime | None) -> list[Doc]:
+    """The quantity in force now and the future changes (all of it when `now` is None)."""
+    steps = quantity_steps(s)
+    end = s.get("ending_before")
+    out: list[Doc] = []
+    for i, (at, q) in enumerate(steps):
+        item: Doc = {"quantity": q, "starting_at": format_timestamp(at)}
+        hi = format_timestamp(steps[i + 1][0]) if i + 1 < len(steps) else end
+        if hi:
+            item["ending_before"] = hi
+        out.append(item)
+    if now is not None:
+        live = [
+            x for x in out if not x.get("ending_before") or parse_timestamp(x["ending_before"], "e") > now
+        ]
+        out = live or out[-1:]
+    return out
+
+
+def subscription_wire(s: Doc, names: Names, billing_periods: Doc, now: datetime | None = None) -> Doc:
     out = _copy(
         s,
         (
@@ -301,9 +322,7 @@ def subscription_wire(s: Doc, names: Names, billing_periods: Doc) -> Doc:
         "billing_frequency": rate["billing_frequency"],
         "product": names.product(rate["product_id"]),
     }
-    out["quantity_schedule"] = [{"quantity": s["initial_quantity"], "starting_at": s["starting_at"]}]
-    if s.get("ending_before"):
-        out["quantity_schedule"][0]["ending_before"] = s["ending_before"]
+    out["quantity_schedule"] = quantity_schedule(s, now)
     out["billing_periods"] = billing_periods
     bcc = s.get("billing_cycle_config") or {}
     out["billing_cycle_config"] = {

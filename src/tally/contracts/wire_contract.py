@@ -159,7 +159,8 @@ def v1(c: Contract, names: Names, now: datetime, flags: Doc) -> Doc:
         ],
         "custom_fields": names.fields("contract", c.id),
         "subscriptions": [
-            subscription_wire(s, names, _billing_periods(s, now)) for s in c.terms.get("subscriptions", [])
+            subscription_wire(s, names, _billing_periods(s, now), now)
+            for s in c.terms.get("subscriptions", [])
         ],
     }
     for key in (
@@ -222,7 +223,8 @@ def v2(c: Contract, names: Names, now: datetime, flags: Doc) -> Doc:
         usage_filter=_usage_filter_v2(c.terms),
         custom_fields=names.fields("contract", c.id),
         subscriptions=[
-            subscription_wire(s, names, _billing_periods(s, now)) for s in c.terms.get("subscriptions", [])
+            subscription_wire(s, names, _billing_periods(s, now), now)
+            for s in c.terms.get("subscriptions", [])
         ],
     )
     hc = c.terms.get("hierarchy_configuration") or {}

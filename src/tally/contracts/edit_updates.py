@@ -1,0 +1,235 @@
+"""The `update_*` parts of a v2 contract edit that change templates rather than balances (SPEC §5.7, §5.8,
+§5.10, §5.11): recurring commits/credits, subscriptions and the two threshold configurations.
+
+Each `apply_*` validates its part of the request against the contract's terms, changes `terms` in place
+and records what it changed in `changes` (the edit history). Nothing is written here except by
+`sync_recurring_children`, which runs after the terms are stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tally.contracts import recurring
+from tally.contracts import repository as repo
+from tally.contracts.terms import Doc, Terms, plain
+from tally.errors import BadRequest
+from tally.kit.api import hour_aligned
+from tally.wire import parse_timestamp
+
+_RECURRING = (
+    ("update_recurring_commits", "recurring_commits", "recurring_commit_id", False),
+    ("update_recurring_credits", "recurring_credits", "recurring_credit_id", True),
+)
+
+
+def _ts(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else parse_timestamp(value, "timestamp")
+
+
+# ------------------------------------------------------------------------------ recurring (§5.7)
+
+
+def apply_recurring_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) -> set[str]:
+    """Update recurring templates in `terms`; returns the ids of the templates changed."""
+    touched: set[str] = set()
+    for key, lst, idk, _ in _RECURRING:
+        for i, raw in enumerate(body.get(key) or []):
+            field = f"{key}[{i}]"
+            upd = dict(raw)
+            rid = upd.pop(idk)
+            items = list(terms.get(lst) or [])
+            found = [r for r in items if r["id"] == rid]
+            if not found:
+                raise BadRequest(f"{field}.{idk}: {rid} is not on this contract")
+            if not upd:
+                raise BadRequest(f"{field}: nothing to update")
+            new = dict(found[0])
+            if "ending_before" in upd:
+                end = hour_aligned(upd["ending_before"], f"{field}.ending_before")
+                if end <= _ts(new["starting_at"]):
+                    raise BadRequest(f"{field}.ending_before: must be after the template's starting_at")
+                new["ending_before"] = end
+            for part in ("access_amount", "invoice_amount"):
+                if part not in upd:
+                    continue
+                if part == "invoice_amount" and not new.get("invoice_amount"):
+                    raise BadRequest(f"{field}.invoice_amount: this recurring commit has no invoice amount")
+                for k, v in upd[part].items():
+                    t.non_negative(v, f"{field}.{part}.{k}")
+                new[part] = {**new[part], **upd[part]}
+            if "rate_type" in upd:
+                new["rate_type"] = upd["rate_type"]
+            if "proration_rounding" in upd:
+                new["proration_rounding"] = {
+                    **(new.get("proration_rounding") or {}),
+                    **upd["proration_rounding"],
+                }
+            terms[lst] = [plain(new) if r["id"] == rid else r for r in items]
+            touched.add(rid)
+            changes.setdefault(key, []).append({idk: rid, **upd})
+    return touched
+
+
+def sync_recurring_children(
+    conn: Connection,
+    tenant_id: str,
+    customer_id: str,
+    contract_id: str,
+    terms: Doc,
+    touched: set[str],
+    now: datetime,
+) -> None:
+    """Re-derive the children of changed templates whose access has not started (SPEC §5.7); started and
+    expired children keep their documents. Children no longer wanted are deleted (archived if they carry
+    ledger entries); missing ones are inserted by the idempotent `recurring.materialize`."""
+    if not touched:
+        return
+    rows = repo.balances_of_contracts(conn, tenant_id, [contract_id])
+    for _, lst, idk, credit in _RECURRING:
+        for r in terms.get(lst) or []:
+            if r["id"] not in touched:
+                continue
+            wanted = {d["id"]: d for d in recurring.children(terms, r, credit, now + recurring.HORIZON)}
+            for row in rows:
+                if row.doc.get(idk) != r["id"]:
+                    continue
+                start = _ts(row.doc["access_schedule"]["schedule_items"][0]["starting_at"])
+                if start <= now:
+                    continue
+                if row.id in wanted:
+                    repo.update_balance(conn, tenant_id, row.id, {"doc": plain(wanted[row.id])})
+                elif repo.entries_of(conn, tenant_id, [row.id]):
+                    repo.update_balance(conn, tenant_id, row.id, {"archived_at": now})
+                else:
+                    repo.delete_balance(conn, tenant_id, row.id)
+    recurring.materialize(conn, tenant_id, customer_id, contract_id, terms, now)
+
+
+# ---------------------------------------------------------------------------- subscriptions (§5.8)
+
+
+def quantity_steps(sub: Doc) -> list[tuple[datetime, Decimal]]:
+    """(effective date, quantity from then on): updates by date, in the order sent on equal dates (the
+    rating engine's `quantity_at` rule); the first step is the initial quantity at the start."""
+    q = Decimal(sub["initial_quantity"])
+    steps = [(_ts(sub["starting_at"]), q)]
+    for u in sorted(sub.get("quantity_updates") or [], key=lambda u: _ts(u["starting_at"])):
+        given = u.get("quantity")
+        q = Decimal(given) if given is not None else q + Decimal(u["quantity_delta"])
+        at = max(_ts(u["starting_at"]), steps[0][0])
+        if steps[-1][0] == at:
+            steps[-1] = (at, q)
+        else:
+            steps.append((at, q))
+    return steps
+
+
+def apply_subscription_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) -> None:
+    for i, raw in enumerate(body.get("update_subscriptions") or []):
+        field = f"update_subscriptions[{i}]"
+        upd = dict(raw)
+        sid = upd.pop("subscription_id")
+        items = list(terms.get("subscriptions") or [])
+        found = [s for s in items if s["id"] == sid]
+        if not found:
+            raise BadRequest(f"{field}.subscription_id: {sid} is not on this contract")
+        for key in ("seat_updates", "quantity_management_mode_update"):
+            if key in upd:
+                raise BadRequest(f"{field}.{key}: not supported by tally yet")
+        if not upd:
+            raise BadRequest(f"{field}: nothing to update")
+        new = dict(found[0])
+        start = _ts(new["starting_at"])
+        if "ending_before" in upd:
+            end = hour_aligned(upd["ending_before"], f"{field}.ending_before")
+            if end <= start:
+                raise BadRequest(f"{field}.ending_before: must be after the subscription's starting_at")
+            new["ending_before"] = end
+        if "name" in upd:
+            new["name"] = upd["name"]
+        if "proration_rounding" in upd:
+            new["proration"] = {**new["proration"], "rounding": upd["proration_rounding"]}
+        updates = upd.get("quantity_updates")
+        if updates is not None:
+            if new.get("quantity_management_mode") == "SEAT_BASED":
+                msg = "not for SEAT_BASED subscriptions (seat_updates are not supported yet)"
+                raise BadRequest(f"{field}.quantity_updates: {msg}")
+            if not updates:
+                raise BadRequest(f"{field}.quantity_updates: at least one update is required")
+            end_at = _ts(new["ending_before"]) if new.get("ending_before") else None
+            for j, u in enumerate(updates):
+                uf = f"{field}.quantity_updates[{j}]"
+                at = hour_aligned(u["starting_at"], f"{uf}.starting_at")
+                if at < start or (end_at is not None and at >= end_at):
+                    raise BadRequest(f"{uf}.starting_at: must fall within the subscription")
+                has_q, has_d = u.get("quantity") is not None, u.get("quantity_delta") is not None
+                if has_q == has_d:
+                    raise BadRequest(f"{uf}: give exactly one of quantity or quantity_delta")
+                t.non_negative(u.get("quantity"), f"{uf}.quantity")
+                if has_d and u["quantity_delta"] == 0:
+                    raise BadRequest(f"{uf}.quantity_delta: must not be 0")
+            new["quantity_updates"] = [*(new.get("quantity_updates") or []), *plain(updates)]
+            for at, q in quantity_steps(new):
+                if q < 0:
+                    raise BadRequest(
+                        f"{field}.quantity_updates: the quantity would become {q} at {plain(at)}"
+                    )
+        terms["subscriptions"] = [plain(new) if s["id"] == sid else s for s in items]
+        changes.setdefault("update_subscriptions", []).append({"subscription_id": sid, **upd})
+
+
+# ---------------------------------------------------------------------- thresholds (§5.10, §5.11)
+
+_THRESHOLDS = (
+    ("update_spend_threshold_configuration", "spend_threshold_configuration"),
+    ("update_prepaid_balance_threshold_configuration", "prepaid_balance_threshold_configuration"),
+)
+_NESTED = ("commit", "discount_configuration")
+
+
+def apply_threshold_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) -> None:
+    """Merge the given fields into the stored configuration (nested commit / discount_configuration
+    field by field); no recharge behaviour follows from it yet."""
+    for key, dst in _THRESHOLDS:
+        upd = body.get(key)
+        if upd is None:
+            continue
+        current = terms.get(dst)
+        if not current:
+            raise BadRequest(f"{key}: the contract has no {dst} (use add_{dst})")
+        if not upd:
+            raise BadRequest(f"{key}: nothing to update")
+        commit = upd.get("commit") or {}
+        if commit.get("product_id"):
+            t.product(commit["product_id"], f"{key}.commit.product_id", {"FIXED"})
+        t.positive(commit.get("priority"), f"{key}.commit.priority")
+        rf = commit.get("rollover_fraction")
+        if rf is not None and not (0 <= rf <= 1):
+            raise BadRequest(f"{key}.commit.rollover_fraction: must be between 0 and 1")
+        if (
+            commit.get("specifiers")
+            or commit.get("applicable_product_ids")
+            or commit.get("applicable_product_tags")
+        ):
+            t.applicability(commit, f"{key}.commit")
+        for k in ("threshold_amount", "recharge_to_amount"):
+            t.non_negative(upd.get(k), f"{key}.{k}")
+        pf = (upd.get("discount_configuration") or {}).get("payment_fraction")
+        if pf is not None and not (0 <= pf <= 1):
+            raise BadRequest(f"{key}.discount_configuration.payment_fraction: must be between 0 and 1")
+        if upd.get("custom_credit_type_id"):
+            t.credit_type(upd["custom_credit_type_id"], f"{key}.custom_credit_type_id")
+        merged = dict(current)
+        for k, v in upd.items():
+            merged[k] = {**(current.get(k) or {}), **v} if k in _NESTED else v
+        if "recharge_to_amount" in merged and Decimal(merged["recharge_to_amount"]) < Decimal(
+            merged["threshold_amount"]
+        ):
+            raise BadRequest(f"{key}.recharge_to_amount: must not be below threshold_amount")
+        terms[dst] = plain(merged)
+        changes[key] = upd
