@@ -21,6 +21,7 @@ from tally.customers import service as customers
 from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
+from tally.money.context import total as money_total
 from tally.wire import parse_timestamp
 
 MANUAL_SCOPE = "manual_ledger_entry"
@@ -172,7 +173,7 @@ def add_manual_entry(conn: Connection, tenant_id: str, req: s.AddManualBalanceEn
         raise BadRequest(f"segment_id: {req.segment_id} is not a segment of {req.id}")
     if not req.reason.strip():
         raise BadRequest("reason: required")
-    if req.per_group_amounts is not None and sum(req.per_group_amounts.values(), Decimal(0)) != req.amount:
+    if req.per_group_amounts is not None and money_total(req.per_group_amounts.values()) != req.amount:
         raise BadRequest("per_group_amounts: must sum to amount")
     entry_id = new_id()
     if req.uniqueness_key is not None:
@@ -224,10 +225,8 @@ def net_balance(
             b for b in rows if any(_matches(b, f, custom[BALANCE_ENTITY[b.kind]][b.id]) for f in req.filters)
         ]
     entries = ledger.entries_by_balance(conn, tenant_id, [b.id for b in rows])
-    total = sum(
-        (ledger.balance_at(b.doc, entries.get(b.id, []), b.archived_at, now) for b in rows), Decimal(0)
-    )
-    return total, credit_type
+    net = money_total(ledger.balance_at(b.doc, entries.get(b.id, []), b.archived_at, now) for b in rows)
+    return net, credit_type
 
 
 def _matches(b: Balance, f: s.BalanceFilter, custom: dict[str, str]) -> bool:

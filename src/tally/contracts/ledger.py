@@ -20,6 +20,8 @@ from sqlalchemy import Connection, Row
 
 from tally.contracts import repository as repo
 from tally.ids import new_id
+from tally.money.context import add
+from tally.money.context import total as money_total
 from tally.wire import format_timestamp, parse_timestamp
 
 ZERO = Decimal(0)
@@ -123,7 +125,7 @@ def _live(seg: Segment, archived_at: datetime | None) -> bool:
 
 def segment_balance(seg: Segment, entries: list[Entry]) -> Decimal:
     """Granted amount plus every stored entry on the segment (future-dated manual entries included), ≥ 0."""
-    total = seg.amount + sum((e.amount for e in entries if e.segment_id == seg.id), ZERO)
+    total = add(seg.amount, money_total(e.amount for e in entries if e.segment_id == seg.id))
     return max(total, ZERO)
 
 
@@ -240,8 +242,8 @@ def balances_for(
         items = []
         for seg, raw in zip(segments(doc), doc["access_schedule"]["schedule_items"], strict=True):
             mine = [e for e in entries[r.id] if e.segment_id == seg.id]
-            added = sum((e.amount for e in mine if e.type.endswith("_MANUAL") and e.amount > 0), ZERO)
-            taken = -sum((e.amount for e in mine if not (e.type.endswith("_MANUAL") and e.amount > 0)), ZERO)
+            added = money_total(e.amount for e in mine if e.type.endswith("_MANUAL") and e.amount > 0)
+            taken = -money_total(e.amount for e in mine if not (e.type.endswith("_MANUAL") and e.amount > 0))
             granted = seg.amount + added
             items.append({**raw, "amount": granted, "consumed": min(max(taken, ZERO), granted)})
         doc["access_schedule"] = {**doc["access_schedule"], "schedule_items": items}

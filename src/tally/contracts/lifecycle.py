@@ -41,6 +41,7 @@ from tally.custom_fields import service as custom_fields
 from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
+from tally.money.context import mul
 from tally.wire import parse_timestamp
 
 EDIT_SCOPE = "contract_edit"
@@ -269,7 +270,7 @@ def _schedule_update(t: Terms, current: Doc, upd: Doc, field: str) -> Doc:
         t._amount_or_price(a, f"{field}.add_schedule_items[{j}]")
         amount = a.get("amount")
         if amount is None:
-            amount = a["unit_price"] * a.get("quantity", Decimal(1))
+            amount = mul(a["unit_price"], a.get("quantity", Decimal(1)))
         items.append(
             {
                 "id": new_id(),

@@ -15,21 +15,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
 from tally.contracts import repository as repo
 from tally.contracts.terms import Doc, plain
-from tally.credit_types.builtin import USD_CENTS_ID
+from tally.credit_types.builtin import FIAT_BY_ID, USD_CENTS_ID
 from tally.money.context import MONEY_CONTEXT
+from tally.money.rounding import round_to
 from tally.rating.inputs import Frequency
 from tally.rating.periods import boundary, index_at
 from tally.wire import parse_timestamp
 
 HORIZON = timedelta(days=400)  # open-ended templates: children up to this far past now
-_ROUNDING = {"HALF_UP": ROUND_HALF_UP, "FLOOR": ROUND_FLOOR, "CEILING": ROUND_CEILING}
+CUSTOM_DECIMAL_PLACES = 6  # the engine's default precision for a custom pricing unit
 _CARRIED = (
     "product_id",
     "name",
@@ -54,12 +55,13 @@ def _child_id(parent_id: str, n: int, part: str = "") -> str:
 
 
 def _round(value: Decimal, rounding: Doc | None, credit_type_id: str | None) -> Decimal:
+    """A prorated amount rounded with the template's proration_rounding, else to the credit type's own
+    precision (whole cents for USD, the minor unit for other fiat, 6 places for custom pricing units)."""
     places = (rounding or {}).get("decimal_places")
     if places is None:
-        places = 0 if credit_type_id in (USD_CENTS_ID, None) else 6
-    method = _ROUNDING[(rounding or {}).get("rounding_method", "HALF_UP")]
-    # Negative places round to powers of ten (-2 on cents = whole dollars).
-    return value.quantize(Decimal(1).scaleb(-int(places)), rounding=method, context=MONEY_CONTEXT) + 0
+        fiat = FIAT_BY_ID.get(credit_type_id or USD_CENTS_ID)
+        places = fiat.decimal_places if fiat is not None else CUSTOM_DECIMAL_PLACES
+    return round_to(value, int(places), (rounding or {}).get("rounding_method", "HALF_UP"))
 
 
 def _periods(
@@ -102,7 +104,7 @@ def children(terms: Doc, r: Doc, credit: bool, until: datetime) -> list[Doc]:
             )
         acc = r["access_amount"]
         ct = acc.get("credit_type_id")
-        granted = Decimal(acc["unit_price"]) * Decimal(acc.get("quantity") or 1)
+        granted = MONEY_CONTEXT.multiply(Decimal(acc["unit_price"]), Decimal(acc.get("quantity") or 1))
         rounding = r.get("proration_rounding") or {}
         if prorated:
             granted = _round(MONEY_CONTEXT.multiply(granted, fraction), rounding.get("access"), ct)
@@ -133,7 +135,7 @@ def children(terms: Doc, r: Doc, credit: bool, until: datetime) -> list[Doc]:
         doc["cost_basis"] = Decimal(0)
         inv = None if credit else r.get("invoice_amount")
         if inv is not None:
-            paid = Decimal(inv["unit_price"]) * Decimal(inv["quantity"])
+            paid = MONEY_CONTEXT.multiply(Decimal(inv["unit_price"]), Decimal(inv["quantity"]))
             if prorated:
                 paid = _round(
                     MONEY_CONTEXT.multiply(paid, fraction), rounding.get("invoice"), inv["credit_type_id"]

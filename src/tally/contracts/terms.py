@@ -21,6 +21,7 @@ from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
 from tally.money import custom_pricing_unit
+from tally.money.context import div, total
 from tally.money.credit_types import FIAT_BY_ID
 from tally.products import service as products
 from tally.rating.from_wire import schedule_from_wire
@@ -224,7 +225,7 @@ class Terms:
             doc["access_schedule"]["credit_type_id"] = ct_id
         doc.setdefault("rate_type", "LIST_RATE")
         doc["created_at"] = self.now
-        granted = sum((s["amount"] for s in segments), Decimal(0))
+        granted = total(s["amount"] for s in segments)
         inv = c.get("invoice_schedule")
         if kind == "CREDIT" and inv is not None:
             raise BadRequest(f"{field}.invoice_schedule: credits are free and take no invoice schedule")
@@ -232,8 +233,8 @@ class Terms:
             doc["invoice_schedule"] = self.invoice_schedule(
                 inv, f"{field}.invoice_schedule", ct_id or USD_CENTS_ID
             )
-            paid = sum((i["amount"] for i in doc["invoice_schedule"]["schedule_items"]), Decimal(0))
-            doc["cost_basis"] = paid / granted if granted else Decimal(0)
+            paid = total(i["amount"] for i in doc["invoice_schedule"]["schedule_items"])
+            doc["cost_basis"] = div(paid, granted) if granted else Decimal(0)
         elif kind != "POSTPAID":
             doc["cost_basis"] = Decimal(0)
         if kind == "POSTPAID":
