@@ -4,8 +4,8 @@ would be with hypothetical events. Nothing is stored.
 `replace` rates only the supplied events; `merge` adds them to stored usage. Supplied transaction ids
 already taken by a stored event are left out (a real ingest would drop them too); a transaction id used
 twice in one request is a 400. COUNT and SUM merge exactly; for MAX the larger of the stored and
-previewed maxima counts; UNIQUE and LATEST previews add their own distinct counts / values to the
-stored ones (tally does not re-scan stored distinct values for a preview).
+previewed maxima counts; a LATEST preview takes the latest previewed event's value; UNIQUE previews add
+their own distinct counts to the stored ones (tally does not re-scan stored distinct values for a preview).
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ def _records(
     sums: dict[tuple[str, datetime, Any], Decimal] = {}
     maxima: dict[tuple[str, datetime, Any], Decimal] = {}
     uniques: dict[tuple[str, datetime, Any], set[str]] = {}
+    latest: dict[tuple[str, datetime, Any], tuple[datetime, str, Decimal]] = {}
     for ev in events:
         ts = ev.timestamp or now
         if not period.contains(ts):
@@ -120,8 +121,13 @@ def _records(
             k = (pid, at, gv)
             if agg == "COUNT":
                 sums[k] = sums.get(k, Decimal(0)) + 1
-            elif agg in ("SUM", "LATEST"):
+            elif agg == "SUM":
                 sums[k] = sums.get(k, Decimal(0)) + (c.quantity or 0)
+            elif agg == "LATEST" and c.quantity is not None:
+                # The value of the latest event by (timestamp, transaction id), as ingest's rollups keep it.
+                point = (ts, ev.transaction_id or "", c.quantity)
+                if k not in latest or point[:2] > latest[k][:2]:
+                    latest[k] = point
             elif agg == "MAX" and c.quantity is not None:
                 maxima[k] = max(maxima.get(k, c.quantity), c.quantity)
             elif agg == "UNIQUE" and c.unique is not None:
@@ -129,6 +135,7 @@ def _records(
     out = [ri.UsageRecord(p, t, q, gv) for (p, t, gv), q in sums.items()]
     out += [ri.UsageRecord(p, t, q, gv) for (p, t, gv), q in maxima.items()]
     out += [ri.UsageRecord(p, t, Decimal(len(v)), gv) for (p, t, gv), v in uniques.items()]
+    out += [ri.UsageRecord(p, t, point[2], gv) for (p, t, gv), point in latest.items()]
     return out
 
 
