@@ -128,7 +128,7 @@ def list_breakdowns(
     want_status = _choice(status, _STATUSES, "status")
     desc = _sort(sort)
     offset = decode_cursor(next_page) or 0
-    if not isinstance(offset, int) or offset < 0:
+    if type(offset) is not int or offset < 0:
         raise BadRequest("next_page: invalid cursor")
     now = ctx.now()
     with uow.read(ctx.engine) as conn:
