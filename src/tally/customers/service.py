@@ -152,6 +152,17 @@ def ingest_keys(conn: Connection, tenant_id: str, customer_id: str) -> list[str]
     return [customer.id, *customer.ingest_aliases]
 
 
+def ingest_keys_many(conn: Connection, tenant_id: str, customer_ids: list[str]) -> dict[str, list[str]]:
+    """`ingest_keys` of many customers in two queries; NotFound names the first unknown id."""
+    wanted = _unique(customer_ids)
+    found = set(repo.existing_ids(conn, tenant_id, wanted))
+    for cid in wanted:
+        if cid not in found:
+            raise NotFound(f"Customer {cid} not found")
+    aliases = repo.aliases_of(conn, tenant_id, wanted)
+    return {cid: [cid, *aliases.get(cid, [])] for cid in wanted}
+
+
 def resolve_keys(conn: Connection, tenant_id: str, keys: list[str]) -> dict[str, str]:
     """Map event customer strings to customer ids; an id wins over an alias. Unknown keys are absent."""
     wanted = _unique(keys)

@@ -227,8 +227,7 @@ def list_usage(
     selected = _selected_metrics(conn, tenant_id, req)
     keys_of: dict[str, list[str]] = {}
     if req.customer_ids is not None:
-        for cid in dict.fromkeys(req.customer_ids):
-            keys_of[cid] = customers.ingest_keys(conn, tenant_id, cid)  # 404 for unknown ids
+        keys_of = customers.ingest_keys_many(conn, tenant_id, req.customer_ids)  # 404 for unknown ids
     else:
         used = repo.customer_keys_with_usage(conn, tenant_id, [s.metric.id for s in selected], span)
         for key, cid in customers.resolve_keys(conn, tenant_id, used).items():
