@@ -7,6 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from tally.money.format import plain
+
 _LINES_PER_PAGE = 48
 _FONT_SIZE = 10
 _LEADING = 14
@@ -27,8 +29,7 @@ def _esc(text: str) -> str:
 def _amount(value: Any) -> str:
     if value is None:
         return ""
-    d = value if isinstance(value, Decimal) else Decimal(str(value))
-    return format(d.normalize(), "f") if d != 0 else "0"
+    return plain(value if isinstance(value, Decimal) else Decimal(str(value)))
 
 
 def invoice_lines(doc: dict[str, Any], customer_name: str) -> list[tuple[str, int]]:

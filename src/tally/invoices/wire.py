@@ -12,15 +12,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tally.money.format import plain
 from tally.rating import inputs as ri
 from tally.rating.results import Invoice, InvoiceLine, LineType
 from tally.wire import encode_json, format_timestamp, parse_timestamp
 
 
 def num(value: Decimal) -> Decimal:
-    if value == 0:
-        return Decimal(0)
-    return Decimal(format(value.normalize(), "f"))
+    return Decimal(plain(value))
 
 
 def _ct(credit_type_id: str, names: Mapping[str, str]) -> dict[str, str]:

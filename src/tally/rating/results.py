@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from tally.money import CreditType
+from tally.money.format import plain
 from tally.rating.inputs import NO_GROUP, GroupValues
 
 
@@ -182,12 +183,7 @@ def line_to_json(line: InvoiceLine) -> dict[str, Any]:
     return out
 
 
-def _num(value: Decimal) -> str:
-    """Plain decimal notation, no exponent, trailing zeros dropped (``1200``, ``85.5``)."""
-    if value == 0:
-        return "0"
-    text = format(value.normalize(), "f")
-    return text
+_num = plain
 
 
 def _ts(value: datetime) -> str:
