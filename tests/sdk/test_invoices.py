@@ -264,6 +264,26 @@ def test_breakdowns_add_up_to_the_invoice(a: Metronome, lifecycle: dict[str, obj
     )
     assert len(page.data) == 5
     assert page.next_page
+    # A credit-type filter applies before paging: pages stay full, and another currency matches nothing.
+    usd = a.v1.customers.invoices.list_breakdowns(
+        customer_id=s.customer,
+        starting_on=s.t0,
+        ending_before=s.t1,
+        status="FINALIZED",
+        limit=5,
+        credit_type_id="2714e483-4ff1-48e4-9e25-ac732e8f24f2",
+    )
+    assert [b.id for b in usd.data] == [b.id for b in page.data]
+    eur = a.v1.customers.invoices.list_breakdowns(
+        customer_id=s.customer,
+        starting_on=s.t0,
+        ending_before=s.t1,
+        status="FINALIZED",
+        limit=5,
+        credit_type_id="d65c0f88-32fc-507c-a789-8bf63d71828a",
+    )
+    assert eur.data == []
+    assert eur.next_page is None
 
 
 def test_pdf(a: Metronome, lifecycle: dict[str, object]) -> None:

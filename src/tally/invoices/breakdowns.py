@@ -35,6 +35,11 @@ class Slot:
     end: datetime
 
 
+def credit_type_id(loader: Loader, e: service.Entry, now: datetime) -> str:
+    """The credit type of a usage invoice's breakdowns: its contract's rate card currency."""
+    return loader.contract(e.crow, now).rate_card.fiat_credit_type.id
+
+
 def windows(entries: list[service.Entry], start: datetime, end: datetime, window_size: str) -> list[Slot]:
     if window_size not in _STEP:
         raise BadRequest("window_size: must be HOUR or DAY")

@@ -137,14 +137,14 @@ def list_breakdowns(
         found = [
             e
             for e in service.entries(conn, loader, ctx.tenant_id, customer_id, now)
-            if want_status is None or e.status == want_status
+            if (want_status is None or e.status == want_status)
+            # Filter before paging, so every page is full: a usage invoice is in its rate card's currency.
+            and (not credit_type_id or breakdowns.credit_type_id(loader, e, now) == credit_type_id)
         ]
         slots = breakdowns.windows(found, lo, hi, (window_size or "DAY").upper())
         slots.sort(key=lambda sl: (sl.start, _order(sl.entry)), reverse=desc)
         chunk = slots[offset : offset + n]
         docs = breakdowns.render(loader, chunk, now, skip_zero_qty_line_items)
-    if credit_type_id:
-        docs = [d for d in docs if d["credit_type"]["id"] == credit_type_id]
     nxt = encode_cursor(offset + n) if offset + n < len(slots) else None
     return page(docs, nxt)
 
