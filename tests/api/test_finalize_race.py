@@ -13,11 +13,11 @@ import pytest
 from metronome import Metronome
 from sqlalchemy import Engine, select
 
+from tally.contracts.service import row as contract_row
 from tally.db import uow
 from tally.db.engine import make_engine
 from tally.invoices import service
 from tally.invoices.inputs import Loader
-from tally.invoices.repository import contract as contract_row
 from tally.models.contracts import ledger_entries
 from tally.models.invoices import invoices
 from tally.models.tenants import tenants

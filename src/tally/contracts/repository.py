@@ -84,6 +84,11 @@ def contracts_of(
     return list(conn.execute(q).all())
 
 
+def active_contracts_of_tenant(conn: Connection, tenant_id: str) -> list[Row[Any]]:
+    q = select(c).where(c.c.tenant_id == tenant_id, c.c.archived_at.is_(None)).order_by(c.c.id)
+    return list(conn.execute(q).all())
+
+
 def update_contract(conn: Connection, tenant_id: str, contract_id: str, values: dict[str, Any]) -> None:
     conn.execute(update(c).where(c.c.tenant_id == tenant_id, c.c.id == contract_id).values(**values))
 

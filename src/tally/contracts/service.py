@@ -133,6 +133,19 @@ def _contract(row: Row[Any], balances: list[Balance], edits: list[Edit]) -> Cont
 # ------------------------------------------------------------------------------------------ reads
 
 
+def row(conn: Connection, tenant_id: str, contract_id: str) -> Row[Any] | None:
+    """The stored contract row (terms document and indexed columns), for other domains' engines."""
+    return repo.get_contract(conn, tenant_id, contract_id)
+
+
+def rows_of_customer(conn: Connection, tenant_id: str, customer_id: str) -> list[Row[Any]]:
+    return repo.contracts_of(conn, tenant_id, customer_id)
+
+
+def active_rows_of_tenant(conn: Connection, tenant_id: str) -> list[Row[Any]]:
+    return repo.active_contracts_of_tenant(conn, tenant_id)
+
+
 def load_many(conn: Connection, tenant_id: str, rows: list[Row[Any]]) -> list[Contract]:
     ids = [r.id for r in rows]
     by_contract: dict[str, list[Balance]] = {i: [] for i in ids}

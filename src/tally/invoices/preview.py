@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tally.contracts import service as contracts
 from tally.customers import service as customers
 from tally.errors import BadRequest
 from tally.invoices import repository as repo
@@ -49,7 +50,7 @@ def preview(
     events = [e for e in req.events if e.transaction_id is None or e.transaction_id not in taken]
     loader = Loader(conn, tenant_id)
     out = []
-    for crow in repo.contracts_of_customer(conn, tenant_id, customer_id):
+    for crow in contracts.rows_of_customer(conn, tenant_id, customer_id):
         if crow.archived_at is not None:
             continue
         try:

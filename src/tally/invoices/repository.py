@@ -129,37 +129,6 @@ def max_void_seq(
     return int(conn.execute(q).scalar() or 0)
 
 
-# ---------------------------------------------------------------------------------------- contracts
-
-_CONTRACT_COLS = (
-    contracts.c.id,
-    contracts.c.tenant_id,
-    contracts.c.customer_id,
-    contracts.c.rate_card_id,
-    contracts.c.starting_at,
-    contracts.c.ending_before,
-    contracts.c.archived_at,
-    contracts.c.terms,
-)
-
-
-def contracts_of_customer(conn: Connection, tenant_id: str, customer_id: str) -> list[Row[Any]]:
-    q = select(*_CONTRACT_COLS).where(
-        contracts.c.tenant_id == tenant_id, contracts.c.customer_id == customer_id
-    )
-    return list(conn.execute(q.order_by(contracts.c.id)))
-
-
-def contracts_of_tenant(conn: Connection, tenant_id: str) -> list[Row[Any]]:
-    q = select(*_CONTRACT_COLS).where(contracts.c.tenant_id == tenant_id, contracts.c.archived_at.is_(None))
-    return list(conn.execute(q.order_by(contracts.c.id)))
-
-
-def contract(conn: Connection, tenant_id: str, contract_id: str) -> Row[Any] | None:
-    q = select(*_CONTRACT_COLS).where(contracts.c.tenant_id == tenant_id, contracts.c.id == contract_id)
-    return conn.execute(q).first()  # type: ignore[return-value]
-
-
 # ------------------------------------------------------------------------------------ billing state
 
 

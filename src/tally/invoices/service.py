@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from tally.contracts import ledger
+from tally.contracts import service as contracts
 from tally.errors import BadRequest, Conflict, NotFound
 from tally.invoices import repository as repo
 from tally.invoices.inputs import Loader
@@ -251,7 +252,7 @@ def entries(
     for r in repo.of_customer(conn, tenant_id, customer_id):
         rows_by_key.setdefault(_key_of(r), []).append(r)
     out: list[Entry] = []
-    for crow in repo.contracts_of_customer(conn, tenant_id, customer_id):
+    for crow in contracts.rows_of_customer(conn, tenant_id, customer_id):
         if contract_id is not None and crow.id != contract_id:
             continue
         expected = expected_keys(loader, crow, now)
@@ -273,7 +274,7 @@ def find(
     if row is not None:
         if row.customer_id != customer_id:
             raise NotFound(f"Invoice {inv_id} not found")
-        crow = repo.contract(conn, tenant_id, row.contract_id)
+        crow = contracts.row(conn, tenant_id, row.contract_id)
         assert crow is not None
         return Entry(row.id, _key_of(row), row.status, crow, row)
     for e in entries(conn, loader, tenant_id, customer_id, now):
@@ -409,10 +410,10 @@ def due_keys(
 def _locate(conn: Connection, loader: Loader, tenant_id: str, inv_id: str, now: datetime) -> Entry:
     row = repo.get(conn, tenant_id, inv_id, lock=True)
     if row is not None:
-        crow = repo.contract(conn, tenant_id, row.contract_id)
+        crow = contracts.row(conn, tenant_id, row.contract_id)
         assert crow is not None
         return Entry(row.id, _key_of(row), row.status, crow, row)
-    for crow in repo.contracts_of_tenant(conn, tenant_id):
+    for crow in contracts.active_rows_of_tenant(conn, tenant_id):
         for key in expected_keys(loader, crow, now):
             if invoice_id(tenant_id, key, 0) == inv_id and not repo.rows_of_key(
                 conn, tenant_id, key.contract_id, key.kind, key.start, key.end
@@ -462,7 +463,7 @@ def regenerate(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> 
     live = [r for r in rows if r.void_seq == 0]
     if live:
         raise Conflict(f"Invoice {inv_id} was already regenerated as {live[0].id}")
-    crow = repo.contract(conn, tenant_id, row.contract_id)
+    crow = contracts.row(conn, tenant_id, row.contract_id)
     assert crow is not None
     new_id = invoice_id(tenant_id, key, len(rows))
     repo.insert(conn, _row_values(tenant_id, crow, key, new_id, DRAFT, now, regenerated_from=inv_id))

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from tally.clock import Clock
 from tally.contracts import recurring
+from tally.contracts import service as contracts
 from tally.db import uow
 from tally.invoices import repository as repo
 from tally.invoices import service
@@ -71,7 +72,7 @@ def process_batch(
         result = PassResult()
         for state in states:
             result.contracts += 1
-            crow = repo.contract(conn, state.tenant_id, state.contract_id)
+            crow = contracts.row(conn, state.tenant_id, state.contract_id)
             if crow is None:
                 repo.set_next_due(conn, state.contract_id, None, now)
                 continue
