@@ -10,6 +10,7 @@ and for regenerated drafts. The unique index on (key, void_seq) allows one live 
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -413,12 +414,22 @@ def _locate(conn: Connection, loader: Loader, tenant_id: str, inv_id: str, now: 
         crow = contracts.row(conn, tenant_id, row.contract_id)
         assert crow is not None
         return Entry(row.id, _key_of(row), row.status, crow, row)
-    for crow in contracts.active_rows_of_tenant(conn, tenant_id):
-        for key in expected_keys(loader, crow, now):
-            if invoice_id(tenant_id, key, 0) == inv_id and not repo.rows_of_key(
-                conn, tenant_id, key.contract_id, key.kind, key.start, key.end
-            ):
-                return Entry(inv_id, key, DRAFT, crow)
+    # A draft has no row yet: find the key its id was derived from. Usage keys come from the contract row
+    # alone, so they are all tried before any contract is loaded for its scheduled invoice dates.
+    crows = [c for c in contracts.active_rows_of_tenant(conn, tenant_id) if c.archived_at is None]
+    usage_keys = (
+        (c, Key(c.id, USAGE, p.starting_at, p.ending_before)) for c in crows for p in usage_periods(c, now)
+    )
+    scheduled_keys = (
+        (c, Key(c.id, SCHEDULED, t, t))
+        for c in crows
+        for t in scheduled_times(loader.contract(c, now), c, horizon_of(c, now))
+    )
+    for crow, key in itertools.chain(usage_keys, scheduled_keys):
+        if invoice_id(tenant_id, key, 0) == inv_id and not repo.rows_of_key(
+            conn, tenant_id, key.contract_id, key.kind, key.start, key.end
+        ):
+            return Entry(inv_id, key, DRAFT, crow)
     raise NotFound(f"Invoice {inv_id} not found")
 
 
