@@ -539,4 +539,12 @@ def _transition(
     fib = req.transition.future_invoice_behavior
     if fib is not None and fib.trueup is not None:
         entry = {**entry, "future_invoice_behavior": {"trueup": fib.trueup}}
+        if fib.trueup == "REMOVE":
+            # The renewal carries the commitment on: the old contract's postpaid commits bill no true-up on
+            # invoices not yet finalized (finalized ones never change).
+            for bal in repo.balances_of_contracts(conn, tenant_id, [old.id]):
+                if bal.kind == "POSTPAID":
+                    repo.update_balance(
+                        conn, tenant_id, bal.id, {"doc": plain({**bal.doc, "disable_trueup": True})}
+                    )
     return entry
