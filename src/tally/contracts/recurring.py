@@ -180,18 +180,6 @@ def materialize(
     for doc in wanted:
         if doc["id"] in have:
             continue
-        repo.insert_balance(
-            conn,
-            {
-                "id": doc["id"],
-                "tenant_id": tenant_id,
-                "customer_id": customer_id,
-                "contract_id": contract_id,
-                "kind": doc["type"],
-                "amendment_id": None,
-                "created_at": now,
-                "doc": plain(doc),
-            },
-        )
+        repo.insert_balance(conn, tenant_id, customer_id, contract_id, plain(doc), now)
         added += 1
     return added

@@ -96,8 +96,28 @@ def update_contract(conn: Connection, tenant_id: str, contract_id: str, values: 
 # -------------------------------------------------------------------------------------- balances
 
 
-def insert_balance(conn: Connection, values: dict[str, Any]) -> None:
-    conn.execute(insert(b).values(**values))
+def insert_balance(
+    conn: Connection,
+    tenant_id: str,
+    customer_id: str,
+    contract_id: str | None,
+    doc: dict[str, Any],
+    now: datetime,
+    amendment_id: str | None = None,
+) -> None:
+    """Store a commit or credit document (already in storable form) as a balance row."""
+    conn.execute(
+        insert(b).values(
+            id=doc["id"],
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            contract_id=contract_id,
+            kind=doc["type"],
+            amendment_id=amendment_id,
+            created_at=now,
+            doc=doc,
+        )
+    )
 
 
 def get_balance(conn: Connection, tenant_id: str, balance_id: str, *, lock: bool = False) -> Row[Any] | None:

@@ -70,21 +70,6 @@ class SetUsageFilter(Req):
     starting_at: Ts
 
 
-class Selector(Req):
-    billing_frequency: Literal["MONTHLY", "QUARTERLY", "ANNUAL", "WEEKLY"] | None = None
-    partial_pricing_group_values: dict[Str, Str] | None = None
-    pricing_group_values: dict[Str, Str] | None = None
-    product_id: Id | None = None
-    product_tags: list[Str] | None = None
-
-
-class GetContractRateSchedule(Req):
-    contract_id: Id
-    customer_id: Id
-    at: Ts | None = None
-    selectors: list[Selector] | None = None
-
-
 class ListCustomerCommits(Req):
     customer_id: Id
     access_type: Literal["SPEND", "QUANTITY"] | None = None

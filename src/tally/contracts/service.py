@@ -329,22 +329,9 @@ def insert_balance(
     now: datetime,
     amendment_id: str | None = None,
 ) -> None:
-    kind = doc["type"]
-    repo.insert_balance(
-        conn,
-        {
-            "id": doc["id"],
-            "tenant_id": tenant_id,
-            "customer_id": customer_id,
-            "contract_id": contract_id,
-            "kind": kind,
-            "amendment_id": amendment_id,
-            "created_at": now,
-            "doc": plain(doc),
-        },
-    )
+    repo.insert_balance(conn, tenant_id, customer_id, contract_id, plain(doc), now, amendment_id)
     if custom:
-        custom_fields.set_values(conn, tenant_id, BALANCE_ENTITY[kind], doc["id"], custom)
+        custom_fields.set_values(conn, tenant_id, BALANCE_ENTITY[doc["type"]], doc["id"], custom)
 
 
 def set_term_custom_fields(

@@ -91,12 +91,6 @@ class Terms:
                 raise BadRequest(f"{field}: credit type {credit_type_id} not found") from None
         return self._credit_types[credit_type_id]
 
-    def credit_type_name(self, credit_type_id: str) -> str:
-        try:
-            return self.credit_type(credit_type_id, "credit_type_id").name
-        except BadRequest:
-            return ""
-
     # ------------------------------------------------------------------------------- primitives
 
     @staticmethod
