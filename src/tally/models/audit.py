@@ -1,0 +1,3 @@
+"""The audit log of API mutations."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Webhooks: a transactional outbox, signed delivery with retries, and endpoint configuration."""
