@@ -1,1 +1,1 @@
-"""Alerts: thresholds on spend, usage and balances, evaluated per customer; notifications go out as webhooks."""
+"""Alerts: thresholds on spend, usage and balances per customer; notifications go out as webhooks."""
