@@ -344,3 +344,44 @@ def test_proration_rounding_and_last_period(client: Metronome, uid: str) -> None
         (s.starting_at, s.amount) for c in got.credits or [] for s in c.access_schedule.schedule_items
     )
     assert amounts == [(d(1, 15), 1000), (d(2, 1), 1000), (d(3, 1), 200)]
+
+
+def test_shortening_the_contract_trims_recurring_children(ca: Metronome, ch: httpx.Client, uid: str) -> None:
+    """Open-ended contract from T0 (a month start) with a 1,000/month recurring credit: children are
+    stored a year ahead. `updateEndDate` to T2 + 14 days keeps month 1 (started) and month 2 (1,000),
+    prorates month 3 to 1000 x 14/days(month 3) rounded HALF_UP to whole cents (the default
+    FIRST_AND_LAST proration), and removes every later child. A second shortening to a day after `now`
+    cuts the started month-1 child's access at the new end but keeps its 1,000 (it may be invoiced)."""
+    t0 = fresh_month(ch)
+    t1, t2, t3 = add_months(t0, 1), add_months(t0, 2), add_months(t0, 3)
+    cat = make_catalog(ca, uid)
+    contract = ca.v1.contracts.create(
+        customer_id=cat.customer,
+        starting_at=t0,
+        recurring_credits=[
+            {
+                "product_id": cat.fixed,
+                "priority": 1,
+                "starting_at": iso(t0),
+                "access_amount": {"unit_price": 1000, "credit_type_id": USD},
+                "commit_duration": {"value": 1},
+            }
+        ],
+    ).data.id
+
+    def children() -> list[tuple[datetime, datetime, float]]:
+        got = ca.v2.contracts.retrieve(customer_id=cat.customer, contract_id=contract).data
+        items = [s for c in got.credits or [] for s in c.access_schedule.schedule_items]
+        return sorted((s.starting_at, s.ending_before, s.amount) for s in items)
+
+    assert len(children()) >= 12
+    end = t2 + timedelta(days=14)
+    ca.v1.contracts.update_end_date(customer_id=cat.customer, contract_id=contract, ending_before=end)
+    days3 = (t3 - t2).days
+    month3 = int(1000 * 14 // days3 + (1 if (1000 * 14 % days3) * 2 >= days3 else 0))
+    assert children() == [(t0, t1, 1000), (t1, t2, 1000), (t2, end, month3)]
+
+    now = datetime.fromisoformat(ch.post("/tally/v1/test-clock/get", json={}).json()["data"]["now"])
+    cut = (now + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    ca.v1.contracts.update_end_date(customer_id=cat.customer, contract_id=contract, ending_before=cut)
+    assert children() == [(t0, cut, 1000)]

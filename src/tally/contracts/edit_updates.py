@@ -84,8 +84,9 @@ def sync_recurring_children(
     touched: set[str],
     now: datetime,
 ) -> None:
-    """Re-derive the children of changed templates whose access has not started (SPEC §5.7); started and
-    expired children keep their documents. Children no longer wanted are deleted (archived if they carry
+    """Re-derive the children of changed templates whose access has not started (SPEC §5.7). A child
+    whose access has started keeps its amount (its purchase may be invoiced already); only its access end
+    follows a shortened contract end. Children no longer wanted are deleted (archived if they carry
     ledger entries); missing ones are inserted by the idempotent `recurring.materialize`."""
     if not touched:
         return
@@ -96,10 +97,11 @@ def sync_recurring_children(
                 continue
             wanted = {d["id"]: d for d in recurring.children(terms, r, credit, now + recurring.HORIZON)}
             for row in rows:
-                if row.doc.get(idk) != r["id"]:
+                if row.doc.get(idk) != r["id"] or row.archived_at is not None:
                     continue
                 start = _ts(row.doc["access_schedule"]["schedule_items"][0]["starting_at"])
-                if start <= now:
+                if start <= now and row.id in wanted:
+                    _truncate_started(conn, tenant_id, row, wanted[row.id])
                     continue
                 if row.id in wanted:
                     repo.update_balance(conn, tenant_id, row.id, {"doc": plain(wanted[row.id])})
@@ -108,6 +110,25 @@ def sync_recurring_children(
                 else:
                     repo.delete_balance(conn, tenant_id, row.id)
     recurring.materialize(conn, tenant_id, customer_id, contract_id, terms, now)
+
+
+def _truncate_started(conn: Connection, tenant_id: str, row: Any, want: Doc) -> None:
+    """A started child keeps its amount; its access ends no later than the re-derived child's."""
+    item = row.doc["access_schedule"]["schedule_items"][0]
+    new_end = want["access_schedule"]["schedule_items"][0]["ending_before"]
+    if _ts(new_end) >= _ts(item["ending_before"]):
+        return
+    doc = dict(row.doc)
+    doc["access_schedule"] = {
+        **row.doc["access_schedule"],
+        "schedule_items": [{**item, "ending_before": new_end}],
+    }
+    repo.update_balance(conn, tenant_id, row.id, {"doc": plain(doc)})
+
+
+def all_recurring_ids(terms: Doc) -> set[str]:
+    """Every recurring commit/credit template id of a contract (a contract end change touches them all)."""
+    return {r["id"] for _, lst, _, _ in _RECURRING for r in terms.get(lst) or []}
 
 
 # ---------------------------------------------------------------------------- subscriptions (§5.8)

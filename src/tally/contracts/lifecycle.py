@@ -235,6 +235,7 @@ def edit(conn: Connection, tenant_id: str, req: EditContract, now: datetime, cre
         terms["ending_before"] = end
         values = {"terms": plain(terms), "ending_before": end}
         changes["update_contract_end_date"] = end
+        touched |= updates.all_recurring_ids(terms)
     if not changes:
         raise BadRequest("Nothing to edit: the request changes no terms")
     repo.update_contract(conn, tenant_id, c.id, values)
@@ -500,6 +501,9 @@ def update_end_date(
     if req.ending_before is not None:
         terms["ending_before"] = req.ending_before
     repo.update_contract(conn, tenant_id, c.id, {"terms": plain(terms), "ending_before": req.ending_before})
+    updates.sync_recurring_children(
+        conn, tenant_id, c.customer_id, c.id, plain(terms), updates.all_recurring_ids(terms), now
+    )
     record_edit(
         conn,
         tenant_id,
