@@ -6,7 +6,7 @@ Nothing under money/, metering/ or rating/ may import this module.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -16,6 +16,12 @@ class Settings:
     database_url: str
     test_clock: bool = False
     max_body_bytes: int = 4 * 1024 * 1024
+    # SEC-7: webhook URLs may point at loopback/private/link-local hosts only when a self-hoster opts in.
+    webhooks_allow_private_urls: bool = False
+    webhooks_timeout_seconds: float = 5.0
+    # Master key for secrets tally must be able to use again (webhook signing secrets are derived from
+    # it); unset = a random key kept in `<data_dir>/secret.key`. Never printed (repr=False).
+    secret_key: str | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -34,4 +40,15 @@ def load(*, test_clock: bool = False) -> Settings:
     elif url.startswith(("postgres://", "postgresql://")):
         # psycopg 3 is the only PostgreSQL driver we ship.
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return Settings(data_dir=data_dir, database_url=url, test_clock=test_clock)
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        test_clock=test_clock,
+        webhooks_allow_private_urls=_flag("TALLY_WEBHOOKS_ALLOW_PRIVATE_URLS"),
+        webhooks_timeout_seconds=float(os.environ.get("TALLY_WEBHOOKS_TIMEOUT_SECONDS", "5")),
+        secret_key=os.environ.get("TALLY_SECRET_KEY") or None,
+    )
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

@@ -262,6 +262,23 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/v1/contracts/getContractRateSchedule"): Probe(
         lambda a: {"customer_id": a["customer"], "contract_id": a["contract"]}
     ),
+    ("POST", "/v1/contracts/getSubscriptionSeatsHistory"): Probe(
+        lambda a: {
+            "customer_id": a["customer"],
+            "contract_id": a["contract"],
+            "subscription_id": a["contract"],
+        }
+    ),
+    ("POST", "/v1/contracts/getSubscriptionQuantityHistory"): Probe(
+        lambda a: {
+            "customer_id": a["customer"],
+            "contract_id": a["contract"],
+            "subscription_id": a["contract"],
+        }
+    ),
+    ("POST", "/v1/contracts/seatBalances/list"): Probe(
+        lambda a: {"customer_id": a["customer"], "contract_id": a["contract"]}
+    ),
     ("POST", "/v1/contracts/getNamedSchedule"): Probe(
         lambda a: {"customer_id": a["customer"], "contract_id": a["contract"], "schedule_name": "tier"}
     ),
@@ -336,6 +353,37 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/v1/contracts/customerBalances/getNetBalance"): Probe(
         lambda a: {"customer_id": a["customer"]}, must_404=False, check=lambda r: _zero_balance(r)
     ),
+    ("POST", "/v1/contracts/scheduleProServicesInvoice"): Probe(
+        lambda a: {
+            "customer_id": a["customer"],
+            "contract_id": a["contract"],
+            "issued_at": START,
+            "line_items": [{"professional_service_id": a["commit"], "amount": 5}],
+        }
+    ),
+    ("POST", "/v1/contracts/createHistoricalInvoices"): Probe(
+        lambda a: {
+            "invoices": [
+                {
+                    "customer_id": a["customer"],
+                    "contract_id": a["contract"],
+                    "credit_type_id": "2714e483-4ff1-48e4-9e25-ac732e8f24f2",
+                    "inclusive_start_date": START,
+                    "exclusive_end_date": AT,
+                    "issue_date": AT,
+                    "usage_line_items": [
+                        {
+                            "product_id": a["product"],
+                            "inclusive_start_date": START,
+                            "exclusive_end_date": AT,
+                            "quantity": 5,
+                        }
+                    ],
+                }
+            ],
+            "preview": False,
+        }
+    ),
     # invoices (issue 5)
     ("GET", "/v1/customers/{customer_id}/invoices"): Probe(
         path=lambda a: f"/v1/customers/{a['customer']}/invoices"
@@ -362,6 +410,38 @@ PROBES: dict[tuple[str, str], Probe] = {
     # only with `serve --test-clock`: absent (404) on this server
     ("POST", "/tally/v1/test-clock/get"): Probe(lambda a: {}),
     ("POST", "/tally/v1/test-clock"): Probe(lambda a: {"now": AT}),
+    # alerts
+    ("POST", "/v1/alerts/create"): Probe(
+        lambda a: {
+            "alert_type": "spend_threshold_reached",
+            "name": "b-alert",
+            "threshold": 1,
+            "customer_id": a["customer"],
+        },
+        reference=True,
+    ),
+    ("POST", "/v1/alerts/archive"): Probe(lambda a: {"id": a["alert"], "release_uniqueness_key": True}),
+    ("POST", "/v1/customer-alerts/list"): Probe(lambda a: {"customer_id": a["customer"]}),
+    ("POST", "/v1/customer-alerts/get"): Probe(
+        lambda a: {"alert_id": a["alert"], "customer_id": a["customer"]}
+    ),
+    ("POST", "/v1/customer-alerts/reset"): Probe(
+        lambda a: {"alert_id": a["alert"], "customer_id": a["customer"]}
+    ),
+    # webhooks (tally's own configuration API)
+    ("POST", "/tally/v1/webhooks/create"): Probe(
+        lambda a: {"url": "https://93.184.215.14/b-hooks"}, must_404=False
+    ),
+    ("POST", "/tally/v1/webhooks/list"): Probe(lambda a: {"include_archived": True}, must_404=False),
+    ("POST", "/tally/v1/webhooks/archive"): Probe(lambda a: {"id": a["webhook"]}),
+    ("POST", "/tally/v1/webhooks/rotateSecret"): Probe(lambda a: {"id": a["webhook"]}),
+    ("POST", "/tally/v1/webhooks/events/list"): Probe(lambda a: {"webhook_id": a["webhook"]}),
+    # audit log: A's rows about A's customer are not B's to read
+    ("GET", "/v1/auditLogs"): Probe(
+        query=lambda a: {"resource_type": "customer", "resource_id": a["customer"], "limit": "100"},
+        must_404=False,
+        check=lambda r: _no_data(r),
+    ),
 }
 
 
@@ -505,7 +585,38 @@ def _seed(c: httpx.Client, tag: str) -> Ids:
     )["data"]["id"]
     invoices = _ok(c.get(f"/v1/customers/{ids['customer']}/invoices", params={"type": "USAGE", "limit": "1"}))
     ids["invoice"] = invoices["data"][0]["id"]
+    ids["alert"] = _ok(
+        c.post(
+            "/v1/alerts/create",
+            json={
+                "alert_type": "usage_threshold_reached",
+                "name": f"iso-alert-{tag}",
+                "threshold": 1000000,
+                "billable_metric_id": ids["metric"],
+                "customer_id": ids["customer"],
+                "uniqueness_key": f"iso-alert-{tag}",
+            },
+        )
+    )["data"]["id"]
+    ids["webhook"] = _webhook(c)
     return ids
+
+
+_WEBHOOKS: dict[str, str] = {}
+
+
+def _webhook(c: httpx.Client) -> str:
+    """A's webhook endpoint: one per server (not per seed), so A's events fan out to one endpoint only."""
+    key = str(c.base_url)
+    if key not in _WEBHOOKS:
+        created = c.post("/tally/v1/webhooks/create", json={"url": "https://93.184.215.14/a-hooks"})
+        _WEBHOOKS[key] = _ok(created)["data"]["id"]
+    return _WEBHOOKS[key]
+
+
+def _webhook_row(c: httpx.Client, webhook_id: str) -> list[Any]:
+    listed = _ok(c.post("/tally/v1/webhooks/list", json={"include_archived": True, "limit": 100}))["data"]
+    return [w for w in listed if w["id"] == webhook_id]
 
 
 def _snapshot(c: httpx.Client, ids: Ids) -> str:
@@ -548,6 +659,10 @@ def _snapshot(c: httpx.Client, ids: Ids) -> str:
             )
         ),
         _ok(c.post("/v1/events/search", json={"transactionIds": [ids["txn"]]})),
+        _ok(
+            c.post("/v1/customer-alerts/get", json={"alert_id": ids["alert"], "customer_id": ids["customer"]})
+        ),
+        _webhook_row(c, ids["webhook"]),
     ]
     return json.dumps(parts, sort_keys=True)
 

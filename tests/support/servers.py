@@ -111,6 +111,7 @@ def make_server(backend: str, workdir: Path, *extra_args: str) -> tuple[Server, 
     elif backend == "postgres":
         pg_url = create_pg_database()
         env["TALLY_DATABASE_URL"] = pg_url
+        env["TALLY_DATA_DIR"] = str(workdir / "data")  # holds secret.key (webhook signing secrets)
     else:
         raise ValueError(backend)
     server = Server(backend=backend, env=env, log_path=workdir / "server.log", extra_args=extra_args)

@@ -17,6 +17,7 @@ import anyio
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
+from tally.audit import recorder as audit
 from tally.auth.service import Tenant, hash_token, tenant_for_token
 from tally.clock import Clock
 from tally.db import uow
@@ -79,6 +80,18 @@ async def authenticate(request: Request) -> Ctx:
         _cache.put(digest, tenant)
     ctx = Ctx(tenant=tenant, engine=engine, clock=request.app.state.clock)
     request.state.ctx = ctx
+    route = request.scope.get("route")
+    audit.begin(
+        method=request.method,
+        template=getattr(route, "path", None),
+        path=request.url.path,
+        path_params=request.path_params,
+        tenant_id=tenant.id,
+        token_hash=digest,
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        clock=ctx.clock,
+    )
     return ctx
 
 
@@ -115,7 +128,9 @@ async def json_body(request: Request) -> Any:
         raw = _gunzip(raw)
     if not raw.strip():
         return {}
-    return decode_json(raw)
+    body = decode_json(raw)
+    audit.note_body(body)
+    return body
 
 
 def _gunzip(raw: bytes) -> bytes:

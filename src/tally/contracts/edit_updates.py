@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tally.contracts import recurring
+from tally.contracts import recurring, seats
 from tally.contracts import repository as repo
 from tally.contracts.terms import Doc, Terms, plain
 from tally.errors import BadRequest
@@ -159,9 +159,6 @@ def apply_subscription_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) ->
         found = [s for s in items if s["id"] == sid]
         if not found:
             raise BadRequest(f"{field}.subscription_id: {sid} is not on this contract")
-        for key in ("seat_updates", "quantity_management_mode_update"):
-            if key in upd:
-                raise BadRequest(f"{field}.{key}: not supported by tally yet")
         if not upd:
             raise BadRequest(f"{field}: nothing to update")
         new = dict(found[0])
@@ -177,8 +174,8 @@ def apply_subscription_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) ->
             new["proration"] = {**new["proration"], "rounding": upd["proration_rounding"]}
         updates = upd.get("quantity_updates")
         if updates is not None:
-            if new.get("quantity_management_mode") == "SEAT_BASED":
-                msg = "not for SEAT_BASED subscriptions (seat_updates are not supported yet)"
+            if new.get("quantity_management_mode") == seats.SEAT_BASED:
+                msg = "not for SEAT_BASED subscriptions (use seat_updates)"
                 raise BadRequest(f"{field}.quantity_updates: {msg}")
             if not updates:
                 raise BadRequest(f"{field}.quantity_updates: at least one update is required")
@@ -200,6 +197,11 @@ def apply_subscription_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) ->
                     raise BadRequest(
                         f"{field}.quantity_updates: the quantity would become {q} at {plain(at)}"
                     )
+        if "quantity_management_mode_update" in upd:
+            mode = "quantity_management_mode_update"
+            seats.convert(new, upd[mode], f"{field}.{mode}")
+        if "seat_updates" in upd:
+            seats.apply_updates(new, upd["seat_updates"], f"{field}.seat_updates")
         terms["subscriptions"] = [plain(new) if s["id"] == sid else s for s in items]
         changes.setdefault("update_subscriptions", []).append({"subscription_id": sid, **upd})
 
@@ -215,7 +217,7 @@ _NESTED = ("commit", "discount_configuration")
 
 def apply_threshold_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) -> None:
     """Merge the given fields into the stored configuration (nested commit / discount_configuration
-    field by field); no recharge behaviour follows from it yet."""
+    field by field); contracts.thresholds checks the result, invoices.thresholds bills it."""
     for key, dst in _THRESHOLDS:
         upd = body.get(key)
         if upd is None:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from tally.auth.dependencies import BodyDep, CtxDep
-from tally.contracts import lifecycle, named_schedules, service, wire, wire_contract
+from tally.contracts import lifecycle, named_schedules, service, thresholds, wire, wire_contract
 from tally.contracts import rate_schedule as schedule
 from tally.contracts import schemas as s
 from tally.contracts.schemas_create import AmendContract, CreateContract
@@ -27,6 +27,7 @@ def create(ctx: CtxDep, body: BodyDep) -> JSONResponse:
     req = parse(CreateContract, body)
     with uow.write(ctx.engine) as conn:
         contract_id = service.create(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
+    thresholds.written(ctx.engine, ctx.tenant_id, contract_id, ctx.now(), req)
     return data({"id": contract_id})
 
 
@@ -102,6 +103,7 @@ def edit(ctx: CtxDep, body: BodyDep) -> JSONResponse:
     req = parse(EditContract, body)
     with uow.write(ctx.engine) as conn:
         edit_id = lifecycle.edit(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
+    thresholds.written(ctx.engine, ctx.tenant_id, req.contract_id, ctx.now(), req)
     return data({"id": edit_id})
 
 

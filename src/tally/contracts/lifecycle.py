@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tally.contracts import edit_updates as updates
-from tally.contracts import recurring
+from tally.contracts import recurring, thresholds
 from tally.contracts import repository as repo
 from tally.contracts import schemas as s
 from tally.contracts.schemas_create import AmendContract
@@ -228,6 +228,7 @@ def edit(conn: Connection, tenant_id: str, req: EditContract, now: datetime, cre
     touched = updates.apply_recurring_updates(t, terms, body, changes)
     updates.apply_subscription_updates(t, terms, body, changes)
     updates.apply_threshold_updates(t, terms, body, changes)
+    thresholds.check(t, terms, c.rate_card_id, thresholds.edited_keys(body))
     values: dict[str, Any] = {"terms": plain(terms)}
     if "update_contract_end_date" in body:
         end = req.update_contract_end_date
@@ -446,6 +447,7 @@ _TEMPLATE_ECHO = (
     "rate_type",
     "name",
     "quantity_updates",
+    "seat_updates",
 )
 _CONFIG_ECHO = (
     "add_spend_threshold_configuration",

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from tally.contracts import recurring
+from tally.contracts import recurring, thresholds
 from tally.contracts import repository as repo
 from tally.contracts.rollover import roll_over_contract
 from tally.contracts.schemas_create import CreateContract
@@ -448,6 +448,7 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
     for key in PASSTHROUGH:
         if key in body:
             terms[key] = body[key]
+    thresholds.check(t, terms, rate_card_id)
     for key in (
         "overrides",
         "scheduled_charges",

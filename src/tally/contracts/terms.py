@@ -374,6 +374,15 @@ class Terms:
                 raise BadRequest(f"{field}.seat_config: required for SEAT_BASED subscriptions")
             if s.get("initial_quantity") is not None:
                 raise BadRequest(f"{field}.initial_quantity: not allowed for SEAT_BASED subscriptions")
+            ids = s["seat_config"]["initial_seat_ids"]
+            for k, x in enumerate(ids):
+                if not x or x in ids[:k]:
+                    raise BadRequest(f"{field}.seat_config.initial_seat_ids[{k}]: empty or listed twice")
+            free = s["seat_config"].get("initial_unassigned_seats")
+            if free is not None and (free < 0 or free != free.to_integral_value()):
+                raise BadRequest(
+                    f"{field}.seat_config.initial_unassigned_seats: must be a whole number, not negative"
+                )
         elif s.get("initial_quantity") is None:
             raise BadRequest(f"{field}.initial_quantity: required for QUANTITY_ONLY subscriptions")
         elif s.get("seat_config") is not None:

@@ -8,14 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Protocol
 
 from sqlalchemy import Connection, Engine
 
 
+class CommitHook(Protocol):
+    def before_commit(self, conn: Connection) -> None: ...
+
+    def after_commit(self) -> None: ...
+
+
+# Set per API request by tally.audit (a layer above, hence a hook rather than an import): `write` lets it
+# add its audit row to the transaction just before COMMIT, so the row commits or rolls back with the change.
+commit_hook: ContextVar[CommitHook | None] = ContextVar("tally_commit_hook", default=None)
+
+
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
+    hook = commit_hook.get()
     with engine.begin() as conn:
         yield conn
+        if hook is not None:
+            hook.before_commit(conn)
+    if hook is not None:
+        hook.after_commit()
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""Invoice breakdowns (SPEC §6.10): per-window slices of USAGE invoices, HOUR or DAY.
+"""Invoice breakdowns (SPEC §6.10): per-window slices of USAGE invoices (tally's own and historical
+imports, whose usage is the quantities they were imported with), HOUR or DAY.
 
 A window's slice is the difference between the invoice rated on the usage up to the window's end and
 on the usage up to its start (the first window of an invoice is measured against nothing, so fixed
@@ -16,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from tally.errors import BadRequest
-from tally.invoices import service
+from tally.invoices import historical, service
 from tally.invoices.inputs import Loader
 from tally.invoices.wire import line_wire, num
 from tally.rating.engine import rate_usage_invoice
@@ -50,7 +51,7 @@ def windows(entries: list[service.Entry], start: datetime, end: datetime, window
         raise BadRequest(f"ending_before: the range holds more than {MAX_WINDOWS} {window_size} windows")
     out = []
     for e in entries:
-        if e.key.kind != service.USAGE or e.key.end <= start or e.key.start >= end:
+        if e.key.kind not in (service.USAGE, service.HISTORICAL) or e.key.end <= start or e.key.start >= end:
             continue
         t = start
         while t < end:
@@ -83,8 +84,11 @@ def render(loader: Loader, slots: list[Slot], now: datetime, skip_zero: bool) ->
         e = slot.entry
         if e.id not in cache:
             period = Period(e.key.start, e.key.end)
-            contract = loader.contract(e.crow, now, period, _released(e))
-            usage = loader.usage(e.crow, contract, period)
+            if e.key.kind == service.HISTORICAL and e.row is not None:
+                contract, usage = historical.rating_inputs(loader, e.crow, e.row, now, _released(e))
+            else:
+                contract = loader.contract(e.crow, now, period, _released(e))
+                usage = loader.usage(e.crow, contract, period)
             cache[e.id] = (contract, usage, {})
         contract, usage, rated = cache[e.id]
 

@@ -83,7 +83,7 @@ def list_invoices(
             e
             for e in service.entries(conn, loader, ctx.tenant_id, customer_id, now, contract_id)
             if (want_status is None or e.status == want_status)
-            and (want_type is None or e.key.kind == want_type)
+            and (want_type is None or service.wire_type(e.key.kind) == want_type)
             and (lo is None or e.key.start >= lo)
             and (hi is None or e.key.end <= hi)
         ]

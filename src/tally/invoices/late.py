@@ -2,9 +2,10 @@
 that arrived after it was finalized. They never change that invoice; they are listed here
 (`POST /tally/v1/late-events/list`), so `billed + late == stored` can be checked.
 
-An event is late when its `received_at` (the server clock at ingest, stored with every event) is at or
-after the invoice's `finalized_at`. Nothing extra is written at ingest: the event row and the invoice
-row together are the record.
+An event is late when its position in the event log is above the invoice's events watermark, taken
+while finalizing under the late-data gate (usage.late_gate), so every stored event of the period is
+either billed by the invoice or listed here, never both. Nothing extra is written at ingest: the event
+row and the invoice row together are the record.
 """
 
 from __future__ import annotations
@@ -44,16 +45,7 @@ def page(conn: Connection, tenant_id: str, req: ListLateEvents) -> tuple[list[di
                 continue
             if inv.id == cursor[0]:
                 after = (parse_timestamp(cursor[1], "next_page"), cursor[2])
-        rows = repo.events_received_after(
-            conn,
-            tenant_id,
-            keys,
-            inv.period_start,
-            inv.period_end,
-            inv.finalized_at,
-            limit - len(out) + 1,
-            after,
-        )
+        rows = repo.late_events(conn, tenant_id, keys, inv, limit - len(out) + 1, after)
         for r in rows:
             if len(out) == limit:
                 more = True

@@ -13,6 +13,7 @@ from tally.models.contracts import contract_edits, contracts
 from tally.models.events import events
 from tally.models.invoices import billing_state, invoices
 from tally.models.tenants import tenants
+from tally.usage import late_gate
 
 INV = invoices.c
 
@@ -68,13 +69,25 @@ def live_row(
 
 
 def finalize(
-    conn: Connection, tenant_id: str, invoice_id: str, snapshot: str, content_hash: str, now: datetime
+    conn: Connection,
+    tenant_id: str,
+    invoice_id: str,
+    snapshot: str,
+    content_hash: str,
+    now: datetime,
+    watermark: int | None = None,
 ) -> bool:
     """DRAFT -> FINALIZED exactly once: the WHERE clause makes every other attempt a no-op."""
     result = conn.execute(
         update(invoices)
         .where(INV.tenant_id == tenant_id, INV.id == invoice_id, INV.status == "DRAFT")
-        .values(status="FINALIZED", snapshot=snapshot, content_hash=content_hash, finalized_at=now)
+        .values(
+            status="FINALIZED",
+            snapshot=snapshot,
+            content_hash=content_hash,
+            finalized_at=now,
+            events_watermark=watermark,
+        )
     )
     return result.rowcount == 1
 
@@ -120,6 +133,17 @@ def of_contract(conn: Connection, tenant_id: str, contract_id: str) -> list[Row[
         INV.tenant_id == tenant_id, INV.contract_id == contract_id
     )
     return list(conn.execute(q))
+
+
+def of_kind(conn: Connection, tenant_id: str, contract_id: str, kind: str) -> list[Row[Any]]:
+    """Every invoice row of one kind on a contract (request-issued kinds: their snapshots and inputs)."""
+    q = select(invoices).where(INV.tenant_id == tenant_id, INV.contract_id == contract_id, INV.kind == kind)
+    return list(conn.execute(q.order_by(INV.period_start, INV.id)))
+
+
+def regenerated_from(conn: Connection, tenant_id: str, invoice_id: str) -> Row[Any] | None:
+    q = select(invoices).where(INV.tenant_id == tenant_id, INV.regenerated_from_invoice_id == invoice_id)
+    return conn.execute(q.limit(1)).first()
 
 
 def max_void_seq(
@@ -210,23 +234,28 @@ def set_tenant_settings(conn: Connection, tenant_id: str, settings: dict[str, An
 # ------------------------------------------------------------------------------------------- events
 
 
-def events_received_after(
+def late_events(
     conn: Connection,
     tenant_id: str,
     keys: list[str],
-    start: datetime,
-    end: datetime,
-    received_from: datetime,
+    invoice: Row[Any],
     limit: int,
     after: tuple[datetime, str] | None,
 ) -> list[Row[Any]]:
-    """Events stamped in [start, end) that arrived at or after `received_from` (late for a closed period)."""
+    """Events stamped in the period of a finalized USAGE invoice that its usage did not include: above its
+    events watermark (late_gate); invoices finalized before watermarks existed fall back to arrival
+    time."""
+    late = (
+        late_gate.position(conn) > invoice.events_watermark
+        if invoice.events_watermark is not None
+        else events.c.received_at >= invoice.finalized_at
+    )
     q = select(events).where(
         events.c.tenant_id == tenant_id,
         events.c.customer_id.in_(keys),
-        events.c.timestamp >= start,
-        events.c.timestamp < end,
-        events.c.received_at >= received_from,
+        events.c.timestamp >= invoice.period_start,
+        events.c.timestamp < invoice.period_end,
+        late,
     )
     if after is not None:
         q = q.where(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,12 +31,18 @@ from tally.rating import inputs as ri
 from tally.rating.engine import rate_scheduled_invoices, rate_usage_invoice
 from tally.rating.periods import Period, billing_periods, period_containing
 from tally.rating.results import Invoice, InvoiceType
+from tally.usage import late_gate
+from tally.webhooks import outbox
 from tally.wire import decode_json, format_timestamp, parse_timestamp
 
 USAGE, SCHEDULED = "USAGE", "SCHEDULED"
+# Issued by a request, FINALIZED from the start (invoices.pro_services, invoices.historical).
+PRO_SERVICES, HISTORICAL = "PRO_SERVICES", "HISTORICAL"
 DRAFT, FINALIZED, VOID = "DRAFT", "FINALIZED", "VOID"
-GRACE_SETTING = "invoice_finalization_grace_hours"
-DEFAULT_GRACE_HOURS = 24
+# The invoice `type` each kind shows on the wire (and is filtered by).
+_WIRE_TYPE = {PRO_SERVICES: SCHEDULED, HISTORICAL: USAGE}
+# kind -> how a voided invoice of that kind is issued again (request-issued kinds register theirs).
+REISSUERS: dict[str, Callable[[Connection, Row[Any], datetime], str]] = {}
 _NS = uuid.UUID("3f0e0a5c-5a51-4d36-9a43-52b1d7a1c0de")
 _TICK = timedelta(microseconds=1)
 
@@ -52,6 +59,10 @@ class Key:
         return self.end
 
 
+def wire_type(kind: str) -> str:
+    return _WIRE_TYPE.get(kind, kind)
+
+
 def invoice_id(tenant_id: str, key: Key, generation: int) -> str:
     period = f"{format_timestamp(key.start)}|{format_timestamp(key.end)}"
     name = f"{tenant_id}|{key.contract_id}|{key.kind}|{period}|{generation}"
@@ -62,18 +73,19 @@ def invoice_id(tenant_id: str, key: Key, generation: int) -> str:
 
 
 def grace_hours(conn: Connection, tenant_id: str) -> Decimal:
-    return Decimal(str(repo.tenant_settings(conn, tenant_id).get(GRACE_SETTING, DEFAULT_GRACE_HOURS)))
+    settings = repo.tenant_settings(conn, tenant_id)
+    return Decimal(str(settings.get(late_gate.GRACE_SETTING, late_gate.DEFAULT_GRACE_HOURS)))
 
 
 def grace(conn: Connection, tenant_id: str) -> timedelta:
-    return timedelta(seconds=int(grace_hours(conn, tenant_id) * 3600))
+    return late_gate.grace_of(repo.tenant_settings(conn, tenant_id))
 
 
 def set_grace(conn: Connection, tenant_id: str, hours: Decimal) -> None:
     if hours < 0 or hours > 24 * 90:
         raise BadRequest("grace_period_hours: must be between 0 and 2160")
     settings = repo.tenant_settings(conn, tenant_id)
-    settings[GRACE_SETTING] = hours
+    settings[late_gate.GRACE_SETTING] = hours
     repo.set_tenant_settings(conn, tenant_id, settings)
 
 
@@ -347,14 +359,31 @@ def finalize(
 def _finalize_row(
     conn: Connection, loader: Loader, crow: Row[Any], key: Key, inv_id: str, regen: str | None, now: datetime
 ) -> bool:
+    watermark = None
+    if key.kind == USAGE:
+        # Usage is read under the late-data gate: events up to the watermark are billed, later ones late.
+        late_gate.hold_for_finalize(conn, crow.tenant_id)
+        watermark = late_gate.watermark(conn)
     doc, inv = draft_doc(loader, crow, key, inv_id, now, FINALIZED, regen)
     text, digest = snapshot_bytes(doc)
-    if not repo.finalize(conn, crow.tenant_id, inv_id, text, digest, now):
+    if not repo.finalize(conn, crow.tenant_id, inv_id, text, digest, now, watermark):
         return False
     deductions = _deductions(inv, inv_id, crow.id)
     if deductions:
         ledger.record_deductions(conn, crow.tenant_id, deductions, now)
         loader.forget(crow.id)
+    outbox.enqueue(  # same transaction: a rolled-back finalization notifies no one
+        conn,
+        crow.tenant_id,
+        "invoice.finalized",
+        {
+            "invoice_id": inv_id,
+            "customer_id": crow.customer_id,
+            "contract_id": key.contract_id,
+            "timestamp": format_timestamp(now),
+        },
+        now,
+    )
     return True
 
 
@@ -469,6 +498,9 @@ def regenerate(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> 
         raise BadRequest(f"Invoice {inv_id} is not voided; only voided invoices can be regenerated")
     if row.status != VOID:
         raise BadRequest(f"Invoice {inv_id} is {row.status}; only voided invoices can be regenerated")
+    reissue = REISSUERS.get(row.kind)
+    if reissue is not None:
+        return reissue(conn, row, now)
     key = _key_of(row)
     rows = repo.rows_of_key(conn, tenant_id, key.contract_id, key.kind, key.start, key.end)
     live = [r for r in rows if r.void_seq == 0]

@@ -19,13 +19,15 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from tally.alerts.evaluate import evaluate_due
 from tally.clock import Clock
 from tally.contracts import recurring
 from tally.contracts import service as contracts
 from tally.db import uow
 from tally.invoices import repository as repo
-from tally.invoices import service
+from tally.invoices import service, thresholds
 from tally.invoices.inputs import Catalog, Loader
+from tally.webhooks.delivery import deliver_due
 
 log = logging.getLogger("tally.worker")
 RETRY_AFTER = timedelta(minutes=15)
@@ -114,6 +116,12 @@ def run_pass(engine: Engine, clock: Clock) -> PassResult:
             break
         total.contracts += r.contracts
         total.finalized += r.finalized
+    thresholds.run(engine, clock)  # threshold billing (SPEC §5.10-5.11); logs its own failures
+    evaluate_due(engine, clock)  # alerts (SPEC §8.1); logs its own failures, before delivery sends them
+    try:
+        deliver_due(engine, clock)  # after billing, so this pass's invoice.finalized events go out now
+    except Exception:
+        log.exception("webhook delivery pass failed; will retry on the next pass")
     return total
 
 

@@ -9,6 +9,7 @@ from tally.models import (  # noqa: F401  (registers the tables)
     events,
     invoices,
     tenants,
+    thresholds,
     usage,
     webhooks,
 )

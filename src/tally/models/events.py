@@ -6,7 +6,7 @@ belongs to is resolved when usage is read (late binding, SPEC §1.4)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, PrimaryKeyConstraint, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, PrimaryKeyConstraint, String, Table
 
 from tally.db.types import JsonDoc, UtcDateTime
 from tally.models.base import metadata
@@ -21,6 +21,9 @@ events = Table(
     Column("timestamp", UtcDateTime, nullable=False),
     Column("properties", JsonDoc, nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
+    # The event's position in the log (usage.late_gate): on PostgreSQL drawn from the `events_seq`
+    # sequence at INSERT; SQLite leaves it NULL and uses the rowid, assigned in commit order.
+    Column("seq", BigInteger, nullable=True),
     PrimaryKeyConstraint("tenant_id", "transaction_id"),
 )
 Index("ix_events_customer_time", events.c.tenant_id, events.c.customer_id, events.c.timestamp)

@@ -8,9 +8,9 @@ its SHA-256 (a trigger refuses to change either once the row has left DRAFT).
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
 
-from tally.db.types import UtcDateTime
+from tally.db.types import JsonDoc, UtcDateTime
 from tally.models.base import metadata
 
 invoices = Table(
@@ -20,7 +20,8 @@ invoices = Table(
     Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
     Column("customer_id", String(36), nullable=False),
     Column("contract_id", String(36), nullable=False),
-    # USAGE | SCHEDULED
+    # USAGE | SCHEDULED (computed by tally) | PRO_SERVICES | HISTORICAL (issued by a request:
+    # invoices.pro_services, invoices.historical)
     Column("kind", String(16), nullable=False),
     # DRAFT | FINALIZED | VOID
     Column("status", String(16), nullable=False),
@@ -28,6 +29,12 @@ invoices = Table(
     Column("period_end", UtcDateTime, nullable=False),
     # 0 while live; a voided invoice takes the next number for its key, so keys stay unique.
     Column("void_seq", Integer, nullable=False),
+    # Tells apart invoices issued by requests that share a period (a PRO_SERVICES invoice's own id);
+    # '' for every other invoice, so the key stays one live invoice per period for them.
+    Column("issue_ref", String(36), nullable=False, server_default=""),
+    # What a request-issued invoice was computed from (HISTORICAL usage, PRO_SERVICES request), for
+    # breakdowns and regenerate; immutable once issued, like the snapshot.
+    Column("inputs", JsonDoc, nullable=True),
     Column("regenerated_from_invoice_id", String(36), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("finalized_at", UtcDateTime, nullable=True),
@@ -35,6 +42,9 @@ invoices = Table(
     # The invoice's JSON (tally's exact codec) and its SHA-256, set when it leaves DRAFT.
     Column("snapshot", Text, nullable=True),
     Column("content_hash", String(64), nullable=True),
+    # USAGE invoices: the event-log position their usage was read up to when they were finalized;
+    # events of the period above it are late (usage.late_gate).
+    Column("events_watermark", BigInteger, nullable=True),
 )
 Index(
     "uq_invoices_key",
@@ -43,6 +53,7 @@ Index(
     invoices.c.kind,
     invoices.c.period_start,
     invoices.c.period_end,
+    invoices.c.issue_ref,
     invoices.c.void_seq,
     unique=True,
 )

@@ -1,13 +1,17 @@
-"""Webhook endpoints and the webhook outbox.
+"""Webhook endpoints, the webhook outbox and per-endpoint deliveries.
 
 An event is written to `webhook_events` in the same transaction as the change it reports (Stripe's
 transactionally staged outbox), so a rolled-back change never notifies anyone and a committed one always
-does. Delivery reads the outbox after commit; `webhook_deliveries` tracks one row per (event, endpoint).
+does. The same transaction adds one `webhook_deliveries` row per active endpoint of the tenant; the
+delivery worker reads them after commit and owns their retry state.
+
+Signing secrets are not stored: an endpoint keeps a random salt, and the secret is
+HMAC-SHA256(server key, salt), the server key living outside the database (webhooks/secrets.py).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
 from tally.db.types import JsonDoc, UtcDateTime
 from tally.models.base import metadata
@@ -24,3 +28,46 @@ webhook_events = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 Index("ix_webhook_events_tenant", webhook_events.c.tenant_id, webhook_events.c.created_at)
+
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("description", Text, nullable=True),
+    # The signing secret is derived from this salt and the server key; the secret itself is never stored.
+    Column("secret_salt", String(64), nullable=False),
+    # After rotateSecret: the previous salt, still signing (second header) until it expires.
+    Column("previous_secret_salt", String(64), nullable=True),
+    Column("previous_secret_expires_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("secret_rotated_at", UtcDateTime, nullable=True),
+    Column("archived_at", UtcDateTime, nullable=True),
+)
+Index("ix_webhook_endpoints_tenant", webhook_endpoints.c.tenant_id, webhook_endpoints.c.id)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    Column("event_id", String(36), ForeignKey("webhook_events.id"), nullable=False),
+    Column("endpoint_id", String(36), ForeignKey("webhook_endpoints.id"), nullable=False),
+    # pending -> delivered | failed (retries exhausted) | canceled (endpoint archived)
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    # When the next attempt may start; while an attempt is in flight, the end of its lease.
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    # Set by each claim; the outcome is recorded only by the claim that still holds it.
+    Column("lease", String(36), nullable=True),
+    Column("first_attempted_at", UtcDateTime, nullable=True),
+    Column("last_attempted_at", UtcDateTime, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(255), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("event_id", "endpoint_id"),
+)
+Index("ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at)
+Index("ix_webhook_deliveries_endpoint", webhook_deliveries.c.endpoint_id, webhook_deliveries.c.status)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tally import __version__
+from tally.audit import recorder as audit
 from tally.auth.dependencies import authenticate
 from tally.clock import Clock, SystemClock
 from tally.errors import TallyError
@@ -71,6 +72,7 @@ def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
+    audit.install(engine)  # lets the audit row of a create name the new resource (tally.audit.recorder)
     _install_error_handlers(app)
 
     @app.get("/health", include_in_schema=False)

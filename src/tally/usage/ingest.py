@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 
 from tally.errors import BadRequest
 from tally.usage import ingest_repository as repo
-from tally.usage import rollups
+from tally.usage import late_gate, rollups
 from tally.usage.events import AcceptedEvent
 from tally.wire import check_decimal, parse_timestamp
 
@@ -168,6 +168,9 @@ def store(conn: Connection, jobs: list[Job]) -> list[list[Outcome]]:
     for job in jobs:
         for e in job.events:
             fresh.setdefault((job.tenant_id, e.transaction_id), (e, job.received_at))
+    if jobs:
+        oldest = late_gate.oldest_by_tenant((t, e.timestamp) for (t, _), (e, _) in fresh.items())
+        late_gate.hold_for_ingest(conn, oldest, max(job.received_at for job in jobs))
     inserted = repo.insert_new(conn, [(t, e, at) for (t, _), (e, at) in fresh.items()])
     by_tenant: dict[str, list[AcceptedEvent]] = {}
     for (tenant_id, tid), (e, _) in fresh.items():

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
 from tally.ids import new_id
-from tally.models.webhooks import webhook_events
+from tally.models.webhooks import webhook_deliveries, webhook_endpoints, webhook_events
+
+PENDING = "pending"
 
 
 def enqueue(
@@ -20,11 +22,35 @@ def enqueue(
 ) -> str:
     """Stage one event, e.g. `enqueue(conn, t, "alerts.spend_threshold_reached", {...}, now)`. The
     properties must be JSON-able by tally's codec (Decimal, datetime and str values are fine). Returns the
-    envelope id."""
+    envelope id.
+
+    The event goes to the tenant's endpoints that exist (and are not archived) in this transaction: one
+    pending delivery each, due at `now`. If the transaction rolls back, neither the event nor its
+    deliveries exist, so nothing is ever sent for it."""
     event_id = new_id()
     conn.execute(
         insert(webhook_events).values(
             id=event_id, tenant_id=tenant_id, type=event_type, properties=properties, created_at=now
         )
     )
+    endpoint_ids = conn.execute(
+        select(webhook_endpoints.c.id).where(
+            webhook_endpoints.c.tenant_id == tenant_id, webhook_endpoints.c.archived_at.is_(None)
+        )
+    ).scalars()
+    rows = [
+        {
+            "id": new_id(),
+            "tenant_id": tenant_id,
+            "event_id": event_id,
+            "endpoint_id": endpoint_id,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for endpoint_id in endpoint_ids
+    ]
+    if rows:
+        conn.execute(insert(webhook_deliveries), rows)
     return event_id

@@ -1,0 +1,160 @@
+"""Threshold billing configurations on a contract (SPEC §5.10, §5.11): the checks a create or v2 edit
+applies to the stored configuration, and the hook that evaluates a contract as soon as it is written.
+
+Billing itself (the commits a crossing grants, their invoices) lives in `tally.invoices.thresholds`,
+a layer above; it registers its evaluator here with `on_write`, so the contract endpoints can ask for the
+immediate evaluation Metronome promises ("toggling is_enabled to true results in an immediate
+evaluation") without importing the invoice layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from tally.contracts.terms import Doc, Terms
+from tally.credit_types.builtin import USD_CENTS_ID
+from tally.errors import BadRequest, NotFound
+from tally.money.context import add
+from tally.money.credit_types import FIAT_BY_ID
+from tally.rate_cards import service as rate_cards
+
+log = logging.getLogger("tally.thresholds")
+
+SPEND = "spend_threshold_configuration"
+PREPAID = "prepaid_balance_threshold_configuration"
+# Request fields that carry a configuration, on create and on v2 edit.
+_REQUEST_FIELDS = (
+    SPEND,
+    PREPAID,
+    f"add_{SPEND}",
+    f"add_{PREPAID}",
+    f"update_{SPEND}",
+    f"update_{PREPAID}",
+)
+
+# SPEC §5.11 [D]: threshold >= $5 and recharge_to >= threshold + $10. Amounts are in the configuration's
+# credit type: USD cents, whole units for other fiat currencies; a custom pricing unit takes the same
+# numbers as USD cents (docs/decisions.md, Threshold billing).
+_MINIMUMS_MINOR = (Decimal(500), Decimal(1000))
+_MINIMUMS_WHOLE = (Decimal(5), Decimal(10))
+
+
+def minimums(credit_type_id: str) -> tuple[Decimal, Decimal]:
+    """(smallest threshold_amount, smallest gap from threshold_amount to recharge_to_amount)."""
+    if credit_type_id in FIAT_BY_ID and credit_type_id != USD_CENTS_ID:
+        return _MINIMUMS_WHOLE
+    return _MINIMUMS_MINOR
+
+
+def check(t: Terms, terms: Doc, rate_card_id: str | None, keys: tuple[str, ...] = (SPEND, PREPAID)) -> None:
+    """Validate the stored configurations named by `keys` (after a create, or after an edit merged its
+    add_/update_ fields); raises BadRequest naming the field."""
+    if SPEND in keys and terms.get(SPEND):
+        _spend(t, terms[SPEND])
+    if PREPAID in keys and terms.get(PREPAID):
+        _prepaid(t, terms, terms[PREPAID], fiat_of(t.conn, t.tenant_id, rate_card_id))
+
+
+def fiat_of(conn: Connection, tenant_id: str, rate_card_id: str | None) -> str:
+    """The contract's fiat credit type: its rate card's, USD (cents) without one."""
+    if rate_card_id is None:
+        return USD_CENTS_ID
+    try:
+        return rate_cards.get(conn, tenant_id, rate_card_id).fiat_credit_type_id or USD_CENTS_ID
+    except NotFound:
+        return USD_CENTS_ID
+
+
+def edited_keys(body: Doc) -> tuple[str, ...]:
+    """The configurations a v2 edit body adds or updates."""
+    return tuple(k for k in (SPEND, PREPAID) if f"add_{k}" in body or f"update_{k}" in body)
+
+
+def _commit(t: Terms, commit: Doc, field: str) -> None:
+    t.product(commit["product_id"], f"{field}.commit.product_id", {"FIXED"})
+    t.positive(_num(commit.get("priority")), f"{field}.commit.priority")
+
+
+def _discount(cfg: Doc, terms: Doc, field: str) -> None:
+    dc = cfg.get("discount_configuration")
+    if not dc:
+        return
+    pf = _num(dc.get("payment_fraction"))
+    if pf is None or not (0 <= pf <= 1):
+        raise BadRequest(f"{field}.discount_configuration.payment_fraction: must be between 0 and 1")
+    cap = dc.get("cap")
+    if cap:
+        Terms.non_negative(_num(cap.get("amount")), f"{field}.discount_configuration.cap.amount")
+        aliases = {s.get("alias") for s in terms.get("spend_trackers") or []}
+        if cap.get("spend_tracker_alias") not in aliases:
+            raise BadRequest(
+                f"{field}.discount_configuration.cap.spend_tracker_alias: "
+                f"no spend tracker {cap.get('spend_tracker_alias')!r} on this contract"
+            )
+
+
+def _spend(t: Terms, cfg: Doc) -> None:
+    field = SPEND
+    _commit(t, cfg["commit"], field)
+    t.positive(_num(cfg.get("threshold_amount")), f"{field}.threshold_amount")
+
+
+def _prepaid(t: Terms, terms: Doc, cfg: Doc, fiat_credit_type_id: str) -> None:
+    field = PREPAID
+    commit = cfg["commit"]
+    _commit(t, commit, field)
+    t.applicability(commit, f"{field}.commit")
+    rf = _num(commit.get("rollover_fraction"))
+    if rf is not None and not (0 <= rf <= 1):
+        raise BadRequest(f"{field}.commit.rollover_fraction: must be between 0 and 1")
+    duration = commit.get("duration")
+    if duration and int(duration.get("value", 0)) <= 0:
+        raise BadRequest(f"{field}.commit.duration.value: must be greater than 0")
+    ct_id = cfg.get("custom_credit_type_id") or fiat_credit_type_id
+    if cfg.get("custom_credit_type_id"):
+        t.credit_type(ct_id, f"{field}.custom_credit_type_id")
+    least, gap = minimums(ct_id)
+    threshold = Decimal(str(cfg["threshold_amount"]))
+    recharge_to = Decimal(str(cfg["recharge_to_amount"]))
+    if threshold < least:
+        raise BadRequest(f"{field}.threshold_amount: must be at least {least} (the $5 minimum)")
+    if recharge_to < add(threshold, gap):
+        raise BadRequest(
+            f"{field}.recharge_to_amount: must be at least threshold_amount + {gap} (the $10 minimum gap)"
+        )
+    _discount(cfg, terms, field)
+
+
+def _num(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+# ------------------------------------------------------------------------------- immediate evaluation
+
+Evaluator = Callable[[Engine, str, str, datetime], None]
+_evaluators: list[Evaluator] = []
+
+
+def on_write(evaluator: Evaluator) -> None:
+    """Register the threshold evaluator (done once by tally.invoices.thresholds at import)."""
+    if evaluator not in _evaluators:
+        _evaluators.append(evaluator)
+
+
+def written(engine: Engine, tenant_id: str, contract_id: str, now: datetime, req: Any) -> None:
+    """Call after a create / v2 edit has committed: if the request carried a threshold configuration,
+    evaluate the contract now (in its own transaction). Never raises: the write has already succeeded,
+    and the billing worker evaluates every enabled contract on its next pass anyway."""
+    if not any(getattr(req, k, None) is not None for k in _REQUEST_FIELDS):
+        return
+    for evaluate in _evaluators:
+        try:
+            evaluate(engine, tenant_id, contract_id, now)
+        except Exception:
+            log.exception("threshold evaluation of contract %s failed; the worker will retry", contract_id)

@@ -1,0 +1,134 @@
+"""`/tally/v1/webhooks/*`: register, list, archive and rotate webhook endpoints; list recent events.
+
+webhooks sits below auth in the layer order, so this router cannot import tally.auth. It runs inside
+the authenticated router (server/routes.py), whose dependency has already put the request's context on
+`request.state.ctx`; the body is read here with the same limits as `auth.dependencies.json_body`.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+from typing import Annotated, Any, Protocol
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy import Engine
+
+from tally.db import uow
+from tally.errors import BadRequest, PayloadTooLarge
+from tally.kit.api import parse
+from tally.kit.pagination import after_id, cut
+from tally.kit.pagination import check_limit as default_limit
+from tally.kit.responses import JSONResponse, data, page
+from tally.settings import Settings
+from tally.webhooks import keys, service
+from tally.webhooks import schemas as s
+from tally.wire import decode_json
+
+router = APIRouter(prefix="/tally/v1/webhooks")
+
+MAX_BODY = 64 * 1024  # these bodies are a URL and a few fields
+
+
+class _Ctx(Protocol):
+    @property
+    def tenant_id(self) -> str: ...
+    @property
+    def engine(self) -> Engine: ...
+    def now(self) -> datetime: ...
+
+
+def _ctx(request: Request) -> _Ctx:
+    ctx: _Ctx = request.state.ctx  # set by the authenticated router's dependency
+    return ctx
+
+
+async def _body(request: Request) -> Any:
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLarge(f"Request body exceeds {MAX_BODY} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        try:
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            raw = d.decompress(raw, MAX_BODY)
+        except zlib.error:
+            raise BadRequest("Body is not valid gzip") from None
+        if d.unconsumed_tail:
+            raise PayloadTooLarge(f"Decompressed body exceeds {MAX_BODY} bytes")
+    if not raw.strip():
+        return {}
+    return decode_json(raw)
+
+
+CtxDep = Annotated[_Ctx, Depends(_ctx)]
+BodyDep = Annotated[Any, Depends(_body)]
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.post("/create")
+def create(request: Request, ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.CreateWebhook, body)
+    settings = _settings(request)
+    service.check_url(req.url, allow_private=settings.webhooks_allow_private_urls)
+    key = keys.server_key(settings)
+    with uow.write(ctx.engine) as conn:
+        row, secret = service.create(conn, ctx.tenant_id, req.url, req.description, key, ctx.now())
+    return data({**service.to_wire(row, ctx.now()), "secret": secret})
+
+
+@router.post("/list")
+def list_webhooks(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.ListWebhooks, body)
+    n = default_limit(req.limit)
+    with uow.read(ctx.engine) as conn:
+        rows = service.page(conn, ctx.tenant_id, after_id(req.next_page), n, req.include_archived)
+    items, nxt = cut(rows, n, lambda r: r.id)
+    now = ctx.now()
+    return page([service.to_wire(r, now) for r in items], nxt)
+
+
+@router.post("/archive")
+def archive(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.WebhookRef, body)
+    with uow.write(ctx.engine) as conn:
+        service.archive(conn, ctx.tenant_id, req.id, ctx.now())
+    return data({"id": req.id})
+
+
+@router.post("/rotateSecret")
+def rotate_secret(request: Request, ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.RotateSecret, body)
+    key = keys.server_key(_settings(request))
+    now = ctx.now()
+    with uow.write(ctx.engine) as conn:
+        row, secret = service.rotate_secret(
+            conn, ctx.tenant_id, req.id, req.previous_secret_ttl_hours, key, now
+        )
+    return data({**service.to_wire(row, now), "secret": secret})
+
+
+@router.post("/events/list")
+def list_events(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    req = parse(s.ListEvents, body)
+    n = default_limit(req.limit)
+    with uow.read(ctx.engine) as conn:
+        rows = service.events_page(
+            conn,
+            ctx.tenant_id,
+            webhook_id=req.webhook_id,
+            event_type=req.event_type,
+            before=after_id(req.next_page),
+            limit=n,
+        )
+        items, nxt = cut(rows, n, lambda r: r.id)
+        deliveries = service.deliveries_of(conn, ctx.tenant_id, [r.id for r in items], req.webhook_id)
+    return page([service.event_to_wire(r, deliveries[r.id]) for r in items], nxt)

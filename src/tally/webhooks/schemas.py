@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pydantic import Field
+
+from tally.kit.api import Id, NonEmptyStr, Req, Str
+
+
+class CreateWebhook(Req):
+    url: NonEmptyStr = Field(max_length=2048)
+    description: Str | None = Field(default=None, max_length=1024)
+
+
+class WebhookRef(Req):
+    id: Id
+
+
+class RotateSecret(Req):
+    id: Id
+    # How long the previous secret keeps signing (in the second header); 0 ends it now (a leaked secret).
+    previous_secret_ttl_hours: int | None = Field(default=None, ge=0, le=168)
+
+
+class ListWebhooks(Req):
+    include_archived: bool = False
+    limit: int | None = Field(default=None, ge=1, le=100)
+    next_page: str | None = None
+
+
+class ListEvents(Req):
+    webhook_id: Id | None = None
+    event_type: NonEmptyStr | None = Field(default=None, max_length=128)
+    limit: int | None = Field(default=None, ge=1, le=100)
+    next_page: str | None = None
