@@ -363,7 +363,7 @@ def _finalize_row(
     if key.kind == USAGE:
         # Usage is read under the late-data gate: events up to the watermark are billed, later ones late.
         late_gate.hold_for_finalize(conn, crow.tenant_id)
-        watermark = late_gate.watermark(conn)
+        watermark = late_gate.watermark(conn, crow.tenant_id)
     doc, inv = draft_doc(loader, crow, key, inv_id, now, FINALIZED, regen)
     text, digest = snapshot_bytes(doc)
     if not repo.finalize(conn, crow.tenant_id, inv_id, text, digest, now, watermark):

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, func, select, update
+from sqlalchemy import Connection, Engine, Row, Text, case, func, null, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -522,8 +522,8 @@ def _counts(spec: dict[str, Any], source: str, discounted: bool) -> bool:
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def _enabled(terms: dict[str, Any], archived_at: datetime | None) -> bool:
-    if archived_at is not None:
+def _enabled(terms: dict[str, Any] | None, archived_at: datetime | None) -> bool:
+    if archived_at is not None or terms is None:
         return False
     return any((terms.get(k) or {}).get("is_enabled") for k in (config.SPEND, config.PREPAID))
 
@@ -653,8 +653,17 @@ def _unsynced(conn: Connection, limit: int) -> list[Row[Any]]:
         .subquery()
     )
     seq = func.coalesce(latest.c.seq, 0)
+    # Most contracts carry no threshold configuration: decode only the terms of those whose JSON text
+    # names one (the first sync after a bulk import reads thousands of contracts).
+    named = type_coerce(c.terms, Text).like("%threshold_configuration%")
     q = (
-        select(c.id, c.tenant_id, c.terms, c.archived_at, seq.label("seq"))
+        select(
+            c.id,
+            c.tenant_id,
+            case((named, c.terms), else_=null()).label("terms"),
+            c.archived_at,
+            seq.label("seq"),
+        )
         .select_from(contracts_table)
         .outerjoin(latest, latest.c.contract_id == c.id)
         .outerjoin(threshold_state, ts.contract_id == c.id)

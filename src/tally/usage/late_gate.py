@@ -106,8 +106,22 @@ def hold_for_finalize(conn: Connection, tenant_id: str) -> None:
     held[tenant_id] = txn
 
 
-def watermark(conn: Connection) -> int:
-    """The current end of the event log (call after `hold_for_finalize`, before reading usage)."""
+def watermark(conn: Connection, tenant_id: str) -> int:
+    """The current end of the event log (call after `hold_for_finalize(conn, tenant_id)`, before reading
+    usage). Read once per transaction and tenant, right after that tenant's slot was taken: while it is
+    held, no event old enough to belong to a period being finalized can commit for the tenant, so a later
+    reading would only add events outside those periods."""
+    cache: dict[str, tuple[object, int]] = conn.info.setdefault("tally_late_watermark", {})
+    txn = conn.get_transaction()
+    hit = cache.get(tenant_id)
+    if txn is not None and hit is not None and hit[0] is txn:
+        return hit[1]
+    value = _read_watermark(conn)
+    cache[tenant_id] = (txn, value)
+    return value
+
+
+def _read_watermark(conn: Connection) -> int:
     if conn.dialect.name == "postgresql":
         # last_value counts nextval calls of uncommitted transactions too; those belong to other
         # customers' tenants or slots (ours were waited out), so they never hide one of our events.

@@ -33,11 +33,7 @@ def enqueue(
             id=event_id, tenant_id=tenant_id, type=event_type, properties=properties, created_at=now
         )
     )
-    endpoint_ids = conn.execute(
-        select(webhook_endpoints.c.id).where(
-            webhook_endpoints.c.tenant_id == tenant_id, webhook_endpoints.c.archived_at.is_(None)
-        )
-    ).scalars()
+    endpoint_ids = _endpoints(conn, tenant_id)
     rows = [
         {
             "id": new_id(),
@@ -54,3 +50,22 @@ def enqueue(
     if rows:
         conn.execute(insert(webhook_deliveries), rows)
     return event_id
+
+
+def _endpoints(conn: Connection, tenant_id: str) -> list[str]:
+    """The tenant's active endpoints, read once per transaction (a worker pass finalizing thousands of
+    invoices enqueues thousands of events): the transaction's view of "endpoints that exist now"."""
+    cache: dict[str, tuple[object, list[str]]] = conn.info.setdefault("tally_webhook_endpoints", {})
+    txn = conn.get_transaction()
+    hit = cache.get(tenant_id)
+    if txn is not None and hit is not None and hit[0] is txn:
+        return hit[1]
+    ids = list(
+        conn.execute(
+            select(webhook_endpoints.c.id).where(
+                webhook_endpoints.c.tenant_id == tenant_id, webhook_endpoints.c.archived_at.is_(None)
+            )
+        ).scalars()
+    )
+    cache[tenant_id] = (txn, ids)
+    return ids
