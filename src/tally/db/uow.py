@@ -6,10 +6,10 @@ connection and never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -40,3 +40,19 @@ def write(engine: Engine) -> Iterator[Connection]:
 def read(engine: Engine) -> Iterator[Connection]:
     with engine.connect().execution_options(tally_read=True) as conn, conn.begin():
         yield conn
+
+
+T = TypeVar("T")
+
+
+def per_transaction(conn: Connection, name: str, key: str, compute: Callable[[], T]) -> T:
+    """`compute()` once per (transaction, name, key). `conn.info` belongs to the pooled connection and
+    outlives the transaction, so entries remember the transaction they were computed in."""
+    cache: dict[tuple[str, str], tuple[object, T]] = conn.info.setdefault("tally_per_transaction", {})
+    txn = conn.get_transaction()
+    hit = cache.get((name, key))
+    if txn is not None and hit is not None and hit[0] is txn:
+        return hit[1]
+    value = compute()
+    cache[(name, key)] = (txn, value)
+    return value

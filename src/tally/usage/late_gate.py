@@ -28,6 +28,7 @@ from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Connection, func, literal_column, select, text
 
+from tally.db import uow
 from tally.models.events import events
 from tally.models.tenants import tenants
 
@@ -92,18 +93,16 @@ def hold_for_finalize(conn: Connection, tenant_id: str) -> None:
     the transaction ends. Re-entrant within a transaction."""
     if conn.dialect.name != "postgresql":
         return
-    # conn.info outlives the transaction (it belongs to the pooled connection): remember the transaction.
-    held: dict[str, object] = conn.info.setdefault("tally_late_gate", {})
-    txn = conn.get_transaction()
-    if txn is not None and held.get(tenant_id) is txn:
-        return
+    uow.per_transaction(conn, "late_gate_slot", tenant_id, lambda: _take_slot(conn, tenant_id))
+
+
+def _take_slot(conn: Connection, tenant_id: str) -> int:
     for slot in range(SLOTS):
         got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _key(tenant_id, slot)})
         if got.scalar_one():
-            break
-    else:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _key(tenant_id, 0)})
-    held[tenant_id] = txn
+            return slot
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _key(tenant_id, 0)})
+    return 0
 
 
 def watermark(conn: Connection, tenant_id: str) -> int:
@@ -111,14 +110,7 @@ def watermark(conn: Connection, tenant_id: str) -> int:
     usage). Read once per transaction and tenant, right after that tenant's slot was taken: while it is
     held, no event old enough to belong to a period being finalized can commit for the tenant, so a later
     reading would only add events outside those periods."""
-    cache: dict[str, tuple[object, int]] = conn.info.setdefault("tally_late_watermark", {})
-    txn = conn.get_transaction()
-    hit = cache.get(tenant_id)
-    if txn is not None and hit is not None and hit[0] is txn:
-        return hit[1]
-    value = _read_watermark(conn)
-    cache[tenant_id] = (txn, value)
-    return value
+    return uow.per_transaction(conn, "late_gate_watermark", tenant_id, lambda: _read_watermark(conn))
 
 
 def _read_watermark(conn: Connection) -> int:

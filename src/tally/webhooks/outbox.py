@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
+from tally.db import uow
 from tally.ids import new_id
 from tally.models.webhooks import webhook_deliveries, webhook_endpoints, webhook_events
 
@@ -55,17 +56,9 @@ def enqueue(
 def _endpoints(conn: Connection, tenant_id: str) -> list[str]:
     """The tenant's active endpoints, read once per transaction (a worker pass finalizing thousands of
     invoices enqueues thousands of events): the transaction's view of "endpoints that exist now"."""
-    cache: dict[str, tuple[object, list[str]]] = conn.info.setdefault("tally_webhook_endpoints", {})
-    txn = conn.get_transaction()
-    hit = cache.get(tenant_id)
-    if txn is not None and hit is not None and hit[0] is txn:
-        return hit[1]
-    ids = list(
-        conn.execute(
-            select(webhook_endpoints.c.id).where(
-                webhook_endpoints.c.tenant_id == tenant_id, webhook_endpoints.c.archived_at.is_(None)
-            )
-        ).scalars()
+    query = select(webhook_endpoints.c.id).where(
+        webhook_endpoints.c.tenant_id == tenant_id, webhook_endpoints.c.archived_at.is_(None)
     )
-    cache[tenant_id] = (txn, ids)
-    return ids
+    return uow.per_transaction(
+        conn, "webhook_endpoints", tenant_id, lambda: list(conn.execute(query).scalars())
+    )
