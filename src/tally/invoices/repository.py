@@ -18,7 +18,7 @@ from tally.usage import late_gate
 INV = invoices.c
 
 
-def _insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> int:
+def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING; 1 if the row was inserted (RETURNING: rowcount is not
     reliable for this statement under psycopg 3)."""
     stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(**values)
@@ -48,7 +48,7 @@ def rows_of_key(
 
 def insert_draft(conn: Connection, values: dict[str, Any]) -> bool:
     """Insert a DRAFT row unless the key already has a live row (unique index); True if inserted."""
-    return _insert_ignore(conn, invoices, values) == 1
+    return insert_ignore(conn, invoices, values) == 1
 
 
 def live_row(
@@ -187,7 +187,7 @@ def upsert_state(
         "synced_seq": seq,
         "updated_at": now,
     }
-    if _insert_ignore(conn, billing_state, values) == 0:
+    if insert_ignore(conn, billing_state, values) == 0:
         conn.execute(
             update(billing_state)
             .where(billing_state.c.contract_id == contract_id)

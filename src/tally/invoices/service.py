@@ -73,8 +73,7 @@ def invoice_id(tenant_id: str, key: Key, generation: int) -> str:
 
 
 def grace_hours(conn: Connection, tenant_id: str) -> Decimal:
-    settings = repo.tenant_settings(conn, tenant_id)
-    return Decimal(str(settings.get(late_gate.GRACE_SETTING, late_gate.DEFAULT_GRACE_HOURS)))
+    return late_gate.grace_hours_of(repo.tenant_settings(conn, tenant_id))
 
 
 def grace(conn: Connection, tenant_id: str) -> timedelta:

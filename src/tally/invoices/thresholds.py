@@ -36,8 +36,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, Text, case, func, null, select, type_coerce, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tally.clock import Clock
 from tally.contracts import ledger
@@ -594,13 +592,6 @@ def _seq(conn: Connection, contract_id: str) -> int:
     return int(conn.execute(q).scalar() or 0)
 
 
-def _insert_ignore(conn: Connection, values: dict[str, Any]) -> None:
-    stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(threshold_state).values(
-        **values
-    )
-    conn.execute(stmt.on_conflict_do_nothing())
-
-
 def _lock(conn: Connection, tenant_id: str, contract_id: str, now: datetime, skip_locked: bool) -> bool:
     """Take the contract's evaluation lock (creating its row on first use); False if another
     transaction holds it and `skip_locked`."""
@@ -609,8 +600,9 @@ def _lock(conn: Connection, tenant_id: str, contract_id: str, now: datetime, ski
     q = q.with_for_update(skip_locked=skip_locked)
     if conn.execute(q).first() is not None:
         return True
-    _insert_ignore(
+    repo.insert_ignore(
         conn,
+        threshold_state,
         {
             "contract_id": contract_id,
             "tenant_id": tenant_id,
@@ -626,8 +618,9 @@ def _lock(conn: Connection, tenant_id: str, contract_id: str, now: datetime, ski
 def _upsert(
     conn: Connection, tenant_id: str, contract_id: str, seq: int, enabled: bool, now: datetime
 ) -> None:
-    _insert_ignore(
+    repo.insert_ignore(
         conn,
+        threshold_state,
         {
             "contract_id": contract_id,
             "tenant_id": tenant_id,

@@ -44,9 +44,13 @@ def _key(tenant_id: str, slot: int) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+def grace_hours_of(settings: dict[str, object] | None) -> Decimal:
+    """A tenant's finalization grace period in hours, from its settings (24 by default)."""
+    return Decimal(str((settings or {}).get(GRACE_SETTING, DEFAULT_GRACE_HOURS)))
+
+
 def grace_of(settings: dict[str, object] | None) -> timedelta:
-    hours = Decimal(str((settings or {}).get(GRACE_SETTING, DEFAULT_GRACE_HOURS)))
-    return timedelta(seconds=int(hours * 3600))
+    return timedelta(seconds=int(grace_hours_of(settings) * 3600))
 
 
 def hold_for_ingest(conn: Connection, oldest: dict[str, datetime], now: datetime) -> None:
