@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,14 @@ from metronome import Metronome
 from sqlalchemy import Engine, select
 
 from tally.clock import FixedClock
+from tally.contracts.balances import add_manual_entry
+from tally.contracts.schemas import AddManualBalanceEntry
 from tally.contracts.service import row as contract_row
 from tally.db import uow
 from tally.db.engine import make_engine
 from tally.invoices import service
-from tally.invoices.inputs import Loader
-from tally.jobs.worker import run_pass
+from tally.invoices.inputs import Catalog, Loader
+from tally.jobs.worker import PassResult, finalize_contracts, run_pass
 from tally.models.contracts import ledger_entries
 from tally.models.invoices import invoices
 from tally.models.tenants import tenants
@@ -291,3 +294,77 @@ def test_finalization_races_late_ingest_credits_edits_and_a_second_scheduler(
     assert not unbilled, sorted(unbilled)
     assert again == rows[0].content_hash
     assert not negative
+
+
+def test_finalizer_sees_a_concurrent_draw_on_the_same_balance(
+    clock_server: Running,  # noqa: F811
+    engine: Engine,
+) -> None:
+    """A manual ledger entry takes 4,000 of the 5,000 prepaid commit in a transaction still open when the
+    worker starts finalizing the period. The worker's batch locks the balances it rates (the manual entry
+    holds the same row lock), so it waits, sees the entry, and draws only the 1,000 left; reading before
+    the entry committed would draw 5,000 and leave the segment at -4,000."""
+    client: Metronome = clock_server.sdk()
+    with clock_server.http() as h, uow.read(engine) as conn:
+        tenant_id = conn.execute(select(tenants.c.id).where(tenants.c.name == "alpha")).scalar_one()
+        uid = "draw" + iso(clock_now(h)).replace(":", "")[-6:]
+        s = build(client, h, uid)
+        # 6,000 tokens = 1,000 x 2 + 5,000 x 1 = 7,000: the credit pays 1,000, the commit what it has left.
+        ingest(
+            client, s, uid, "d", (s.token_event, s.t0 + timedelta(hours=2), {"tokens": 6000, "region": "us"})
+        )
+    commit = client.v2.contracts.retrieve(customer_id=s.customer, contract_id=s.contract).data.commits[0]
+    assert commit.access_schedule is not None
+    segment = commit.access_schedule.schedule_items[0].id
+    now = s.t1 + timedelta(days=2)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def finalize() -> None:
+        try:
+            with uow.write(engine) as conn:
+                finalize_contracts(
+                    conn, tenant_id, [s.contract], now, timedelta(hours=24), Catalog(), PassResult()
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            done.set()
+
+    with uow.write(engine) as conn:
+        add_manual_entry(
+            conn,
+            tenant_id,
+            AddManualBalanceEntry(
+                id=commit.id,
+                amount=Decimal(-4000),
+                customer_id=s.customer,
+                contract_id=s.contract,
+                reason="taken while the period finalizes",
+                segment_id=segment,
+            ),
+            s.t1,
+        )
+        worker = threading.Thread(target=finalize)
+        worker.start()
+        assert not done.wait(0.5), "the finalizer did not wait for the open draw on its balance"
+    worker.join(60)
+    assert not errors, errors
+    with uow.read(engine) as conn:
+        inv = conn.execute(
+            select(invoices.c.id).where(invoices.c.contract_id == s.contract, invoices.c.kind == "USAGE")
+        ).scalar_one()
+        drawn = conn.execute(
+            select(ledger_entries.c.type, ledger_entries.c.amount).where(ledger_entries.c.invoice_id == inv)
+        ).all()
+        left = sum(
+            r.amount
+            for r in conn.execute(
+                select(ledger_entries.c.amount).where(ledger_entries.c.balance_id == commit.id)
+            )
+        )
+    assert sorted((t, a) for t, a in drawn) == [
+        ("CREDIT_AUTOMATED_INVOICE_DEDUCTION", -1000),
+        ("PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION", -1000),
+    ]
+    assert 5000 + left == 0  # granted 5,000; -4,000 manual, -1,000 drawn: empty, never negative

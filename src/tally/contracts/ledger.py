@@ -114,6 +114,40 @@ def entries_by_balance(
     return out
 
 
+@dataclass
+class Known:
+    """Balance rows (by customer) and their stored entries (by balance), read for a batch of customers in
+    two queries. A customer missing from `rows` was not read: callers fall back to the database."""
+
+    rows: dict[str, list[Row[Any]]]
+    entries: dict[str, list[Entry]]
+
+    def row(self, balance_id: str) -> Row[Any] | None:
+        for rows in self.rows.values():
+            for r in rows:
+                if r.id == balance_id:
+                    return r
+        return None
+
+    def drop(self, customer_id: str) -> None:
+        """Forget a customer whose balances or entries changed in this transaction."""
+        for r in self.rows.pop(customer_id, []):
+            self.entries.pop(r.id, None)
+
+
+def prefetch(conn: Connection, tenant_id: str, customer_ids: list[str], *, lock: bool = False) -> Known:
+    """The balances of `customer_ids` and their entries. With `lock`, the balance rows are locked (in id
+    order, so concurrent batches wait rather than deadlock) until the transaction ends: a finalizer draws
+    on them, and a second worker finalizing another contract of the same customer must see the first's
+    deductions before it rates (a customer-level commit is shared by its contracts)."""
+    rows = repo.balances_of_customers(conn, tenant_id, customer_ids, lock=lock)
+    by_customer: dict[str, list[Row[Any]]] = {cid: [] for cid in customer_ids}
+    for r in rows:
+        by_customer[r.customer_id].append(r)
+    entries = entries_by_balance(conn, tenant_id, [r.id for r in rows])
+    return Known(by_customer, dict(entries))
+
+
 def _end(seg: Segment, archived_at: datetime | None) -> datetime:
     return seg.ending_before if archived_at is None else min(seg.ending_before, archived_at)
 
@@ -183,13 +217,22 @@ class Deduction:
     trueup: bool = False
 
 
-def record_deductions(conn: Connection, tenant_id: str, deductions: list[Deduction], now: datetime) -> None:
-    """Append invoice deductions (call at finalization, in the finalizing transaction)."""
+def record_deductions(
+    conn: Connection,
+    tenant_id: str,
+    deductions: list[Deduction],
+    now: datetime,
+    known: Known | None = None,
+) -> None:
+    """Append invoice deductions (call at finalization, in the finalizing transaction). `known`: balance
+    rows already read in this transaction."""
     if not deductions:
         return
     rows = []
     for d in deductions:
-        found = repo.get_balance(conn, tenant_id, d.balance_id)
+        found = known.row(d.balance_id) if known is not None else None
+        if found is None:
+            found = repo.get_balance(conn, tenant_id, d.balance_id)
         if found is None:
             raise ValueError(f"unknown balance {d.balance_id}")
         if d.amount < 0:
@@ -218,14 +261,21 @@ def record_deductions(conn: Connection, tenant_id: str, deductions: list[Deducti
 
 
 def balances_for(
-    conn: Connection, tenant_id: str, customer_id: str, contract_id: str, at: datetime
+    conn: Connection,
+    tenant_id: str,
+    customer_id: str,
+    contract_id: str,
+    at: datetime,
+    known: Known | None = None,
 ) -> list[dict[str, Any]]:
     """The commits and credits usable by `contract_id`, as `rating.from_wire` commit documents whose
     segments carry `consumed` (what stored entries already took) and `amount` (grant plus manual
-    adjustments). Expired, archived and other contracts' balances are excluded; `at` decides archival."""
+    adjustments). Expired, archived and other contracts' balances are excluded; `at` decides archival.
+    `known`: what `prefetch` read in this transaction, used when it covers the customer."""
+    cached = known.rows.get(customer_id) if known is not None else None
     rows = [
         r
-        for r in repo.balances_of_customer(conn, tenant_id, customer_id)
+        for r in (cached if cached is not None else repo.balances_of_customer(conn, tenant_id, customer_id))
         if (
             r.contract_id == contract_id
             or (
@@ -235,13 +285,16 @@ def balances_for(
         )
         and (r.archived_at is None or r.archived_at > at)
     ]
-    entries = entries_by_balance(conn, tenant_id, [r.id for r in rows])
+    if cached is not None and known is not None:
+        entries = {r.id: known.entries.get(r.id, []) for r in rows}
+    else:
+        entries = entries_by_balance(conn, tenant_id, [r.id for r in rows])
     out = []
     for r in rows:
         doc = dict(r.doc)
         items = []
         for seg, raw in zip(segments(doc), doc["access_schedule"]["schedule_items"], strict=True):
-            mine = [e for e in entries[r.id] if e.segment_id == seg.id]
+            mine = [e for e in entries.get(r.id, []) if e.segment_id == seg.id]
             added = money_total(e.amount for e in mine if e.type.endswith("_MANUAL") and e.amount > 0)
             taken = -money_total(e.amount for e in mine if not (e.type.endswith("_MANUAL") and e.amount > 0))
             granted = seg.amount + added

@@ -56,6 +56,12 @@ def get_contract(
     return conn.execute(q).first()
 
 
+def get_contracts(conn: Connection, tenant_id: str, contract_ids: list[str]) -> list[Row[Any]]:
+    if not contract_ids:
+        return []
+    return list(conn.execute(select(c).where(c.c.tenant_id == tenant_id, c.c.id.in_(contract_ids))))
+
+
 def contracts_of(
     conn: Connection,
     tenant_id: str,
@@ -154,6 +160,17 @@ def balances_of_customer(
     if ids is not None:
         q = q.where(b.c.id.in_(ids))
     return list(conn.execute(q.order_by(b.c.id)).all())
+
+
+def balances_of_customers(
+    conn: Connection, tenant_id: str, customer_ids: list[str], *, lock: bool = False
+) -> list[Row[Any]]:
+    if not customer_ids:
+        return []
+    q = select(b).where(b.c.tenant_id == tenant_id, b.c.customer_id.in_(customer_ids)).order_by(b.c.id)
+    if lock:
+        q = q.with_for_update()
+    return list(conn.execute(q).all())
 
 
 def update_balance(conn: Connection, tenant_id: str, balance_id: str, values: dict[str, Any]) -> None:

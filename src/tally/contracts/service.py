@@ -138,6 +138,11 @@ def row(conn: Connection, tenant_id: str, contract_id: str) -> Row[Any] | None:
     return repo.get_contract(conn, tenant_id, contract_id)
 
 
+def rows(conn: Connection, tenant_id: str, contract_ids: list[str]) -> dict[str, Row[Any]]:
+    """Stored contract rows by id (unknown ids are absent), in one query."""
+    return {r.id: r for r in repo.get_contracts(conn, tenant_id, contract_ids)}
+
+
 def rows_of_customer(conn: Connection, tenant_id: str, customer_id: str) -> list[Row[Any]]:
     return repo.contracts_of(conn, tenant_id, customer_id)
 

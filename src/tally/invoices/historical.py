@@ -241,7 +241,7 @@ def _check_collisions(conn: Connection, crow: Row[Any], start: datetime, end: da
                 f"{format_timestamp(p.ending_before)}) that tally invoices itself; import only periods "
                 "before usage_statement_schedule.invoice_generation_starting_at"
             )
-    for r in repo.of_contract(conn, crow.tenant_id, crow.id):
+    for r in repo.of_contracts(conn, crow.tenant_id, [crow.id]):
         if (
             r.kind in (service.USAGE, service.HISTORICAL)
             and r.status != service.VOID

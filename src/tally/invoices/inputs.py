@@ -65,10 +65,23 @@ class Loader:
         self._metrics = cat.metrics
         self._keys: dict[str, list[str]] = {}
         self._contracts: dict[tuple[str, datetime, datetime | None], ri.Contract] = {}
+        self.known = ledger.Known({}, {})  # balances read ahead by `prefetch`
+        self._customer_of: dict[str, str] = {}
+
+    def prefetch(self, rows: list[Row[Any]], *, lock_balances: bool = False) -> None:
+        """Read what rating a batch of contracts needs per customer (ingest keys, balances and their
+        entries) in four queries rather than several per contract. `lock_balances`: see `ledger.prefetch`."""
+        cids = list(dict.fromkeys(r.customer_id for r in rows))
+        self._keys.update(customers.ingest_keys_many(self.conn, self.tenant_id, cids))
+        self.known = ledger.prefetch(self.conn, self.tenant_id, cids, lock=lock_balances)
+        self._customer_of.update({r.id: r.customer_id for r in rows})
 
     def forget(self, contract_id: str) -> None:
-        """Drop cached snapshots of a contract (its balances changed)."""
+        """Drop cached snapshots of a contract, and balances read ahead for its customer (they changed)."""
         self._contracts = {k: v for k, v in self._contracts.items() if k[0] != contract_id}
+        customer_id = self._customer_of.get(contract_id)
+        if customer_id is not None:
+            self.known.drop(customer_id)
 
     # ---------------------------------------------------------------------------------- catalog
 
@@ -161,7 +174,7 @@ class Loader:
         release: dict[tuple[str, str], Decimal] | None,
     ) -> ri.Contract:
         doc = dict(row.terms)
-        balances = ledger.balances_for(self.conn, self.tenant_id, row.customer_id, row.id, at)
+        balances = ledger.balances_for(self.conn, self.tenant_id, row.customer_id, row.id, at, self.known)
         if release:
             balances = [_released(b, release) for b in balances]
         doc["commits"] = [b for b in balances if b["type"] != "CREDIT"]

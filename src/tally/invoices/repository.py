@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
 
+from tally.db.upsert import insert_ignore, upsert_many
 from tally.models.contracts import contract_edits, contracts
 from tally.models.events import events
 from tally.models.invoices import billing_state, invoices
@@ -16,14 +15,6 @@ from tally.models.tenants import tenants
 from tally.usage import late_gate
 
 INV = invoices.c
-
-
-def insert_ignore(conn: Connection, table: Any, values: dict[str, Any]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING; 1 if the row was inserted (RETURNING: rowcount is not
-    reliable for this statement under psycopg 3)."""
-    stmt = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table).values(**values)
-    pk = next(iter(table.primary_key.columns))
-    return len(conn.execute(stmt.on_conflict_do_nothing().returning(pk)).all())
 
 
 # ---------------------------------------------------------------------------------------- invoices
@@ -46,8 +37,8 @@ def rows_of_key(
     return list(conn.execute(q))
 
 
-def insert_draft(conn: Connection, values: dict[str, Any]) -> bool:
-    """Insert a DRAFT row unless the key already has a live row (unique index); True if inserted."""
+def insert_new(conn: Connection, values: dict[str, Any]) -> bool:
+    """Insert a row unless its key already has a live row (unique index); True if inserted."""
     return insert_ignore(conn, invoices, values) == 1
 
 
@@ -128,9 +119,11 @@ def of_customer(conn: Connection, tenant_id: str, customer_id: str) -> list[Row[
     return list(conn.execute(q))
 
 
-def of_contract(conn: Connection, tenant_id: str, contract_id: str) -> list[Row[Any]]:
-    q = select(INV.kind, INV.period_start, INV.period_end, INV.status, INV.void_seq).where(
-        INV.tenant_id == tenant_id, INV.contract_id == contract_id
+def of_contracts(conn: Connection, tenant_id: str, contract_ids: list[str]) -> list[Row[Any]]:
+    if not contract_ids:
+        return []
+    q = select(INV.contract_id, INV.kind, INV.period_start, INV.period_end, INV.status, INV.void_seq).where(
+        INV.tenant_id == tenant_id, INV.contract_id.in_(contract_ids)
     )
     return list(conn.execute(q))
 
@@ -177,22 +170,25 @@ def untracked_or_edited(conn: Connection, limit: int) -> list[Row[Any]]:
     return list(conn.execute(q))
 
 
-def upsert_state(
-    conn: Connection, tenant_id: str, contract_id: str, next_due: datetime | None, seq: int, now: datetime
-) -> None:
-    values = {
-        "contract_id": contract_id,
-        "tenant_id": tenant_id,
-        "next_due_at": next_due,
-        "synced_seq": seq,
-        "updated_at": now,
-    }
-    if insert_ignore(conn, billing_state, values) == 0:
-        conn.execute(
-            update(billing_state)
-            .where(billing_state.c.contract_id == contract_id)
-            .values(next_due_at=next_due, synced_seq=seq, updated_at=now)
-        )
+def track_states(conn: Connection, todo: list[Row[Any]], now: datetime) -> None:
+    """Mark contracts (rows of `untracked_or_edited`) due now at the edit seq they were read at; a row
+    already synced from a newer edit is left alone."""
+    upsert_many(
+        conn,
+        billing_state,
+        [
+            {
+                "contract_id": t.id,
+                "tenant_id": t.tenant_id,
+                "next_due_at": now,
+                "synced_seq": int(t.seq),
+                "updated_at": now,
+            }
+            for t in todo
+        ],
+        update=("next_due_at", "synced_seq", "updated_at"),
+        only_if=lambda new: billing_state.c.synced_seq <= new.synced_seq,
+    )
 
 
 def claim_due(conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:
@@ -207,11 +203,15 @@ def claim_due(conn: Connection, now: datetime, limit: int) -> list[Row[Any]]:
     return list(conn.execute(q))
 
 
-def set_next_due(conn: Connection, contract_id: str, next_due: datetime | None, now: datetime) -> None:
+def set_next_due(conn: Connection, due: dict[str, datetime | None], now: datetime) -> None:
+    """Store each contract's next due time (None: nothing more falls due), in one batched statement."""
+    if not due:
+        return
     conn.execute(
         update(billing_state)
-        .where(billing_state.c.contract_id == contract_id)
-        .values(next_due_at=next_due, updated_at=now)
+        .where(billing_state.c.contract_id == bindparam("cid"))
+        .values(next_due_at=bindparam("due"), updated_at=now),
+        [{"cid": cid, "due": at} for cid, at in due.items()],
     )
 
 

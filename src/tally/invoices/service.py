@@ -341,23 +341,37 @@ def finalize(
     or if the key was voided and not regenerated. `known_unsettled`: the caller has just seen that the
     key has no row (so a voided key cannot be mistaken for a fresh one)."""
     tenant_id = crow.tenant_id
-    if not known_unsettled:
-        rows = repo.rows_of_key(conn, tenant_id, key.contract_id, key.kind, key.start, key.end)
-        if rows and not any(r.void_seq == 0 for r in rows):
-            return False  # voided: only regenerate makes a new invoice for this key
-    first = invoice_id(tenant_id, key, 0)
-    if repo.insert_draft(conn, _row_values(tenant_id, crow, key, first, DRAFT, now)):
-        # We inserted the row, so we hold its lock until commit: nobody else can finalize it.
-        return _finalize_row(conn, loader, crow, key, first, None, now)
+    rows = (
+        []
+        if known_unsettled
+        else repo.rows_of_key(conn, tenant_id, key.contract_id, key.kind, key.start, key.end)
+    )
+    if rows and not any(r.void_seq == 0 for r in rows):
+        return False  # voided: only regenerate makes a new invoice for this key
+    if not rows:
+        # The usual case: no row yet. Rate, then insert the row already FINALIZED; the unique key makes a
+        # concurrent finalizer's insert a no-op (PostgreSQL makes it wait for ours to commit or roll back).
+        first = invoice_id(tenant_id, key, 0)
+        if _finalize_row(conn, loader, crow, key, first, None, now, insert=True):
+            return True
     row = repo.live_row(conn, tenant_id, key.contract_id, key.kind, key.start, key.end, claim=True)
     if row is None or row.status != DRAFT:
-        return False
+        return False  # finalized (or being finalized) by someone else
     return _finalize_row(conn, loader, crow, key, row.id, row.regenerated_from_invoice_id, now)
 
 
 def _finalize_row(
-    conn: Connection, loader: Loader, crow: Row[Any], key: Key, inv_id: str, regen: str | None, now: datetime
+    conn: Connection,
+    loader: Loader,
+    crow: Row[Any],
+    key: Key,
+    inv_id: str,
+    regen: str | None,
+    now: datetime,
+    *,
+    insert: bool = False,
 ) -> bool:
+    """Finalize `inv_id`: its DRAFT row, or with `insert` a new row (False if the key has one already)."""
     watermark = None
     if key.kind == USAGE:
         # Usage is read under the late-data gate: events up to the watermark are billed, later ones late.
@@ -365,11 +379,21 @@ def _finalize_row(
         watermark = late_gate.watermark(conn, crow.tenant_id)
     doc, inv = draft_doc(loader, crow, key, inv_id, now, FINALIZED, regen)
     text, digest = snapshot_bytes(doc)
-    if not repo.finalize(conn, crow.tenant_id, inv_id, text, digest, now, watermark):
+    if insert:
+        values = _row_values(crow.tenant_id, crow, key, inv_id, FINALIZED, now)
+        values |= {
+            "snapshot": text,
+            "content_hash": digest,
+            "finalized_at": now,
+            "events_watermark": watermark,
+        }
+        if not repo.insert_new(conn, values):
+            return False
+    elif not repo.finalize(conn, crow.tenant_id, inv_id, text, digest, now, watermark):
         return False
     deductions = _deductions(inv, inv_id, crow.id)
     if deductions:
-        ledger.record_deductions(conn, crow.tenant_id, deductions, now)
+        ledger.record_deductions(conn, crow.tenant_id, deductions, now, loader.known)
         loader.forget(crow.id)
     outbox.enqueue(  # same transaction: a rolled-back finalization notifies no one
         conn,
@@ -411,14 +435,19 @@ def _row_values(
 
 
 def due_keys(
-    conn: Connection, loader: Loader, crow: Row[Any], now: datetime, grace_period: timedelta
+    conn: Connection,
+    loader: Loader,
+    crow: Row[Any],
+    now: datetime,
+    grace_period: timedelta,
+    settled: set[tuple[str, datetime, datetime]] | None = None,
 ) -> tuple[list[Key], datetime | None]:
-    """Keys that are due and not yet settled, and when the next one falls due."""
+    """Keys that are due and not yet settled, and when the next one falls due. `settled`: the contract's
+    (kind, start, end) with a row, if the caller has read them."""
     if crow.archived_at is not None:
         return [], None
-    settled = {
-        (r.kind, r.period_start, r.period_end) for r in repo.of_contract(conn, crow.tenant_id, crow.id)
-    }
+    if settled is None:
+        settled = settled_keys(conn, crow.tenant_id, [crow.id]).get(crow.id, set())
     keys = [Key(crow.id, USAGE, p.starting_at, p.ending_before) for p in usage_periods(crow, now)]
     contract = loader.contract(crow, now)
     keys += [
@@ -431,6 +460,16 @@ def due_keys(
     )
     upcoming = [due_at(k, grace_period) for k in keys if due_at(k, grace_period) > now]
     return due, (min(upcoming) if upcoming else None)
+
+
+def settled_keys(
+    conn: Connection, tenant_id: str, contract_ids: list[str]
+) -> dict[str, set[tuple[str, datetime, datetime]]]:
+    """Per contract, the (kind, start, end) of every invoice row it has (any status)."""
+    out: dict[str, set[tuple[str, datetime, datetime]]] = {}
+    for r in repo.of_contracts(conn, tenant_id, contract_ids):
+        out.setdefault(r.contract_id, set()).add((r.kind, r.period_start, r.period_end))
+    return out
 
 
 # ----------------------------------------------------------------------------------- void, regenerate
@@ -468,7 +507,7 @@ def void(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> str:
         return inv_id  # voiding twice is a no-op
     seq = repo.max_void_seq(conn, tenant_id, e.key.contract_id, e.key.kind, e.key.start, e.key.end) + 1
     if e.row is None:
-        repo.insert_draft(conn, _row_values(tenant_id, e.crow, e.key, inv_id, DRAFT, now))
+        repo.insert_new(conn, _row_values(tenant_id, e.crow, e.key, inv_id, DRAFT, now))
     snapshot = digest = None
     if e.status == DRAFT:
         # Keep what the draft showed when it was voided (it never drew from balances).

@@ -45,6 +45,7 @@ from tally.contracts import thresholds as config
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.custom_fields import service as custom_fields
 from tally.db import uow
+from tally.db.upsert import insert_ignore, upsert_many
 from tally.invoices import repository as repo
 from tally.invoices import service
 from tally.invoices.inputs import Catalog, Loader
@@ -158,8 +159,23 @@ def sync(engine: Engine, clock: Clock) -> int:
         with uow.write(engine) as conn:
             now = clock.now()
             rows = _unsynced(conn, SYNC_BATCH)
-            for r in rows:
-                _upsert(conn, r.tenant_id, r.id, int(r.seq), _enabled(r.terms, r.archived_at), now)
+            upsert_many(
+                conn,
+                threshold_state,
+                [
+                    {
+                        "contract_id": r.id,
+                        "tenant_id": r.tenant_id,
+                        "synced_seq": int(r.seq),
+                        "enabled": _enabled(r.terms, r.archived_at),
+                        "evaluated_at": None,
+                        "updated_at": now,
+                    }
+                    for r in rows
+                ],
+                update=("synced_seq", "enabled", "updated_at"),
+                only_if=lambda new: threshold_state.c.synced_seq <= new.synced_seq,
+            )
         done += len(rows)
         if len(rows) < SYNC_BATCH:
             return done
@@ -600,7 +616,7 @@ def _lock(conn: Connection, tenant_id: str, contract_id: str, now: datetime, ski
     q = q.with_for_update(skip_locked=skip_locked)
     if conn.execute(q).first() is not None:
         return True
-    repo.insert_ignore(
+    insert_ignore(
         conn,
         threshold_state,
         {
@@ -613,28 +629,6 @@ def _lock(conn: Connection, tenant_id: str, contract_id: str, now: datetime, ski
         },
     )
     return conn.execute(q).first() is not None
-
-
-def _upsert(
-    conn: Connection, tenant_id: str, contract_id: str, seq: int, enabled: bool, now: datetime
-) -> None:
-    repo.insert_ignore(
-        conn,
-        threshold_state,
-        {
-            "contract_id": contract_id,
-            "tenant_id": tenant_id,
-            "synced_seq": seq,
-            "enabled": enabled,
-            "evaluated_at": None,
-            "updated_at": now,
-        },
-    )
-    conn.execute(
-        update(threshold_state)
-        .where(threshold_state.c.contract_id == contract_id, threshold_state.c.synced_seq <= seq)
-        .values(synced_seq=seq, enabled=enabled, updated_at=now)
-    )
 
 
 def _unsynced(conn: Connection, limit: int) -> list[Row[Any]]:

@@ -1,13 +1,13 @@
-"""The billing worker: finalize what has fallen due, one contract per transaction.
+"""The billing worker: finalize what has fallen due, a batch of contracts per transaction.
 
 Work is durable because it is derived from the database, never held in memory: `billing_state` holds,
 per contract, the next time something falls due (a usage period closing after the tenant's grace
 period, or a SCHEDULED invoice date). A pass (1) tracks contracts that are new or edited since their
-schedule was computed, then (2) repeatedly claims one due contract (`FOR UPDATE SKIP LOCKED` on
+schedule was computed, then (2) repeatedly claims a batch of due contracts (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, so concurrent `tally worker` processes never take the same one; SQLite serializes writers),
-finalizes its due invoices and stores the next due time, all in one transaction. A crash rolls the
-contract back to due, and the next pass (after a restart) does it again; finalization is idempotent
-(a conditional UPDATE on DRAFT), so nothing is finalized twice.
+finalizes their due invoices (each contract in a savepoint) and stores their next due times, all in one
+transaction. A crash rolls the batch back to due, and the next pass (after a restart) does it again;
+finalization is idempotent (the invoice key is unique), so nothing is finalized twice.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, Row
 
 from tally.alerts.evaluate import evaluate_due
 from tally.clock import Clock
@@ -48,8 +49,7 @@ def track(engine: Engine, clock: Clock, batch: int = 1000) -> int:
         with uow.write(engine) as conn:
             now = clock.now()
             todo = repo.untracked_or_edited(conn, batch)
-            for t in todo:
-                repo.upsert_state(conn, t.tenant_id, t.id, now, int(t.seq), now)
+            repo.track_states(conn, todo, now)
         done += len(todo)
         if len(todo) < batch:
             return done
@@ -72,32 +72,75 @@ def process_batch(
         if not states:
             return None
         result = PassResult()
+        next_due: dict[str, datetime | None] = {}
+        by_tenant: dict[str, list[str]] = {}
         for state in states:
-            result.contracts += 1
-            crow = contracts.row(conn, state.tenant_id, state.contract_id)
-            if crow is None:
-                repo.set_next_due(conn, state.contract_id, None, now)
-                continue
-            if state.tenant_id not in graces:
-                graces[state.tenant_id] = service.grace(conn, state.tenant_id)
-            loader = Loader(conn, state.tenant_id, catalogs.setdefault(state.tenant_id, Catalog()))
-            savepoint = conn.begin_nested()
-            try:
-                if crow.terms.get("recurring_commits") or crow.terms.get("recurring_credits"):
-                    # Open-ended recurring commits/credits: keep children stored ahead of time.
-                    recurring.materialize(conn, crow.tenant_id, crow.customer_id, crow.id, crow.terms, now)
-                due, nxt = service.due_keys(conn, loader, crow, now, graces[state.tenant_id])
-                for key in due:
-                    if service.finalize(conn, loader, crow, key, now, known_unsettled=True):
-                        result.finalized += 1
-                savepoint.commit()
-            except Exception:
-                # One contract the engine refuses must not hold up everyone else: retry it later.
-                savepoint.rollback()
-                log.exception("cannot finalize contract %s; retrying in %s", crow.id, RETRY_AFTER)
-                nxt = now + RETRY_AFTER
-            repo.set_next_due(conn, state.contract_id, nxt, now)
+            by_tenant.setdefault(state.tenant_id, []).append(state.contract_id)
+        for tenant_id, ids in by_tenant.items():
+            if tenant_id not in graces:
+                graces[tenant_id] = service.grace(conn, tenant_id)
+            catalog = catalogs.setdefault(tenant_id, Catalog())
+            next_due |= finalize_contracts(conn, tenant_id, ids, now, graces[tenant_id], catalog, result)
+        repo.set_next_due(conn, next_due, now)
         return result
+
+
+def finalize_contracts(
+    conn: Connection,
+    tenant_id: str,
+    contract_ids: list[str],
+    now: datetime,
+    grace: timedelta,
+    catalog: Catalog,
+    result: PassResult,
+) -> dict[str, datetime | None]:
+    """Finalize what is due on a tenant's contracts (claimed by the caller); returns each one's next due
+    time. What they all need is read in a few queries, not several per contract, and their balances stay
+    locked until commit (`ledger.prefetch`)."""
+    crows = contracts.rows(conn, tenant_id, contract_ids)
+    settled = service.settled_keys(conn, tenant_id, contract_ids)
+    loader = Loader(conn, tenant_id, catalog)
+    loader.prefetch(list(crows.values()), lock_balances=True)
+    next_due: dict[str, datetime | None] = {}
+    for contract_id in contract_ids:
+        result.contracts += 1
+        crow = crows.get(contract_id)
+        next_due[contract_id] = (
+            None
+            if crow is None
+            else _finalize_contract(conn, loader, crow, now, grace, settled.get(contract_id, set()), result)
+        )
+    return next_due
+
+
+def _finalize_contract(
+    conn: Connection,
+    loader: Loader,
+    crow: Row[Any],
+    now: datetime,
+    grace: timedelta,
+    settled: set[tuple[str, datetime, datetime]],
+    result: PassResult,
+) -> datetime | None:
+    """Finalize what is due on one contract, in a savepoint; returns when its next work falls due."""
+    savepoint = conn.begin_nested()
+    try:
+        if crow.terms.get("recurring_commits") or crow.terms.get("recurring_credits"):
+            # Open-ended recurring commits/credits: keep children stored ahead of time.
+            recurring.materialize(conn, crow.tenant_id, crow.customer_id, crow.id, crow.terms, now)
+            loader.forget(crow.id)  # its balances may have new children
+        due, nxt = service.due_keys(conn, loader, crow, now, grace, settled)
+        for key in due:
+            if service.finalize(conn, loader, crow, key, now, known_unsettled=True):
+                result.finalized += 1
+        savepoint.commit()
+        return nxt
+    except Exception:
+        # One contract the engine refuses must not hold up everyone else: retry it later.
+        savepoint.rollback()
+        loader.forget(crow.id)  # what was read inside the savepoint may be gone
+        log.exception("cannot finalize contract %s; retrying in %s", crow.id, RETRY_AFTER)
+        return now + RETRY_AFTER
 
 
 def run_pass(engine: Engine, clock: Clock) -> PassResult:
