@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -487,12 +487,15 @@ def _locate(conn: Connection, loader: Loader, tenant_id: str, inv_id: str, now: 
     usage_keys = (
         (c, Key(c.id, USAGE, p.starting_at, p.ending_before)) for c in crows for p in usage_periods(c, now)
     )
-    scheduled_keys = (
-        (c, Key(c.id, SCHEDULED, t, t))
-        for c in crows
-        for t in scheduled_times(loader.contract(c, now), c, horizon_of(c, now))
-    )
-    for crow, key in itertools.chain(usage_keys, scheduled_keys):
+
+    def scheduled_keys() -> Iterator[tuple[Row[Any], Key]]:
+        # Commit invoice schedules live on balances: read every customer's at once, not per contract.
+        loader.prefetch(crows)
+        for c in crows:
+            for t in scheduled_times(loader.contract(c, now), c, horizon_of(c, now)):
+                yield c, Key(c.id, SCHEDULED, t, t)
+
+    for crow, key in itertools.chain(usage_keys, scheduled_keys()):
         if invoice_id(tenant_id, key, 0) == inv_id and not repo.rows_of_key(
             conn, tenant_id, key.contract_id, key.kind, key.start, key.end
         ):
