@@ -67,6 +67,7 @@ class Loader:
         self._contracts: dict[tuple[str, datetime, datetime | None], ri.Contract] = {}
         self.known = ledger.Known({}, {})  # balances read ahead by `prefetch`
         self._customer_of: dict[str, str] = {}
+        self._locked: set[str] = set()  # customers whose balances this transaction has locked
 
     def prefetch(self, rows: list[Row[Any]], *, lock_balances: bool = False) -> None:
         """Read what rating a batch of contracts needs per customer (ingest keys, balances and their
@@ -75,6 +76,19 @@ class Loader:
         self._keys.update(customers.ingest_keys_many(self.conn, self.tenant_id, cids))
         self.known = ledger.prefetch(self.conn, self.tenant_id, cids, lock=lock_balances)
         self._customer_of.update({r.id: r.customer_id for r in rows})
+        if lock_balances:
+            self._locked.update(cids)
+
+    def lock_balances(self, customer_id: str) -> None:
+        """Lock a customer's balances until the transaction ends (a no-op if this loader already did),
+        and read them afresh. Every finalizer calls this before it rates, after the late-data slot and
+        before the invoice row: one lock order everywhere, so concurrent finalizers wait, never deadlock."""
+        if customer_id in self._locked:
+            return
+        fresh = ledger.prefetch(self.conn, self.tenant_id, [customer_id], lock=True)
+        self.known.rows.update(fresh.rows)
+        self.known.entries.update(fresh.entries)
+        self._locked.add(customer_id)
 
     def forget(self, contract_id: str) -> None:
         """Drop cached snapshots of a contract, and balances read ahead for its customer (they changed)."""

@@ -377,6 +377,7 @@ def _finalize_row(
         # Usage is read under the late-data gate: events up to the watermark are billed, later ones late.
         late_gate.hold_for_finalize(conn, crow.tenant_id)
         watermark = late_gate.watermark(conn, crow.tenant_id)
+    loader.lock_balances(crow.customer_id)  # lock order: late-data slot, balances, invoice row
     doc, inv = draft_doc(loader, crow, key, inv_id, now, FINALIZED, regen)
     text, digest = snapshot_bytes(doc)
     if insert:

@@ -28,6 +28,7 @@ from tally.db import uow
 from tally.invoices import repository as repo
 from tally.invoices import service, thresholds
 from tally.invoices.inputs import Catalog, Loader
+from tally.usage import late_gate
 from tally.webhooks.delivery import deliver_due
 
 log = logging.getLogger("tally.worker")
@@ -76,7 +77,7 @@ def process_batch(
         by_tenant: dict[str, list[str]] = {}
         for state in states:
             by_tenant.setdefault(state.tenant_id, []).append(state.contract_id)
-        for tenant_id, ids in by_tenant.items():
+        for tenant_id, ids in sorted(by_tenant.items()):  # one tenant order: slots never wait in a cycle
             if tenant_id not in graces:
                 graces[tenant_id] = service.grace(conn, tenant_id)
             catalog = catalogs.setdefault(tenant_id, Catalog())
@@ -100,6 +101,9 @@ def finalize_contracts(
     crows = contracts.rows(conn, tenant_id, contract_ids)
     settled = service.settled_keys(conn, tenant_id, contract_ids)
     loader = Loader(conn, tenant_id, catalog)
+    # Lock order, as in every finalizer: the tenant's late-data slot, then balances, then invoice rows.
+    # Both are taken here, outside the per-contract savepoints (a rolled-back savepoint drops its locks).
+    late_gate.hold_for_finalize(conn, tenant_id)
     loader.prefetch(list(crows.values()), lock_balances=True)
     next_due: dict[str, datetime | None] = {}
     for contract_id in contract_ids:
