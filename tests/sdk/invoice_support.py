@@ -55,11 +55,13 @@ def set_clock(http: httpx.Client, t: datetime) -> dict[str, Any]:
 
 def fresh_month(http: httpx.Client) -> datetime:
     """Freeze the clock at least a day into a month and return that month's start (T0)."""
-    now = clock_now(http)
-    t0 = month_start(now)
-    if now - t0 < timedelta(days=1):
-        now = t0 + timedelta(days=1)
-    set_clock(http, now.replace(microsecond=0) + timedelta(seconds=1))
+    # A minute ahead: an unfrozen test clock follows the wall clock, which must not overtake the target
+    # before the request lands (the clock never moves backwards).
+    target = clock_now(http).replace(microsecond=0) + timedelta(minutes=1)
+    t0 = month_start(target)
+    if target - t0 < timedelta(days=1):
+        target = t0 + timedelta(days=1)
+    set_clock(http, target)
     return t0
 
 

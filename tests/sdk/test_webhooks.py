@@ -357,7 +357,7 @@ def test_retries_stop_two_days_after_the_first_attempt(
     http = hook_server.http()
     webhook_id, secret = _register(tenant, receiver.url)
     receiver.default = "500"
-    t = clock_now(http).replace(microsecond=0) + timedelta(seconds=1)
+    t = clock_now(http).replace(microsecond=0) + timedelta(minutes=1)  # ahead of an unfrozen clock
     event_id = _stage(db, tenant.id, "test.always_failing", t)
     # Attempt n fails and waits 5·2^(n-1) s (capped at 15 min); a retry later than t + 2 days is not made.
     steps = [
