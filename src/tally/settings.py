@@ -19,6 +19,8 @@ class Settings:
     # SEC-7: webhook URLs may point at loopback/private/link-local hosts only when a self-hoster opts in.
     webhooks_allow_private_urls: bool = False
     webhooks_timeout_seconds: float = 5.0
+    # Settled webhook events (every delivery delivered, failed or canceled) older than this are deleted.
+    webhooks_retention_days: int = 30
     # Master key for secrets tally must be able to use again (webhook signing secrets are derived from
     # it); unset = a random key kept in `<data_dir>/secret.key`. Never printed (repr=False).
     secret_key: str | None = field(default=None, repr=False)
@@ -46,9 +48,23 @@ def load(*, test_clock: bool = False) -> Settings:
         test_clock=test_clock,
         webhooks_allow_private_urls=_flag("TALLY_WEBHOOKS_ALLOW_PRIVATE_URLS"),
         webhooks_timeout_seconds=float(os.environ.get("TALLY_WEBHOOKS_TIMEOUT_SECONDS", "5")),
+        webhooks_retention_days=_positive_int("TALLY_WEBHOOKS_RETENTION_DAYS", 30),
         secret_key=os.environ.get("TALLY_SECRET_KEY") or None,
     )
 
 
 def _flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SystemExit(f"{name} must be a whole number of at least 1, not {raw!r}")
+    return value

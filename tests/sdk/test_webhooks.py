@@ -463,6 +463,39 @@ def test_events_go_to_the_endpoints_that_existed_when_they_were_created(
     )
 
 
+def test_settled_events_older_than_the_retention_are_pruned(
+    hook_server: Running, db: Engine, tenant: Tenant, receiver: Receiver
+) -> None:
+    """The outbox does not grow forever: a delivered event goes once it is older than the retention, with
+    its delivery; an event whose delivery is still being retried stays, however old."""
+    http = hook_server.http()
+    webhook_id, _ = _register(tenant, receiver.url)
+    now = clock_now(http)
+    delivered = _stage(db, tenant.id, "test.delivered", now)
+    set_clock(http, now + timedelta(seconds=1))
+    receiver.default = "500"
+    retrying = _stage(db, tenant.id, "test.retrying", now + timedelta(seconds=1))
+    set_clock(http, now + timedelta(seconds=2))
+    states = {k: v["status"] for k, v in _deliveries(tenant, webhook_id).items()}
+    assert states == {delivered: "delivered", retrying: "pending"}
+    retention = timedelta(days=30)
+    delivery.prune(db, FixedClock(now + timedelta(days=29)), retention)  # (other tests' events may go)
+    assert set(_deliveries(tenant, webhook_id)) == {delivered, retrying}
+    assert delivery.prune(db, FixedClock(now + timedelta(days=31)), retention) >= 1
+    assert set(_deliveries(tenant, webhook_id)) == {retrying}
+    with uow.read(db) as conn:
+        left = (
+            conn.execute(
+                select(delivery.webhook_deliveries.c.event_id).where(
+                    delivery.webhook_deliveries.c.tenant_id == tenant.id
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert left == [retrying]
+
+
 # ------------------------------------------------------------------------------------------ config
 
 

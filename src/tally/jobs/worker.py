@@ -29,7 +29,8 @@ from tally.invoices import repository as repo
 from tally.invoices import service, thresholds
 from tally.invoices.inputs import Catalog, Loader
 from tally.usage import late_gate
-from tally.webhooks.delivery import deliver_due
+from tally.settings import load
+from tally.webhooks.delivery import deliver_due, prune
 
 log = logging.getLogger("tally.worker")
 RETRY_AFTER = timedelta(minutes=15)
@@ -165,8 +166,10 @@ def run_pass(engine: Engine, clock: Clock) -> PassResult:
         total.finalized += r.finalized
     thresholds.run(engine, clock)  # threshold billing (SPEC §5.10-5.11); logs its own failures
     evaluate_due(engine, clock)  # alerts (SPEC §8.1); logs its own failures, before delivery sends them
+    settings = load()
     try:
-        deliver_due(engine, clock)  # after billing, so this pass's invoice.finalized events go out now
+        deliver_due(engine, clock, settings)  # after billing, so this pass's invoice.finalized events go out now
+        prune(engine, clock, timedelta(days=settings.webhooks_retention_days))
     except Exception:
         log.exception("webhook delivery pass failed; will retry on the next pass")
     return total

@@ -8,6 +8,9 @@ Each (event, endpoint) pair is one `webhook_deliveries` row. A pass repeatedly
 2. commits, then POSTs the envelopes (a few in parallel), each with a freshly dated signature;
 3. records each outcome in a second transaction, only if the row still carries its lease token.
 
+Settled events (no delivery still pending) older than `TALLY_WEBHOOKS_RETENTION_DAYS` (30) are deleted
+with their deliveries at the end of the pass (`prune`), so the outbox does not grow forever.
+
 A crash between 2 and 3 leaves the row leased; when the lease ends it is claimed again and re-sent with
 the same envelope id (at-least-once: receivers dedupe on `id`). Any 2xx acks. Otherwise the next attempt
 waits 5 s, doubling up to 15 minutes, then every 15 minutes; an attempt that would start more than
@@ -24,12 +27,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, delete, exists, select, update
 
 from tally import __version__
 from tally.clock import Clock
 from tally.db import uow
 from tally.ids import new_id
+from tally.models.tenants import tenants
 from tally.models.webhooks import webhook_deliveries, webhook_endpoints, webhook_events
 from tally.settings import Settings, load
 from tally.webhooks import keys, signing
@@ -46,6 +50,7 @@ GIVE_UP_AFTER = timedelta(days=2)
 LEASE = timedelta(minutes=2)
 BATCH = 16
 PARALLEL = 8
+PRUNE_BATCH = 500
 PASS_BUDGET_SECONDS = 30.0  # stop claiming new batches after this long, so billing is never starved
 
 D = webhook_deliveries.c
@@ -244,3 +249,32 @@ def deliver_due(engine: Engine, clock: Clock, settings: Settings | None = None) 
                         "; giving up" if status == FAILED else "",
                     )
     return result
+
+
+def prune(engine: Engine, clock: Clock, retention: timedelta) -> int:
+    """Delete webhook events created more than `retention` ago whose deliveries are all settled, with
+    those deliveries; tenant by tenant through (tenant, created_at), a batch per transaction. An event
+    with a delivery still pending stays until it settles. Returns how many events were deleted."""
+    cutoff = clock.now() - retention
+    with uow.read(engine) as conn:
+        tenant_ids = list(conn.execute(select(tenants.c.id).order_by(tenants.c.id)).scalars())
+    removed = 0
+    for tenant_id in tenant_ids:
+        while True:
+            with uow.write(engine) as conn:
+                pending = exists().where(D.event_id == V.id, D.status == PENDING)
+                ids = list(
+                    conn.execute(
+                        select(V.id)
+                        .where(V.tenant_id == tenant_id, V.created_at < cutoff, ~pending)
+                        .order_by(V.created_at)
+                        .limit(PRUNE_BATCH)
+                    ).scalars()
+                )
+                if ids:
+                    conn.execute(delete(webhook_deliveries).where(D.event_id.in_(ids)))
+                    conn.execute(delete(webhook_events).where(V.id.in_(ids)))
+            removed += len(ids)
+            if len(ids) < PRUNE_BATCH:
+                break
+    return removed
