@@ -28,8 +28,8 @@ from tally.db import uow
 from tally.invoices import repository as repo
 from tally.invoices import service, thresholds
 from tally.invoices.inputs import Catalog, Loader
-from tally.usage import late_gate
 from tally.settings import load
+from tally.usage import late_gate
 from tally.webhooks.delivery import deliver_due, prune
 
 log = logging.getLogger("tally.worker")
@@ -168,7 +168,8 @@ def run_pass(engine: Engine, clock: Clock) -> PassResult:
     evaluate_due(engine, clock)  # alerts (SPEC §8.1); logs its own failures, before delivery sends them
     settings = load()
     try:
-        deliver_due(engine, clock, settings)  # after billing, so this pass's invoice.finalized events go out now
+        # After billing, so this pass's invoice.finalized events go out now.
+        deliver_due(engine, clock, settings)
         prune(engine, clock, timedelta(days=settings.webhooks_retention_days))
     except Exception:
         log.exception("webhook delivery pass failed; will retry on the next pass")
