@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -50,9 +52,12 @@ class Running:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-@pytest.fixture(scope="session")
-def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    srv, pg_url = make_server(backend, tmp_path_factory.mktemp(f"srv-{backend}"))
+@contextmanager
+def serving(backend: str, workdir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Running]:
+    """A migrated, started server (`tally serve *args`, extra environment `env`) on its own database,
+    stopped and dropped afterwards."""
+    srv, pg_url = make_server(backend, workdir, *args)
+    srv.env.update(env or {})
     try:
         srv.cli("migrate")
         running = Running(srv)
@@ -62,6 +67,12 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[R
         srv.stop()
         if pg_url:
             drop_pg_database(pg_url)
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    with serving(backend, tmp_path_factory.mktemp(f"srv-{backend}")) as running:
+        yield running
 
 
 @pytest.fixture

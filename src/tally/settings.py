@@ -61,10 +61,6 @@ def _positive_int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
+    if not raw.isdecimal() or int(raw) < 1:
         raise SystemExit(f"{name} must be a whole number of at least 1, not {raw!r}")
-    return value
+    return int(raw)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 
 import pytest
 
 from tally.rating.periods import add_months
-from tests.conftest import Running
+from tests.conftest import Running, serving
 from tests.sdk.invoice_support import build, clock_now, ingest, month_start, set_clock
-from tests.support.servers import drop_pg_database, make_server
 
 _UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -34,23 +34,18 @@ def pair(
     wanted = {b.strip() for b in request.config.getoption("backend").split(",")}
     if wanted != {"sqlite", "postgres"}:
         pytest.skip("needs both backends")
-    out: dict[str, Running] = {}
-    dbs = []
-    try:
-        for backend in ("sqlite", "postgres"):
-            srv, pg = make_server(backend, tmp_path_factory.mktemp(f"xdb-{backend}"), "--test-clock")
-            srv.env["TALLY_WORKER_INTERVAL_SECONDS"] = "3600"
-            if pg:
-                dbs.append(pg)
-            srv.cli("migrate")
-            out[backend] = Running(srv)
-            srv.start()
-        yield out
-    finally:
-        for r in out.values():
-            r.server.stop()
-        for pg in dbs:
-            drop_pg_database(pg)
+    with ExitStack() as stack:
+        yield {
+            backend: stack.enter_context(
+                serving(
+                    backend,
+                    tmp_path_factory.mktemp(f"xdb-{backend}"),
+                    "--test-clock",
+                    env={"TALLY_WORKER_INTERVAL_SECONDS": "3600"},
+                )
+            )
+            for backend in ("sqlite", "postgres")
+        }
 
 
 def test_finalized_invoices_are_byte_identical(pair: dict[str, Running]) -> None:

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from metronome import Metronome
@@ -23,14 +22,12 @@ from tally.contracts.balances import add_manual_entry
 from tally.contracts.schemas import AddManualBalanceEntry
 from tally.contracts.service import row as contract_row
 from tally.db import uow
-from tally.db.engine import make_engine
 from tally.invoices import service
 from tally.invoices.inputs import Catalog, Loader
 from tally.jobs.worker import PassResult, finalize_contracts, run_pass
 from tally.models.contracts import ledger_entries
 from tally.models.invoices import invoices
 from tally.models.tenants import tenants
-from tally.settings import sqlite_url
 from tests.conftest import Running
 from tests.sdk.invoice_support import build, clock_now, clock_server, ingest, iso, set_clock  # noqa: F401
 
@@ -38,18 +35,9 @@ WORKERS = 8
 ROUNDS = 3
 
 
-def engine_of(running: Running) -> Engine:
-    env = running.server.env
-    if "TALLY_DATABASE_URL" in env:
-        return make_engine(
-            "postgresql+psycopg://" + env["TALLY_DATABASE_URL"].split("://", 1)[1], pool_size=WORKERS
-        )
-    return make_engine(sqlite_url(Path(env["TALLY_DATA_DIR"])), pool_size=WORKERS)
-
-
 @pytest.fixture(scope="module")
 def engine(clock_server: Running) -> Iterator[Engine]:  # noqa: F811
-    e = engine_of(clock_server)
+    e = clock_server.server.engine(pool_size=WORKERS)
     yield e
     e.dispose()
 

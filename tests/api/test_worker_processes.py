@@ -23,13 +23,11 @@ from metronome import Metronome
 from sqlalchemy import Engine, func, select, update
 
 from tally.db import uow
-from tally.db.engine import make_engine
 from tally.models.contracts import ledger_entries
 from tally.models.invoices import invoices, test_clock
-from tally.settings import sqlite_url
-from tests.conftest import Running
-from tests.sdk.invoice_support import add_months, fresh_month, iso
-from tests.support.servers import drop_pg_database, make_server
+from tests.conftest import Running, serving
+from tests.sdk.invoice_support import add_months, fresh_month, iso, prepaid_commit, welcome_credit
+from tests.support.servers import eventually
 
 CONTRACTS = 120  # more than two worker batches (50 contracts each)
 PRICE = 3  # cents per token
@@ -37,27 +35,9 @@ PRICE = 3  # cents per token
 
 @pytest.fixture(scope="module")
 def api(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    srv, pg_url = make_server(
-        backend, tmp_path_factory.mktemp(f"workers-{backend}"), "--test-clock", "--no-billing-worker"
-    )
-    try:
-        srv.cli("migrate")
-        running = Running(srv)
-        srv.start()
+    workdir = tmp_path_factory.mktemp(f"workers-{backend}")
+    with serving(backend, workdir, "--test-clock", "--no-billing-worker") as running:
         yield running
-    finally:
-        srv.stop()
-        if pg_url:
-            drop_pg_database(pg_url)
-
-
-def _engine(running: Running) -> Engine:
-    env = running.server.env
-    if "TALLY_DATABASE_URL" in env:
-        return make_engine(
-            "postgresql+psycopg://" + env["TALLY_DATABASE_URL"].split("://", 1)[1], pool_size=2
-        )
-    return make_engine(sqlite_url(Path(env["TALLY_DATA_DIR"])), pool_size=2)
 
 
 class Worker:
@@ -113,28 +93,8 @@ def _setup(client: Metronome, running: Running, uid: str) -> tuple[list[tuple[st
             customer_id=customer,
             starting_at=t0,
             rate_card_id=card,
-            commits=[
-                {
-                    "type": "PREPAID",
-                    "product_id": fixed,
-                    "name": "Prepaid commit",
-                    "priority": 2,
-                    "access_schedule": {
-                        "schedule_items": [{"amount": 5000, "starting_at": t0, "ending_before": year}]
-                    },
-                    "invoice_schedule": {"schedule_items": [{"timestamp": t0, "amount": 4000}]},
-                }
-            ],
-            credits=[
-                {
-                    "product_id": fixed,
-                    "name": "Welcome credit",
-                    "priority": 1,
-                    "access_schedule": {
-                        "schedule_items": [{"amount": 1000, "starting_at": t0, "ending_before": year}]
-                    },
-                }
-            ],
+            commits=[prepaid_commit(fixed, t0, year)],
+            credits=[welcome_credit(fixed, t0, year)],
         ).data.id
         client.v1.usage.ingest(
             usage=[
@@ -162,20 +122,13 @@ def _finalized(db: Engine, contract_ids: list[str]) -> int:
         )
 
 
-def _wait(check: object, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_worker_processes_finalize_once_and_survive_a_kill(
     api: Running, backend: str, uid: str, tmp_path: Path
 ) -> None:
     client = api.sdk()
     made, t0, t1 = _setup(client, api, uid)
     ids = [c for c, _ in made]
-    db = _engine(api)
+    db = api.server.engine()
     try:
         assert (
             _finalized(db, ids) == 0
@@ -184,13 +137,13 @@ def test_worker_processes_finalize_once_and_survive_a_kill(
             conn.execute(update(test_clock).where(test_clock.c.id == 1).values(now=t1 + timedelta(hours=25)))
         workers = [Worker(api, "a", tmp_path)]
         try:
-            _wait(lambda: _finalized(db, ids) > 0, 120)
+            eventually(lambda: _finalized(db, ids) > 0, 120, interval=0.02)
             workers[0].kill()  # inside a later batch: its transaction is rolled back
             at_kill = _finalized(db, ids)
             extra = 2 if backend == "postgres" else 0
             workers += [Worker(api, n, tmp_path) for n in ("b", "c")[:extra]]
             workers.append(Worker(api, "a-restarted", tmp_path))
-            _wait(lambda: _finalized(db, ids) == 2 * len(ids), 300)
+            eventually(lambda: _finalized(db, ids) == 2 * len(ids), 300, interval=0.02)
             time.sleep(1.5)  # a few more passes of every worker: nothing may change
         finally:
             for w in workers:

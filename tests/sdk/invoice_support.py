@@ -13,8 +13,7 @@ import pytest
 from metronome import Metronome
 
 from tally.rating.periods import add_months
-from tests.conftest import Running
-from tests.support.servers import drop_pg_database, make_server
+from tests.conftest import Running, serving
 
 
 def iso(t: datetime) -> str:
@@ -27,17 +26,13 @@ def month_start(t: datetime) -> datetime:
 
 @pytest.fixture(scope="module")
 def clock_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    srv, pg_url = make_server(backend, tmp_path_factory.mktemp(f"clock-{backend}"), "--test-clock")
-    srv.env["TALLY_WORKER_INTERVAL_SECONDS"] = "3600"  # the test clock endpoint runs due work itself
-    try:
-        srv.cli("migrate")
-        running = Running(srv)
-        srv.start()
+    with serving(
+        backend,
+        tmp_path_factory.mktemp(f"clock-{backend}"),
+        "--test-clock",
+        env={"TALLY_WORKER_INTERVAL_SECONDS": "3600"},  # the test clock endpoint runs due work itself
+    ) as running:
         yield running
-    finally:
-        srv.stop()
-        if pg_url:
-            drop_pg_database(pg_url)
 
 
 def clock_now(http: httpx.Client) -> datetime:
@@ -79,6 +74,28 @@ class Scenario:
     support_charge: str
     token_event: str
     api_event: str
+
+
+def prepaid_commit(product: str, t0: datetime, end: datetime) -> dict[str, Any]:
+    """5,000 usable from T0 (priority 2), bought for 4,000 on a SCHEDULED invoice at T0."""
+    return {
+        "type": "PREPAID",
+        "product_id": product,
+        "name": "Prepaid commit",
+        "priority": 2,
+        "access_schedule": {"schedule_items": [{"amount": 5000, "starting_at": t0, "ending_before": end}]},
+        "invoice_schedule": {"schedule_items": [{"timestamp": t0, "amount": 4000}]},
+    }
+
+
+def welcome_credit(product: str, t0: datetime, end: datetime) -> dict[str, Any]:
+    """A free 1,000 credit from T0, drawn before the commit (priority 1)."""
+    return {
+        "product_id": product,
+        "name": "Welcome credit",
+        "priority": 1,
+        "access_schedule": {"schedule_items": [{"amount": 1000, "starting_at": t0, "ending_before": end}]},
+    }
 
 
 def build(client: Metronome, http: httpx.Client, uid: str) -> Scenario:
@@ -128,28 +145,8 @@ def build(client: Metronome, http: httpx.Client, uid: str) -> Scenario:
         starting_at=t0,
         rate_card_id=card,
         name=f"contract {uid}",
-        commits=[
-            {
-                "type": "PREPAID",
-                "product_id": fixed,
-                "name": "Prepaid commit",
-                "priority": 2,
-                "access_schedule": {
-                    "schedule_items": [{"amount": 5000, "starting_at": t0, "ending_before": year}]
-                },
-                "invoice_schedule": {"schedule_items": [{"timestamp": t0, "amount": 4000}]},
-            }
-        ],
-        credits=[
-            {
-                "product_id": fixed,
-                "name": "Welcome credit",
-                "priority": 1,
-                "access_schedule": {
-                    "schedule_items": [{"amount": 1000, "starting_at": t0, "ending_before": year}]
-                },
-            }
-        ],
+        commits=[prepaid_commit(fixed, t0, year)],
+        credits=[welcome_credit(fixed, t0, year)],
         scheduled_charges=[
             {
                 "product_id": support,

@@ -28,15 +28,14 @@ from sqlalchemy import Engine, MetaData, select
 
 from tally.clock import FixedClock
 from tally.db import uow
-from tally.db.engine import make_engine
 from tally.models.tenants import tenants
-from tally.settings import Settings, sqlite_url
+from tally.settings import Settings
 from tally.webhooks import delivery, keys
 from tally.webhooks.outbox import enqueue
 from tally.webhooks.signing import VerificationError, parse_date, verify
-from tests.conftest import Running
+from tests.conftest import Running, serving
 from tests.sdk.invoice_support import clock_now, iso, set_clock
-from tests.support.servers import drop_pg_database, make_server
+from tests.support.servers import eventually
 
 TIMEOUT_SECONDS = 1  # the server's webhook timeout in this module; the "timeout" receiver sleeps longer
 SECRETS: list[str] = []  # every signing secret handed out here: none may show up in logs or the database
@@ -149,31 +148,20 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def hook_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    srv, pg_url = make_server(
-        backend, tmp_path_factory.mktemp(f"hooks-{backend}"), "--test-clock", "--log-level", "debug"
-    )
-    srv.env["TALLY_WORKER_INTERVAL_SECONDS"] = "3600"  # the test clock endpoint runs due work itself
-    srv.env["TALLY_WEBHOOKS_ALLOW_PRIVATE_URLS"] = "1"  # the receiver is on 127.0.0.1
-    srv.env["TALLY_WEBHOOKS_TIMEOUT_SECONDS"] = str(TIMEOUT_SECONDS)
-    try:
-        srv.cli("migrate")
-        running = Running(srv)
-        srv.start()
+    env = {
+        "TALLY_WORKER_INTERVAL_SECONDS": "3600",  # the test clock endpoint runs due work itself
+        "TALLY_WEBHOOKS_ALLOW_PRIVATE_URLS": "1",  # the receiver is on 127.0.0.1
+        "TALLY_WEBHOOKS_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
+    }
+    workdir = tmp_path_factory.mktemp(f"hooks-{backend}")
+    with serving(backend, workdir, "--test-clock", "--log-level", "debug", env=env) as running:
         yield running
-    finally:
-        srv.stop()
-        if pg_url:
-            drop_pg_database(pg_url)
 
 
 def _server_settings(running: Running) -> Settings:
-    env = running.server.env
-    url = env.get("TALLY_DATABASE_URL", "")
-    data_dir = Path(env["TALLY_DATA_DIR"])
-    url = "postgresql+psycopg://" + url.split("://", 1)[1] if url else sqlite_url(data_dir)
     return Settings(
-        data_dir=data_dir,
-        database_url=url,
+        data_dir=Path(running.server.env["TALLY_DATA_DIR"]),
+        database_url=running.server.database_url,
         webhooks_allow_private_urls=True,
         webhooks_timeout_seconds=TIMEOUT_SECONDS,
     )
@@ -182,7 +170,7 @@ def _server_settings(running: Running) -> Settings:
 @pytest.fixture(scope="module")
 def db(hook_server: Running) -> Iterator[Engine]:
     """The server's own database, for staging outbox events the way a domain transaction does."""
-    engine = make_engine(_server_settings(hook_server).database_url, pool_size=2)
+    engine = hook_server.server.engine()
     yield engine
     engine.dispose()
 
@@ -246,13 +234,6 @@ def _stage(db: Engine, tenant_id: str, event_type: str, now: datetime, *, commit
     except Rollback:
         pass
     return event_id
-
-
-def _eventually(check: Any, seconds: float = 10) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def _hour_after(t: datetime) -> datetime:
@@ -417,7 +398,7 @@ def test_kill_between_outbox_insert_and_send_still_delivers(
     hook_server.server.start()
     set_clock(http, now + timedelta(seconds=1))
     # (With SQLite the restarted server's embedded worker may send it in its startup pass instead.)
-    _eventually(lambda: _deliveries(tenant, webhook_id)[event_id]["status"] == "delivered")
+    eventually(lambda: _deliveries(tenant, webhook_id)[event_id]["status"] == "delivered")
     assert [h.envelope["id"] for h in receiver.hits] == [event_id]
     verify([secret], receiver.hits[0].headers, receiver.hits[0].body, receiver.hits[0].date, set())
 

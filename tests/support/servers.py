@@ -9,11 +9,16 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psycopg
+from sqlalchemy import Engine
+
+from tally.db.engine import make_engine
+from tally.settings import sqlite_url
 
 PG_ADMIN_URL = os.environ.get("TALLY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -50,6 +55,18 @@ class Server:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL of the server's own database."""
+        pg = self.env.get("TALLY_DATABASE_URL", "")
+        if pg:
+            return "postgresql+psycopg://" + pg.split("://", 1)[1]
+        return sqlite_url(Path(self.env["TALLY_DATA_DIR"]))
+
+    def engine(self, pool_size: int = 2) -> Engine:
+        """An engine on the server's database, for what a test must stage or read beneath the API."""
+        return make_engine(self.database_url, pool_size=pool_size)
 
     def cli(self, *args: str) -> str:
         out = subprocess.run(
@@ -116,3 +133,11 @@ def make_server(backend: str, workdir: Path, *extra_args: str) -> tuple[Server, 
         raise ValueError(backend)
     server = Server(backend=backend, env=env, log_path=workdir / "server.log", extra_args=extra_args)
     return server, pg_url
+
+
+def eventually(check: Callable[[], bool], seconds: float = 10, interval: float = 0.1) -> None:
+    """Poll `check` until it holds; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(interval)

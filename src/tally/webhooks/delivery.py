@@ -254,26 +254,27 @@ def deliver_due(engine: Engine, clock: Clock, settings: Settings | None = None) 
 def prune(engine: Engine, clock: Clock, retention: timedelta) -> int:
     """Delete webhook events created more than `retention` ago whose deliveries are all settled, with
     those deliveries; tenant by tenant through (tenant, created_at), a batch per transaction. An event
-    with a delivery still pending stays until it settles. Returns how many events were deleted."""
+    with a delivery still pending stays until it settles. A tenant with nothing to delete costs one read
+    (no write transaction, so no SQLite write lock). Returns how many events were deleted."""
     cutoff = clock.now() - retention
+    pending = exists().where(D.event_id == V.id, D.status == PENDING)
+
+    def settled(conn: Connection, tenant_id: str) -> list[str]:
+        q = select(V.id).where(V.tenant_id == tenant_id, V.created_at < cutoff, ~pending)
+        return list(conn.execute(q.order_by(V.created_at).limit(PRUNE_BATCH)).scalars())
+
     with uow.read(engine) as conn:
         tenant_ids = list(conn.execute(select(tenants.c.id).order_by(tenants.c.id)).scalars())
     removed = 0
     for tenant_id in tenant_ids:
         while True:
+            with uow.read(engine) as conn:
+                if not settled(conn, tenant_id):
+                    break
             with uow.write(engine) as conn:
-                pending = exists().where(D.event_id == V.id, D.status == PENDING)
-                ids = list(
-                    conn.execute(
-                        select(V.id)
-                        .where(V.tenant_id == tenant_id, V.created_at < cutoff, ~pending)
-                        .order_by(V.created_at)
-                        .limit(PRUNE_BATCH)
-                    ).scalars()
-                )
-                if ids:
-                    conn.execute(delete(webhook_deliveries).where(D.event_id.in_(ids)))
-                    conn.execute(delete(webhook_events).where(V.id.in_(ids)))
+                ids = settled(conn, tenant_id)  # again, under the write lock
+                conn.execute(delete(webhook_deliveries).where(D.event_id.in_(ids)))
+                conn.execute(delete(webhook_events).where(V.id.in_(ids)))
             removed += len(ids)
             if len(ids) < PRUNE_BATCH:
                 break
