@@ -6,6 +6,8 @@ each of them.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +18,34 @@ import pytest
 from metronome import Metronome
 
 from tests.support.servers import Server, drop_pg_database, make_server
+
+# The egress guard (tests/support/egress/sitecustomize.py): every Python process the suite starts, and this
+# one, refuses and records any connection past loopback. The suite fails if anything was recorded.
+EGRESS_DIR = Path(__file__).resolve().parent / "support" / "egress"
+if "EGRESS_GUARD_LOG" not in os.environ:
+    _fd, _log = tempfile.mkstemp(prefix="tally-egress-", suffix=".log")
+    os.close(_fd)
+    os.environ["EGRESS_GUARD_LOG"] = _log
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(EGRESS_DIR), os.environ.get("PYTHONPATH")) if p)
+EGRESS_LOG = Path(os.environ["EGRESS_GUARD_LOG"])
+
+
+def _install_guard_here() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tally_tests_egress_guard", EGRESS_DIR / "sitecustomize.py")
+    assert spec is not None and spec.loader is not None
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+_install_guard_here()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    recorded = EGRESS_LOG.read_text() if EGRESS_LOG.exists() else ""
+    if recorded.strip():
+        print(f"\nEGRESS GUARD: connections past loopback were attempted (and refused):\n{recorded[-4000:]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

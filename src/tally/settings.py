@@ -18,6 +18,9 @@ class Settings:
     max_body_bytes: int = 4 * 1024 * 1024
     # SEC-7: webhook URLs may point at loopback/private/link-local hosts only when a self-hoster opts in.
     webhooks_allow_private_urls: bool = False
+    # Every outbound connection (webhook deliveries) goes to loopback only; anything else is refused before
+    # a DNS lookup or a connect. For test suites and sealed staging hosts; the test suite sets it.
+    outbound_loopback_only: bool = False
     webhooks_timeout_seconds: float = 5.0
     # Settled webhook events (every delivery delivered, failed or canceled) older than this are deleted.
     webhooks_retention_days: int = 30
@@ -47,6 +50,7 @@ def load(*, test_clock: bool = False) -> Settings:
         database_url=url,
         test_clock=test_clock,
         webhooks_allow_private_urls=_flag("TALLY_WEBHOOKS_ALLOW_PRIVATE_URLS"),
+        outbound_loopback_only=_flag("TALLY_OUTBOUND_LOOPBACK_ONLY"),
         webhooks_timeout_seconds=float(os.environ.get("TALLY_WEBHOOKS_TIMEOUT_SECONDS", "5")),
         webhooks_retention_days=_positive_int("TALLY_WEBHOOKS_RETENTION_DAYS", 30),
         secret_key=os.environ.get("TALLY_SECRET_KEY") or None,

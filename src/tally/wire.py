@@ -14,19 +14,50 @@ import msgspec
 
 from tally.errors import BadRequest
 
-_decoder = msgspec.json.Decoder(float_hook=Decimal)
-_encoder = msgspec.json.Encoder(decimal_format="number")
-
 # Largest magnitude and finest scale tally stores exactly (NUMERIC on PostgreSQL, text on SQLite).
 MAX_ADJUSTED_EXPONENT = 38
 MIN_EXPONENT = -20
+
+# Bounds on any JSON number, checked on its text before anything converts it. `1e999999999` is 11 bytes,
+# but turning it into an int (as a pydantic `int` field would) builds a billion-digit integer while holding
+# the interpreter lock. Within these bounds every conversion is cheap; fields then apply their own ranges.
+MAX_NUMBER_CHARS = 400
+MAX_NUMBER_EXPONENT = 400
+
+
+def _json_number(text: str) -> Decimal:
+    """msgspec's hook for every non-integer JSON number: the raw text, parsed exactly to Decimal.
+
+    Cost is linear in the text: the length is checked first, and `Decimal(text)` only records the exponent.
+    Integers without a fraction or exponent never reach here; msgspec bounds those itself."""
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _NumberOutOfRange(f"{text[:20]}... has more than {MAX_NUMBER_CHARS} characters")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:  # an exponent too large for the decimal module itself
+        raise _NumberOutOfRange(f"{text[:40]} is out of range") from None
+    if value and abs(value.adjusted()) > MAX_NUMBER_EXPONENT:
+        raise _NumberOutOfRange(f"{text[:40]} is out of range (exponent beyond ±{MAX_NUMBER_EXPONENT})")
+    return value
+
+
+class _NumberOutOfRange(Exception):
+    pass
+
+
+_decoder = msgspec.json.Decoder(float_hook=_json_number)
+_encoder = msgspec.json.Encoder(decimal_format="number")
 
 
 def decode_json(raw: bytes) -> Any:
     try:
         return _decoder.decode(raw)
+    except _NumberOutOfRange as exc:
+        raise BadRequest(f"Request body has a number tally cannot accept: {exc}") from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"Request body is not valid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"Request body is not valid UTF-8 (byte {exc.start})") from None
     except RecursionError:
         raise BadRequest("Request body is nested too deeply") from None
 

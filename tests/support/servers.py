@@ -122,6 +122,8 @@ def make_server(backend: str, workdir: Path, *extra_args: str) -> tuple[Server, 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "METRONOME_"))}
     src = str(Path(__file__).resolve().parents[2] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    # Every server the suite starts confines its own outbound connections to loopback (issue 11).
+    env["TALLY_OUTBOUND_LOOPBACK_ONLY"] = "1"
     pg_url = None
     if backend == "sqlite":
         env["TALLY_DATA_DIR"] = str(workdir / "data")

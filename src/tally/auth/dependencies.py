@@ -100,6 +100,14 @@ def _lookup(engine: Engine, token: str) -> Tenant | None:
         return tenant_for_token(conn, token)
 
 
+def check_path_params(request: Request) -> None:
+    """Path parameters get the same text checks as body and query strings, before any route reads them:
+    a NUL character is a 400 on both databases (PostgreSQL cannot even bind it as text)."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise BadRequest(f"{name}: must not contain NUL characters")
+
+
 def current(request: Request) -> Ctx:
     ctx: Ctx = request.state.ctx
     return ctx

@@ -20,7 +20,7 @@ from tally.errors import BadRequest
 from tally.invoices import historical, service
 from tally.invoices.inputs import Loader
 from tally.invoices.wire import line_wire, num
-from tally.rating.engine import rate_usage_invoice
+from tally.rating.engine import PreparedContracts, rate_usage_invoice
 from tally.rating.periods import Period
 from tally.rating.results import Invoice
 from tally.wire import decode_json, format_timestamp
@@ -79,6 +79,7 @@ def _released(entry: service.Entry) -> dict[tuple[str, str], Decimal] | None:
 def render(loader: Loader, slots: list[Slot], now: datetime, skip_zero: bool) -> list[dict[str, Any]]:
     """Breakdown documents for `slots` (several slots of one invoice share one usage read)."""
     cache: dict[str, tuple[Any, list[Any], dict[datetime, Invoice]]] = {}
+    prepared = PreparedContracts()  # one contract is rated once per window: reuse its lookups
     out = []
     for slot in slots:
         e = slot.entry
@@ -101,7 +102,9 @@ def render(loader: Loader, slots: list[Slot], now: datetime, skip_zero: bool) ->
         ) -> Invoice:
             if t not in rated:
                 period = Period(key.start, key.end)
-                rated[t] = rate_usage_invoice(contract, [u for u in usage if u.timestamp < t], period)
+                rated[t] = rate_usage_invoice(
+                    contract, [u for u in usage if u.timestamp < t], period, prepared=prepared
+                )
             return rated[t]
 
         after = upto(slot.end)

@@ -4,7 +4,14 @@ Entry points: ``rate_usage_invoice`` / ``rate_scheduled_invoices`` (typed inputs
 ``rate_contract`` (plain dicts shaped like Metronome's JSON, ``from_wire.py``).
 """
 
-from tally.rating.engine import rate_scheduled_invoices, rate_usage_invoice
+from tally.rating.engine import PreparedContracts, rate_scheduled_invoices, rate_usage_invoice
 from tally.rating.periods import Period, billing_periods, period_containing
 
-__all__ = ["Period", "billing_periods", "period_containing", "rate_scheduled_invoices", "rate_usage_invoice"]
+__all__ = [
+    "Period",
+    "PreparedContracts",
+    "billing_periods",
+    "period_containing",
+    "rate_scheduled_invoices",
+    "rate_usage_invoice",
+]

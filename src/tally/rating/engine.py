@@ -107,28 +107,37 @@ class _Context:
         return found
 
 
-_PREPARED: dict[int, tuple[Contract, _Context, RateIndex, list[Slot]]] = {}
-_PREPARED_MAX = 128
+class PreparedContracts:
+    """Per-contract lookups (rate index, credit types, balance slots) that a caller may reuse across calls
+    rating the same contract object, e.g. the many windows of one breakdown.
+
+    The engine holds no state of its own: a caller that wants reuse creates one of these and passes it in,
+    and owns it (one per request or job, never shared between threads). An entry keeps a reference to its
+    contract, so the id it is keyed by cannot be reused while cached; inputs are frozen and must not be
+    mutated after they are passed in.
+    """
+
+    def __init__(self, max_size: int = 128) -> None:
+        self._max_size = max_size
+        self._entries: dict[int, tuple[Contract, _Context, RateIndex, list[Slot]]] = {}
+
+    def get(self, contract: Contract) -> tuple[_Context, RateIndex, list[Slot]]:
+        found = self._entries.get(id(contract))
+        if found is not None and found[0] is contract:
+            return found[1], found[2], found[3]
+        prepared = _prepare(contract)
+        if len(self._entries) >= self._max_size:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[id(contract)] = (contract, *prepared)
+        return prepared
 
 
 def _prepare(contract: Contract) -> tuple[_Context, RateIndex, list[Slot]]:
-    """Per-contract lookups, cached while the contract object is alive in the cache.
-
-    The cache holds a reference to the contract, so its id cannot be reused while cached; inputs are
-    frozen and must not be mutated after they are passed in.
-    """
-    found = _PREPARED.get(id(contract))
-    if found is not None and found[0] is contract:
-        return found[1], found[2], found[3]
-    prepared = (
+    return (
         _Context(contract),
         RateIndex(contract),
         ordered_slots(contract, (*contract.commits, *contract.credits)),
     )
-    if len(_PREPARED) >= _PREPARED_MAX:
-        _PREPARED.pop(next(iter(_PREPARED)))
-    _PREPARED[id(contract)] = (contract, *prepared)
-    return prepared
 
 
 def rate_usage_invoice(
@@ -138,6 +147,7 @@ def rate_usage_invoice(
     *,
     options: RatingOptions | None = None,
     custom_pricers: Mapping[str, CustomPricer] | None = None,
+    prepared: PreparedContracts | None = None,
 ) -> Invoice:
     """Rate one usage-statement period of a contract into a USAGE invoice (SPEC §6.4).
 
@@ -146,17 +156,19 @@ def rate_usage_invoice(
     the invoice reports this invoice's draw-downs as ledger entries and the balances after it.
     """
     with money_context():
-        return _rate(contract, usage, period, options or RatingOptions(), custom_pricers or {})
+        lookups = prepared.get(contract) if prepared is not None else _prepare(contract)
+        return _rate(contract, lookups, usage, period, options or RatingOptions(), custom_pricers or {})
 
 
 def _rate(
     contract: Contract,
+    lookups: tuple[_Context, RateIndex, list[Slot]],
     usage: Iterable[UsageRecord],
     period: Period,
     options: RatingOptions,
     custom_pricers: Mapping[str, CustomPricer],
 ) -> Invoice:
-    ctx, index, slot_template = _prepare(contract)
+    ctx, index, slot_template = lookups
     warnings: list[str] = []
     start = max(period.starting_at, utc(contract.starting_at))
     end = period.ending_before

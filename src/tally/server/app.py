@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -13,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tally import __version__
 from tally.audit import recorder as audit
-from tally.auth.dependencies import authenticate
+from tally.auth.dependencies import authenticate, check_path_params
 from tally.clock import Clock, SystemClock
 from tally.errors import TallyError
 from tally.kit.responses import JSONResponse, ok
@@ -26,11 +28,31 @@ log = logging.getLogger("tally")
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
-def _error(status: int, message: str, *, should_retry: bool | None = None) -> JSONResponse:
+def _error(
+    status: int,
+    message: str,
+    *,
+    should_retry: bool | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     response = ok({"message": message}, status_code=status)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
     if should_retry is not None:
         response.headers["x-should-retry"] = "true" if should_retry else "false"
     return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette's own 405 names only the first route's)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for pattern, served in request.app.state.route_methods:
+        if pattern.match(path):
+            methods |= served
+    if "GET" in methods:
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -47,9 +69,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(400, "; ".join(parts) or "Invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
-        return _error(exc.status_code, message)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return _error(exc.status_code, message, headers=headers)
 
     @app.exception_handler(OperationalError)
     async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
@@ -79,8 +104,14 @@ def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -
     def health() -> Any:
         return ok({"status": "ok", "version": __version__})
 
-    authed = APIRouter(dependencies=[Depends(authenticate)])
+    authed = APIRouter(dependencies=[Depends(authenticate), Depends(check_path_params)])
     for router in ROUTERS:
         authed.include_router(router)
     app.include_router(authed)
+    app.state.route_methods = [
+        (route.path_regex, frozenset(route.methods or ()))
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    ]
     return app

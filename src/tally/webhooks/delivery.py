@@ -185,6 +185,7 @@ def send(c: Claimed, key: bytes, clock: Clock, settings: Settings) -> Outcome:
         headers_for(body, date, key, c),
         timeout=settings.webhooks_timeout_seconds,
         allow_private=settings.webhooks_allow_private_urls,
+        loopback_only=settings.outbound_loopback_only,
     )
 
 

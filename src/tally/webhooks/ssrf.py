@@ -90,12 +90,35 @@ def resolve(host: str, port: int) -> tuple[IPAddress, ...]:
     return tuple(seen)
 
 
-def check(url: str, *, allow_private: bool) -> Target:
+LOOPBACK_NAMES = ("localhost",)
+
+
+def _loopback_only(host: str) -> None:
+    """`TALLY_OUTBOUND_LOOPBACK_ONLY`: refuse, before any DNS lookup, a host that is not a loopback
+    address or `localhost` (a lookup of another name would itself leave the machine)."""
+    name = host.lower().rstrip(".")
+    if name in LOOPBACK_NAMES or name.endswith(".localhost"):
+        return
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address is None or not address.is_loopback:
+        raise BlockedURL("outbound connections are confined to loopback (TALLY_OUTBOUND_LOOPBACK_ONLY)")
+
+
+def check(url: str, *, allow_private: bool, loopback_only: bool = False) -> Target:
     """Parse and resolve `url`; raise BlockedURL unless every address is allowed."""
     parts = parse(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    if loopback_only:
+        _loopback_only(host)
     addresses = resolve(host, port)
+    if loopback_only and not all(a.is_loopback for a in addresses):
+        raise BlockedURL("outbound connections are confined to loopback (TALLY_OUTBOUND_LOOPBACK_ONLY)")
     if not allow_private:
         for address in addresses:
             reason = forbidden(address)

@@ -49,10 +49,18 @@ class _PinnedTLS(http.client.HTTPSConnection):
         self.sock = _TLS.wrap_socket(raw, server_hostname=self.host)
 
 
-def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow_private: bool) -> Outcome:
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    allow_private: bool,
+    loopback_only: bool = False,
+) -> Outcome:
     """POST `body`; any 2xx status is an ack. Never raises for network or policy failures."""
     try:
-        target = check(url, allow_private=allow_private)
+        target = check(url, allow_private=allow_private, loopback_only=loopback_only)
     except BlockedURL as exc:
         return Outcome(None, f"blocked: {exc}")
     return _send(target, body, headers, timeout)
