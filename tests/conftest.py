@@ -34,7 +34,8 @@ def _install_guard_here() -> None:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("tally_tests_egress_guard", EGRESS_DIR / "sitecustomize.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
 
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.routing import APIRoute
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
