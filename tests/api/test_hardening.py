@@ -161,3 +161,46 @@ def test_405_carries_allow(server: Running) -> None:
         r = c.delete("/v1/ingest")
         assert r.status_code == 405
         assert "POST" in r.headers["allow"]
+
+
+# Numbers inside the JSON bounds but absurd for the field: each is a 4xx naming the field, or, where the
+# value is legal, the contract's drafts still read; never a 5xx or a loop over 10^300 periods.
+BIG = ["10" + "0" * 300, "1e300", "1e38", "99999999999999999999"]
+
+
+@pytest.mark.parametrize("big", BIG)
+def test_absurd_integers_in_valid_bodies_are_4xx(server: Running, big: str, uid: str) -> None:
+    from tests.sdk.test_contracts import JAN as JAN_DT
+    from tests.sdk.test_contracts import iso, make_catalog
+
+    JAN = iso(JAN_DT)
+
+    cat = make_catalog(server.sdk(), uid)
+    recurring = (
+        '{"customer_id": "%s", "starting_at": "%s", "rate_card_id": "%s", "recurring_commits": [{'
+        '"product_id": "%s", "priority": 1, "starting_at": "%s", "access_amount": {"unit_price": 100, '
+        '"credit_type_id": "2714e483-4ff1-48e4-9e25-ac732e8f24f2"}, "commit_duration": {"value": %s}}]}'
+    )
+    bodies = {
+        "commit_duration.value": recurring % (cat.customer, JAN, cat.card, cat.fixed, JAN, big),
+        "subscription quantity": (
+            f'{{"customer_id": "{cat.customer}", "starting_at": "{JAN}", "rate_card_id": "{cat.card}", "subscriptions": [{{'
+            f'"collection_schedule": "ADVANCE", "initial_quantity": {big}, "proration": {{"invoice_behavior": '
+            '"BILL_IMMEDIATELY", "is_prorated": true}, "subscription_rate": {"billing_frequency": "MONTHLY", '
+            f'"product_id": "{cat.sub}"}}}}]}}'
+        ),
+        "net_payment_terms_days": f'{{"customer_id": "{cat.customer}", "starting_at": "{JAN}", "net_payment_terms_days": {big}}}',
+    }
+    failures = []
+    with server.http() as c:
+        for label, body in bodies.items():
+            began = time.monotonic()
+            r = c.post("/v1/contracts/create", content=body, headers={"Content-Type": "application/json"})
+            if r.status_code == 200:
+                r = c.get(f"/v1/customers/{cat.customer}/invoices")
+                ok = r.status_code == 200
+            else:
+                ok = 400 <= r.status_code < 500
+            if not ok or time.monotonic() - began > 60:
+                failures.append((label, r.status_code, r.text[:200]))
+    assert not failures, failures

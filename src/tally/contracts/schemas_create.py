@@ -26,7 +26,7 @@ from tally.contracts.schemas_terms import (
     SpendTracker,
     Subscription,
 )
-from tally.kit.api import Id, Num, Req, Str, Ts
+from tally.kit.api import Id, Num, PaymentTermsDays, Req, Str, Ts
 
 
 class BillingProviderConfiguration(Req):
@@ -153,7 +153,7 @@ class CreateContract(Req):
     hierarchy_configuration: HierarchyConfiguration | None = None
     multiplier_override_prioritization: Literal["LOWEST_MULTIPLIER", "EXPLICIT"] | None = None
     name: Str | None = None
-    net_payment_terms_days: Num | None = None
+    net_payment_terms_days: PaymentTermsDays | None = None
     netsuite_sales_order_id: Id | None = None
     overrides: list[Override] | None = None
     package_alias: Str | None = None

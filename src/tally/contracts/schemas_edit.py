@@ -35,7 +35,7 @@ from tally.contracts.schemas_terms import (
     UpdateCommitAccessSchedule,
     UpdateCommitInvoiceSchedule,
 )
-from tally.kit.api import Id, Num, Req, Str, Ts
+from tally.kit.api import Id, Num, PaymentTermsDays, Req, Str, Ts
 
 
 class AddBillingProviderConfigurationUpdateBillingProviderConfiguration(Req):
@@ -311,7 +311,7 @@ class EditContract(Req):
     update_contract_end_date: Ts | None = None
     update_contract_name: Str | None = None
     update_credits: list[UpdateCredit] | None = None
-    update_net_payment_terms_days: Num | None = None
+    update_net_payment_terms_days: PaymentTermsDays | None = None
     update_prepaid_balance_threshold_configuration: UpdatePrepaidBalanceThresholdConfiguration | None = None
     update_recurring_commits: list[UpdateRecurringCommit] | None = None
     update_recurring_credits: list[UpdateRecurringCredit] | None = None

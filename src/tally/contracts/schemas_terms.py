@@ -6,7 +6,9 @@ so each keeps the name its first user gave it."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
 
 from tally.kit.api import Id, Num, Req, Str, Ts
 
@@ -125,9 +127,20 @@ class Override(Req):
     type: Literal["OVERWRITE", "MULTIPLIER", "TIERED"] | None = None
 
 
+# Durations are bounded so that every date they produce is a real date (at most 100 years out): an
+# unbounded count would overflow date arithmetic deep inside billing.
+_DURATION_MAX = {"DAYS": 36_500, "WEEKS": 5_200, "MONTHS": 1_200, "YEARS": 100}
+
+
 class CommitDuration(Req):
     unit: Literal["DAYS", "WEEKS", "MONTHS", "YEARS"]
-    value: int
+    value: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _within_a_century(self) -> CommitDuration:
+        if self.value > _DURATION_MAX[self.unit]:
+            raise ValueError(f"value: at most {_DURATION_MAX[self.unit]} {self.unit.lower()}")
+        return self
 
 
 class CreateCommit(Req):
@@ -213,7 +226,7 @@ class RecurringCommitAccessAmount(Req):
 
 
 class RecurringCommitCommitDuration(Req):
-    value: Num
+    value: Annotated[Num, Field(le=1_200)]  # periods: at most 100 years of monthly periods
     unit: Literal["PERIODS"] | None = None
 
 

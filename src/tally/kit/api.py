@@ -63,6 +63,8 @@ def _text(value: Any) -> Any:
 
 Num = Annotated[Decimal, BeforeValidator(_as_value_error(_number))]
 NonNegNum = Annotated[Decimal, BeforeValidator(_as_value_error(_number)), Field(ge=0)]
+# Days until an invoice is due: a due date must stay a real date.
+PaymentTermsDays = Annotated[Decimal, BeforeValidator(_as_value_error(_number)), Field(ge=0, le=3650)]
 Ts = Annotated[datetime, BeforeValidator(_as_value_error(_timestamp))]
 Str = Annotated[str, BeforeValidator(_text), Field(max_length=4096)]
 NonEmptyStr = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=4096)]
