@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -170,27 +171,30 @@ BIG = ["10" + "0" * 300, "1e300", "1e38", "99999999999999999999"]
 
 @pytest.mark.parametrize("big", BIG)
 def test_absurd_integers_in_valid_bodies_are_4xx(server: Running, big: str, uid: str) -> None:
-    from tests.sdk.test_contracts import JAN as JAN_DT
-    from tests.sdk.test_contracts import iso, make_catalog
-
-    JAN = iso(JAN_DT)
+    from tests.sdk.test_contracts import JAN, USD, iso, make_catalog
 
     cat = make_catalog(server.sdk(), uid)
-    recurring = (
-        '{"customer_id": "%s", "starting_at": "%s", "rate_card_id": "%s", "recurring_commits": [{'
-        '"product_id": "%s", "priority": 1, "starting_at": "%s", "access_amount": {"unit_price": 100, '
-        '"credit_type_id": "2714e483-4ff1-48e4-9e25-ac732e8f24f2"}, "commit_duration": {"value": %s}}]}'
-    )
-    bodies = {
-        "commit_duration.value": recurring % (cat.customer, JAN, cat.card, cat.fixed, JAN, big),
-        "subscription quantity": (
-            f'{{"customer_id": "{cat.customer}", "starting_at": "{JAN}", "rate_card_id": "{cat.card}", "subscriptions": [{{'
-            f'"collection_schedule": "ADVANCE", "initial_quantity": {big}, "proration": {{"invoice_behavior": '
-            '"BILL_IMMEDIATELY", "is_prorated": true}, "subscription_rate": {"billing_frequency": "MONTHLY", '
-            f'"product_id": "{cat.sub}"}}}}]}}'
-        ),
-        "net_payment_terms_days": f'{{"customer_id": "{cat.customer}", "starting_at": "{JAN}", "net_payment_terms_days": {big}}}',
+    base = {"customer_id": cat.customer, "starting_at": iso(JAN), "rate_card_id": cat.card}
+    recurring = {
+        "product_id": cat.fixed,
+        "priority": 1,
+        "starting_at": iso(JAN),
+        "access_amount": {"unit_price": 100, "credit_type_id": USD},
+        "commit_duration": {"value": "BIG"},
     }
+    subscription = {
+        "collection_schedule": "ADVANCE",
+        "initial_quantity": "BIG",
+        "proration": {"invoice_behavior": "BILL_IMMEDIATELY", "is_prorated": True},
+        "subscription_rate": {"billing_frequency": "MONTHLY", "product_id": cat.sub},
+    }
+    docs = {
+        "commit_duration.value": {**base, "recurring_commits": [recurring]},
+        "subscription quantity": {**base, "subscriptions": [subscription]},
+        "net_payment_terms_days": {**base, "net_payment_terms_days": "BIG"},
+    }
+    # The number goes in as raw JSON text, exactly as a client could send it.
+    bodies = {label: json.dumps(doc).replace('"BIG"', big) for label, doc in docs.items()}
     failures = []
     with server.http() as c:
         for label, body in bodies.items():
