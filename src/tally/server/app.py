@@ -17,7 +17,8 @@ from tally.auth.dependencies import authenticate
 from tally.clock import Clock, SystemClock
 from tally.errors import TallyError
 from tally.kit.responses import JSONResponse, ok
-from tally.server.routes import ROUTERS
+from tally.server import openapi
+from tally.server.routes import ROUTERS, TEST_CLOCK
 from tally.settings import Settings
 
 log = logging.getLogger("tally")
@@ -82,5 +83,8 @@ def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -
     authed = APIRouter(dependencies=[Depends(authenticate)])
     for router in ROUTERS:
         authed.include_router(router)
+    if settings.test_clock:
+        authed.include_router(TEST_CLOCK)
     app.include_router(authed)
+    openapi.install(app)
     return app
