@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
 from tally.kit.api import Id, NonEmptyStr, Num, Req, Str
+from tally.kit.responses import Doc
 
 AlertType = Literal[
     "low_credit_balance_reached",
@@ -113,3 +114,8 @@ class GetCustomerAlert(Req):
 class ResetCustomerAlert(Req):
     alert_id: Id
     customer_id: Id
+
+
+# ---- Response shapes (documented in /openapi.json; see tally.kit.responses) ----
+class CustomerAlertDoc(Doc):
+    alert: dict[str, Any]

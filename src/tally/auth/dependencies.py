@@ -11,10 +11,11 @@ import time
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Request
+from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from tally.audit import recorder as audit
@@ -22,6 +23,7 @@ from tally.auth.service import Tenant, hash_token, tenant_for_token
 from tally.clock import Clock
 from tally.db import uow
 from tally.errors import BadRequest, PayloadTooLarge, Unauthorized
+from tally.kit.api import body_type
 from tally.wire import decode_json
 
 _CACHE_SECONDS = 5.0  # a revoked token stops working within this many seconds
@@ -153,3 +155,11 @@ def _gunzip(raw: bytes) -> bytes:
 
 
 BodyDep = Annotated[Any, Depends(json_body)]
+
+M = TypeVar("M", bound=BaseModel)
+
+if TYPE_CHECKING:
+    JsonBody = Annotated[M, "the request body, validated by M"]
+else:
+    # `req: JsonBody[Model]`: the body read by json_body, validated by Model (which /openapi.json documents).
+    JsonBody = body_type(json_body)

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from tally.kit.api import NonEmptyStr, Req, Str
+from tally.kit.responses import Doc
 
 AggregationType = Literal["COUNT", "LATEST", "MAX", "SUM", "UNIQUE"]
 
@@ -38,3 +39,9 @@ class UpdateMetric(Req):
 
 class ArchiveMetric(Req):
     id: NonEmptyStr
+
+
+# ---- Response shapes (documented in /openapi.json; see tally.kit.responses) ----
+class MetricDoc(Doc):
+    id: str
+    name: str

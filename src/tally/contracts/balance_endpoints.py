@@ -4,51 +4,45 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tally.auth.dependencies import BodyDep, CtxDep
+from tally.auth.dependencies import CtxDep, JsonBody
 from tally.contracts import balances, wire
 from tally.contracts import schemas as s
 from tally.contracts.schemas_create import CreateCustomerCommit, CreateCustomerCredit
 from tally.db import uow
-from tally.kit.api import parse
 from tally.kit.pagination import after_id, check_limit, cut
-from tally.kit.responses import JSONResponse, data, empty, page
+from tally.kit.responses import Data, Empty, IdDoc, JSONResponse, Page, data, empty, page
 
 router = APIRouter(prefix="/v1/contracts")
 
 
-@router.post("/customerCommits/create")
-def create_commit(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(CreateCustomerCommit, body)
+@router.post("/customerCommits/create", response_model=Data[IdDoc])
+def create_commit(ctx: CtxDep, req: JsonBody[CreateCustomerCommit]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         commit_id = balances.create_customer_balance(conn, ctx.tenant_id, req, "commit", ctx.now())
     return data({"id": commit_id})
 
 
-@router.post("/customerCredits/create")
-def create_credit(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(CreateCustomerCredit, body)
+@router.post("/customerCredits/create", response_model=Data[IdDoc])
+def create_credit(ctx: CtxDep, req: JsonBody[CreateCustomerCredit]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         credit_id = balances.create_customer_balance(conn, ctx.tenant_id, req, "credit", ctx.now())
     return data({"id": credit_id})
 
 
-@router.post("/customerCommits/list")
-def list_commits(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.ListCustomerCommits, body)
+@router.post("/customerCommits/list", response_model=Page[s.BalanceDoc])
+def list_commits(ctx: CtxDep, req: JsonBody[s.ListCustomerCommits]) -> JSONResponse:
     return _list(
         ctx, req, ("PREPAID", "POSTPAID"), bool(req.include_contract_commits), req.commit_id, req.access_type
     )
 
 
-@router.post("/customerCredits/list")
-def list_credits(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.ListCustomerCredits, body)
+@router.post("/customerCredits/list", response_model=Page[s.BalanceDoc])
+def list_credits(ctx: CtxDep, req: JsonBody[s.ListCustomerCredits]) -> JSONResponse:
     return _list(ctx, req, ("CREDIT",), bool(req.include_contract_credits), req.credit_id, None)
 
 
-@router.post("/customerBalances/list")
-def list_balances(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.ListBalances, body)
+@router.post("/customerBalances/list", response_model=Page[s.BalanceDoc])
+def list_balances(ctx: CtxDep, req: JsonBody[s.ListBalances]) -> JSONResponse:
     return _list(
         ctx,
         req,
@@ -106,33 +100,29 @@ def _list(
     return page(out, nxt)
 
 
-@router.post("/customerCommits/updateEndDate")
-def commit_end_date(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.UpdateCommitEndDate, body)
+@router.post("/customerCommits/updateEndDate", response_model=Data[IdDoc])
+def commit_end_date(ctx: CtxDep, req: JsonBody[s.UpdateCommitEndDate]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         balances.update_end_date(conn, ctx.tenant_id, req, "commit", ctx.now())
     return data({"id": req.commit_id})
 
 
-@router.post("/customerCredits/updateEndDate")
-def credit_end_date(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.UpdateCreditEndDate, body)
+@router.post("/customerCredits/updateEndDate", response_model=Data[IdDoc])
+def credit_end_date(ctx: CtxDep, req: JsonBody[s.UpdateCreditEndDate]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         balances.update_end_date(conn, ctx.tenant_id, req, "credit", ctx.now())
     return data({"id": req.credit_id})
 
 
-@router.post("/addManualBalanceLedgerEntry")
-def add_manual_entry(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.AddManualBalanceEntry, body)
+@router.post("/addManualBalanceLedgerEntry", response_model=Empty)
+def add_manual_entry(ctx: CtxDep, req: JsonBody[s.AddManualBalanceEntry]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         balances.add_manual_entry(conn, ctx.tenant_id, req, ctx.now())
     return empty()
 
 
-@router.post("/customerBalances/getNetBalance")
-def net_balance(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.GetNetBalance, body)
+@router.post("/customerBalances/getNetBalance", response_model=Data[s.NetBalanceDoc])
+def net_balance(ctx: CtxDep, req: JsonBody[s.GetNetBalance]) -> JSONResponse:
     with uow.read(ctx.engine) as conn:
         total, credit_type = balances.net_balance(conn, ctx.tenant_id, req, ctx.now())
     return data({"balance": total, "credit_type_id": credit_type or ""})

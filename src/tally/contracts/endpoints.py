@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from tally.auth.dependencies import BodyDep, CtxDep
+from tally.auth.dependencies import CtxDep, JsonBody
 from tally.contracts import lifecycle, named_schedules, service, thresholds, wire, wire_contract
 from tally.contracts import rate_schedule as schedule
 from tally.contracts import schemas as s
@@ -15,16 +15,15 @@ from tally.contracts.schemas_edit import EditContract
 from tally.contracts.schemas_edit_balance import EditCommit, EditCredit
 from tally.db import uow
 from tally.errors import BadRequest
-from tally.kit.api import parse
 from tally.kit.pagination import after_id, check_limit, cut
-from tally.kit.responses import JSONResponse, data, empty, ok, page
+from tally.kit.responses import CursorPage, Data, Empty, IdDoc, JSONResponse, Page, data, empty, ok, page
+from tally.rate_cards.schemas import ScheduleSegmentDoc
 
 router = APIRouter()
 
 
-@router.post("/v1/contracts/create")
-def create(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(CreateContract, body)
+@router.post("/v1/contracts/create", response_model=Data[IdDoc])
+def create(ctx: CtxDep, req: JsonBody[CreateContract]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         contract_id = service.create(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
     thresholds.written(ctx.engine, ctx.tenant_id, contract_id, ctx.now(), req)
@@ -35,9 +34,8 @@ def _flags(req: Any) -> dict[str, Any]:
     return {"include_balance": bool(req.include_balance), "include_ledgers": bool(req.include_ledgers)}
 
 
-@router.post("/v1/contracts/get")
-def retrieve_v1(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.GetContract, body)
+@router.post("/v1/contracts/get", response_model=Data[s.ContractV1Doc])
+def retrieve_v1(ctx: CtxDep, req: JsonBody[s.GetContract]) -> JSONResponse:
     now = ctx.now()
     with uow.read(ctx.engine) as conn:
         c = service.get(conn, ctx.tenant_id, req.customer_id, req.contract_id)
@@ -45,9 +43,8 @@ def retrieve_v1(ctx: CtxDep, body: BodyDep) -> JSONResponse:
     return data(wire_contract.v1(c, names, now, _flags(req)))
 
 
-@router.post("/v2/contracts/get")
-def retrieve_v2(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.GetContractV2, body)
+@router.post("/v2/contracts/get", response_model=Data[s.ContractV2Doc])
+def retrieve_v2(ctx: CtxDep, req: JsonBody[s.GetContractV2]) -> JSONResponse:
     if req.as_of_date is not None and req.include_ledgers:
         raise BadRequest("as_of_date cannot be combined with include_ledgers")
     now = ctx.now()
@@ -80,52 +77,47 @@ def _list(ctx: CtxDep, req: Any, shape: Any) -> JSONResponse:
     return ok({"data": [shape(c, names, now, _flags(req)) for c in items], "cursor": nxt})
 
 
-@router.post("/v1/contracts/list")
-def list_v1(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    return _list(ctx, parse(s.ListContracts, body), wire_contract.v1)
+@router.post("/v1/contracts/list", response_model=CursorPage[s.ContractV1Doc])
+def list_v1(ctx: CtxDep, req: JsonBody[s.ListContracts]) -> JSONResponse:
+    return _list(ctx, req, wire_contract.v1)
 
 
-@router.post("/v2/contracts/list")
-def list_v2(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    return _list(ctx, parse(s.ListContractsV2, body), wire_contract.v2)
+@router.post("/v2/contracts/list", response_model=CursorPage[s.ContractV2Doc])
+def list_v2(ctx: CtxDep, req: JsonBody[s.ListContractsV2]) -> JSONResponse:
+    return _list(ctx, req, wire_contract.v2)
 
 
-@router.post("/v1/contracts/amend")
-def amend(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(AmendContract, body)
+@router.post("/v1/contracts/amend", response_model=Data[IdDoc])
+def amend(ctx: CtxDep, req: JsonBody[AmendContract]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         amendment_id = lifecycle.amend(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
     return data({"id": amendment_id})
 
 
-@router.post("/v2/contracts/edit")
-def edit(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(EditContract, body)
+@router.post("/v2/contracts/edit", response_model=Data[IdDoc])
+def edit(ctx: CtxDep, req: JsonBody[EditContract]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         edit_id = lifecycle.edit(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
     thresholds.written(ctx.engine, ctx.tenant_id, req.contract_id, ctx.now(), req)
     return data({"id": edit_id})
 
 
-@router.post("/v2/contracts/commits/edit")
-def edit_commit(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(EditCommit, body)
+@router.post("/v2/contracts/commits/edit", response_model=Data[IdDoc])
+def edit_commit(ctx: CtxDep, req: JsonBody[EditCommit]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         lifecycle.edit_balance(conn, ctx.tenant_id, req, "commit", ctx.now(), ctx.tenant.name)
     return data({"id": req.commit_id})
 
 
-@router.post("/v2/contracts/credits/edit")
-def edit_credit(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(EditCredit, body)
+@router.post("/v2/contracts/credits/edit", response_model=Data[IdDoc])
+def edit_credit(ctx: CtxDep, req: JsonBody[EditCredit]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         lifecycle.edit_balance(conn, ctx.tenant_id, req, "credit", ctx.now(), ctx.tenant.name)
     return data({"id": req.credit_id})
 
 
-@router.post("/v2/contracts/getEditHistory")
-def edit_history(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.GetEditHistory, body)
+@router.post("/v2/contracts/getEditHistory", response_model=Data[list[s.EditHistoryDoc]])
+def edit_history(ctx: CtxDep, req: JsonBody[s.GetEditHistory]) -> JSONResponse:
     now = ctx.now()
     with uow.read(ctx.engine) as conn:
         c = service.get(conn, ctx.tenant_id, req.customer_id, req.contract_id)
@@ -133,49 +125,43 @@ def edit_history(ctx: CtxDep, body: BodyDep) -> JSONResponse:
     return data(lifecycle.history_wire(c, names))
 
 
-@router.post("/v1/contracts/updateEndDate")
-def update_end_date(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.UpdateEndDate, body)
+@router.post("/v1/contracts/updateEndDate", response_model=Data[IdDoc])
+def update_end_date(ctx: CtxDep, req: JsonBody[s.UpdateEndDate]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         lifecycle.update_end_date(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
     return data({"id": req.contract_id})
 
 
-@router.post("/v1/contracts/archive")
-def archive(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.ArchiveContract, body)
+@router.post("/v1/contracts/archive", response_model=Data[IdDoc])
+def archive(ctx: CtxDep, req: JsonBody[s.ArchiveContract]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         lifecycle.archive(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
     return data({"id": req.contract_id})
 
 
-@router.post("/v1/contracts/setUsageFilter")
-def set_usage_filter(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.SetUsageFilter, body)
+@router.post("/v1/contracts/setUsageFilter", response_model=Empty)
+def set_usage_filter(ctx: CtxDep, req: JsonBody[s.SetUsageFilter]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         lifecycle.set_usage_filter(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
     return empty()
 
 
-@router.post("/v1/contracts/getNamedSchedule")
-def get_contract_schedule(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.GetContractNamedSchedule, body)
+@router.post("/v1/contracts/getNamedSchedule", response_model=Data[list[ScheduleSegmentDoc]])
+def get_contract_schedule(ctx: CtxDep, req: JsonBody[s.GetContractNamedSchedule]) -> JSONResponse:
     with uow.read(ctx.engine) as conn:
         segments = named_schedules.get_contract_schedule(conn, ctx.tenant_id, req)
     return data([g.to_wire() for g in segments])
 
 
-@router.post("/v1/contracts/updateNamedSchedule")
-def update_contract_schedule(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.UpdateContractNamedSchedule, body)
+@router.post("/v1/contracts/updateNamedSchedule", response_model=Empty)
+def update_contract_schedule(ctx: CtxDep, req: JsonBody[s.UpdateContractNamedSchedule]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         named_schedules.update_contract_schedule(conn, ctx.tenant_id, req)
     return empty()
 
 
-@router.post("/v1/contracts/listNamedSchedules")
-def list_contract_schedules(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.ListNamedSchedules, body)
+@router.post("/v1/contracts/listNamedSchedules", response_model=Page[s.NamedScheduleListDoc])
+def list_contract_schedules(ctx: CtxDep, req: JsonBody[s.ListNamedSchedules]) -> JSONResponse:
     n = check_limit(req.limit)
     with uow.read(ctx.engine) as conn:
         rows = named_schedules.list_contract_schedules(conn, ctx.tenant_id, req, after_id(req.next_page))
@@ -183,27 +169,27 @@ def list_contract_schedules(ctx: CtxDep, body: BodyDep) -> JSONResponse:
     return page([item for _, item in items], nxt)
 
 
-@router.post("/v1/customers/getNamedSchedule")
-def get_customer_schedule(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.GetCustomerNamedSchedule, body)
+@router.post("/v1/customers/getNamedSchedule", response_model=Data[list[ScheduleSegmentDoc]])
+def get_customer_schedule(ctx: CtxDep, req: JsonBody[s.GetCustomerNamedSchedule]) -> JSONResponse:
     with uow.read(ctx.engine) as conn:
         segments = named_schedules.get_customer_schedule(conn, ctx.tenant_id, req)
     return data([g.to_wire() for g in segments])
 
 
-@router.post("/v1/customers/updateNamedSchedule")
-def update_customer_schedule(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.UpdateCustomerNamedSchedule, body)
+@router.post("/v1/customers/updateNamedSchedule", response_model=Empty)
+def update_customer_schedule(ctx: CtxDep, req: JsonBody[s.UpdateCustomerNamedSchedule]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         named_schedules.update_customer_schedule(conn, ctx.tenant_id, req)
     return empty()
 
 
-@router.post("/v1/contracts/getContractRateSchedule")
+@router.post("/v1/contracts/getContractRateSchedule", response_model=Page[s.ContractRateDoc])
 def rate_schedule(
-    ctx: CtxDep, body: BodyDep, limit: str | None = None, next_page: str | None = None
+    ctx: CtxDep,
+    req: JsonBody[schedule.GetContractRateSchedule],
+    limit: str | None = None,
+    next_page: str | None = None,
 ) -> JSONResponse:
-    req = parse(schedule.GetContractRateSchedule, body)
     n = check_limit(limit)
     with uow.read(ctx.engine) as conn:
         items, nxt = schedule.rate_schedule(conn, ctx.tenant_id, req, req.at or ctx.now(), next_page, n)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from tally.kit.api import Id, Num, Req, Str, Ts
+from tally.kit.responses import Doc, WireNum, WireTs
 
 
 class GetContract(Req):
@@ -194,3 +197,81 @@ class UpdateCustomerNamedSchedule(Req):
     starting_at: Ts
     value: Any
     ending_before: Ts | None = None
+
+
+# ---- Response shapes (documented in /openapi.json; see tally.kit.responses) ----
+class ContractV1Doc(Doc):
+    id: str
+    customer_id: str
+    initial: dict[str, Any]
+    current: dict[str, Any]
+    amendments: list[Any]
+
+
+class ContractV2Doc(Doc):
+    id: str
+    customer_id: str
+    created_at: WireTs
+    created_by: str
+    starting_at: WireTs
+    commits: list[Any]
+    overrides: list[Any]
+    scheduled_charges: list[Any]
+    transitions: list[Any]
+    usage_statement_schedule: dict[str, Any]
+
+
+class EditHistoryDoc(Doc):
+    id: str
+
+
+class NamedScheduleListDoc(Doc):
+    contract_id: str
+    schedule_name: str
+    segments: list[Any]
+
+
+class ContractRateDoc(Doc):
+    rate_card_id: str
+    product_id: str
+    product_name: str
+    product_tags: list[str]
+    product_custom_fields: dict[str, str]
+    entitled: bool
+    list_rate: dict[str, Any]
+    starting_at: WireTs
+
+
+class BalanceDoc(Doc):
+    """A commit or credit (customer- or contract-level) as the balance lists return it."""
+
+    id: str
+    type: str
+    product: dict[str, Any]
+
+
+class NetBalanceDoc(Doc):
+    balance: WireNum
+    credit_type_id: str
+
+
+class SeatsHistoryDoc(Doc):
+    starting_at: WireTs
+    assigned_seat_ids: list[str]
+    total_quantity: WireNum
+
+
+class SeatBalanceDoc(Doc):
+    seat_id: str
+    balances: list[Any]
+
+
+class SeatPaginationDoc(Doc):
+    seats_included: WireNum
+    seats_available_for_next_page: WireNum
+
+
+class SeatBalancesDoc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: list[SeatBalanceDoc]
+    pagination: SeatPaginationDoc

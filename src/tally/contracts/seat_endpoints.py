@@ -5,39 +5,36 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tally.auth.dependencies import BodyDep, CtxDep
+from tally.auth.dependencies import CtxDep, JsonBody
+from tally.contracts import schemas as s
 from tally.contracts import seats
 from tally.db import uow
-from tally.kit.api import parse
 from tally.kit.pagination import check_limit
-from tally.kit.responses import JSONResponse, data, ok, page
+from tally.kit.responses import Data, Doc, JSONResponse, Page, data, ok, page
 
 router = APIRouter(prefix="/v1/contracts")
 
 SEATS_HISTORY_MAX = 10  # entries per page (SPEC §5.8)
 
 
-@router.post("/getSubscriptionSeatsHistory")
-def seats_history(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(seats.GetSeatsHistory, body)
+@router.post("/getSubscriptionSeatsHistory", response_model=Page[s.SeatsHistoryDoc])
+def seats_history(ctx: CtxDep, req: JsonBody[seats.GetSeatsHistory]) -> JSONResponse:
     n = check_limit(req.limit, SEATS_HISTORY_MAX, SEATS_HISTORY_MAX)
     with uow.read(ctx.engine) as conn:
         items, nxt = seats.seats_history(conn, ctx.tenant_id, req, n)
     return page(items, nxt)
 
 
-@router.post("/seatBalances/list")
-def seat_balances(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(seats.ListSeatBalances, body)
+@router.post("/seatBalances/list", response_model=s.SeatBalancesDoc)
+def seat_balances(ctx: CtxDep, req: JsonBody[seats.ListSeatBalances]) -> JSONResponse:
     n = check_limit(req.limit)
     with uow.read(ctx.engine) as conn:
         items, pagination = seats.seat_balances(conn, ctx.tenant_id, req, n, ctx.now())
     return ok({"data": items, "pagination": pagination})
 
 
-@router.post("/getSubscriptionQuantityHistory")
-def quantity_history(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(seats.GetQuantityHistory, body)
+@router.post("/getSubscriptionQuantityHistory", response_model=Data[list[Doc]])
+def quantity_history(ctx: CtxDep, req: JsonBody[seats.GetQuantityHistory]) -> JSONResponse:
     with uow.read(ctx.engine) as conn:
         out = seats.quantity_history(conn, ctx.tenant_id, req, ctx.now())
     return data(out)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from tally.kit.api import NonEmptyStr, Req
+from tally.kit.responses import Doc
 
 
 class CreatePricingUnit(Req):
@@ -11,3 +12,10 @@ class CreatePricingUnit(Req):
 
 class ArchivePricingUnit(Req):
     id: NonEmptyStr
+
+
+# ---- Response shapes (documented in /openapi.json; see tally.kit.responses) ----
+class CreditTypeDoc(Doc):
+    id: str
+    name: str
+    is_currency: bool

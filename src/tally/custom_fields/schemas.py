@@ -4,6 +4,7 @@ from typing import Literal
 
 from tally.custom_fields.service import ENTITIES
 from tally.kit.api import NonEmptyStr, Req, Str
+from tally.kit.responses import Doc
 
 Entity = Literal[ENTITIES]  # type: ignore[valid-type]
 
@@ -33,3 +34,10 @@ class DeleteValues(Req):
     entity: Entity
     entity_id: NonEmptyStr
     keys: list[NonEmptyStr]
+
+
+# ---- Response shapes (documented in /openapi.json; see tally.kit.responses) ----
+class CustomFieldKeyDoc(Doc):
+    entity: str
+    key: str
+    enforce_uniqueness: bool

@@ -2,16 +2,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from tally.auth.dependencies import BodyDep, CtxDep
+from tally.auth.dependencies import CtxDep, JsonBody
 from tally.billable_metrics import service as metrics
+from tally.billable_metrics.schemas import MetricDoc
 from tally.custom_fields import service as custom_fields
 from tally.customers import schemas as s
 from tally.customers import service
 from tally.db import uow
 from tally.errors import BadRequest
-from tally.kit.api import parse
 from tally.kit.pagination import after_id, check_limit, cut
-from tally.kit.responses import JSONResponse, data, empty, page
+from tally.kit.responses import Data, Empty, IdDoc, JSONResponse, Page, data, empty, page
 
 router = APIRouter(prefix="/v1/customers")
 MAX_FILTER_IDS = 100
@@ -29,16 +29,15 @@ def _split(value: str | None, field: str) -> list[str] | None:
     return items
 
 
-@router.post("")
-def create(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.CreateCustomer, body)
+@router.post("", response_model=Data[s.CustomerSummaryDoc])
+def create(ctx: CtxDep, req: JsonBody[s.CreateCustomer]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         customer = service.create(conn, ctx.tenant_id, req, ctx.now())
         custom = custom_fields.values_for(conn, ctx.tenant_id, service.ENTITY, [customer.id])
     return data(service.summary(customer, custom[customer.id]))
 
 
-@router.get("")
+@router.get("", response_model=Page[s.CustomerDoc])
 def list_customers(
     ctx: CtxDep,
     limit: str | None = None,
@@ -69,15 +68,14 @@ def list_customers(
     return page([service.to_wire(c, custom[c.id]) for c in items], nxt)
 
 
-@router.post("/archive")
-def archive(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.ArchiveCustomer, body)
+@router.post("/archive", response_model=Data[IdDoc])
+def archive(ctx: CtxDep, req: JsonBody[s.ArchiveCustomer]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         service.archive(conn, ctx.tenant_id, req.id, ctx.now())
     return data({"id": req.id})
 
 
-@router.get("/{customer_id}")
+@router.get("/{customer_id}", response_model=Data[s.CustomerDoc])
 def retrieve(ctx: CtxDep, customer_id: str) -> JSONResponse:
     with uow.read(ctx.engine) as conn:
         customer = service.get(conn, ctx.tenant_id, customer_id)
@@ -85,32 +83,29 @@ def retrieve(ctx: CtxDep, customer_id: str) -> JSONResponse:
     return data(service.to_wire(customer, custom[customer.id]))
 
 
-@router.post("/{customer_id}/setName")
-def set_name(ctx: CtxDep, customer_id: str, body: BodyDep) -> JSONResponse:
-    req = parse(s.SetName, body)
+@router.post("/{customer_id}/setName", response_model=Data[s.CustomerSummaryDoc])
+def set_name(ctx: CtxDep, customer_id: str, req: JsonBody[s.SetName]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         customer = service.set_name(conn, ctx.tenant_id, customer_id, req.name, ctx.now())
         custom = custom_fields.values_for(conn, ctx.tenant_id, service.ENTITY, [customer.id])
     return data(service.summary(customer, custom[customer.id]))
 
 
-@router.post("/{customer_id}/setIngestAliases")
-def set_ingest_aliases(ctx: CtxDep, customer_id: str, body: BodyDep) -> JSONResponse:
-    req = parse(s.SetIngestAliases, body)
+@router.post("/{customer_id}/setIngestAliases", response_model=Empty)
+def set_ingest_aliases(ctx: CtxDep, customer_id: str, req: JsonBody[s.SetIngestAliases]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         service.set_ingest_aliases(conn, ctx.tenant_id, customer_id, req.ingest_aliases, ctx.now())
     return empty()
 
 
-@router.post("/{customer_id}/updateConfig")
-def update_config(ctx: CtxDep, customer_id: str, body: BodyDep) -> JSONResponse:
-    req = parse(s.UpdateConfig, body)
+@router.post("/{customer_id}/updateConfig", response_model=Empty)
+def update_config(ctx: CtxDep, customer_id: str, req: JsonBody[s.UpdateConfig]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         service.update_config(conn, ctx.tenant_id, customer_id, req, ctx.now())
     return empty()
 
 
-@router.get("/{customer_id}/billable-metrics")
+@router.get("/{customer_id}/billable-metrics", response_model=Page[MetricDoc])
 def list_billable_metrics(
     ctx: CtxDep,
     customer_id: str,

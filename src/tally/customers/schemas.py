@@ -5,6 +5,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from tally.kit.api import Id, NonEmptyStr, Req, Str
+from tally.kit.responses import Doc, WireTs
 
 Alias = Id  # 1-255 characters, no NUL: an ingest alias fits the events.customer_id column
 
@@ -77,3 +78,18 @@ class SetIngestAliases(Req):
 class UpdateConfig(Req):
     leave_stripe_invoices_in_draft: bool | None = None
     salesforce_account_id: Str | None = None
+
+
+# ---- Response shapes (documented in /openapi.json; see tally.kit.responses) ----
+class CustomerSummaryDoc(Doc):
+    id: str
+    external_id: str
+    ingest_aliases: list[str]
+    name: str
+    custom_fields: dict[str, str]
+
+
+class CustomerDoc(CustomerSummaryDoc):
+    created_at: WireTs
+    updated_at: WireTs
+    customer_config: dict[str, Any]

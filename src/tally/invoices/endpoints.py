@@ -6,19 +6,25 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from tally.auth.dependencies import BodyDep, CtxDep
+from tally.auth.dependencies import CtxDep, JsonBody
 from tally.customers import service as customers
 from tally.db import uow
 from tally.errors import BadRequest
 from tally.invoices import breakdowns, late, pdf, preview, service
 from tally.invoices import schemas as s
 from tally.invoices.inputs import Loader
-from tally.kit.api import parse
 from tally.kit.pagination import check_limit, decode_cursor, decode_key, encode_cursor
-from tally.kit.responses import JSONResponse, data, page
+from tally.kit.responses import Data, IdDoc, JSONResponse, Page, data, page
 from tally.wire import format_timestamp, parse_timestamp
 
 router = APIRouter()
+
+PDF_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The invoice as a PDF document",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 _STATUSES = {"DRAFT", "FINALIZED", "VOID"}
 _TYPES = {"USAGE", "USAGE_CONSOLIDATED", "SCHEDULED"}
@@ -51,7 +57,7 @@ def _after(cursor: str | None) -> tuple[str, str, str] | None:
     return None if key is None else (key[0], key[1], key[2])
 
 
-@router.get("/v1/customers/{customer_id}/invoices")
+@router.get("/v1/customers/{customer_id}/invoices", response_model=Page[s.InvoiceDoc])
 def list_invoices(
     ctx: CtxDep,
     customer_id: str,
@@ -107,7 +113,7 @@ def list_invoices(
     return page(out, nxt)
 
 
-@router.get("/v1/customers/{customer_id}/invoices/breakdowns")
+@router.get("/v1/customers/{customer_id}/invoices/breakdowns", response_model=Page[s.BreakdownDoc])
 def list_breakdowns(
     ctx: CtxDep,
     customer_id: str,
@@ -149,7 +155,7 @@ def list_breakdowns(
     return page(docs, nxt)
 
 
-@router.get("/v1/customers/{customer_id}/invoices/{invoice_id}")
+@router.get("/v1/customers/{customer_id}/invoices/{invoice_id}", response_model=Data[s.InvoiceDoc])
 def retrieve(
     ctx: CtxDep,
     customer_id: str,
@@ -168,7 +174,9 @@ def retrieve(
     return data(service.skip_zero(doc) if skip_zero_qty_line_items else doc)
 
 
-@router.get("/v1/customers/{customer_id}/invoices/{invoice_id}/pdf")
+@router.get(
+    "/v1/customers/{customer_id}/invoices/{invoice_id}/pdf", response_class=Response, responses=PDF_DOC
+)
 def retrieve_pdf(ctx: CtxDep, customer_id: str, invoice_id: str) -> Response:
     now = ctx.now()
     with uow.read(ctx.engine) as conn:
@@ -183,49 +191,43 @@ def retrieve_pdf(ctx: CtxDep, customer_id: str, invoice_id: str) -> Response:
     )
 
 
-@router.post("/v1/invoices/void")
-def void(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.InvoiceRef, body)
+@router.post("/v1/invoices/void", response_model=Data[IdDoc])
+def void(ctx: CtxDep, req: JsonBody[s.InvoiceRef]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         voided = service.void(conn, ctx.tenant_id, req.id, ctx.now())
     return data({"id": voided})
 
 
-@router.post("/v1/invoices/regenerate")
-def regenerate(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.InvoiceRef, body)
+@router.post("/v1/invoices/regenerate", response_model=Data[IdDoc])
+def regenerate(ctx: CtxDep, req: JsonBody[s.InvoiceRef]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         new_id = service.regenerate(conn, ctx.tenant_id, req.id, ctx.now())
     return data({"id": new_id})
 
 
-@router.post("/v1/customers/{customer_id}/previewEvents")
-def preview_events(ctx: CtxDep, customer_id: str, body: BodyDep) -> JSONResponse:
-    req = parse(s.PreviewEvents, body)
+@router.post("/v1/customers/{customer_id}/previewEvents", response_model=Data[list[s.InvoiceDoc]])
+def preview_events(ctx: CtxDep, customer_id: str, req: JsonBody[s.PreviewEvents]) -> JSONResponse:
     with uow.read(ctx.engine) as conn:
         docs = preview.preview(conn, ctx.tenant_id, customer_id, req, ctx.now())
     return data(docs)
 
 
-@router.post("/tally/v1/late-events/list")
-def list_late_events(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.ListLateEvents, body)
+@router.post("/tally/v1/late-events/list", response_model=Page[s.LateEventDoc])
+def list_late_events(ctx: CtxDep, req: JsonBody[s.ListLateEvents]) -> JSONResponse:
     with uow.read(ctx.engine) as conn:
         items, nxt = late.page(conn, ctx.tenant_id, req)
     return page(items, nxt)
 
 
-@router.post("/tally/v1/invoice-settings/get")
-def get_settings(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    parse(s.NoFields, body)
+@router.post("/tally/v1/invoice-settings/get", response_model=Data[s.InvoiceSettingsDoc])
+def get_settings(ctx: CtxDep, _req: JsonBody[s.NoFields]) -> JSONResponse:
     with uow.read(ctx.engine) as conn:
         hours = service.grace_hours(conn, ctx.tenant_id)
     return data({"grace_period_hours": hours})
 
 
-@router.post("/tally/v1/invoice-settings")
-def set_settings(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.InvoiceSettings, body)
+@router.post("/tally/v1/invoice-settings", response_model=Data[s.InvoiceSettingsDoc])
+def set_settings(ctx: CtxDep, req: JsonBody[s.InvoiceSettings]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         service.set_grace(conn, ctx.tenant_id, req.grace_period_hours)
     return data({"grace_period_hours": req.grace_period_hours})

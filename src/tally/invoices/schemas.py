@@ -5,6 +5,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from tally.kit.api import Id, NonEmptyStr, NonNegNum, Req, Ts
+from tally.kit.responses import Doc, WireNum, WireTs
 
 
 class InvoiceRef(Req):
@@ -41,3 +42,38 @@ class SetTestClock(Req):
 
 class NoFields(Req):
     """A read that takes no parameters (the body must be empty or `{}`)."""
+
+
+# ---- Response shapes (documented in /openapi.json; see tally.kit.responses) ----
+class InvoiceDoc(Doc):
+    id: str
+    customer_id: str
+    type: str
+    status: str
+    credit_type: dict[str, Any]
+    line_items: list[Any]
+    total: WireNum
+
+
+class BreakdownDoc(InvoiceDoc):
+    breakdown_start_timestamp: WireTs
+    breakdown_end_timestamp: WireTs
+
+
+class LateEventDoc(Doc):
+    invoice_id: str
+    transaction_id: str
+    customer_id: str
+    timestamp: WireTs
+
+
+class InvoiceSettingsDoc(Doc):
+    grace_period_hours: int
+
+
+class TestClockDoc(Doc):
+    now: WireTs
+
+
+class TestClockSetDoc(TestClockDoc):
+    finalized_invoices: int

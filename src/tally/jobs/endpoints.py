@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from tally.auth.dependencies import BodyDep, CtxDep
+from tally.auth.dependencies import CtxDep, JsonBody
 from tally.errors import NotFound
-from tally.invoices.schemas import NoFields, SetTestClock
+from tally.invoices.schemas import NoFields, SetTestClock, TestClockDoc, TestClockSetDoc
 from tally.jobs.clock import PersistentClock
 from tally.jobs.worker import run_pass
-from tally.kit.api import parse
-from tally.kit.responses import JSONResponse, data
+from tally.kit.responses import Data, JSONResponse, data
 from tally.wire import format_timestamp
 
 router = APIRouter(prefix="/tally/v1")
@@ -24,17 +23,15 @@ def _clock(request: Request) -> PersistentClock:
     return clock
 
 
-@router.post("/test-clock/get")
-def get_test_clock(request: Request, ctx: CtxDep, body: BodyDep) -> JSONResponse:
+@router.post("/test-clock/get", response_model=Data[TestClockDoc])
+def get_test_clock(request: Request, ctx: CtxDep, _req: JsonBody[NoFields]) -> JSONResponse:
     clock = _clock(request)
-    parse(NoFields, body)
     return data({"now": format_timestamp(clock.now())})
 
 
-@router.post("/test-clock")
-def set_test_clock(request: Request, ctx: CtxDep, body: BodyDep) -> JSONResponse:
+@router.post("/test-clock", response_model=Data[TestClockSetDoc])
+def set_test_clock(request: Request, ctx: CtxDep, req: JsonBody[SetTestClock]) -> JSONResponse:
     clock = _clock(request)
-    req = parse(SetTestClock, body)
     clock.set(req.now)
     result = run_pass(ctx.engine, clock)
     return data({"now": format_timestamp(clock.now()), "finalized_invoices": result.finalized})

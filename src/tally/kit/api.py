@@ -6,10 +6,13 @@ becomes a 400 whose message names the field, in Metronome's `{"message": ...}` s
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
+import anyio
+from fastapi import Depends, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from tally.errors import BadRequest
@@ -106,3 +109,40 @@ def hour_aligned(value: datetime, field: str) -> datetime:
     if value.minute or value.second or value.microsecond:
         raise BadRequest(f"{field}: must be on an hour boundary (e.g. 01:00, not 01:30)")
     return value
+
+
+Reader = Callable[[Request], Awaitable[Any]]
+
+
+class ParsedBody(Generic[M]):
+    """A FastAPI dependency: the body read by `reader` (exact JSON, size-limited), validated by `model`.
+
+    The model is kept on the dependency, and `/openapi.json` documents a route's request body from it
+    (tally.server.openapi), so the document is built from the very model the route parses with.
+    """
+
+    def __init__(self, model: type[M], reader: Reader) -> None:
+        self.model = model
+        self.reader = reader
+
+    async def __call__(self, request: Request) -> M:
+        raw = await self.reader(request)
+        return await anyio.to_thread.run_sync(parse, self.model, raw)
+
+
+class RawBody(ParsedBody[M]):
+    """The body read by `reader`, unvalidated, for a route that checks it by hand (POST /v1/ingest);
+    `model` only documents it."""
+
+    async def __call__(self, request: Request) -> Any:
+        return await self.reader(request)
+
+
+def body_type(reader: Reader) -> Any:
+    """`X = body_type(reader)`; then a route parameter `req: X[Model]` receives the parsed body."""
+
+    class _Body:
+        def __class_getitem__(cls, model: type[BaseModel]) -> Any:
+            return Annotated[model, Depends(ParsedBody(model, reader))]
+
+    return _Body

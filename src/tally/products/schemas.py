@@ -8,6 +8,7 @@ from pydantic import Field, StrictBool, ValidatorFunctionWrapHandler, WrapValida
 from tally.errors import BadRequest
 from tally.kit import api
 from tally.kit.api import Id, NonEmptyStr, Req, Str
+from tally.kit.responses import Doc
 
 
 def _named(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -89,3 +90,12 @@ class ListProducts(Req):
 
 class ArchiveProduct(Req):
     product_id: Id
+
+
+# ---- Response shapes (documented in /openapi.json; see tally.kit.responses) ----
+class ProductDoc(Doc):
+    id: str
+    type: str
+    current: dict[str, Any]
+    initial: dict[str, Any]
+    updates: list[Any]

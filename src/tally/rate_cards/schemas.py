@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from tally.kit.api import Id, NonEmptyStr, Num, Req, Str, Ts
+from tally.kit.responses import Doc, WireTs
 
 RateType = Literal["FLAT", "PERCENTAGE", "SUBSCRIPTION", "TIERED", "TIERED_PERCENTAGE", "CUSTOM"]
 BillingFrequency = Literal["MONTHLY", "QUARTERLY", "ANNUAL", "WEEKLY"]
@@ -135,3 +136,32 @@ class ProductMove(Req):
 class MoveProducts(Req):
     rate_card_id: Id
     product_moves: list[ProductMove] = Field(min_length=1, max_length=MAX_RATES_PER_REQUEST)
+
+
+# ---- Response shapes (documented in /openapi.json; see tally.kit.responses) ----
+class RateCardDoc(Doc):
+    id: str
+    name: str
+    created_at: WireTs
+    created_by: str
+
+
+class RateDoc(Doc):
+    product_id: str
+    product_name: str
+    product_tags: list[str]
+    product_custom_fields: dict[str, str]
+    entitled: bool
+    rate: dict[str, Any]
+    starting_at: WireTs
+
+
+class AddedRateDoc(Doc):
+    rate_type: str
+
+
+class ScheduleSegmentDoc(Doc):
+    """One segment of a named schedule: its value from `starting_at` (to `ending_before`, if any)."""
+
+    starting_at: WireTs
+    value: Any

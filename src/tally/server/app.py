@@ -19,7 +19,8 @@ from tally.auth.dependencies import authenticate, check_path_params
 from tally.clock import Clock, SystemClock
 from tally.errors import TallyError
 from tally.kit.responses import JSONResponse, ok
-from tally.server.routes import ROUTERS
+from tally.server import openapi
+from tally.server.routes import ROUTERS, TEST_CLOCK
 from tally.settings import Settings
 
 log = logging.getLogger("tally")
@@ -107,11 +108,15 @@ def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -
     authed = APIRouter(dependencies=[Depends(authenticate), Depends(check_path_params)])
     for router in ROUTERS:
         authed.include_router(router)
+    if settings.test_clock:
+        authed.include_router(TEST_CLOCK)
     app.include_router(authed)
+    mounted = [*ROUTERS, TEST_CLOCK] if settings.test_clock else ROUTERS
     app.state.route_methods = [
         (route.path_regex, frozenset(route.methods or ()))
-        for router in ROUTERS
+        for router in mounted
         for route in router.routes
         if isinstance(route, APIRoute)
     ]
+    openapi.install(app)
     return app

@@ -3,17 +3,25 @@ tally.audit); the log itself is written by tally.audit.recorder, not by any endp
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from tally.audit import service
 from tally.auth.dependencies import CtxDep
 from tally.db import uow
-from tally.kit.responses import JSONResponse, page
+from tally.kit.responses import Doc, JSONResponse, Page, WireTs, page
 
 router = APIRouter(prefix="/v1/auditLogs")
 
 
-@router.get("")
+class AuditLogDoc(Doc):
+    id: str
+    timestamp: WireTs
+    request: dict[str, Any]
+
+
+@router.get("", response_model=Page[AuditLogDoc])
 def list_audit_logs(
     ctx: CtxDep,
     limit: str | None = None,

@@ -14,7 +14,7 @@ from tally.custom_fields.endpoints import router as custom_fields
 from tally.customers.endpoints import router as customers
 from tally.invoices.endpoints import router as invoices
 from tally.invoices.manual_endpoints import router as manual_invoices
-from tally.jobs.endpoints import router as test_clock
+from tally.jobs.endpoints import router as test_clock_router
 from tally.products.endpoints import router as products
 from tally.rate_cards.endpoints import router as rate_cards
 from tally.server.audit_endpoints import router as audit_logs
@@ -37,7 +37,9 @@ ROUTERS: list[APIRouter] = [
     manual_invoices,
     products,
     rate_cards,
-    test_clock,
     usage,
     webhooks,
 ]
+
+# Mounted only under `tally serve --test-clock`; otherwise its paths are unknown (404) and undocumented.
+TEST_CLOCK: APIRouter = test_clock_router

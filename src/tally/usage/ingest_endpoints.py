@@ -1,17 +1,24 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-from tally.auth.dependencies import BodyDep, CtxDep
+from fastapi import APIRouter, Depends
+
+from tally.auth.dependencies import CtxDep, json_body
+from tally.kit.api import RawBody
 from tally.kit.responses import JSONResponse, ok
 from tally.usage import ingest
 from tally.usage.ingest_writer import writer_for
+from tally.usage.schemas import IngestBatch, IngestDoc
 
 router = APIRouter(prefix="/v1")
 
+# The raw decoded body: ingest.validate checks it by hand; IngestBatch documents what it accepts.
+Batch = Annotated[Any, Depends(RawBody(IngestBatch, json_body))]
 
-@router.post("/ingest")
-async def ingest_events(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+
+@router.post("/ingest", response_model=IngestDoc)
+async def ingest_events(ctx: CtxDep, body: Batch) -> JSONResponse:
     # async on purpose (the hot path): validation is a fraction of a millisecond of pure CPU, and the
     # database work happens on the writer thread, so no worker thread is parked per request.
     now = ctx.now()

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import zlib
 from datetime import datetime
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from tally.db import uow
 from tally.errors import BadRequest, PayloadTooLarge
-from tally.kit.api import parse
+from tally.kit.api import body_type
 from tally.kit.pagination import after_id, cut
 from tally.kit.pagination import check_limit as default_limit
-from tally.kit.responses import JSONResponse, data, page
+from tally.kit.responses import Data, IdDoc, JSONResponse, Page, data, page
 from tally.settings import Settings
 from tally.webhooks import keys, service
 from tally.webhooks import schemas as s
@@ -66,7 +67,12 @@ async def _body(request: Request) -> Any:
 
 
 CtxDep = Annotated[_Ctx, Depends(_ctx)]
-BodyDep = Annotated[Any, Depends(_body)]
+M = TypeVar("M", bound=BaseModel)
+
+if TYPE_CHECKING:
+    JsonBody = Annotated[M, "the request body, validated by M"]
+else:
+    JsonBody = body_type(_body)
 
 
 def _settings(request: Request) -> Settings:
@@ -74,9 +80,8 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-@router.post("/create")
-def create(request: Request, ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.CreateWebhook, body)
+@router.post("/create", response_model=Data[s.WebhookWithSecretDoc])
+def create(request: Request, ctx: CtxDep, req: JsonBody[s.CreateWebhook]) -> JSONResponse:
     settings = _settings(request)
     service.check_url(req.url, allow_private=settings.webhooks_allow_private_urls)
     key = keys.server_key(settings)
@@ -85,9 +90,8 @@ def create(request: Request, ctx: CtxDep, body: BodyDep) -> JSONResponse:
     return data({**service.to_wire(row, ctx.now()), "secret": secret})
 
 
-@router.post("/list")
-def list_webhooks(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.ListWebhooks, body)
+@router.post("/list", response_model=Page[s.WebhookDoc])
+def list_webhooks(ctx: CtxDep, req: JsonBody[s.ListWebhooks]) -> JSONResponse:
     n = default_limit(req.limit)
     with uow.read(ctx.engine) as conn:
         rows = service.page(conn, ctx.tenant_id, after_id(req.next_page), n, req.include_archived)
@@ -96,17 +100,15 @@ def list_webhooks(ctx: CtxDep, body: BodyDep) -> JSONResponse:
     return page([service.to_wire(r, now) for r in items], nxt)
 
 
-@router.post("/archive")
-def archive(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.WebhookRef, body)
+@router.post("/archive", response_model=Data[IdDoc])
+def archive(ctx: CtxDep, req: JsonBody[s.WebhookRef]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         service.archive(conn, ctx.tenant_id, req.id, ctx.now())
     return data({"id": req.id})
 
 
-@router.post("/rotateSecret")
-def rotate_secret(request: Request, ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.RotateSecret, body)
+@router.post("/rotateSecret", response_model=Data[s.WebhookWithSecretDoc])
+def rotate_secret(request: Request, ctx: CtxDep, req: JsonBody[s.RotateSecret]) -> JSONResponse:
     key = keys.server_key(_settings(request))
     now = ctx.now()
     with uow.write(ctx.engine) as conn:
@@ -116,9 +118,8 @@ def rotate_secret(request: Request, ctx: CtxDep, body: BodyDep) -> JSONResponse:
     return data({**service.to_wire(row, now), "secret": secret})
 
 
-@router.post("/events/list")
-def list_events(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(s.ListEvents, body)
+@router.post("/events/list", response_model=Page[s.WebhookEventDoc])
+def list_events(ctx: CtxDep, req: JsonBody[s.ListEvents]) -> JSONResponse:
     n = default_limit(req.limit)
     with uow.read(ctx.engine) as conn:
         rows = service.events_page(

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from tally.kit.api import Id, NonEmptyStr, Req, Str
+from tally.kit.responses import Doc, WireTs
 
 
 class CreateWebhook(Req):
@@ -31,3 +34,28 @@ class ListEvents(Req):
     event_type: NonEmptyStr | None = Field(default=None, max_length=128)
     limit: int | None = Field(default=None, ge=1, le=100)
     next_page: str | None = None
+
+
+# ---- Response shapes (documented in /openapi.json; see tally.kit.responses) ----
+class WebhookDoc(Doc):
+    id: str
+    url: str
+    created_at: WireTs
+
+
+class WebhookWithSecretDoc(WebhookDoc):
+    secret: str
+
+
+class DeliveryDoc(Doc):
+    webhook_id: str
+    status: str
+    attempts: int
+
+
+class WebhookEventDoc(Doc):
+    id: str
+    type: str
+    properties: dict[str, Any]
+    created_at: WireTs
+    deliveries: list[DeliveryDoc]
