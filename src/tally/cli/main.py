@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from tally import __version__
 from tally import settings as settings_mod
 from tally.auth import service as auth
 from tally.clock import Clock, SystemClock
@@ -26,8 +27,23 @@ from tally.db import uow
 from tally.db.engine import make_engine
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="tally: usage-based billing engine")
-tokens_app = typer.Typer(no_args_is_help=True, help="API tokens")
+tokens_app = typer.Typer(no_args_is_help=True, help="API tokens: create, list, revoke")
 app.add_typer(tokens_app, name="tokens")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tally {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """tally: usage-based billing engine. Configure with TALLY_* variables (docs/operations.md)."""
 
 
 class StartupError(Exception):
@@ -102,6 +118,61 @@ def tokens_create(
         token = auth.create_token(conn, t, now, name=name)
     typer.echo(f"token for tenant {t.name} ({t.id}); it will not be shown again:")
     typer.echo(token)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    tenant: str | None = typer.Option(None, "--tenant", help="only this tenant's tokens"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per line instead of a table"),
+) -> None:
+    """List API tokens (id, tenant, label, created, revoked); the tokens themselves are never stored."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    engine = _migrated_engine(_settings())
+    with uow.read(engine) as conn:
+        tokens = auth.list_tokens(conn, tenant)
+    if as_json:
+        for t in tokens:
+            row = {
+                "id": t.id,
+                "tenant": t.tenant,
+                "name": t.name,
+                "created_at": t.created_at.isoformat(),
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
+            typer.echo(json.dumps(row))
+        return
+    table = Table("id", "tenant", "name", "created", "status")
+    for t in tokens:
+        status = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
+        table.add_row(t.id, t.tenant, t.name, f"{t.created_at:%Y-%m-%d %H:%M}", status)
+    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ref: str = typer.Argument(..., help="token id, an unambiguous id prefix (6+ characters), or the token"),
+) -> None:
+    """Revoke an API token. Running servers refuse it within their token cache window (5 seconds)."""
+    from tally.auth.dependencies import TOKEN_CACHE_SECONDS
+
+    engine = _migrated_engine(_settings())
+    with uow.write(engine) as conn:
+        try:
+            token = auth.find_token(conn, ref)
+        except auth.TokenMatchError as exc:
+            raise StartupError(str(exc)) from None
+        fresh = auth.revoke_token(conn, token.id, SystemClock().now())
+    if fresh:
+        typer.echo(
+            f"revoked token {token.id} ({token.name}) of tenant {token.tenant}; "
+            f"servers refuse it within {TOKEN_CACHE_SECONDS:g} seconds"
+        )
+    else:
+        typer.echo(f"token {token.id} ({token.name}) of tenant {token.tenant} was already revoked")
 
 
 @app.command()
