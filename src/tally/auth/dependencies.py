@@ -26,7 +26,7 @@ from tally.errors import BadRequest, PayloadTooLarge, Unauthorized
 from tally.kit.api import body_type
 from tally.wire import decode_json
 
-_CACHE_SECONDS = 5.0  # a revoked token stops working within this many seconds
+TOKEN_CACHE_SECONDS = 5.0  # a revoked token stops working within this many seconds
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class _TokenCache:
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()
-            self._entries[digest] = (time.monotonic() + _CACHE_SECONDS, tenant)
+            self._entries[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, tenant)
 
 
 _cache = _TokenCache()

@@ -1,14 +1,24 @@
-"""The `tally` command: serve, worker, migrate, tokens."""
+"""The `tally` command: serve, worker, migrate, tokens.
+
+Startup problems a user can fix (a bad setting, a database that cannot be reached, a port in use) end in
+one line on stderr and exit code 2 (settings) or 1 (the rest), never a traceback; nothing is created
+before the listening socket is bound.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
+from tally import __version__
 from tally import settings as settings_mod
 from tally.auth import service as auth
 from tally.clock import Clock, SystemClock
@@ -17,21 +27,81 @@ from tally.db import uow
 from tally.db.engine import make_engine
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="tally: usage-based billing engine")
-tokens_app = typer.Typer(no_args_is_help=True, help="API tokens")
+tokens_app = typer.Typer(no_args_is_help=True, help="API tokens: create, list, revoke")
 app.add_typer(tokens_app, name="tokens")
 
 
-def _engine(settings: settings_mod.Settings):  # type: ignore[no-untyped-def]
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tally {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """tally: usage-based billing engine. Configure with TALLY_* variables (docs/operations.md)."""
+
+
+class StartupError(Exception):
+    """A startup problem the user can fix; `str()` is the one line to print."""
+
+
+_LOG_LEVEL_HELP = "log level: critical, error, warning, info or debug (default: TALLY_LOG_LEVEL, else info)"
+
+
+def _settings(**overrides: Any) -> settings_mod.Settings:
+    return settings_mod.load(**overrides)
+
+
+def _engine(settings: settings_mod.Settings) -> Engine:
     if settings.is_sqlite:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            where = f"TALLY_DATA_DIR={settings.data_dir}"
+            raise StartupError(
+                f"cannot create {where}: {exc.strerror} (expected a writable directory)"
+            ) from None
     return make_engine(settings.database_url)
+
+
+def _migrated_engine(settings: settings_mod.Settings) -> Engine:
+    """The engine, with the schema brought to head; a database that cannot be reached is a StartupError."""
+    engine = _engine(settings)
+    try:
+        migrations.upgrade(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise StartupError(_database_problem(settings, exc)) from None
+    return engine
+
+
+def _database_problem(settings: settings_mod.Settings, exc: OperationalError) -> str:
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    reason = (str(exc.orig) if exc.orig is not None else str(exc)).strip().splitlines()[0]
+    name = "TALLY_DATA_DIR" if settings.is_sqlite else "TALLY_DATABASE_URL"
+    expected = (
+        "a writable directory"
+        if settings.is_sqlite
+        else "a reachable PostgreSQL database, postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME"
+    )
+    return f"cannot open the database {shown} ({name}; expected {expected}): {reason}"
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr)
+    if level != "debug":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per migration step is noise
 
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema."""
-    settings = settings_mod.load()
-    migrations.upgrade(_engine(settings))
+    """Create or upgrade the database schema (safe to run from several processes at once)."""
+    _migrated_engine(_settings()).dispose()
     typer.echo("database is up to date")
 
 
@@ -41,9 +111,7 @@ def tokens_create(
     name: str = typer.Option("cli", "--name", help="a label for the token"),
 ) -> None:
     """Create an API token for a tenant. The token is printed alone on the last line."""
-    settings = settings_mod.load()
-    engine = _engine(settings)
-    migrations.upgrade(engine)
+    engine = _migrated_engine(_settings())
     now = SystemClock().now()
     with uow.write(engine) as conn:
         t = auth.get_or_create_tenant(conn, tenant, now)
@@ -52,12 +120,67 @@ def tokens_create(
     typer.echo(token)
 
 
+@tokens_app.command("list")
+def tokens_list(
+    tenant: str | None = typer.Option(None, "--tenant", help="only this tenant's tokens"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per line instead of a table"),
+) -> None:
+    """List API tokens (id, tenant, label, created, revoked); the tokens themselves are never stored."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    engine = _migrated_engine(_settings())
+    with uow.read(engine) as conn:
+        tokens = auth.list_tokens(conn, tenant)
+    if as_json:
+        for t in tokens:
+            row = {
+                "id": t.id,
+                "tenant": t.tenant,
+                "name": t.name,
+                "created_at": t.created_at.isoformat(),
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
+            typer.echo(json.dumps(row))
+        return
+    table = Table("id", "tenant", "name", "created", "status")
+    for t in tokens:
+        status = f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active"
+        table.add_row(t.id, t.tenant, t.name, f"{t.created_at:%Y-%m-%d %H:%M}", status)
+    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ref: str = typer.Argument(..., help="token id, an unambiguous id prefix (6+ characters), or the token"),
+) -> None:
+    """Revoke an API token. Running servers refuse it within their token cache window (5 seconds)."""
+    from tally.auth.dependencies import TOKEN_CACHE_SECONDS
+
+    engine = _migrated_engine(_settings())
+    with uow.write(engine) as conn:
+        try:
+            token = auth.find_token(conn, ref)
+        except auth.TokenMatchError as exc:
+            raise StartupError(str(exc)) from None
+        fresh = auth.revoke_token(conn, token.id, SystemClock().now())
+    if fresh:
+        typer.echo(
+            f"revoked token {token.id} ({token.name}) of tenant {token.tenant}; "
+            f"servers refuse it within {TOKEN_CACHE_SECONDS:g} seconds"
+        )
+    else:
+        typer.echo(f"token {token.id} ({token.name}) of tenant {token.tenant} was already revoked")
+
+
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8080, "--port"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (0.0.0.0 or :: for all)"),
+    port: int = typer.Option(8080, "--port", min=0, max=65535, help="TCP port to listen on"),
     test_clock: bool = typer.Option(False, "--test-clock", help="enable POST /tally/v1/test-clock"),
-    log_level: str = typer.Option("warning", "--log-level"),
+    log_level: str | None = typer.Option(None, "--log-level", help=_LOG_LEVEL_HELP),
     workers: int = typer.Option(1, "--workers", min=1, help="worker processes (each with its own pool)"),
     billing_worker: bool | None = typer.Option(
         None,
@@ -67,13 +190,15 @@ def serve(
 ) -> None:
     """Run the API server (embedded SQLite unless TALLY_DATABASE_URL is set)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from tally.server.app import create_app
 
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr)
-    settings = settings_mod.load(test_clock=test_clock)
-    engine = _engine(settings)
-    migrations.upgrade(engine)
+    settings = _settings(test_clock=test_clock or None, log_level=log_level)
+    # Bind before anything else: a port in use must not leave a new database or token behind.
+    sock = _bind(host, port)
+    _logging(settings.log_level)
+    engine = _migrated_engine(settings)
     now = SystemClock().now()
     with uow.write(engine) as conn:
         first = not auth.any_tenant_exists(conn)
@@ -84,11 +209,11 @@ def serve(
         typer.echo("Created tenant 'default'. Its API token (shown once, store it now):")
         typer.echo(token)
     backend = "sqlite" if settings.is_sqlite else "postgresql"
-    typer.echo(f"tally listening on http://{host}:{port} ({backend})", err=True)
+    typer.echo(f"tally listening on http://{_show_host(host)}:{sock.getsockname()[1]} ({backend})", err=True)
     common: dict[str, Any] = {
         "host": host,
         "port": port,
-        "log_level": log_level,
+        "log_level": settings.log_level,
         "access_log": False,
         "http": "httptools",
         "loop": "auto",
@@ -98,24 +223,43 @@ def serve(
     if embedded:
         from tally.jobs.worker import Worker
 
-        Worker(engine, clock, _worker_interval()).start()
+        Worker(engine, clock, settings.worker_interval_seconds).start()
     if workers == 1:
-        uvicorn.run(create_app(settings, engine, clock), **common)
+        uvicorn.Server(uvicorn.Config(create_app(settings, engine, clock), **common)).run(sockets=[sock])
         return
     # Several processes need an import string; each worker builds its app (and pool) from the environment.
     engine.dispose()
-    os.environ[_TEST_CLOCK_ENV] = "1" if test_clock else ""
-    uvicorn.run("tally.cli.main:app_from_env", factory=True, workers=workers, **common)
+    os.environ["TALLY_LOG_LEVEL"] = settings.log_level
+    if settings.test_clock:
+        os.environ["TALLY_TEST_CLOCK"] = "1"
+    config = uvicorn.Config("tally.cli.main:app_from_env", factory=True, workers=workers, **common)
+    Multiprocess(config, sockets=[sock]).run()
 
 
-_TEST_CLOCK_ENV = "TALLY_SERVE_TEST_CLOCK"
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupError(
+            f"cannot listen on {_show_host(host)}:{port} (--host/--port): {exc.strerror or exc}"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _show_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def app_from_env() -> Any:
     """uvicorn factory for `serve --workers N`: one app per worker process."""
     from tally.server.app import create_app
 
-    settings = settings_mod.load(test_clock=bool(os.environ.get(_TEST_CLOCK_ENV)))
+    settings = _settings()
     engine = _engine(settings)
     return create_app(settings, engine, _clock(settings, engine))
 
@@ -129,34 +273,39 @@ def _clock(settings: settings_mod.Settings, engine: Any) -> Clock:
     return SystemClock()
 
 
-def _worker_interval() -> float:
-    return float(os.environ.get("TALLY_WORKER_INTERVAL_SECONDS", "5"))
-
-
 @app.command()
 def worker(
     test_clock: bool = typer.Option(False, "--test-clock", help="follow the persisted test clock"),
     once: bool = typer.Option(False, "--once", help="do what is due now, then exit"),
-    log_level: str = typer.Option("info", "--log-level"),
+    log_level: str | None = typer.Option(None, "--log-level", help=_LOG_LEVEL_HELP),
 ) -> None:
     """Run the billing worker: finalize invoices as they fall due. Several may run against PostgreSQL."""
     from tally.jobs.worker import Worker, run_pass
 
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr)
-    settings = settings_mod.load(test_clock=test_clock)
-    engine = _engine(settings)
-    migrations.upgrade(engine)
+    settings = _settings(test_clock=test_clock or None, log_level=log_level)
+    _logging(settings.log_level)
+    engine = _migrated_engine(settings)
     clock = _clock(settings, engine)
     if once:
         result = run_pass(engine, clock)
         typer.echo(f"finalized {result.finalized} invoice(s) on {result.contracts} contract(s)")
         return
     typer.echo("tally billing worker running", err=True)
-    Worker(engine, clock, _worker_interval()).run_forever()
+    Worker(engine, clock, settings.worker_interval_seconds).run_forever()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except settings_mod.SettingsError as exc:
+        _fail(str(exc), 2)
+    except StartupError as exc:
+        _fail(str(exc), 1)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"tally: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, text
 
 from tally.models import metadata
 
 _HERE = Path(__file__).parent / "migrations"
+# PostgreSQL advisory-lock key that serializes migrations across processes ("tally-mg" in ASCII).
+MIGRATION_LOCK_KEY = 0x74616C6C792D6D67
 
 
 def _config() -> Config:
@@ -22,8 +25,13 @@ def _config() -> Config:
 
 
 def upgrade(engine: Engine) -> None:
+    """Bring the schema to head. Safe to run from any number of processes at once: on PostgreSQL the
+    migration transaction first takes an advisory lock (held until it commits), so the others wait and
+    then find the schema current; on SQLite the transaction begins IMMEDIATE, which serializes writers."""
     cfg = _config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -41,3 +49,14 @@ def drift(engine: Engine) -> list[object]:
     with engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
         return list(compare_metadata(ctx, metadata))
+
+
+def head() -> str | None:
+    """The newest migration this code ships."""
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def current(engine: Engine) -> str | None:
+    """The migration the database is at (None: never migrated)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
