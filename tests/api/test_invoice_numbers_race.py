@@ -127,10 +127,14 @@ def test_rolled_back_finalization_gives_its_number_back(clock_server: Running, e
     class Abort(Exception):
         pass
 
-    with pytest.raises(Abort), uow.write(engine) as conn:
-        crow = contract_row(conn, tenant_id, s.contract)
-        assert service.finalize(conn, Loader(conn, tenant_id), crow, key, now)  # type: ignore[arg-type]
-        raise Abort
+    def finalize_then_fail() -> None:
+        with uow.write(engine) as conn:
+            crow = contract_row(conn, tenant_id, s.contract)
+            assert service.finalize(conn, Loader(conn, tenant_id), crow, key, now)  # type: ignore[arg-type]
+            raise Abort
+
+    with pytest.raises(Abort):
+        finalize_then_fail()
     assert _all_numbers(engine, tenant_id) == before
     with uow.write(engine) as conn:
         crow = contract_row(conn, tenant_id, s.contract)

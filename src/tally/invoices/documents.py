@@ -31,10 +31,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from tally.db import uow
 from tally.db.upsert import insert_ignore
 from tally.errors import BadRequest
+from tally.invoices import render
 from tally.invoices import repository as repo
-from tally.models.documents import customer_billing_details, invoice_logos, invoice_number_counters
+from tally.models.documents import (
+    customer_billing_details,
+    invoice_logos,
+    invoice_number_counters,
+    invoice_pdfs,
+)
 from tally.models.invoices import invoices
-from tally.wire import format_timestamp
+from tally.wire import format_timestamp, parse_timestamp
 
 ISSUER = "issuer"  # key of the issuer profile in tenants.settings
 DEFAULT_PREFIX = "INV"
@@ -328,7 +334,19 @@ def _assign(conn: Connection, todo: list[Issued]) -> None:
     for item in todo:
         by_tenant.setdefault(item.tenant_id, []).append(item)
     for tenant_id in sorted(by_tenant):  # one lock order for every transaction
-        items = by_tenant[tenant_id]
+        # Only rows that still exist unnumbered: a savepoint (a historical import's preview) may have
+        # rolled an issued invoice back after it was queued.
+        ids = [i.invoice_id for i in by_tenant[tenant_id]]
+        present = set(
+            conn.execute(
+                select(invoices.c.id).where(
+                    invoices.c.tenant_id == tenant_id, invoices.c.id.in_(ids), invoices.c.number.is_(None)
+                )
+            ).scalars()
+        )
+        items = [i for i in by_tenant[tenant_id] if i.invoice_id in present]
+        if not items:
+            continue
         profile = issuer(conn, tenant_id)
         last = _bump(conn, tenant_id, len(items))
         for seq, item in enumerate(items, start=last - len(items) + 1):
@@ -351,3 +369,52 @@ def _assign(conn: Connection, todo: list[Issued]) -> None:
             )
             if done.rowcount != 1:
                 raise RuntimeError(f"invoice {item.invoice_id} could not be numbered")
+
+
+# ---------------------------------------------------------------------------------------- documents
+
+
+def parties(conn: Connection, tenant_id: str, doc: dict[str, Any], row: Any) -> render.Parties:
+    """Who issues `doc` and to whom: frozen when it was numbered, else (a draft) as of now."""
+    frozen = getattr(row, "document", None) if row is not None else None
+    number = getattr(row, "number", None) if row is not None else None
+    issued_at = parse_timestamp(doc["issued_at"], "issued_at")
+    if frozen:
+        profile = frozen["issuer"]
+        return render.Parties(
+            profile,
+            frozen["bill_to"],
+            number,
+            parse_timestamp(frozen["due_date"], "due_date"),
+            logo(conn, tenant_id, profile.get("logo_sha256")),
+        )
+    profile = issuer(conn, tenant_id)
+    due = due_date(issued_at, terms_of(doc), profile["default_net_payment_terms_days"])
+    return render.Parties(
+        profile,
+        bill_to(conn, tenant_id, doc["customer_id"]),
+        number,
+        due,
+        logo(conn, tenant_id, profile.get("logo_sha256")),
+    )
+
+
+def cached_pdf(conn: Connection, tenant_id: str, invoice_id: str, status: str) -> bytes | None:
+    row = conn.execute(
+        select(invoice_pdfs.c.pdf).where(
+            invoice_pdfs.c.tenant_id == tenant_id,
+            invoice_pdfs.c.invoice_id == invoice_id,
+            invoice_pdfs.c.status == status,
+        )
+    ).first()
+    return None if row is None else bytes(row.pdf)
+
+
+def store_pdf(
+    conn: Connection, tenant_id: str, invoice_id: str, status: str, body: bytes, now: datetime
+) -> None:
+    insert_ignore(
+        conn,
+        invoice_pdfs,
+        {"tenant_id": tenant_id, "invoice_id": invoice_id, "status": status, "pdf": body, "created_at": now},
+    )
