@@ -44,7 +44,14 @@ def ensure_env() -> None:
 
 # Invoice documents (issue 15): WeasyPrint needs Pango; the PDFs need fonts for Latin, Greek, Cyrillic, the
 # euro sign (DejaVu) and CJK (Droid Sans Fallback); the tests read PDFs back with poppler's pdftotext.
-RENDER_APT = ["libpango-1.0-0", "libpangoft2-1.0-0", "fonts-dejavu-core", "fonts-droid-fallback"]
+# libharfbuzz-subset0 lets WeasyPrint subset fonts natively (about 10x faster than its fontTools fallback).
+RENDER_APT = [
+    "libpango-1.0-0",
+    "libpangoft2-1.0-0",
+    "libharfbuzz-subset0",
+    "fonts-dejavu-core",
+    "fonts-droid-fallback",
+]
 TEST_APT = ["poppler-utils"]
 FONTS = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -55,8 +62,8 @@ FONTS = [
 def ensure_system(for_tests: bool) -> None:
     """Install the system packages invoice rendering (and its tests) need; a no-op when present."""
     missing = [p for p in FONTS if not Path(p).exists()]
-    if ctypes.util.find_library("pango-1.0") is None or ctypes.util.find_library("pangoft2-1.0") is None:
-        missing.append("pango")
+    libs = ("pango-1.0", "pangoft2-1.0", "harfbuzz-subset")
+    missing += [lib for lib in libs if ctypes.util.find_library(lib) is None]
     if for_tests and shutil.which("pdftotext") is None:
         missing.append("pdftotext")
     if not missing:

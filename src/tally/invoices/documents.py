@@ -292,6 +292,9 @@ class Issued:
     customer_id: str
     issued_at: datetime
     net_payment_terms_days: int | None
+    # The invoice JSON a request is about to answer with, if any: it gets the number too, so the answer
+    # matches what a later read returns.
+    doc: dict[str, Any] | None = None
 
 
 def due_date(issued_at: datetime, contract_terms: int | None, tenant_default: int) -> datetime:
@@ -369,6 +372,8 @@ def _assign(conn: Connection, todo: list[Issued]) -> None:
             )
             if done.rowcount != 1:
                 raise RuntimeError(f"invoice {item.invoice_id} could not be numbered")
+            if item.doc is not None:
+                item.doc["invoice_number"], item.doc["due_date"] = number, frozen["due_date"]
 
 
 # ---------------------------------------------------------------------------------------- documents

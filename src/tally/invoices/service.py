@@ -433,6 +433,7 @@ def left_draft(conn: Connection, tenant_id: str, inv_id: str, doc: dict[str, Any
             doc["customer_id"],
             parse_timestamp(doc["issued_at"], "issued_at"),
             documents.terms_of(doc),
+            doc,
         ),
     )
 
