@@ -9,6 +9,7 @@ caller, frozen for issued invoices and live for drafts.
 from __future__ import annotations
 
 import base64
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -183,9 +184,16 @@ def _fetcher() -> Any:
     return URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
 
 
+# WeasyPrint's Pango/fontconfig state is not safe to drive from several threads at once (the server's
+# endpoint threads): one render at a time per process.
+_RENDER_LOCK = threading.Lock()
+
+
 def pdf(ctx: dict[str, Any]) -> bytes:
     import weasyprint  # imported on first use: it loads Pango and fonts
 
-    out = weasyprint.HTML(string=html(ctx), url_fetcher=_fetcher()).write_pdf()
+    page = html(ctx)
+    with _RENDER_LOCK:
+        out = weasyprint.HTML(string=page, url_fetcher=_fetcher()).write_pdf()
     assert out is not None
     return bytes(out)
