@@ -80,6 +80,31 @@ def _export(server: Running, out: Path, *args: str) -> tuple[int, str]:
     return int(done.stdout.strip().splitlines()[-1]), done.stderr
 
 
+def _on_a_terminal(server: Running, out: Path, *args: str) -> str:
+    """Run the export with stderr on a pseudo-terminal; what the terminal showed."""
+    import os
+    import pty
+
+    main, sub = pty.openpty()
+    argv = ["export", "invoices", "--tenant", "alpha", "--out", str(out), *args]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tally", *argv], env=server.server.env, stdout=subprocess.DEVNULL, stderr=sub
+    )
+    os.close(sub)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main, 65536)
+        except OSError:  # the other end closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=300) == 0
+    os.close(main)
+    return b"".join(chunks).decode(errors="replace")
+
+
 def test_hundred_thousand_lines_in_bounded_memory(server: Running, tmp_path: Path) -> None:
     customer = server.sdk().v1.customers.create(name="Export GmbH — 輸出").data.id
     start = datetime(2031, 1, 1, tzinfo=UTC)
@@ -118,6 +143,12 @@ def test_hundred_thousand_lines_in_bounded_memory(server: Running, tmp_path: Pat
     base_rss, _ = _export(server, small, *window, "--to", format_timestamp(start + timedelta(hours=2)))
     peak_rss, err = _export(server, big, *window, "--to", format_timestamp(start + timedelta(days=30)))
     assert f"wrote {INVOICES * LINES} line(s)" in err
+    assert "exporting invoices" not in err  # no progress bar when stderr is not a terminal
+    shown = _on_a_terminal(
+        server, tmp_path / "tty.csv", *window, "--to", format_timestamp(start + timedelta(hours=2))
+    )
+    assert "exporting invoices" in shown
+    assert "1/1" in shown  # rich's bar: invoices done / total
     with small.open(encoding="utf-8") as f:
         assert sum(1 for _ in csv.reader(f)) == 1 + LINES  # header + the invoice ending at start + 1 h
     total = Decimal(0)
