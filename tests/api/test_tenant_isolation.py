@@ -407,6 +407,13 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/tally/v1/late-events/list"): Probe(lambda a: {"customer_id": a["customer"]}),
     ("POST", "/tally/v1/invoice-settings/get"): Probe(lambda a: {}, must_404=False),
     ("POST", "/tally/v1/invoice-settings"): Probe(lambda a: {"grace_period_hours": 24}, must_404=False),
+    ("GET", "/tally/v1/customers/{customer_id}/invoices/{invoice_id}/html"): Probe(
+        path=lambda a: f"/tally/v1/customers/{a['customer']}/invoices/{a['invoice']}/html"
+    ),
+    ("POST", "/tally/v1/customers/billing-details/get"): Probe(lambda a: {"customer_id": a["customer"]}),
+    ("POST", "/tally/v1/customers/billing-details"): Probe(
+        lambda a: {"customer_id": a["customer"], "legal_name": "stolen"}
+    ),
     # only with `serve --test-clock`: absent (404) on this server
     ("POST", "/tally/v1/test-clock/get"): Probe(lambda a: {}),
     ("POST", "/tally/v1/test-clock"): Probe(lambda a: {"now": AT}),

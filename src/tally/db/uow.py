@@ -25,11 +25,30 @@ class CommitHook(Protocol):
 commit_hook: ContextVar[CommitHook | None] = ContextVar("tally_commit_hook", default=None)
 
 
+_PRE_COMMIT = "tally_pre_commit"
+
+
+def pre_commit(conn: Connection, name: str, work: Callable[[Connection], None]) -> None:
+    """Run `work(conn)` once, just before this transaction commits (a rolled-back transaction never runs
+    it). Work registered under the same name runs once. Used for locks that must be taken last and held
+    briefly (invoice numbers: invoices.numbering)."""
+    pending: dict[str, Callable[[Connection], None]] = conn.info.setdefault(_PRE_COMMIT, {})
+    pending.setdefault(name, work)
+
+
+def _run_pre_commit(conn: Connection) -> None:
+    while pending := conn.info.pop(_PRE_COMMIT, None):
+        for work in pending.values():
+            work(conn)
+
+
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     hook = commit_hook.get()
     with engine.begin() as conn:
+        conn.info.pop(_PRE_COMMIT, None)  # left over by a rolled-back transaction on this pooled connection
         yield conn
+        _run_pre_commit(conn)
         if hook is not None:
             hook.before_commit(conn)
     if hook is not None:

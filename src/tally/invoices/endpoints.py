@@ -10,7 +10,7 @@ from tally.auth.dependencies import CtxDep, JsonBody
 from tally.customers import service as customers
 from tally.db import uow
 from tally.errors import BadRequest
-from tally.invoices import breakdowns, late, pdf, preview, service
+from tally.invoices import breakdowns, documents, late, preview, render, service
 from tally.invoices import schemas as s
 from tally.invoices.inputs import Loader
 from tally.kit.pagination import check_limit, decode_cursor, decode_key, encode_cursor
@@ -19,6 +19,12 @@ from tally.wire import format_timestamp, parse_timestamp
 
 router = APIRouter()
 
+HTML_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The invoice as an HTML page",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+}
 PDF_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The invoice as a PDF document",
@@ -174,21 +180,60 @@ def retrieve(
     return data(service.skip_zero(doc) if skip_zero_qty_line_items else doc)
 
 
-@router.get(
-    "/v1/customers/{customer_id}/invoices/{invoice_id}/pdf", response_class=Response, responses=PDF_DOC
-)
-def retrieve_pdf(ctx: CtxDep, customer_id: str, invoice_id: str) -> Response:
+_ISSUED = {"FINALIZED", "VOID"}
+
+
+def _document(ctx: Any, customer_id: str, invoice_id: str) -> tuple[dict[str, Any], bytes | None]:
+    """(template context, cached PDF if any) of one invoice."""
     now = ctx.now()
     with uow.read(ctx.engine) as conn:
         customer = customers.get(conn, ctx.tenant_id, customer_id)
         loader = Loader(conn, ctx.tenant_id)
-        doc = service.find(conn, loader, ctx.tenant_id, customer_id, invoice_id, now).materialize(loader, now)
-    body = pdf.render(doc, customer.name)
+        e = service.find(conn, loader, ctx.tenant_id, customer_id, invoice_id, now)
+        doc = e.materialize(loader, now)
+        if e.row is not None and e.status in _ISSUED:
+            cached = documents.cached_pdf(conn, ctx.tenant_id, invoice_id, e.status)
+            if cached is not None:
+                return {}, cached
+        parties = documents.parties(conn, ctx.tenant_id, doc, e.row)
+    return render.context(doc, parties, customer.name), None
+
+
+@router.get(
+    "/v1/customers/{customer_id}/invoices/{invoice_id}/pdf", response_class=Response, responses=PDF_DOC
+)
+def retrieve_pdf(ctx: CtxDep, customer_id: str, invoice_id: str) -> Response:
+    view, body = _document(ctx, customer_id, invoice_id)
+    if body is None:
+        body = render.pdf(view)
+        status = view["watermark"] or "FINALIZED"
+        if view["number_or_status"] != "DRAFT" and status in _ISSUED:
+            # An issued invoice never changes: keep its PDF (a VOID one has its own, watermarked).
+            with uow.write(ctx.engine) as conn:
+                documents.store_pdf(conn, ctx.tenant_id, invoice_id, status, body, ctx.now())
     return Response(
         body,
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="invoice-{invoice_id}.pdf"'},
     )
+
+
+@router.get(
+    "/tally/v1/customers/{customer_id}/invoices/{invoice_id}/html",
+    response_class=Response,
+    responses=HTML_DOC,
+)
+def retrieve_html(ctx: CtxDep, customer_id: str, invoice_id: str) -> Response:
+    """The same document as the PDF, as an HTML page (console, email)."""
+    now = ctx.now()
+    with uow.read(ctx.engine) as conn:
+        customer = customers.get(conn, ctx.tenant_id, customer_id)
+        loader = Loader(conn, ctx.tenant_id)
+        e = service.find(conn, loader, ctx.tenant_id, customer_id, invoice_id, now)
+        doc = e.materialize(loader, now)
+        parties = documents.parties(conn, ctx.tenant_id, doc, e.row)
+    page_html = render.html(render.context(doc, parties, customer.name))
+    return Response(page_html, media_type="text/html; charset=utf-8")
 
 
 @router.post("/v1/invoices/void", response_model=Data[IdDoc])
@@ -219,15 +264,50 @@ def list_late_events(ctx: CtxDep, req: JsonBody[s.ListLateEvents]) -> JSONRespon
     return page(items, nxt)
 
 
+def _settings_out(conn: Any, tenant_id: str) -> dict[str, Any]:
+    profile = documents.issuer(conn, tenant_id)
+    sha, media_type = profile.pop("logo_sha256"), profile.pop("logo_media_type")
+    return {
+        "grace_period_hours": service.grace_hours(conn, tenant_id),
+        **profile,
+        "logo": {"media_type": media_type, "sha256": sha} if sha else None,
+    }
+
+
 @router.post("/tally/v1/invoice-settings/get", response_model=Data[s.InvoiceSettingsDoc])
 def get_settings(ctx: CtxDep, _req: JsonBody[s.NoFields]) -> JSONResponse:
     with uow.read(ctx.engine) as conn:
-        hours = service.grace_hours(conn, ctx.tenant_id)
-    return data({"grace_period_hours": hours})
+        out = _settings_out(conn, ctx.tenant_id)
+    return data(out)
 
 
 @router.post("/tally/v1/invoice-settings", response_model=Data[s.InvoiceSettingsDoc])
 def set_settings(ctx: CtxDep, req: JsonBody[s.InvoiceSettings]) -> JSONResponse:
+    given = req.model_fields_set
+    if "grace_period_hours" in given and req.grace_period_hours is None:
+        raise BadRequest("grace_period_hours: must be a number")
+    changes = {f: getattr(req, f) for f in documents.ISSUER_FIELDS if f in given}
     with uow.write(ctx.engine) as conn:
-        service.set_grace(conn, ctx.tenant_id, req.grace_period_hours)
-    return data({"grace_period_hours": req.grace_period_hours})
+        if req.grace_period_hours is not None:
+            service.set_grace(conn, ctx.tenant_id, req.grace_period_hours)
+        if changes:
+            documents.update_issuer(conn, ctx.tenant_id, changes)
+        out = _settings_out(conn, ctx.tenant_id)
+    return data(out)
+
+
+@router.post("/tally/v1/customers/billing-details/get", response_model=Data[s.BillingDetailsDoc])
+def get_billing_details(ctx: CtxDep, req: JsonBody[s.CustomerRef]) -> JSONResponse:
+    with uow.read(ctx.engine) as conn:
+        customers.get(conn, ctx.tenant_id, req.customer_id)
+        out = documents.bill_to(conn, ctx.tenant_id, req.customer_id)
+    return data({"customer_id": req.customer_id, **out})
+
+
+@router.post("/tally/v1/customers/billing-details", response_model=Data[s.BillingDetailsDoc])
+def set_billing_details(ctx: CtxDep, req: JsonBody[s.BillingDetails]) -> JSONResponse:
+    changes = {f: getattr(req, f) for f in documents.BILL_TO_FIELDS if f in req.model_fields_set}
+    with uow.write(ctx.engine) as conn:
+        customers.get(conn, ctx.tenant_id, req.customer_id)
+        out = documents.set_bill_to(conn, ctx.tenant_id, req.customer_id, changes, ctx.now())
+    return data({"customer_id": req.customer_id, **out})

@@ -309,6 +309,7 @@ def _issue(
             "content_hash": digest,
         },
     )
+    service.left_draft(conn, crow.tenant_id, inv_id, doc)
     deductions = service._deductions(rated, inv_id, crow.id)
     if deductions:
         ledger.record_deductions(conn, crow.tenant_id, deductions, now)

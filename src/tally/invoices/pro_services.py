@@ -231,6 +231,7 @@ def _issue(
             "content_hash": digest,
         },
     )
+    service.left_draft(conn, tenant_id, inv_id, doc)
     outbox.enqueue(
         conn,
         tenant_id,

@@ -33,7 +33,32 @@ class ListLateEvents(Req):
 
 
 class InvoiceSettings(Req):
-    grace_period_hours: NonNegNum
+    """Every field is optional: a field left out keeps its value; null clears it (or restores the
+    default). Issuer fields are checked by invoices.documents (clear 400s naming the field)."""
+
+    grace_period_hours: NonNegNum | None = None
+    legal_name: Any = None
+    address_lines: Any = None
+    tax_id: Any = None
+    contact_email: Any = None
+    footer_text: Any = None
+    logo: Any = None
+    invoice_number_prefix: Any = None
+    default_net_payment_terms_days: Any = None
+
+
+class CustomerRef(Req):
+    customer_id: Id
+
+
+class BillingDetails(Req):
+    """A customer's bill-to; fields left out keep their value, null clears one."""
+
+    customer_id: Id
+    legal_name: Any = None
+    address_lines: Any = None
+    tax_id: Any = None
+    billing_email: Any = None
 
 
 class SetTestClock(Req):
@@ -67,8 +92,29 @@ class LateEventDoc(Doc):
     timestamp: WireTs
 
 
+class LogoDoc(Doc):
+    media_type: str
+    sha256: str
+
+
 class InvoiceSettingsDoc(Doc):
     grace_period_hours: int
+    legal_name: str | None = None
+    address_lines: list[str] | None = None
+    tax_id: str | None = None
+    contact_email: str | None = None
+    footer_text: str | None = None
+    logo: LogoDoc | None = None
+    invoice_number_prefix: str | None = None
+    default_net_payment_terms_days: int | None = None
+
+
+class BillingDetailsDoc(Doc):
+    customer_id: str
+    legal_name: str | None = None
+    address_lines: list[str] | None = None
+    tax_id: str | None = None
+    billing_email: str | None = None
 
 
 class TestClockDoc(Doc):

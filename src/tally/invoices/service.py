@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Row
 from tally.contracts import ledger
 from tally.contracts import service as contracts
 from tally.errors import BadRequest, Conflict, NotFound
+from tally.invoices import documents
 from tally.invoices import repository as repo
 from tally.invoices.inputs import Loader
 from tally.invoices.wire import invoice_wire, list_price, snapshot_bytes
@@ -241,11 +242,20 @@ class Entry:
             if self.row is not None and self.row.snapshot is not None:
                 doc = decode_json(self.row.snapshot.encode())
                 doc["status"] = self.row.status
-                self.doc = doc
+                self.doc = with_number(doc, self.row)
             else:
                 regen = self.row.regenerated_from_invoice_id if self.row is not None else None
                 self.doc, _ = draft_doc(loader, self.crow, self.key, self.id, now, DRAFT, regen)
         return self.doc
+
+
+def with_number(doc: dict[str, Any], row: Row[Any]) -> dict[str, Any]:
+    """tally's additions to an issued invoice's JSON (docs/decisions.md): `invoice_number` and `due_date`,
+    extra fields the SDK's models keep (they allow unknown fields)."""
+    if row.number is not None:
+        doc["invoice_number"] = row.number
+        doc["due_date"] = (row.document or {}).get("due_date")
+    return doc
 
 
 def _key_of(row: Row[Any]) -> Key:
@@ -392,6 +402,7 @@ def _finalize_row(
             return False
     elif not repo.finalize(conn, crow.tenant_id, inv_id, text, digest, now, watermark):
         return False
+    left_draft(conn, crow.tenant_id, inv_id, doc)
     deductions = _deductions(inv, inv_id, crow.id)
     if deductions:
         ledger.record_deductions(conn, crow.tenant_id, deductions, now, loader.known)
@@ -409,6 +420,22 @@ def _finalize_row(
         now,
     )
     return True
+
+
+def left_draft(conn: Connection, tenant_id: str, inv_id: str, doc: dict[str, Any]) -> None:
+    """The one hook for an invoice leaving DRAFT (finalized, voided as a draft, or issued FINALIZED by a
+    request): it gets its sequential number and frozen parties when the transaction commits."""
+    documents.number_on_commit(
+        conn,
+        documents.Issued(
+            tenant_id,
+            inv_id,
+            doc["customer_id"],
+            parse_timestamp(doc["issued_at"], "issued_at"),
+            documents.terms_of(doc),
+            doc,
+        ),
+    )
 
 
 def _row_values(
@@ -520,6 +547,8 @@ def void(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> str:
         snapshot, digest = snapshot_bytes(doc)
     if not repo.void(conn, tenant_id, inv_id, seq, now, snapshot, digest):
         raise Conflict(f"Invoice {inv_id} changed while it was being voided; retry")
+    if e.status == DRAFT:
+        left_draft(conn, tenant_id, inv_id, doc)
     if e.status == FINALIZED and e.row is not None and e.row.snapshot:
         doc = decode_json(e.row.snapshot.encode())
         commit_ids = [

@@ -6,6 +6,7 @@ from tally.models import (  # noqa: F401  (registers the tables)
     catalog,
     contracts,
     customers,
+    documents,
     events,
     invoices,
     tenants,

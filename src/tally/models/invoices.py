@@ -45,6 +45,10 @@ invoices = Table(
     # USAGE invoices: the event-log position their usage was read up to when they were finalized;
     # events of the period above it are late (usage.late_gate).
     Column("events_watermark", BigInteger, nullable=True),
+    # Issue 15 (models.documents, invoices.numbering): the sequential number (`<prefix>-<000001>`) and the
+    # frozen issuer, bill-to and due date, set once in the transaction that takes the invoice out of DRAFT.
+    Column("number", String(64), nullable=True),
+    Column("document", JsonDoc, nullable=True),
 )
 Index(
     "uq_invoices_key",
@@ -57,6 +61,7 @@ Index(
     invoices.c.void_seq,
     unique=True,
 )
+Index("uq_invoices_number", invoices.c.tenant_id, invoices.c.number, unique=True)
 Index("ix_invoices_customer", invoices.c.tenant_id, invoices.c.customer_id, invoices.c.period_start)
 
 # What the worker still owes each contract: the next time something falls due (a usage period closing
