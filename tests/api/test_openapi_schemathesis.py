@@ -2,7 +2,7 @@
 generated from /openapi.json, answers without a server error and with a body that matches the documented
 schema for its status code.
 
-Bounded: the fuzzing phase only, at most MAX_EXAMPLES cases per operation (about 1,000 requests per
+Bounded: the fuzzing phase only, at most MAX_EXAMPLES cases per operation (about 600 requests per
 backend, under a minute each on the CI machine), a fixed seed so a failure reproduces, no example database
 written to disk, and a generous hang bound on the whole run. Loopback only: the server is started by the
 suite on 127.0.0.1 and schemathesis is given only its URL.
