@@ -220,6 +220,9 @@ def test_real_responses_match_the_documented_schemas(clock_server: Running, uid:
             schema[template][method].validate_response(r)
             checked += 1
     assert checked == len(calls) + 2
+    # Mounted by --test-clock, the test-clock routes are documented and still need a token.
+    assert "/tally/v1/test-clock" in doc["paths"]
+    assert httpx.post(f"{clock_server.url}/tally/v1/test-clock/get", json={}).status_code == 401
 
 
 def test_ingest_answer_matches_its_documented_shape(server: Running, uid: str) -> None:

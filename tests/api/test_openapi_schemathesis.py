@@ -1,6 +1,6 @@
 """Schemathesis against a live tally, on SQLite and on PostgreSQL: every documented operation, fed data
-generated from /openapi.json, answers without a server error and with a body that matches the documented
-schema for its status code.
+generated from /openapi.json, answers without a server error, with a documented status code and content
+type, and with a body that matches the documented schema for that status code.
 
 Bounded: the fuzzing phase only, at most MAX_EXAMPLES cases per operation (about 600 requests per
 backend, under a minute each on the CI machine), a fixed seed so a failure reproduces, no example database
@@ -40,7 +40,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(backend: str
             "--header",
             f"Authorization: Bearer {srv.token_a}",
             "--checks",
-            "not_a_server_error,response_schema_conformance",
+            "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
             "--phases",
             "fuzzing",
             "--max-examples",
