@@ -4,8 +4,8 @@ type, and with a body that matches the documented schema for that status code.
 
 Bounded: the fuzzing phase only, at most MAX_EXAMPLES cases per operation (about 600 requests per
 backend, 1.5 to 2.5 minutes each on a busy 2-core machine), a fixed seed so a failure reproduces, no
-example database written to disk, and a generous hang bound on the whole run. Loopback only: the server is started by the
-suite on 127.0.0.1 and schemathesis is given only its URL.
+example database written to disk, and a generous hang bound on the whole run. Loopback only: the server is
+started by the suite on 127.0.0.1 and schemathesis is given only its URL.
 """
 
 from __future__ import annotations
