@@ -7,10 +7,11 @@ before the listening socket is bound.
 
 from __future__ import annotations
 
-import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from typing import Any, NoReturn
 
 import typer
@@ -93,9 +94,25 @@ def _database_problem(settings: settings_mod.Settings, exc: OperationalError) ->
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr)
-    if level != "debug":
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per migration step is noise
+    from tally.kit import logs
+
+    logs.configure(level)
+
+
+def _metrics_dir() -> str | None:
+    """Multiprocess metrics for `serve` (kit.metrics): before prometheus_client is imported, point
+    PROMETHEUS_MULTIPROC_DIR at the operator's directory (emptied of old samples) or a fresh private one.
+    Returns the directory to delete at exit, if we made it."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for entry in os.listdir(given):
+            if entry.endswith(".db"):
+                os.unlink(os.path.join(given, entry))
+        return None
+    made = tempfile.mkdtemp(prefix="tally-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    return made
 
 
 @app.command()
@@ -189,14 +206,30 @@ def serve(
     ),
 ) -> None:
     """Run the API server (embedded SQLite unless TALLY_DATABASE_URL is set)."""
+    settings = _settings(test_clock=test_clock or None, log_level=log_level)
+    # Bind before anything else: a port in use must not leave a new database or token behind.
+    sock = _bind(host, port)
+    made = _metrics_dir()
+    try:
+        _serve(settings, sock, host, port, workers, billing_worker)
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _serve(
+    settings: settings_mod.Settings,
+    sock: socket.socket,
+    host: str,
+    port: int,
+    workers: int,
+    billing_worker: bool | None,
+) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     from tally.server.app import create_app
 
-    settings = _settings(test_clock=test_clock or None, log_level=log_level)
-    # Bind before anything else: a port in use must not leave a new database or token behind.
-    sock = _bind(host, port)
     _logging(settings.log_level)
     engine = _migrated_engine(settings)
     now = SystemClock().now()
@@ -214,7 +247,8 @@ def serve(
         "host": host,
         "port": port,
         "log_level": settings.log_level,
-        "access_log": False,
+        "access_log": False,  # tally.server.ops writes the access log
+        "log_config": None,  # keep kit.logs' configuration
         "http": "httptools",
         "loop": "auto",
     }
@@ -260,6 +294,7 @@ def app_from_env() -> Any:
     from tally.server.app import create_app
 
     settings = _settings()
+    _logging(settings.log_level)
     engine = _engine(settings)
     return create_app(settings, engine, _clock(settings, engine))
 
@@ -278,13 +313,24 @@ def worker(
     test_clock: bool = typer.Option(False, "--test-clock", help="follow the persisted test clock"),
     once: bool = typer.Option(False, "--once", help="do what is due now, then exit"),
     log_level: str | None = typer.Option(None, "--log-level", help=_LOG_LEVEL_HELP),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="serve Prometheus metrics on this port (see --metrics-host)",
+    ),
+    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="address for --metrics-port"),
 ) -> None:
     """Run the billing worker: finalize invoices as they fall due. Several may run against PostgreSQL."""
+    settings = _settings(test_clock=test_clock or None, log_level=log_level)
+    metrics_sock = _bind(metrics_host, metrics_port) if metrics_port else None
     from tally.jobs.worker import Worker, run_pass
 
-    settings = _settings(test_clock=test_clock or None, log_level=log_level)
     _logging(settings.log_level)
     engine = _migrated_engine(settings)
+    if metrics_sock is not None:
+        _serve_worker_metrics(metrics_sock, engine)
     clock = _clock(settings, engine)
     if once:
         result = run_pass(engine, clock)
@@ -292,6 +338,18 @@ def worker(
         return
     typer.echo("tally billing worker running", err=True)
     Worker(engine, clock, settings.worker_interval_seconds).run_forever()
+
+
+def _serve_worker_metrics(sock: socket.socket, engine: Engine) -> None:
+    """The worker's own /metrics (single process, default registry), on a daemon thread."""
+    from prometheus_client import start_http_server
+
+    from tally.server.ops import count_database_errors
+
+    count_database_errors(engine)
+    host, port = sock.getsockname()[:2]
+    sock.close()  # bound above to fail early, before any work; prometheus_client binds it again
+    start_http_server(port, addr=host)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from tally.auth.dependencies import authenticate
 from tally.clock import Clock, SystemClock
 from tally.errors import TallyError
 from tally.kit.responses import JSONResponse, ok
+from tally.server import ops
 from tally.server.routes import ROUTERS
 from tally.settings import Settings
 
@@ -24,6 +25,7 @@ log = logging.getLogger("tally")
 
 # Routes reachable without a token. Reviewed list: anything else must authenticate (tests walk the table).
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS |= {"/ready", "/metrics"}  # tally.server.ops (/metrics has its own access control)
 
 
 def _error(status: int, message: str, *, should_retry: bool | None = None) -> JSONResponse:
@@ -74,6 +76,7 @@ def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -
     app.state.clock = clock or SystemClock()
     audit.install(engine)  # lets the audit row of a create name the new resource (tally.audit.recorder)
     _install_error_handlers(app)
+    ops.install(app, settings, engine)  # request ids, access log, /metrics, /ready
 
     @app.get("/health", include_in_schema=False)
     def health() -> Any:
