@@ -7,11 +7,14 @@ before the listening socket is bound.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -120,6 +123,100 @@ def migrate() -> None:
     """Create or upgrade the database schema (safe to run from several processes at once)."""
     _migrated_engine(_settings()).dispose()
     typer.echo("database is up to date")
+
+
+def _sqlite_path(settings: settings_mod.Settings, command: str) -> Path:
+    if not settings.is_sqlite:
+        raise StartupError(
+            f"tally {command} copies the embedded SQLite database; with TALLY_DATABASE_URL set use "
+            "pg_dump / pg_restore (docs/operations.md, Backups)"
+        )
+    database = make_url(settings.database_url).database
+    assert database is not None
+    return Path(database)
+
+
+def _copy_sqlite(source: Path, target: Path, label: str) -> None:
+    """Copy with SQLite's online backup API in one step: one read transaction, so the copy is consistent
+    as of one instant while other connections go on writing (WAL readers do not block writers), and it
+    includes what sits in the -wal file. On a terminal, rich shows the progress."""
+    import sqlite3
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    dst = sqlite3.connect(target, timeout=30)
+    try:
+        size = source.stat().st_size + (
+            source.with_name(source.name + "-wal").stat().st_size
+            if source.with_name(source.name + "-wal").exists()
+            else 0
+        )
+        with Progress(
+            TextColumn(label),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            disable=not sys.stderr.isatty(),
+            console=None,
+            transient=False,
+        ) as progress:
+            task = progress.add_task(label, total=size)
+
+            def step(_status: int, remaining: int, total: int) -> None:
+                progress.update(task, completed=(total - remaining) * (size // max(total, 1)))
+
+            src.backup(dst, pages=-1, progress=step)
+            progress.update(task, completed=size)
+    finally:
+        src.close()
+        dst.close()
+
+
+@app.command()
+def backup(
+    out: Path = typer.Option(..., "--out", help="file to write the backup to (must not exist)"),
+) -> None:
+    """Copy the SQLite database consistently while tally serves and ingests (SQLite backup API)."""
+    settings = _settings()
+    source = _sqlite_path(settings, "backup")
+    if not source.exists():
+        raise StartupError(f"no database at {source} (TALLY_DATA_DIR={settings.data_dir})")
+    if out.exists():
+        raise StartupError(f"{out} already exists (--out must name a new file)")
+    partial = out.with_name(f".{out.name}.partial")
+    partial.unlink(missing_ok=True)
+    _copy_sqlite(source, partial, "backing up")
+    os.replace(partial, out)
+    typer.echo(f"backed up {source} to {out} ({out.stat().st_size} bytes)")
+
+
+@app.command()
+def restore(
+    file: Path = typer.Argument(..., help="a backup made by tally backup"),
+) -> None:
+    """Replace the SQLite database with a backup (stop the server first). The current database is kept
+    as tally.db.before-restore-<time>; the restored one is then migrated to this version."""
+    import sqlite3
+
+    settings = _settings()
+    target = _sqlite_path(settings, "restore")
+    try:
+        with sqlite3.connect(f"file:{file}?mode=ro", uri=True) as probe:
+            ok = probe.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            ok = ok and probe.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
+    except sqlite3.Error:
+        ok = False
+    if not ok:
+        raise StartupError(f"{file} is not a tally SQLite backup")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        keep = target.with_name(f"{target.name}.before-restore-{SystemClock().now():%Y%m%dT%H%M%SZ}")
+        _copy_sqlite(target, keep, "saving the current database")
+        typer.echo(f"kept the current database as {keep}")
+    _copy_sqlite(file, target, "restoring")
+    _migrated_engine(settings).dispose()
+    typer.echo(f"restored {file} into {target}")
 
 
 @tokens_app.command("create")
@@ -254,20 +351,47 @@ def _serve(
     }
     clock = _clock(settings, engine)
     embedded = settings.is_sqlite if billing_worker is None else billing_worker
-    if embedded:
-        from tally.jobs.worker import Worker
+    from tally.jobs.worker import Worker
 
-        Worker(engine, clock, settings.worker_interval_seconds).start()
-    if workers == 1:
-        uvicorn.Server(uvicorn.Config(create_app(settings, engine, clock), **common)).run(sockets=[sock])
+    worker = Worker(engine, clock, settings.worker_interval_seconds) if embedded else None
+    # uvicorn handles SIGTERM/SIGINT gracefully, then raises the signal again for the handler that was
+    # installed before it ran: make that a no-op, so the cleanup below runs and the exit code is 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    if worker is not None:
+        worker.start()
+    try:
+        if workers == 1:
+            app = create_app(settings, engine, clock)
+            uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
+        else:
+            # Several processes need an import string; each builds its app (and pool) from the environment.
+            os.environ["TALLY_LOG_LEVEL"] = settings.log_level
+            if settings.test_clock:
+                os.environ["TALLY_TEST_CLOCK"] = "1"
+            config = uvicorn.Config("tally.cli.main:app_from_env", factory=True, workers=workers, **common)
+            Multiprocess(config, sockets=[sock]).run()
+    finally:
+        # SIGTERM: uvicorn has stopped accepting and drained in-flight requests (an ingest request returns
+        # only after its group commit). Let the billing worker finish its current batch, then fold the
+        # WAL into the database file.
+        if worker is not None:
+            worker.stop()
+        _checkpoint(engine)
+        engine.dispose()
+
+
+def _checkpoint(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
         return
-    # Several processes need an import string; each worker builds its app (and pool) from the environment.
-    engine.dispose()
-    os.environ["TALLY_LOG_LEVEL"] = settings.log_level
-    if settings.test_clock:
-        os.environ["TALLY_TEST_CLOCK"] = "1"
-    config = uvicorn.Config("tally.cli.main:app_from_env", factory=True, workers=workers, **common)
-    Multiprocess(config, sockets=[sock]).run()
+    try:
+        raw = engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        finally:
+            raw.close()
+    except Exception:
+        logging.getLogger("tally").exception("WAL checkpoint at shutdown failed")
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -337,7 +461,11 @@ def worker(
         typer.echo(f"finalized {result.finalized} invoice(s) on {result.contracts} contract(s)")
         return
     typer.echo("tally billing worker running", err=True)
-    Worker(engine, clock, settings.worker_interval_seconds).run_forever()
+    loop = Worker(engine, clock, settings.worker_interval_seconds)
+    # SIGTERM/SIGINT: finish the batch in hand (its transaction commits), then exit.
+    signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    signal.signal(signal.SIGINT, lambda *_: loop.stop())
+    loop.run_forever()
 
 
 def _serve_worker_metrics(sock: socket.socket, engine: Engine) -> None:

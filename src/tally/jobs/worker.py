@@ -150,11 +150,12 @@ def _finalize_contract(
         return now + RETRY_AFTER
 
 
-def run_pass(engine: Engine, clock: Clock) -> PassResult:
-    """Do everything that is due now."""
+def run_pass(engine: Engine, clock: Clock, stop: threading.Event | None = None) -> PassResult:
+    """Do everything that is due now; with `stop` set, return after the batch in hand (each batch
+    commits or rolls back whole, so nothing stays claimed)."""
     started = time.monotonic()
     try:
-        return _run_pass(engine, clock)
+        return _run_pass(engine, clock, stop)
     finally:
         metrics.WORKER_PASS_DURATION.observe(time.monotonic() - started)
 
@@ -172,13 +173,13 @@ def _backlog(engine: Engine, clock: Clock) -> None:
     metrics.WORKER_LAG.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
 
 
-def _run_pass(engine: Engine, clock: Clock) -> PassResult:
+def _run_pass(engine: Engine, clock: Clock, stop: threading.Event | None) -> PassResult:
     track(engine, clock)
     _backlog(engine, clock)
     total = PassResult()
     graces: dict[str, timedelta] = {}
     catalogs: dict[str, Catalog] = {}
-    while True:
+    while stop is None or not stop.is_set():
         try:
             r = process_batch(engine, clock, graces, catalogs)
         except Exception:
@@ -189,6 +190,8 @@ def _run_pass(engine: Engine, clock: Clock) -> PassResult:
         total.contracts += r.contracts
         total.finalized += r.finalized
         metrics.INVOICES_FINALIZED.inc(r.finalized)
+    if stop is not None and stop.is_set():
+        return total
     # threshold billing (SPEC §5.10-5.11); logs its own failures
     metrics.RECHARGES.inc(thresholds.run(engine, clock))
     evaluate_due(engine, clock)  # alerts (SPEC §8.1); logs its own failures, before delivery sends them
@@ -215,7 +218,7 @@ class Worker:
     def run_forever(self) -> None:
         while not self._stop.is_set():
             try:
-                result = run_pass(self.engine, self.clock)
+                result = run_pass(self.engine, self.clock, self._stop)
                 if result.finalized:
                     log.info("finalized %d invoice(s) on %d contract(s)", result.finalized, result.contracts)
             except Exception:
