@@ -89,6 +89,13 @@ class Settings(BaseSettings):
         "every process. Never printed.",
     )
 
+    metrics_token: str | None = Field(
+        None,
+        repr=False,
+        description="Bearer token Prometheus must send to read `/metrics`. Unset: `/metrics` answers "
+        "clients on loopback only (403 for others).",
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, v: Any) -> Any:
@@ -155,7 +162,7 @@ def describe(exc: ValidationError, from_options: Collection[str] = ()) -> str:
 
 
 def _shown(field: str, value: object) -> str:
-    if field == "secret_key" or not isinstance(value, str | Path | int | float):
+    if field in ("secret_key", "metrics_token") or not isinstance(value, str | Path | int | float):
         return ""
     if field == "database_url":
         try:

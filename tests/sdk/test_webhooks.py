@@ -332,6 +332,36 @@ def test_invoice_finalized_survives_receiver_faults(
     )
 
 
+def test_metrics_count_finalization_and_deliveries(
+    hook_server: Running, tenant: Tenant, receiver: Receiver, uid: str
+) -> None:
+    """/metrics moves with what the worker does: invoices finalized, deliveries by result, the outbox."""
+    from tests.api.test_operations import scrape
+
+    http = hook_server.http()
+    _register(tenant, receiver.url)
+    t = _hour_after(clock_now(http)) + timedelta(hours=1)
+    _finalizing_contract(tenant, http, uid, t)
+    receiver.script = ["500", "200"]
+    before = scrape(hook_server.url)
+    finalized = set_clock(http, t)["finalized_invoices"]
+    assert finalized >= 1
+    mid = scrape(hook_server.url)
+    set_clock(http, t + timedelta(seconds=5))  # the retry, delivered
+    after = scrape(hook_server.url)
+
+    def moved(a: dict[str, float], b: dict[str, float], key: str) -> float:
+        return b.get(key, 0) - a.get(key, 0)
+
+    assert moved(before, mid, "tally_invoices_finalized_total") == finalized
+    assert moved(before, mid, 'tally_webhook_deliveries_total{result="retrying"}') == 1
+    assert mid["tally_webhook_outbox_backlog"] == 0  # the retry is pending but not yet due
+    assert moved(mid, after, 'tally_webhook_deliveries_total{result="delivered"}') == 1
+    assert moved(before, after, "tally_worker_pass_duration_seconds_count") >= 2
+    assert after["tally_worker_due_contracts"] >= 0
+    assert [h.mode for h in receiver.hits] == ["500", "200"]
+
+
 def test_retries_stop_two_days_after_the_first_attempt(
     hook_server: Running, db: Engine, tenant: Tenant, receiver: Receiver
 ) -> None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -98,9 +101,25 @@ def _database_problem(settings: settings_mod.Settings, exc: OperationalError) ->
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr)
-    if level != "debug":
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per migration step is noise
+    from tally.kit import logs
+
+    logs.configure(level)
+
+
+def _metrics_dir() -> str | None:
+    """Multiprocess metrics for `serve` (kit.metrics): before prometheus_client is imported, point
+    PROMETHEUS_MULTIPROC_DIR at the operator's directory (emptied of old samples) or a fresh private one.
+    Returns the directory to delete at exit, if we made it."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        os.makedirs(given, exist_ok=True)
+        for entry in os.listdir(given):
+            if entry.endswith(".db"):
+                os.unlink(os.path.join(given, entry))
+        return None
+    made = tempfile.mkdtemp(prefix="tally-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    return made
 
 
 @app.command()
@@ -108,6 +127,100 @@ def migrate() -> None:
     """Create or upgrade the database schema (safe to run from several processes at once)."""
     _migrated_engine(_settings()).dispose()
     typer.echo("database is up to date")
+
+
+def _sqlite_path(settings: settings_mod.Settings, command: str) -> Path:
+    if not settings.is_sqlite:
+        raise StartupError(
+            f"tally {command} copies the embedded SQLite database; with TALLY_DATABASE_URL set use "
+            "pg_dump / pg_restore (docs/operations.md, Backups)"
+        )
+    database = make_url(settings.database_url).database
+    assert database is not None
+    return Path(database)
+
+
+def _copy_sqlite(source: Path, target: Path, label: str) -> None:
+    """Copy with SQLite's online backup API in one step: one read transaction, so the copy is consistent
+    as of one instant while other connections go on writing (WAL readers do not block writers), and it
+    includes what sits in the -wal file. On a terminal, rich shows the progress."""
+    import sqlite3
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    dst = sqlite3.connect(target, timeout=30)
+    try:
+        size = source.stat().st_size + (
+            source.with_name(source.name + "-wal").stat().st_size
+            if source.with_name(source.name + "-wal").exists()
+            else 0
+        )
+        with Progress(
+            TextColumn(label),
+            BarColumn(),
+            DownloadColumn(),
+            TimeElapsedColumn(),
+            disable=not sys.stderr.isatty(),
+            console=None,
+            transient=False,
+        ) as progress:
+            task = progress.add_task(label, total=size)
+
+            def step(_status: int, remaining: int, total: int) -> None:
+                progress.update(task, completed=(total - remaining) * (size // max(total, 1)))
+
+            src.backup(dst, pages=-1, progress=step)
+            progress.update(task, completed=size)
+    finally:
+        src.close()
+        dst.close()
+
+
+@app.command()
+def backup(
+    out: Path = typer.Option(..., "--out", help="file to write the backup to (must not exist)"),
+) -> None:
+    """Copy the SQLite database consistently while tally serves and ingests (SQLite backup API)."""
+    settings = _settings()
+    source = _sqlite_path(settings, "backup")
+    if not source.exists():
+        raise StartupError(f"no database at {source} (TALLY_DATA_DIR={settings.data_dir})")
+    if out.exists():
+        raise StartupError(f"{out} already exists (--out must name a new file)")
+    partial = out.with_name(f".{out.name}.partial")
+    partial.unlink(missing_ok=True)
+    _copy_sqlite(source, partial, "backing up")
+    os.replace(partial, out)
+    typer.echo(f"backed up {source} to {out} ({out.stat().st_size} bytes)")
+
+
+@app.command()
+def restore(
+    file: Path = typer.Argument(..., help="a backup made by tally backup"),
+) -> None:
+    """Replace the SQLite database with a backup (stop the server first). The current database is kept
+    as tally.db.before-restore-<time>; the restored one is then migrated to this version."""
+    import sqlite3
+
+    settings = _settings()
+    target = _sqlite_path(settings, "restore")
+    try:
+        with sqlite3.connect(f"file:{file}?mode=ro", uri=True) as probe:
+            ok = probe.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            ok = ok and probe.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 1
+    except sqlite3.Error:
+        ok = False
+    if not ok:
+        raise StartupError(f"{file} is not a tally SQLite backup")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        keep = target.with_name(f"{target.name}.before-restore-{SystemClock().now():%Y%m%dT%H%M%SZ}")
+        _copy_sqlite(target, keep, "saving the current database")
+        typer.echo(f"kept the current database as {keep}")
+    _copy_sqlite(file, target, "restoring")
+    _migrated_engine(settings).dispose()
+    typer.echo(f"restored {file} into {target}")
 
 
 @tokens_app.command("create")
@@ -194,14 +307,30 @@ def serve(
     ),
 ) -> None:
     """Run the API server (embedded SQLite unless TALLY_DATABASE_URL is set)."""
+    settings = _settings(test_clock=test_clock or None, log_level=log_level)
+    # Bind before anything else: a port in use must not leave a new database or token behind.
+    sock = _bind(host, port)
+    made = _metrics_dir()
+    try:
+        _serve(settings, sock, host, port, workers, billing_worker)
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _serve(
+    settings: settings_mod.Settings,
+    sock: socket.socket,
+    host: str,
+    port: int,
+    workers: int,
+    billing_worker: bool | None,
+) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     from tally.server.app import create_app
 
-    settings = _settings(test_clock=test_clock or None, log_level=log_level)
-    # Bind before anything else: a port in use must not leave a new database or token behind.
-    sock = _bind(host, port)
     _logging(settings.log_level)
     engine = _migrated_engine(settings)
     now = SystemClock().now()
@@ -219,26 +348,54 @@ def serve(
         "host": host,
         "port": port,
         "log_level": settings.log_level,
-        "access_log": False,
+        "access_log": False,  # tally.server.ops writes the access log
+        "log_config": None,  # keep kit.logs' configuration
         "http": "httptools",
         "loop": "auto",
     }
     clock = _clock(settings, engine)
     embedded = settings.is_sqlite if billing_worker is None else billing_worker
-    if embedded:
-        from tally.jobs.worker import Worker
+    from tally.jobs.worker import Worker
 
-        Worker(engine, clock, settings.worker_interval_seconds).start()
-    if workers == 1:
-        uvicorn.Server(uvicorn.Config(create_app(settings, engine, clock), **common)).run(sockets=[sock])
+    worker = Worker(engine, clock, settings.worker_interval_seconds) if embedded else None
+    # uvicorn handles SIGTERM/SIGINT gracefully, then raises the signal again for the handler that was
+    # installed before it ran: make that a no-op, so the cleanup below runs and the exit code is 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+    if worker is not None:
+        worker.start()
+    try:
+        if workers == 1:
+            app = create_app(settings, engine, clock)
+            uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
+        else:
+            # Several processes need an import string; each builds its app (and pool) from the environment.
+            os.environ["TALLY_LOG_LEVEL"] = settings.log_level
+            if settings.test_clock:
+                os.environ["TALLY_TEST_CLOCK"] = "1"
+            config = uvicorn.Config("tally.cli.main:app_from_env", factory=True, workers=workers, **common)
+            Multiprocess(config, sockets=[sock]).run()
+    finally:
+        # SIGTERM: uvicorn has stopped accepting and drained in-flight requests (an ingest request returns
+        # only after its group commit). Let the billing worker finish its current batch, then fold the
+        # WAL into the database file.
+        if worker is not None:
+            worker.stop()
+        _checkpoint(engine)
+        engine.dispose()
+
+
+def _checkpoint(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
         return
-    # Several processes need an import string; each worker builds its app (and pool) from the environment.
-    engine.dispose()
-    os.environ["TALLY_LOG_LEVEL"] = settings.log_level
-    if settings.test_clock:
-        os.environ["TALLY_TEST_CLOCK"] = "1"
-    config = uvicorn.Config("tally.cli.main:app_from_env", factory=True, workers=workers, **common)
-    Multiprocess(config, sockets=[sock]).run()
+    try:
+        raw = engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        finally:
+            raw.close()
+    except Exception:
+        logging.getLogger("tally").exception("WAL checkpoint at shutdown failed")
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -265,6 +422,7 @@ def app_from_env() -> Any:
     from tally.server.app import create_app
 
     settings = _settings()
+    _logging(settings.log_level)
     engine = _engine(settings)
     return create_app(settings, engine, _clock(settings, engine))
 
@@ -283,20 +441,47 @@ def worker(
     test_clock: bool = typer.Option(False, "--test-clock", help="follow the persisted test clock"),
     once: bool = typer.Option(False, "--once", help="do what is due now, then exit"),
     log_level: str | None = typer.Option(None, "--log-level", help=_LOG_LEVEL_HELP),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="serve Prometheus metrics on this port (see --metrics-host)",
+    ),
+    metrics_host: str = typer.Option("127.0.0.1", "--metrics-host", help="address for --metrics-port"),
 ) -> None:
     """Run the billing worker: finalize invoices as they fall due. Several may run against PostgreSQL."""
+    settings = _settings(test_clock=test_clock or None, log_level=log_level)
+    metrics_sock = _bind(metrics_host, metrics_port) if metrics_port else None
     from tally.jobs.worker import Worker, run_pass
 
-    settings = _settings(test_clock=test_clock or None, log_level=log_level)
     _logging(settings.log_level)
     engine = _migrated_engine(settings)
+    if metrics_sock is not None:
+        _serve_worker_metrics(metrics_sock, engine)
     clock = _clock(settings, engine)
     if once:
         result = run_pass(engine, clock)
         typer.echo(f"finalized {result.finalized} invoice(s) on {result.contracts} contract(s)")
         return
     typer.echo("tally billing worker running", err=True)
-    Worker(engine, clock, settings.worker_interval_seconds).run_forever()
+    loop = Worker(engine, clock, settings.worker_interval_seconds)
+    # SIGTERM/SIGINT: finish the batch in hand (its transaction commits), then exit.
+    signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    signal.signal(signal.SIGINT, lambda *_: loop.stop())
+    loop.run_forever()
+
+
+def _serve_worker_metrics(sock: socket.socket, engine: Engine) -> None:
+    """The worker's own /metrics (single process, default registry), on a daemon thread."""
+    from prometheus_client import start_http_server
+
+    from tally.server.ops import count_database_errors
+
+    count_database_errors(engine)
+    host, port = sock.getsockname()[:2]
+    sock.close()  # bound above to fail early, before any work; prometheus_client binds it again
+    start_http_server(port, addr=host)
 
 
 @export_app.command("invoices")

@@ -215,6 +215,16 @@ def set_next_due(conn: Connection, due: dict[str, datetime | None], now: datetim
     )
 
 
+def due_backlog(conn: Connection, now: datetime) -> tuple[int, datetime | None]:
+    """How many contracts have work due at `now`, and the oldest due time among them."""
+    row = conn.execute(
+        select(func.count(), func.min(billing_state.c.next_due_at)).where(
+            billing_state.c.next_due_at.is_not(None), billing_state.c.next_due_at <= now
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
 def next_due(conn: Connection) -> datetime | None:
     return conn.execute(select(func.min(billing_state.c.next_due_at))).scalar()
 

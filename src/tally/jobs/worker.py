@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from tally.db import uow
 from tally.invoices import repository as repo
 from tally.invoices import service, thresholds
 from tally.invoices.inputs import Catalog, Loader
+from tally.kit import metrics
 from tally.settings import load
 from tally.usage import late_gate
 from tally.webhooks.delivery import deliver_due, prune
@@ -148,13 +150,36 @@ def _finalize_contract(
         return now + RETRY_AFTER
 
 
-def run_pass(engine: Engine, clock: Clock) -> PassResult:
-    """Do everything that is due now."""
+def run_pass(engine: Engine, clock: Clock, stop: threading.Event | None = None) -> PassResult:
+    """Do everything that is due now; with `stop` set, return after the batch in hand (each batch
+    commits or rolls back whole, so nothing stays claimed)."""
+    started = time.monotonic()
+    try:
+        return _run_pass(engine, clock, stop)
+    finally:
+        metrics.WORKER_PASS_DURATION.observe(time.monotonic() - started)
+
+
+def _backlog(engine: Engine, clock: Clock) -> None:
+    """The due-contract backlog and its lag (metrics), read once at the start of a pass."""
+    try:
+        with uow.read(engine) as conn:
+            now = clock.now()
+            count, oldest = repo.due_backlog(conn, now)
+    except Exception:
+        log.exception("cannot read the billing backlog")
+        return
+    metrics.WORKER_DUE_CONTRACTS.set(count)
+    metrics.WORKER_LAG.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
+
+
+def _run_pass(engine: Engine, clock: Clock, stop: threading.Event | None) -> PassResult:
     track(engine, clock)
+    _backlog(engine, clock)
     total = PassResult()
     graces: dict[str, timedelta] = {}
     catalogs: dict[str, Catalog] = {}
-    while True:
+    while stop is None or not stop.is_set():
         try:
             r = process_batch(engine, clock, graces, catalogs)
         except Exception:
@@ -164,7 +189,11 @@ def run_pass(engine: Engine, clock: Clock) -> PassResult:
             break
         total.contracts += r.contracts
         total.finalized += r.finalized
-    thresholds.run(engine, clock)  # threshold billing (SPEC §5.10-5.11); logs its own failures
+        metrics.INVOICES_FINALIZED.inc(r.finalized)
+    if stop is not None and stop.is_set():
+        return total
+    # threshold billing (SPEC §5.10-5.11); logs its own failures
+    metrics.RECHARGES.inc(thresholds.run(engine, clock))
     evaluate_due(engine, clock)  # alerts (SPEC §8.1); logs its own failures, before delivery sends them
     settings = load()
     try:
@@ -189,7 +218,7 @@ class Worker:
     def run_forever(self) -> None:
         while not self._stop.is_set():
             try:
-                result = run_pass(self.engine, self.clock)
+                result = run_pass(self.engine, self.clock, self._stop)
                 if result.finalized:
                     log.info("finalized %d invoice(s) on %d contract(s)", result.finalized, result.contracts)
             except Exception:

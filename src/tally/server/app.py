@@ -19,7 +19,7 @@ from tally.auth.dependencies import authenticate, check_path_params
 from tally.clock import Clock, SystemClock
 from tally.errors import TallyError
 from tally.kit.responses import JSONResponse, ok
-from tally.server import openapi
+from tally.server import openapi, ops
 from tally.server.routes import ROUTERS, TEST_CLOCK
 from tally.settings import Settings
 
@@ -27,6 +27,7 @@ log = logging.getLogger("tally")
 
 # Routes reachable without a token. Reviewed list: anything else must authenticate (tests walk the table).
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS |= {"/ready", "/metrics"}  # tally.server.ops (/metrics has its own access control)
 
 
 def _error(
@@ -100,6 +101,7 @@ def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -
     app.state.clock = clock or SystemClock()
     audit.install(engine)  # lets the audit row of a create name the new resource (tally.audit.recorder)
     _install_error_handlers(app)
+    ops.install(app, settings, engine)  # request ids, access log, /metrics, /ready
 
     @app.get("/health", include_in_schema=False)
     def health() -> Any:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from tally.db import uow
+from tally.kit import metrics
 from tally.usage.ingest import Job, Outcome, store
 
 log = logging.getLogger("tally.ingest")
@@ -87,6 +88,8 @@ class GroupWriter:
                 return
             group[0].resolve(None, exc)
             return
+        metrics.INGEST_GROUP_BATCHES.observe(len(group))
+        metrics.INGEST_GROUP_EVENTS.observe(sum(len(p.job.events) for p in group))
         for p, r in zip(group, results, strict=True):
             p.resolve(r, None)
 

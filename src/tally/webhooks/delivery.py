@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, exists, select, update
+from sqlalchemy import Connection, Engine, delete, exists, func, select, update
 
 from tally import __version__
 from tally.clock import Clock
 from tally.db import uow
 from tally.ids import new_id
+from tally.kit import metrics
 from tally.models.tenants import tenants
 from tally.models.webhooks import webhook_deliveries, webhook_endpoints, webhook_events
 from tally.settings import Settings, load
@@ -235,6 +236,7 @@ def deliver_due(engine: Engine, clock: Clock, settings: Settings | None = None) 
             now = clock.now()
             for c, outcome in zip(batch, outcomes, strict=True):
                 status = record(conn, c, outcome, now)
+                metrics.WEBHOOK_DELIVERIES.labels(_RESULT.get(status or "", "retrying")).inc()
                 result.attempted += 1
                 if status == DELIVERED:
                     result.delivered += 1
@@ -249,7 +251,19 @@ def deliver_due(engine: Engine, clock: Clock, settings: Settings | None = None) 
                         outcome.error,
                         "; giving up" if status == FAILED else "",
                     )
+    _outbox_backlog(engine, clock)
     return result
+
+
+_RESULT = {DELIVERED: "delivered", FAILED: "failed"}
+
+
+def _outbox_backlog(engine: Engine, clock: Clock) -> None:
+    with uow.read(engine) as conn:
+        due = conn.execute(
+            select(func.count()).where(D.status == PENDING, D.next_attempt_at <= clock.now())
+        ).scalar_one()
+    metrics.WEBHOOK_OUTBOX.set(due)
 
 
 def prune(engine: Engine, clock: Clock, retention: timedelta) -> int:
