@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
+from tally.billing_providers import service as billing_providers
 from tally.contracts import ledger
 from tally.contracts import service as contracts
 from tally.errors import BadRequest, Conflict, NotFound
@@ -241,6 +242,9 @@ class Entry:
             if self.row is not None and self.row.snapshot is not None:
                 doc = decode_json(self.row.snapshot.encode())
                 doc["status"] = self.row.status
+                external = billing_providers.external_invoice(loader.conn, self.crow.tenant_id, self.id)
+                if external is not None:
+                    doc["external_invoice"] = external
                 self.doc = doc
             else:
                 regen = self.row.regenerated_from_invoice_id if self.row is not None else None
@@ -408,6 +412,10 @@ def _finalize_row(
         },
         now,
     )
+    # Same transaction: a linked customer's invoice is staged for Stripe (collection/ sends it).
+    billing_providers.enqueue_finalized(
+        conn, crow.tenant_id, crow.customer_id, crow.terms.get("billing_provider_configuration"), inv_id, now
+    )
     return True
 
 
@@ -520,6 +528,7 @@ def void(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> str:
         snapshot, digest = snapshot_bytes(doc)
     if not repo.void(conn, tenant_id, inv_id, seq, now, snapshot, digest):
         raise Conflict(f"Invoice {inv_id} changed while it was being voided; retry")
+    billing_providers.request_void(conn, tenant_id, inv_id, now)  # its Stripe invoice, if any
     if e.status == FINALIZED and e.row is not None and e.row.snapshot:
         doc = decode_json(e.row.snapshot.encode())
         commit_ids = [

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, Row
 
 from tally.alerts.evaluate import evaluate_due
 from tally.clock import Clock
+from tally.collection import sync as stripe_sync
 from tally.contracts import recurring
 from tally.contracts import service as contracts
 from tally.db import uow
@@ -167,6 +168,11 @@ def run_pass(engine: Engine, clock: Clock) -> PassResult:
     thresholds.run(engine, clock)  # threshold billing (SPEC §5.10-5.11); logs its own failures
     evaluate_due(engine, clock)  # alerts (SPEC §8.1); logs its own failures, before delivery sends them
     settings = load()
+    try:
+        # Stripe collection (collection/sync.py): staged invoices out, missed webhooks reconciled.
+        stripe_sync.sync_due(engine, clock, settings)
+    except Exception:
+        log.exception("Stripe sync pass failed; will retry on the next pass")
     try:
         # After billing, so this pass's invoice.finalized events go out now.
         deliver_due(engine, clock, settings)

@@ -15,6 +15,7 @@ from tally import __version__
 from tally.audit import recorder as audit
 from tally.auth.dependencies import authenticate
 from tally.clock import Clock, SystemClock
+from tally.collection import webhook as stripe_webhook
 from tally.errors import TallyError
 from tally.kit.responses import JSONResponse, ok
 from tally.server.routes import ROUTERS
@@ -23,7 +24,10 @@ from tally.settings import Settings
 log = logging.getLogger("tally")
 
 # Routes reachable without a token. Reviewed list: anything else must authenticate (tests walk the table).
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# Stripe's webhook route is authenticated by Stripe's signature instead of a token (collection/webhook.py).
+PUBLIC_PATHS = frozenset(
+    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", stripe_webhook.PATH}
+)
 
 
 def _error(status: int, message: str, *, should_retry: bool | None = None) -> JSONResponse:
@@ -79,6 +83,7 @@ def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -
     def health() -> Any:
         return ok({"status": "ok", "version": __version__})
 
+    app.include_router(stripe_webhook.router)
     authed = APIRouter(dependencies=[Depends(authenticate)])
     for router in ROUTERS:
         authed.include_router(router)
