@@ -95,6 +95,8 @@ def connection_info(conn: Connection, tenant_id: str) -> dict[str, Any] | None:
         "account_id": row.account_id,
         "api_base": row.api_base,
         "webhook_secret_configured": row.webhook_secret_sealed is not None,
+        # Where Stripe's webhook endpoint must point (signed with the webhook secret).
+        "webhook_path": f"/tally/v1/stripe/webhooks/{tenant_id}",
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     }
@@ -412,6 +414,7 @@ def enqueue_finalized(
             state=PENDING,
             void_requested=False,
             attempts=0,
+            generation=0,
             next_attempt_at=now,
             lease=None,
             external_status="QUEUED",
@@ -466,10 +469,20 @@ def retry(conn: Connection, tenant_id: str, invoice_id: str, now: datetime) -> d
         raise NotFound(f"Invoice {invoice_id} has no Stripe sync")
     if row.state != ERROR:
         raise BadRequest(f"Invoice {invoice_id}'s Stripe sync is {row.state}; only failed syncs are retried")
+    # The fix may be a new link (the old configuration archived): collect through the current one.
+    active = _active(conn, tenant_id, row.customer_id, STRIPE)
+    cfg_id = active[-1].id if active else row.configuration_id
     conn.execute(
         update(syncs_t)
         .where(syncs_t.c.tenant_id == tenant_id, syncs_t.c.invoice_id == invoice_id)
-        .values(state=PENDING, next_attempt_at=now, attempts=0, updated_at=now)
+        .values(
+            state=PENDING,
+            next_attempt_at=now,
+            attempts=0,
+            generation=row.generation + 1,
+            configuration_id=cfg_id,
+            updated_at=now,
+        )
     )
     out = external_invoice(conn, tenant_id, invoice_id)
     assert out is not None

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import stripe
@@ -143,12 +144,9 @@ def claim(conn: Connection, now: datetime, limit: int = BATCH) -> list[Claimed]:
 # ------------------------------------------------------------------------------------- the Stripe flow
 
 
-def _key(invoice_id: str, step: str) -> str:
-    return f"tally-invoice-{invoice_id}-{step}"
-
-
-def _opts(invoice_id: str, step: str) -> stripe.RequestOptions:
-    return {"idempotency_key": _key(invoice_id, step)}
+def _opts(row: Row[Any], step: str) -> stripe.RequestOptions:
+    """Idempotency key of one Stripe write: tally's invoice id, the retry generation and the step."""
+    return {"idempotency_key": f"tally-invoice-{row.invoice_id}-g{row.generation}-{step}"}
 
 
 def _send(sc: stripe.StripeClient, c: Claimed, created: Callable[[str], None]) -> dict[str, Any]:
@@ -165,7 +163,11 @@ def _send(sc: stripe.StripeClient, c: Claimed, created: Callable[[str], None]) -
         raise Refused(str(exc)) from None
     if p.total <= 0:
         # Nothing to collect: Stripe never sees a zero-total invoice.
-        return {"external_status": "SKIPPED", "invoiced_total": c.doc["total"], "reconcile_at": None}
+        return {
+            "external_status": "SKIPPED",
+            "invoiced_total": Decimal(str(c.doc["total"])),
+            "reconcile_at": None,
+        }
     method = cfg.get("stripe_collection_method", "charge_automatically")
     customer = cfg["stripe_customer_id"]
     si = None
@@ -187,7 +189,7 @@ def _send(sc: stripe.StripeClient, c: Claimed, created: Callable[[str], None]) -
         }
         if method == "send_invoice":
             params["days_until_due"] = int(c.doc.get("net_payment_terms_days") or 30)
-        si = sc.v1.invoices.create(params, _opts(inv_id, "create"))  # type: ignore[arg-type]
+        si = sc.v1.invoices.create(params, _opts(row, "create"))  # type: ignore[arg-type]
         created(si.id)
     if si.status == "draft":
         have = {_line_index(li.metadata) for li in si.lines.data}
@@ -204,19 +206,19 @@ def _send(sc: stripe.StripeClient, c: Claimed, created: Callable[[str], None]) -
             }
             if it.period_start is not None and it.period_end is not None:
                 item["period"] = {"start": it.period_start, "end": it.period_end}
-            sc.v1.invoice_items.create(item, _opts(inv_id, f"item-{it.index}"))  # type: ignore[arg-type]
+            sc.v1.invoice_items.create(item, _opts(row, f"item-{it.index}"))  # type: ignore[arg-type]
         if cfg.get("leave_stripe_invoices_in_draft"):
             si = sc.v1.invoices.retrieve(si.id)
             return _recorded(si, c.doc)
-        si = sc.v1.invoices.finalize_invoice(si.id, {"auto_advance": False}, _opts(inv_id, "finalize"))
+        si = sc.v1.invoices.finalize_invoice(si.id, {"auto_advance": False}, _opts(row, "finalize"))
     status = None
     if si.status == "open":
         if method == "send_invoice":
-            si = sc.v1.invoices.send_invoice(si.id, None, _opts(inv_id, "send"))
+            si = sc.v1.invoices.send_invoice(si.id, None, _opts(row, "send"))
             status = "SENT" if si.status == "open" else None
         else:
             try:
-                si = sc.v1.invoices.pay(si.id, None, _opts(inv_id, "pay"))
+                si = sc.v1.invoices.pay(si.id, None, _opts(row, "pay"))
             except stripe.CardError as exc:
                 # The invoice is issued; only the charge failed. Not a sync error: Stripe retries it.
                 si = sc.v1.invoices.retrieve(si.id)
@@ -233,22 +235,23 @@ def _line_index(metadata: Any) -> str | None:
     """The tally line a Stripe line came from (its metadata), if any."""
     if not metadata:
         return None
-    value = metadata.get("tally_line_index")
+    value = metadata.to_dict().get("tally_line_index")
     return str(value) if value is not None else None
 
 
 def _recorded(si: Any, doc: dict[str, Any]) -> dict[str, Any]:
-    status = STATUS.get(si.status or "", "FINALIZED")
-    finalized_at = (si.status_transitions or {}).get("finalized_at") if si.status_transitions else None
+    d = si.to_dict()
+    status = STATUS.get(d.get("status") or "", "FINALIZED")
+    finalized_at = (d.get("status_transitions") or {}).get("finalized_at")
     out: dict[str, Any] = {
         "stripe_invoice_id": si.id,
         "external_status": status,
-        "invoiced_total": doc["total"],
-        "pdf_url": getattr(si, "invoice_pdf", None),
+        "invoiced_total": Decimal(str(doc["total"])),
+        "pdf_url": d.get("invoice_pdf"),
         "error": None,
         "reconcile_at": None,
     }
-    payment = getattr(si, "payment_intent", None)
+    payment = d.get("payment_intent")
     if isinstance(payment, str):
         out["external_payment_id"] = payment
     if finalized_at:
@@ -264,7 +267,7 @@ def _void(sc: stripe.StripeClient, row: Row[Any]) -> dict[str, Any]:
         sc.v1.invoices.delete(si.id)
         return {"external_status": "DELETED", "reconcile_at": None, "void_requested": False}
     if si.status in ("open", "uncollectible"):
-        si = sc.v1.invoices.void_invoice(si.id, None, _opts(row.invoice_id, "void"))
+        si = sc.v1.invoices.void_invoice(si.id, None, _opts(row, "void"))
     if si.status == "void":
         return {"external_status": "VOID", "reconcile_at": None, "void_requested": False}
     raise Refused(f"Stripe invoice {si.id} is {si.status} and cannot be voided; refund it in Stripe")

@@ -77,6 +77,8 @@ stripe_invoice_syncs = Table(
     Column("state", String(16), nullable=False),
     Column("void_requested", Boolean, nullable=False),
     Column("attempts", Integer, nullable=False),
+    # Bumped by each operator retry: the idempotency keys of a retried sync are new ones.
+    Column("generation", Integer, nullable=False),
     # When the next attempt may start; while an attempt is in flight, the end of its lease.
     Column("next_attempt_at", UtcDateTime, nullable=True),
     Column("lease", String(36), nullable=True),

@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("void_requested", sa.Boolean(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", tally.db.types.UtcDateTime(), nullable=True),
         sa.Column("lease", sa.String(length=36), nullable=True),
         sa.Column("stripe_invoice_id", sa.String(length=255), nullable=True),
