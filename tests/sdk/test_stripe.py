@@ -28,12 +28,12 @@ from tally.clock import FixedClock
 from tally.collection import sync
 from tally.db import uow
 from tally.models.audit import audit_logs
-from tally.models.billing_providers import stripe_invoice_syncs
+from tally.models.billing_providers import stripe_connections, stripe_invoice_syncs
 from tally.settings import Settings
 from tests.conftest import Running, serving
 from tests.sdk.invoice_support import clock_now, iso, set_clock
 from tests.support.localstripe import LocalStripe
-from tests.support.servers import eventually
+from tests.support.servers import eventually, free_port
 
 WEBHOOK_SECRET = "whsec_tally_test_secret"
 
@@ -293,6 +293,94 @@ def test_stripe_refusal_is_visible_and_retryable(
     assert si.total == 1200
 
 
+def test_stripe_crash_mid_sync_retries_to_exactly_one_invoice(
+    srv: Running, ls: LocalStripe, tenant: Tenant, uid: str
+) -> None:
+    """localstripe creates the Stripe invoice and dies before answering: tally never learns its id.
+    While it is down the sync backs off; once it is back, the retry's idempotency key replays the
+    same creation, and the invoice is completed: one Stripe invoice, with the right lines."""
+    t = _hour_after(clock_now(tenant.http)) + timedelta(hours=1)
+    cus, customer = _link(tenant, ls, uid)
+    _contract(tenant, uid, customer, [(t, 4200), (t, 58)])
+    ls.crash_after("POST", "/v1/invoices")
+    try:
+        set_clock(tenant.http, t)
+        eventually(ls.exited, seconds=10)
+        (inv,) = _invoices(tenant, customer)
+        assert inv.external_invoice is not None
+        assert (inv.external_invoice.external_status, inv.external_invoice.invoice_id) == ("QUEUED", None)
+        set_clock(tenant.http, t + timedelta(seconds=31))  # the first retry (30 s): refused, backs off
+        (inv,) = _invoices(tenant, customer)
+        assert inv.external_invoice is not None
+        assert inv.external_invoice.external_status == "QUEUED"
+    finally:
+        ls.start()
+        ls.register_webhook(f"{srv.url}/tally/v1/stripe/webhooks/{tenant.id}", WEBHOOK_SECRET)
+    set_clock(tenant.http, t + timedelta(minutes=5))
+    (inv,) = _invoices(tenant, customer)
+    ext = inv.external_invoice
+    assert ext is not None
+    assert ext.external_status == "SENT"
+    (si,) = _stripe_invoices(ls, cus)
+    assert si.id == ext.invoice_id
+    assert (si.status, si.total) == ("open", 4258)  # 4200 + 58
+    assert sorted(li.amount for li in si.lines.data) == [58, 4200]
+
+
+def test_missed_webhook_is_caught_by_the_reconcile(
+    srv: Running, ls: LocalStripe, tenant: Tenant, uid: str
+) -> None:
+    t = _hour_after(clock_now(tenant.http)) + timedelta(hours=1)
+    _, customer = _link(tenant, ls, uid)
+    _contract(tenant, uid, customer, [(t, 300)])
+    set_clock(tenant.http, t)
+    (inv,) = _invoices(tenant, customer)
+    assert inv.external_invoice is not None
+    stripe_id = inv.external_invoice.invoice_id
+    # Webhooks now go nowhere (a closed port on loopback): tally misses invoice.paid.
+    ls.register_webhook(f"http://127.0.0.1:{free_port()}/gone", WEBHOOK_SECRET)
+    try:
+        ls.client().v1.invoices.pay(stripe_id, {"paid_out_of_band": True})
+        time.sleep(1.5)  # localstripe sends its webhooks a second after the event
+        (inv,) = _invoices(tenant, customer)
+        assert inv.external_invoice is not None
+        assert inv.external_invoice.external_status == "SENT"
+        set_clock(tenant.http, t + timedelta(minutes=59))  # not yet due for reconcile
+        (inv,) = _invoices(tenant, customer)
+        assert inv.external_invoice is not None
+        assert inv.external_invoice.external_status == "SENT"
+        set_clock(tenant.http, t + timedelta(hours=1, seconds=1))
+        (inv,) = _invoices(tenant, customer)
+        assert inv.external_invoice is not None
+        assert inv.external_invoice.external_status == "PAID"
+    finally:
+        ls.register_webhook(f"{srv.url}/tally/v1/stripe/webhooks/{tenant.id}", WEBHOOK_SECRET)
+
+
+def test_the_stripe_key_is_sealed_and_never_logged(srv: Running, ls: LocalStripe, tenant: Tenant) -> None:
+    r = tenant.http.post("/tally/v1/stripe/connection/get", json={})
+    assert r.status_code == 200
+    assert ls.secret_key not in r.text
+    assert WEBHOOK_SECRET not in r.text
+    engine = srv.server.engine()
+    try:
+        with uow.read(engine) as conn:
+            row = conn.execute(
+                select(stripe_connections).where(stripe_connections.c.tenant_id == tenant.id)
+            ).one()
+        dump = repr(tuple(row))
+        assert ls.secret_key not in dump
+        assert WEBHOOK_SECRET not in dump
+        assert ls.secret_key[8:] not in dump
+    finally:
+        engine.dispose()
+    log = Path(srv.server.log_path or "").read_text()
+    assert ls.secret_key not in log
+    assert WEBHOOK_SECRET not in log
+    bad = tenant.http.post("/tally/v1/stripe/connection", json={"secret_key": "", "api_base": ls.url})
+    assert bad.status_code == 400
+
+
 def test_stripe_down_during_finalization_then_eight_workers(
     srv: Running, ls: LocalStripe, tenant: Tenant, uid: str
 ) -> None:
@@ -370,3 +458,92 @@ def test_zero_total_is_not_sent_and_settings_providers(
     listed = tenant.sdk.v1.settings.billing_providers.list().data
     assert {(p.billing_provider, p.delivery_method_id) for p in listed} >= {("aws_marketplace", created)}
     assert any(p.billing_provider == "stripe" for p in listed)
+
+
+def test_charge_automatically_pays_or_records_the_failed_payment(
+    srv: Running, ls: LocalStripe, tenant: Tenant, uid: str
+) -> None:
+    t = _hour_after(clock_now(tenant.http)) + timedelta(hours=1)
+    sc = ls.client()
+    card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
+    pm = sc.v1.payment_methods.create({"type": "card", "card": card}).id
+    with_card = sc.v1.customers.create(
+        {
+            "email": f"{uid}@example.test",
+            "payment_method": pm,
+            "invoice_settings": {"default_payment_method": pm},
+        }
+    ).id
+    _, paying = _link(tenant, ls, f"{uid}-a", method="charge_automatically", cus=with_card)
+    _, failing = _link(tenant, ls, f"{uid}-b", method="charge_automatically")
+    _contract(tenant, f"{uid}-a", paying, [(t, 2500)])
+    _contract(tenant, f"{uid}-b", failing, [(t, 2600)])
+    set_clock(tenant.http, t)
+    (paid,) = _invoices(tenant, paying)
+    assert paid.external_invoice is not None
+    assert paid.external_invoice.external_status == "PAID"
+    assert (paid.external_invoice.external_payment_id or "").startswith("pi_")
+    (declined,) = _invoices(tenant, failing)
+    ext = declined.external_invoice
+    assert ext is not None
+    # Issued in Stripe, only the charge failed: not a sync error, nothing for the operator to retry.
+    assert ext.external_status == "PAYMENT_FAILED"
+    assert ext.invoice_id is not None
+    assert ls.client().v1.invoices.retrieve(ext.invoice_id).status == "open"
+    r = tenant.http.post("/tally/v1/stripe/syncs/retry", json={"invoice_id": declined.id})
+    assert r.status_code == 400
+
+
+def test_bad_links_are_refused_with_nothing_written(
+    srv: Running, ls: LocalStripe, tenant: Tenant, uid: str
+) -> None:
+    bad_configs: list[dict[str, Any]] = [
+        {"billing_provider": "stripe", "delivery_method": "direct_to_billing_provider", "configuration": {}},
+        {
+            "billing_provider": "stripe",
+            "delivery_method": "direct_to_billing_provider",
+            "configuration": {"stripe_customer_id": "cus_x", "stripe_collection_method": "by_carrier_pigeon"},
+        },
+        {
+            "billing_provider": "stripe",
+            "delivery_method": "aws_sqs",
+            "configuration": {"stripe_customer_id": "cus_x"},
+        },
+        {"billing_provider": "stripe", "configuration": {"stripe_customer_id": "cus_x"}},
+    ]
+    for cfg in bad_configs:
+        r = tenant.http.post(
+            "/v1/customers", json={"name": f"Bad {uid}", "customer_billing_provider_configurations": [cfg]}
+        )
+        assert r.status_code == 400, (cfg, r.text)
+        assert r.json()["message"]
+    names = [c.name for c in tenant.sdk.v1.customers.list()]
+    assert f"Bad {uid}" not in names  # the whole create rolled back
+    _, customer = _link(tenant, ls, uid)
+    # A second active Stripe link is refused; an unknown configuration id on a contract too.
+    r = tenant.http.post(
+        "/v1/setCustomerBillingProviderConfigurations",
+        json={
+            "data": [
+                {
+                    "billing_provider": "stripe",
+                    "customer_id": customer,
+                    "delivery_method": "direct_to_billing_provider",
+                    "configuration": {"stripe_customer_id": "cus_other"},
+                }
+            ]
+        },
+    )
+    assert r.status_code == 400, r.text
+    r = tenant.http.post(
+        "/v1/contracts/create",
+        json={
+            "customer_id": customer,
+            "starting_at": "2026-01-01T00:00:00Z",
+            "billing_provider_configuration": {
+                "billing_provider_configuration_id": "01900000-0000-7000-8000-000000000000"
+            },
+        },
+    )
+    assert r.status_code == 400, r.text
+    assert "billing_provider_configuration" in r.json()["message"]

@@ -72,6 +72,14 @@ class LocalStripe:
                 self.proc.kill()
                 self.proc.wait()
 
+    def crash_after(self, method: str, path: str) -> None:
+        """The server exits after executing the next `method path` request, before answering it."""
+        r = httpx.post(f"{self.url}/_config/crash", json={"method": method, "path": path}, timeout=5)
+        r.raise_for_status()
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
     def register_webhook(self, url: str, secret: str) -> None:
         r = httpx.post(f"{self.url}/_config/webhooks/tally", data={"url": url, "secret": secret}, timeout=5)
         r.raise_for_status()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import time
 from collections.abc import Awaitable, Callable
@@ -226,8 +227,16 @@ _route("POST", "/v1/invoices/{id}/void", _void)
 # docs.stripe.com/api/idempotent_requests: a POST repeated with the same Idempotency-Key returns the
 # first response (status and body) with `Idempotent-Replayed: true`; the same key with other parameters
 # is a 400 idempotency_error; a key whose first request is still running is a 409.
-_seen: dict[tuple[str, str], tuple[str, bytes, int, bytes]] = {}
+# Kept in localstripe's own store (so they survive a restart, as Stripe's do), under a key prefix no
+# resource uses: "idempotency:<api key>:<idempotency key>" -> (path, body, status, response body).
 _running: set[tuple[str, str]] = set()
+# Test hook: POST /_config/crash {"method": "POST", "path": "/v1/invoices"} makes the server exit right
+# after it executed the next such request and before it answers (a crash with the work done).
+_crash: dict[str, str] = {}
+
+
+def _idem_key(scope: tuple[str, str]) -> str:
+    return "idempotency:" + "\x00".join(scope)
 
 
 @web.middleware
@@ -239,7 +248,7 @@ async def idempotency(
         return await handler(request)
     scope = (request.headers.get("Authorization", ""), key)
     body = await request.read()
-    seen = _seen.get(scope)
+    seen = R.store.get(_idem_key(scope))
     if seen is not None:
         path, first_body, status, text = seen
         if path != request.path or first_body != body:
@@ -268,12 +277,22 @@ async def idempotency(
         # executes anything, and Stripe saves no result for a request that failed validation.
         if isinstance(response, web.Response) and response.status < 400 and response.body is not None:
             raw = response.body if isinstance(response.body, bytes) else json.dumps(response.body).encode()
-            _seen[scope] = (request.path, body, response.status, raw)
+            R.store[_idem_key(scope)] = (request.path, body, response.status, raw)
+        if _crash and _crash.get("method") == request.method and _crash.get("path") == request.path:
+            os._exit(3)
         return response
     finally:
         _running.discard(scope)
 
 
+async def _config_crash(request: web.Request) -> web.Response:
+    data = await request.json()
+    _crash.clear()
+    _crash.update({"method": str(data["method"]), "path": str(data["path"])})
+    return web.Response()
+
+
+srv.app.router.add_post("/_config/crash", _config_crash)
 srv.app.middlewares.insert(0, idempotency)  # runs first, around localstripe's error handling
 
 

@@ -35,8 +35,9 @@ def set_stripe_connection(ctx: CtxDep, body: BodyDep, request: Request) -> JSONR
     return data(info)
 
 
-@router.get("/tally/v1/stripe/connection")
-def get_stripe_connection(ctx: CtxDep) -> JSONResponse:
+@router.post("/tally/v1/stripe/connection/get")
+def get_stripe_connection(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    parse(s.DeleteConnection, body)
     with uow.read(ctx.engine) as conn:
         info = service.connection_info(conn, ctx.tenant_id)
     if info is None:
@@ -44,8 +45,9 @@ def get_stripe_connection(ctx: CtxDep) -> JSONResponse:
     return data(info)
 
 
-@router.delete("/tally/v1/stripe/connection")
-def delete_stripe_connection(ctx: CtxDep) -> JSONResponse:
+@router.post("/tally/v1/stripe/connection/delete")
+def delete_stripe_connection(ctx: CtxDep, body: BodyDep) -> JSONResponse:
+    parse(s.DeleteConnection, body)
     with uow.write(ctx.engine) as conn:
         service.delete_connection(conn, ctx.tenant_id)
     return empty()

@@ -30,6 +30,10 @@ class StripeConnection(Req):
     api_base: NonEmptyStr | None = Field(default=None, max_length=2048)
 
 
+class DeleteConnection(Req):
+    """No fields: reading or disconnecting the connection takes an empty body."""
+
+
 class CreateBillingProvider(Req):
     billing_provider: Literal["aws_marketplace", "azure_marketplace", "gcp_marketplace"]
     configuration: dict[NonEmptyStr, Any]

@@ -210,7 +210,10 @@ def _send(sc: stripe.StripeClient, c: Claimed, created: Callable[[str], None]) -
         if cfg.get("leave_stripe_invoices_in_draft"):
             si = sc.v1.invoices.retrieve(si.id)
             return _recorded(si, c.doc)
-        si = sc.v1.invoices.finalize_invoice(si.id, {"auto_advance": False}, _opts(row, "finalize"))
+        # charge_automatically: auto_advance on, so after a declined charge Stripe's own retries (Smart
+        # Retries, dunning) keep collecting; send_invoice: tally sends it itself below.
+        advance = method == "charge_automatically"
+        si = sc.v1.invoices.finalize_invoice(si.id, {"auto_advance": advance}, _opts(row, "finalize"))
     status = None
     if si.status == "open":
         if method == "send_invoice":
