@@ -29,6 +29,7 @@ from tally.collection import sync
 from tally.db import uow
 from tally.models.audit import audit_logs
 from tally.models.billing_providers import stripe_connections, stripe_invoice_syncs
+from tally.models.webhooks import webhook_events
 from tally.settings import Settings
 from tests.conftest import Running, serving
 from tests.sdk.invoice_support import clock_now, iso, set_clock
@@ -185,6 +186,20 @@ def test_link_finalize_pay_and_void(srv: Running, ls: LocalStripe, tenant: Tenan
     assert voided.external_invoice is not None
     assert voided.external_invoice.external_status == "VOID"
     assert len(_stripe_invoices(ls, cus)) == 2
+    # Every status change went out through tally's webhook outbox.
+    engine = srv.server.engine()
+    try:
+        with uow.read(engine) as conn:
+            events = conn.execute(
+                select(webhook_events.c.properties).where(
+                    webhook_events.c.tenant_id == tenant.id,
+                    webhook_events.c.type == "invoice.external_status_changed",
+                )
+            ).scalars()
+            changes = {(p["invoice_id"], p["external_status"]) for p in events}
+    finally:
+        engine.dispose()
+    assert {(inv.id, "SENT"), (inv.id, "PAID"), (second.id, "SENT"), (second.id, "VOID")} <= changes
 
 
 def _sign(payload: bytes, secret: str, ts: int) -> str:
@@ -325,6 +340,29 @@ def test_stripe_crash_mid_sync_retries_to_exactly_one_invoice(
     assert si.id == ext.invoice_id
     assert (si.status, si.total) == ("open", 4258)  # 4200 + 58
     assert sorted(li.amount for li in si.lines.data) == [58, 4200]
+
+
+def test_stripe_5xx_backs_off_then_completes(srv: Running, ls: LocalStripe, tenant: Tenant, uid: str) -> None:
+    t = _hour_after(clock_now(tenant.http)) + timedelta(hours=1)
+    cus, customer = _link(tenant, ls, uid)
+    _contract(tenant, uid, customer, [(t, 800)])
+    ls.fail_next(2)
+    set_clock(tenant.http, t)  # attempt 1: 500 -> next attempt after 30 s
+    set_clock(tenant.http, t + timedelta(seconds=29))  # not yet due
+    (inv,) = _invoices(tenant, customer)
+    assert inv.external_invoice is not None
+    assert inv.external_invoice.external_status == "QUEUED"
+    set_clock(tenant.http, t + timedelta(seconds=30))  # attempt 2: 500 -> next after 60 s more
+    set_clock(tenant.http, t + timedelta(seconds=89))
+    (inv,) = _invoices(tenant, customer)
+    assert inv.external_invoice is not None
+    assert inv.external_invoice.external_status == "QUEUED"
+    set_clock(tenant.http, t + timedelta(seconds=90))  # attempt 3 succeeds
+    (inv,) = _invoices(tenant, customer)
+    assert inv.external_invoice is not None
+    assert inv.external_invoice.external_status == "SENT"
+    (si,) = _stripe_invoices(ls, cus)
+    assert si.total == 800
 
 
 def test_missed_webhook_is_caught_by_the_reconcile(

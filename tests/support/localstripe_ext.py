@@ -233,6 +233,8 @@ _running: set[tuple[str, str]] = set()
 # Test hook: POST /_config/crash {"method": "POST", "path": "/v1/invoices"} makes the server exit right
 # after it executed the next such request and before it answers (a crash with the work done).
 _crash: dict[str, str] = {}
+# Test hook: POST /_config/fail {"count": N} answers the next N API requests with a 500 (not executed).
+_fail_next: dict[str, int] = {}
 
 
 def _idem_key(scope: tuple[str, str]) -> str:
@@ -243,6 +245,9 @@ def _idem_key(scope: tuple[str, str]) -> str:
 async def idempotency(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> Any:
+    if _fail_next.get("count", 0) > 0 and request.path.startswith("/v1/"):
+        _fail_next["count"] -= 1
+        return web.json_response({"error": {"type": "api_error", "message": "Injected failure"}}, status=500)
     key = request.headers.get("Idempotency-Key")
     if request.method != "POST" or not key:
         return await handler(request)
@@ -292,7 +297,14 @@ async def _config_crash(request: web.Request) -> web.Response:
     return web.Response()
 
 
+async def _config_fail(request: web.Request) -> web.Response:
+    data = await request.json()
+    _fail_next["count"] = int(data["count"])
+    return web.Response()
+
+
 srv.app.router.add_post("/_config/crash", _config_crash)
+srv.app.router.add_post("/_config/fail", _config_fail)
 srv.app.middlewares.insert(0, idempotency)  # runs first, around localstripe's error handling
 
 

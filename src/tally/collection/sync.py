@@ -315,6 +315,9 @@ def _record(engine: Engine, clock: Clock, c: Claimed, values: dict[str, Any], re
             state, values["next_attempt_at"] = PENDING, now  # voided while we were sending: void it now
         elif "void_requested" in values and current.void_requested:
             values["void_requested"] = False
+        new = values.get("external_status")
+        if state == DONE and new is not None and RANK.get(new, 0) < RANK.get(current.external_status, 0):
+            values.pop("external_status")  # a webhook got further while this attempt ran (e.g. PAID)
         status = values.get("external_status", current.external_status)
         if state == DONE and status not in TERMINAL and "reconcile_at" in values:
             values["reconcile_at"] = now + RECONCILE_EVERY
@@ -342,12 +345,7 @@ def _status_changed(conn: Connection, row: Row[Any], status: str, error: str | N
         properties["external_invoice_id"] = stripe_id
     if error:
         properties["billing_provider_error"] = error
-    kind = (
-        "invoice.billing_provider_error"
-        if status == "INVALID_REQUEST_ERROR"
-        else "invoice.external_status_changed"
-    )
-    outbox.enqueue(conn, row.tenant_id, kind, properties, now)
+    outbox.enqueue(conn, row.tenant_id, "invoice.external_status_changed", properties, now)
 
 
 def apply_status(conn: Connection, row: Row[Any], status: str, now: datetime, **extra: Any) -> bool:
@@ -425,10 +423,21 @@ def _attempt(engine: Engine, clock: Clock, c: Claimed, server_key: bytes, result
 
 def _fail(engine: Engine, clock: Clock, c: Claimed, message: str, result: SyncResult) -> None:
     log.warning("Stripe refused invoice %s: %s", c.row.invoice_id, message)
-    values = {"state": ERROR, "error": message, "external_status": "INVALID_REQUEST_ERROR"}
+    values: dict[str, Any] = {"state": ERROR, "error": message}
+    if not c.row.void_requested:  # a refused void keeps the status the Stripe invoice has (e.g. PAID)
+        values["external_status"] = "INVALID_REQUEST_ERROR"
     _record(engine, clock, c, values, result)
+    now = clock.now()
     with uow.write(engine) as conn:
-        _audit(conn, c.row, message, clock.now())
+        _audit(conn, c.row, message, now)
+        properties = {
+            "invoice_id": c.row.invoice_id,
+            "customer_id": c.row.customer_id,
+            "billing_provider": "stripe",
+            "billing_provider_error": message,
+            "timestamp": format_timestamp(now),
+        }
+        outbox.enqueue(conn, c.row.tenant_id, "invoice.billing_provider_error", properties, now)
     result.errors += 1
 
 
