@@ -346,7 +346,7 @@ def test_stripe_5xx_backs_off_then_completes(srv: Running, ls: LocalStripe, tena
     t = _hour_after(clock_now(tenant.http)) + timedelta(hours=1)
     cus, customer = _link(tenant, ls, uid)
     _contract(tenant, uid, customer, [(t, 800)])
-    ls.fail_next(2)
+    ls.fail_next(2, "POST", "/v1/invoices")
     set_clock(tenant.http, t)  # attempt 1: 500 -> next attempt after 30 s
     set_clock(tenant.http, t + timedelta(seconds=29))  # not yet due
     (inv,) = _invoices(tenant, customer)

@@ -77,9 +77,10 @@ class LocalStripe:
         r = httpx.post(f"{self.url}/_config/crash", json={"method": method, "path": path}, timeout=5)
         r.raise_for_status()
 
-    def fail_next(self, count: int) -> None:
-        """The next `count` API requests get a 500 without being executed."""
-        httpx.post(f"{self.url}/_config/fail", json={"count": count}, timeout=5).raise_for_status()
+    def fail_next(self, count: int, method: str, path: str) -> None:
+        """The next `count` `method path` requests get a 500 without being executed."""
+        body = {"count": count, "method": method, "path": path}
+        httpx.post(f"{self.url}/_config/fail", json=body, timeout=5).raise_for_status()
 
     def exited(self) -> bool:
         return self.proc is not None and self.proc.poll() is not None

@@ -233,8 +233,10 @@ _running: set[tuple[str, str]] = set()
 # Test hook: POST /_config/crash {"method": "POST", "path": "/v1/invoices"} makes the server exit right
 # after it executed the next such request and before it answers (a crash with the work done).
 _crash: dict[str, str] = {}
-# Test hook: POST /_config/fail {"count": N} answers the next N API requests with a 500 (not executed).
+# Test hook: POST /_config/fail {"count": N, "method": M, "path": P} answers the next N such requests
+# with a 500, without executing them.
 _fail_next: dict[str, int] = {}
+_fail_at: dict[str, tuple[str, str]] = {}
 
 
 def _idem_key(scope: tuple[str, str]) -> str:
@@ -245,7 +247,7 @@ def _idem_key(scope: tuple[str, str]) -> str:
 async def idempotency(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> Any:
-    if _fail_next.get("count", 0) > 0 and request.path.startswith("/v1/"):
+    if _fail_next.get("count", 0) > 0 and (request.method, request.path) == _fail_at.get("at"):
         _fail_next["count"] -= 1
         return web.json_response({"error": {"type": "api_error", "message": "Injected failure"}}, status=500)
     key = request.headers.get("Idempotency-Key")
@@ -300,6 +302,7 @@ async def _config_crash(request: web.Request) -> web.Response:
 async def _config_fail(request: web.Request) -> web.Response:
     data = await request.json()
     _fail_next["count"] = int(data["count"])
+    _fail_at["at"] = (str(data["method"]), str(data["path"]))
     return web.Response()
 
 
