@@ -29,6 +29,10 @@ NOTES: dict[str, str] = {
     "client.v1.contracts.rate_cards.named_schedules.list": "`properties` answers 400 (not supported yet)",
     "client.v1.contracts.get_net_balance": "invoice_inclusion_mode accepted; only finalized deductions "
     "are stored",
+    "client.v1.settings.billing_providers.create": "marketplace configurations stored and listed; tally "
+    "delivers only to Stripe (docs/stripe.md)",
+    "client.v1.customers.set_billing_configurations": "stripe links drive collection (docs/stripe.md); "
+    "other providers stored",
 }
 
 

@@ -140,6 +140,38 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     ("GET", "/v1/customers"): Probe(query=lambda a: {"customer_ids": a["customer"]}, must_404=False),
     ("POST", "/v1/customers/archive"): Probe(lambda a: {"id": a["customer"]}),
+    # billing providers and the Stripe connection (docs/stripe.md)
+    ("POST", "/tally/v1/stripe/connection"): Probe(
+        lambda a: {"secret_key": "sk_test_b", "api_base": "http://127.0.0.1:9"}, must_404=False
+    ),
+    ("POST", "/tally/v1/stripe/connection/get"): Probe(lambda a: {}, must_404=False),
+    ("POST", "/tally/v1/stripe/connection/delete"): Probe(lambda a: {}, must_404=False),
+    ("POST", "/tally/v1/stripe/syncs/retry"): Probe(lambda a: {"invoice_id": a["invoice"]}),
+    ("POST", "/v1/setUpBillingProvider"): Probe(
+        lambda a: {
+            "billing_provider": "aws_marketplace",
+            "configuration": {"aws_external_id": "b"},
+            "delivery_method": "direct_to_billing_provider",
+        },
+        must_404=False,
+    ),
+    ("POST", "/v1/listConfiguredBillingProviders"): Probe(lambda a: {}, must_404=False),
+    ("POST", "/v1/setCustomerBillingProviderConfigurations"): Probe(
+        lambda a: {
+            "data": [
+                {
+                    "billing_provider": "stripe",
+                    "customer_id": a["customer"],
+                    "delivery_method": "direct_to_billing_provider",
+                    "configuration": {"stripe_customer_id": "cus_b"},
+                }
+            ]
+        }
+    ),
+    ("POST", "/v1/getCustomerBillingProviderConfigurations"): Probe(lambda a: {"customer_id": a["customer"]}),
+    ("POST", "/v1/archiveCustomerBillingProviderConfigurations"): Probe(
+        lambda a: {"customer_id": a["customer"], "customer_billing_provider_configuration_ids": []}
+    ),
     ("GET", "/v1/customers/{customer_id}"): Probe(path=lambda a: f"/v1/customers/{a['customer']}"),
     ("POST", "/v1/customers/{customer_id}/setName"): Probe(
         lambda a: {"name": "stolen"}, path=lambda a: f"/v1/customers/{a['customer']}/setName"

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
+from tally.billing_providers import service as billing_providers
 from tally.contracts import recurring, thresholds
 from tally.contracts import repository as repo
 from tally.contracts.rollover import roll_over_contract
@@ -437,6 +438,9 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
         raise BadRequest("net_payment_terms_days: must not be negative")
     rate_card_id = _rate_card(conn, tenant_id, req)
     body = dump(req)
+    billing_providers.check_contract_configuration(
+        conn, tenant_id, req.customer_id, body.get("billing_provider_configuration")
+    )
     prioritization = req.multiplier_override_prioritization or "LOWEST_MULTIPLIER"
     t = Terms(conn, tenant_id, req.starting_at, now)
     built = build_terms(t, body, req.starting_at, req.ending_before, prioritization)

@@ -16,6 +16,8 @@ from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
 from tally.billable_metrics import service as metrics
+from tally.billing_providers import service as billing_providers
+from tally.billing_providers.schemas import SetConfiguration
 from tally.custom_fields import service as custom_fields
 from tally.customers import repository as repo
 from tally.customers.schemas import CreateCustomer, UpdateConfig
@@ -87,10 +89,6 @@ def create(conn: Connection, tenant_id: str, req: CreateCustomer, now: datetime)
         config["salesforce_account_id"] = req.customer_config.salesforce_account_id
     if req.billing_config:
         config["billing_config"] = req.billing_config.model_dump(exclude_none=True)
-    if req.customer_billing_provider_configurations:
-        config["billing_provider_configurations"] = [
-            c.model_dump(exclude_none=True) for c in req.customer_billing_provider_configurations
-        ]
     if req.customer_revenue_system_configurations:
         config["revenue_system_configurations"] = [
             c.model_dump(exclude_none=True) for c in req.customer_revenue_system_configurations
@@ -111,6 +109,11 @@ def create(conn: Connection, tenant_id: str, req: CreateCustomer, now: datetime)
     _add_aliases(conn, tenant_id, customer_id, aliases)
     if req.custom_fields:
         custom_fields.set_values(conn, tenant_id, ENTITY, customer_id, req.custom_fields)
+    for i, c in enumerate(req.customer_billing_provider_configurations or []):
+        item = SetConfiguration(customer_id=customer_id, **c.model_dump(exclude_none=True))
+        billing_providers.add_configuration(
+            conn, tenant_id, item, now, f"customer_billing_provider_configurations[{i}]"
+        )
     return get(conn, tenant_id, customer_id)
 
 

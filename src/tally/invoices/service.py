@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
+from tally.billing_providers import service as billing_providers
 from tally.contracts import ledger
 from tally.contracts import service as contracts
 from tally.errors import BadRequest, Conflict, NotFound
@@ -242,6 +243,9 @@ class Entry:
             if self.row is not None and self.row.snapshot is not None:
                 doc = decode_json(self.row.snapshot.encode())
                 doc["status"] = self.row.status
+                external = billing_providers.external_invoice(loader.conn, self.crow.tenant_id, self.id)
+                if external is not None:
+                    doc["external_invoice"] = external
                 self.doc = with_number(doc, self.row)
             else:
                 regen = self.row.regenerated_from_invoice_id if self.row is not None else None
@@ -419,6 +423,10 @@ def _finalize_row(
         },
         now,
     )
+    # Same transaction: a linked customer's invoice is staged for Stripe (collection/ sends it).
+    billing_providers.enqueue_finalized(
+        conn, crow.tenant_id, crow.customer_id, crow.terms.get("billing_provider_configuration"), inv_id, now
+    )
     return True
 
 
@@ -549,6 +557,7 @@ def void(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> str:
         raise Conflict(f"Invoice {inv_id} changed while it was being voided; retry")
     if e.status == DRAFT:
         left_draft(conn, tenant_id, inv_id, doc)
+    billing_providers.request_void(conn, tenant_id, inv_id, now)  # its Stripe invoice, if any
     if e.status == FINALIZED and e.row is not None and e.row.snapshot:
         doc = decode_json(e.row.snapshot.encode())
         commit_ids = [

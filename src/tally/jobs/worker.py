@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, Row
 
 from tally.alerts.evaluate import evaluate_due
 from tally.clock import Clock
+from tally.collection import sync as stripe_sync
 from tally.contracts import recurring
 from tally.contracts import service as contracts
 from tally.db import uow
@@ -196,6 +197,11 @@ def _run_pass(engine: Engine, clock: Clock, stop: threading.Event | None) -> Pas
     metrics.RECHARGES.inc(thresholds.run(engine, clock))
     evaluate_due(engine, clock)  # alerts (SPEC §8.1); logs its own failures, before delivery sends them
     settings = load()
+    try:
+        # Stripe collection (collection/sync.py): staged invoices out, missed webhooks reconciled.
+        stripe_sync.sync_due(engine, clock, settings)
+    except Exception:
+        log.exception("Stripe sync pass failed; will retry on the next pass")
     try:
         # After billing, so this pass's invoice.finalized events go out now.
         deliver_due(engine, clock, settings)

@@ -3,6 +3,7 @@
 from tally.models import (  # noqa: F401  (registers the tables)
     alerts,
     audit,
+    billing_providers,
     catalog,
     contracts,
     customers,

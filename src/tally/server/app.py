@@ -17,6 +17,7 @@ from tally import __version__
 from tally.audit import recorder as audit
 from tally.auth.dependencies import authenticate, check_path_params
 from tally.clock import Clock, SystemClock
+from tally.collection import webhook as stripe_webhook
 from tally.errors import TallyError
 from tally.kit.responses import JSONResponse, ok
 from tally.server import openapi, ops
@@ -26,7 +27,10 @@ from tally.settings import Settings
 log = logging.getLogger("tally")
 
 # Routes reachable without a token. Reviewed list: anything else must authenticate (tests walk the table).
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+# Stripe's webhook route is authenticated by Stripe's signature instead of a token (collection/webhook.py).
+PUBLIC_PATHS = frozenset(
+    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", stripe_webhook.PATH}
+)
 PUBLIC_PATHS |= {"/ready", "/metrics"}  # tally.server.ops (/metrics has its own access control)
 
 
@@ -107,6 +111,7 @@ def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -
     def health() -> Any:
         return ok({"status": "ok", "version": __version__})
 
+    app.include_router(stripe_webhook.router)
     authed = APIRouter(dependencies=[Depends(authenticate), Depends(check_path_params)])
     for router in ROUTERS:
         authed.include_router(router)

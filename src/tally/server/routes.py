@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from tally.alerts.endpoints import router as alerts
 from tally.billable_metrics.endpoints import router as billable_metrics
+from tally.billing_providers.endpoints import router as billing_providers
 from tally.contracts.balance_endpoints import router as contract_balances
 from tally.contracts.endpoints import router as contracts
 from tally.contracts.seat_endpoints import router as contract_seats
@@ -26,6 +27,7 @@ ROUTERS: list[APIRouter] = [
     alerts,
     audit_logs,
     billable_metrics,
+    billing_providers,
     contracts,
     contract_balances,
     contract_seats,
