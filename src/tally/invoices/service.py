@@ -454,7 +454,8 @@ def due_keys(
     keys += [
         Key(crow.id, SCHEDULED, t, t) for t in scheduled_times(contract, crow, now + timedelta(days=400))
     ]
-    # SCHEDULED first: they draw nothing from balances, so the contract snapshot stays valid for them.
+    # SCHEDULED first (issued at their date). One that draws balances (subscription charges) makes the
+    # finalizer forget the contract, so the next key is rated against the new balances.
     due = sorted(
         (k for k in keys if due_at(k, grace_period) <= now and (k.kind, k.start, k.end) not in settled),
         key=lambda k: (k.kind != SCHEDULED, k.start),
