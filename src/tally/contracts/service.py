@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from tally.contracts import recurring, thresholds
+from tally.contracts import recurring, rollover, thresholds
 from tally.contracts import repository as repo
 from tally.contracts.rollover import roll_over_contract
 from tally.contracts.schemas_create import CreateContract
@@ -27,7 +27,7 @@ from tally.models.contracts import contracts as contracts_table
 from tally.rate_cards import service as rate_cards
 from tally.rating.inputs import AnchorDay, Frequency, UsageStatementSchedule
 from tally.rating.periods import schedule_anchor
-from tally.wire import parse_timestamp
+from tally.wire import format_timestamp, parse_timestamp
 
 ENTITY = "contract"
 UNIQUENESS_SCOPE = "contract"
@@ -494,18 +494,7 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
         for raw, doc in zip(body.get(raw_key) or [], docs, strict=True):
             insert_balance(conn, tenant_id, req.customer_id, contract_id, doc, raw.get("custom_fields"), now)
     if req.transition is not None and req.transition.type == "RENEWAL":
-        rolled = roll_over_contract(
-            conn,
-            tenant_id,
-            req.transition.from_contract_id,
-            contract_id,
-            req.customer_id,
-            req.starting_at,
-            req.ending_before,
-            now,
-        )
-        for doc in rolled:
-            insert_balance(conn, tenant_id, req.customer_id, contract_id, doc, None, now)
+        _renewal_rollover(conn, tenant_id, req, contract_id, now)
     recurring.materialize(conn, tenant_id, req.customer_id, contract_id, terms, now)
     for key in TERM_ENTITIES:
         set_term_custom_fields(conn, tenant_id, key, body.get(key) or [], built[key])
@@ -513,6 +502,82 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
         custom_fields.set_values(conn, tenant_id, ENTITY, contract_id, req.custom_fields)
     record_edit(conn, tenant_id, contract_id, "CREATE", {"terms": terms}, req.starting_at, now, created_by)
     return contract_id
+
+
+def _renewal_rollover(
+    conn: Connection, tenant_id: str, req: CreateContract, contract_id: str, now: datetime
+) -> None:
+    """Roll over now if the old contract's final usage invoice is finalized, else mark the transition
+    pending: finalizing that invoice rolls over (`complete_rollover`, issue 12)."""
+    assert req.transition is not None
+    old = repo.get_contract(conn, tenant_id, req.transition.from_contract_id)
+    assert old is not None
+    final_end = rollover.final_usage_end(old, req.starting_at)
+    if final_end is None or rollover.final_invoice_finalized(conn, tenant_id, old, final_end):
+        _roll(conn, tenant_id, old.id, contract_id, req.customer_id, req.starting_at, req.ending_before, now)
+        return
+    terms = dict(old.terms)
+    marker = rollover.pending_marker(req.starting_at, req.ending_before, final_end)
+    terms["transitions"] = [
+        {**t, "rollover_pending": marker}
+        if t.get("to_contract_id") == contract_id and t.get("type") == "RENEWAL"
+        else t
+        for t in terms.get("transitions", [])
+    ]
+    repo.update_contract(conn, tenant_id, old.id, {"terms": plain(terms)})
+
+
+def _roll(
+    conn: Connection,
+    tenant_id: str,
+    old_id: str,
+    new_id_: str,
+    customer_id: str,
+    at: datetime,
+    new_end: datetime | None,
+    now: datetime,
+) -> None:
+    for doc in roll_over_contract(conn, tenant_id, old_id, new_id_, customer_id, at, new_end, now):
+        insert_balance(conn, tenant_id, customer_id, new_id_, doc, None, now)
+
+
+def complete_rollover(
+    conn: Connection, tenant_id: str, contract_id: str, usage_end: datetime, now: datetime
+) -> bool:
+    """Called in the transaction that finalizes a USAGE invoice of `contract_id` ending at `usage_end`:
+    run the renewal rollovers that waited for it. True if one ran."""
+    old = repo.get_contract(conn, tenant_id, contract_id, lock=True)
+    if old is None:
+        return False
+    ran = False
+    transitions = []
+    for t in old.terms.get("transitions", []):
+        marker = t.get("rollover_pending")
+        if (
+            marker is not None
+            and t.get("from_contract_id") == contract_id
+            and parse_timestamp(marker["final_usage_end"], "final_usage_end") == usage_end
+        ):
+            end = marker.get("ending_before")
+            _roll(
+                conn,
+                tenant_id,
+                contract_id,
+                t["to_contract_id"],
+                old.customer_id,
+                parse_timestamp(marker["at"], "at"),
+                parse_timestamp(end, "ending_before") if end else None,
+                now,
+            )
+            t = {k: v for k, v in t.items() if k != "rollover_pending"}
+            t["rollover_done_at"] = format_timestamp(now)
+            ran = True
+        transitions.append(t)
+    if ran:
+        repo.update_contract(
+            conn, tenant_id, contract_id, {"terms": plain({**old.terms, "transitions": transitions})}
+        )
+    return ran
 
 
 def _transition(

@@ -396,6 +396,14 @@ def _finalize_row(
     if deductions:
         ledger.record_deductions(conn, crow.tenant_id, deductions, now, loader.known)
         loader.forget(crow.id)
+    # A renewal waited for this invoice: roll over what it left (docs/decisions.md, issue 12).
+    pending = any(t.get("rollover_pending") for t in crow.terms.get("transitions", []))
+    if (
+        key.kind == USAGE
+        and pending
+        and contracts.complete_rollover(conn, crow.tenant_id, crow.id, key.end, now)
+    ):
+        loader.forget(crow.id)
     outbox.enqueue(  # same transaction: a rolled-back finalization notifies no one
         conn,
         crow.tenant_id,
