@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from tally.auth.dependencies import BodyDep, CtxDep
-from tally.contracts import lifecycle, named_schedules, service, thresholds, wire, wire_contract
+from tally.contracts import lifecycle, named_schedules, packages, service, thresholds, wire, wire_contract
 from tally.contracts import rate_schedule as schedule
 from tally.contracts import schemas as s
 from tally.contracts.schemas_create import AmendContract, CreateContract
@@ -24,8 +24,10 @@ router = APIRouter()
 
 @router.post("/v1/contracts/create")
 def create(ctx: CtxDep, body: BodyDep) -> JSONResponse:
-    req = parse(CreateContract, body)
     with uow.write(ctx.engine) as conn:
+        if "package_id" in body or "package_alias" in body:
+            body = packages.contract_body(conn, ctx.tenant_id, body)
+        req = parse(CreateContract, body)
         contract_id = service.create(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
     thresholds.written(ctx.engine, ctx.tenant_id, contract_id, ctx.now(), req)
     return data({"id": contract_id})

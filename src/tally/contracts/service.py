@@ -426,8 +426,6 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
     customer = customers.get(conn, tenant_id, req.customer_id)
     if customer.archived_at is not None:
         raise BadRequest(f"customer_id: customer {req.customer_id} is archived")
-    if req.package_id is not None or req.package_alias is not None:
-        raise BadRequest("package_id: packages are not supported by tally yet")
     hour_aligned(req.starting_at, "starting_at")
     if req.ending_before is not None:
         hour_aligned(req.ending_before, "ending_before")
@@ -450,6 +448,8 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
         terms["rate_card_id"] = rate_card_id
     terms["usage_statement_schedule"] = _usage_statement_schedule(body, req.starting_at)
     terms["multiplier_override_prioritization"] = prioritization
+    if req.package_id is not None:
+        terms["package_id"] = req.package_id  # resolved by contracts.packages.contract_body
     for key in PASSTHROUGH:
         if key in body:
             terms[key] = body[key]

@@ -8,6 +8,7 @@ from tally.models import (  # noqa: F401  (registers the tables)
     customers,
     events,
     invoices,
+    packages,
     tenants,
     thresholds,
     usage,
