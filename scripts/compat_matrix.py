@@ -22,8 +22,11 @@ NOTES: dict[str, str] = {
     "client.v1.billable_metrics.create": "streaming metrics; SQL metrics answer 400 (not supported yet)",
     "client.v1.billable_metrics.update": "name only, as in Metronome",
     "client.v1.usage.ingest": "per-event accepted/duplicate report in the body",
-    "client.v1.contracts.create": "every term; package_id/package_alias answer 400 "
-    "(packages not supported yet)",
+    "client.v1.contracts.create": "every term; package_id/package_alias take the package's terms, dates "
+    "resolved from starting_at (only customer_id, starting_at, name, uniqueness_key, custom_fields and "
+    "transition may be sent beside them)",
+    "client.v1.packages.create": "billing_provider, delivery_method, spend_trackers and threshold "
+    "configurations answer 400 (not supported on packages yet)",
     "client.v2.contracts.edit": "update_subscriptions, update_recurring_*, threshold updates, reseller "
     "royalties, billing/revenue provider updates answer 400 (not supported yet)",
     "client.v1.contracts.rate_cards.named_schedules.list": "`properties` answers 400 (not supported yet)",

@@ -15,7 +15,7 @@ from metronome import Metronome
 
 from tally.rating.periods import add_months
 from tests.conftest import Running
-from tests.sdk.invoice_support import clock_server, fresh_month, set_clock  # noqa: F401
+from tests.sdk.invoice_support import clock_now, clock_server, fresh_month, set_clock  # noqa: F401
 from tests.sdk.test_contracts import JAN, USD, iso, make_catalog
 
 
@@ -115,15 +115,21 @@ def test_postpaid_trueup_entry_is_written_at_finalization(ca: Metronome, ch: htt
 # ------------------------------------------------------------------------------ renewal rollover
 
 
-def test_renewal_rolls_over_the_remaining_balance(client: Metronome, intruder: Metronome, uid: str) -> None:
+def test_renewal_rolls_over_the_remaining_balance(
+    ca: Metronome,
+    ch: httpx.Client,
+    clock_server: Running,  # noqa: F811
+    uid: str,
+) -> None:
     """Old contract 2025: commit 300,000 with 100,000 drawn (manual entry) -> remaining 200,000, f = 0.5
     -> new commit 100,000; old ledger -100,000 rollover and -100,000 expiration at the renewal start
     (SPEC §5.13 example). A credit of 1,000 with f = 0.25 -> 250 (750 expires). A commit without
-    rollover_fraction stays put and expires on its own."""
-    cat = make_catalog(client, uid)
+    rollover_fraction stays put and expires on its own. The rollover happens once the old contract's final
+    usage invoice is finalized (issue 12): the test clock's worker pass finalizes the past year's invoices."""
+    cat = make_catalog(ca, uid)
     y25, y26, y27 = JAN, datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
     seg = {"starting_at": iso(y25), "ending_before": iso(y26)}
-    old = client.v1.contracts.create(
+    old = ca.v1.contracts.create(
         customer_id=cat.customer,
         starting_at=y25,
         ending_before=y26,
@@ -154,10 +160,10 @@ def test_renewal_rolls_over_the_remaining_balance(client: Metronome, intruder: M
             }
         ],
     ).data.id
-    got = client.v2.contracts.retrieve(customer_id=cat.customer, contract_id=old).data
+    got = ca.v2.contracts.retrieve(customer_id=cat.customer, contract_id=old).data
     commits = {c.name: c for c in got.commits}
     rolls, stays, promo = commits["rolls"], commits["stays"], (got.credits or [])[0]
-    client.v1.contracts.add_manual_balance_entry(
+    ca.v1.contracts.add_manual_balance_entry(
         id=rolls.id,
         segment_id=rolls.access_schedule.schedule_items[0].id,
         customer_id=cat.customer,
@@ -166,16 +172,17 @@ def test_renewal_rolls_over_the_remaining_balance(client: Metronome, intruder: M
         reason="used",
     )
     with pytest.raises(metronome.NotFoundError):  # another tenant cannot renew (nor roll) it
-        intruder.v1.contracts.create(
+        clock_server.sdk(clock_server.token_b).v1.contracts.create(
             customer_id=cat.customer, starting_at=y26, transition={"from_contract_id": old, "type": "RENEWAL"}
         )
-    new = client.v1.contracts.create(
+    new = ca.v1.contracts.create(
         customer_id=cat.customer,
         starting_at=y26,
         ending_before=y27,
         transition={"from_contract_id": old, "type": "RENEWAL"},
     ).data.id
-    renewed = client.v2.contracts.retrieve(customer_id=cat.customer, contract_id=new).data
+    set_clock(ch, clock_now(ch) + timedelta(seconds=1))  # a worker pass
+    renewed = ca.v2.contracts.retrieve(customer_id=cat.customer, contract_id=new).data
     (rc,) = renewed.commits
     assert rc.rolled_over_from is not None
     assert (rc.rolled_over_from.commit_id, rc.rolled_over_from.contract_id) == (rolls.id, old)
@@ -191,7 +198,7 @@ def test_renewal_rolls_over_the_remaining_balance(client: Metronome, intruder: M
 
     bal = {
         b.id: b
-        for b in client.v1.contracts.list_balances(
+        for b in ca.v1.contracts.list_balances(
             customer_id=cat.customer,
             include_balance=True,
             include_ledgers=True,

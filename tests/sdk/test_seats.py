@@ -518,6 +518,11 @@ def _usage_invoices(a: Metronome, customer: str) -> list[Any]:
     return [i for i in a.v1.customers.invoices.list(customer_id=customer) if i.type == "USAGE"]
 
 
+def _scheduled_invoices(a: Metronome, customer: str) -> list[Any]:
+    found = [i for i in a.v1.customers.invoices.list(customer_id=customer) if i.type == "SCHEDULED"]
+    return sorted(found, key=lambda i: i.start_timestamp)
+
+
 def _seat_catalog(a: Metronome, uid: str, start: datetime) -> tuple[str, str]:
     seat = a.v1.contracts.products.create(name=f"seat {uid}", type="SUBSCRIPTION").data.id
     card = a.v1.contracts.rate_cards.create(name=f"card {uid}").data.id
@@ -539,9 +544,14 @@ def _uid(h: httpx.Client, tag: str) -> str:
 
 
 def test_spec_example_with_seat_ids(a: Metronome, h: httpx.Client) -> None:
-    """SPEC §5.8 with seats: $30/seat/month ADVANCE, 10 seat ids, a 30-day month M. On M+15 days (the
-    16th) 5 more seat ids arrive with BILL_IMMEDIATELY, prorated: 5 x 3000 x 15/30 = 7,500 cents on M's
-    invoice next to 10 x 3000 = 30,000; the next month bills 15 x 3000 = 45,000."""
+    """SPEC §5.8 with seats, billed the way Metronome's "Set up seat-based billing" says (issue 12: charged
+    at the beginning of the billing period; a seat added mid-period makes a new invoice, prorated for
+    the days left). $30/seat/month ADVANCE, 10 seat ids, a 30-day month M starting the contract:
+    - the SCHEDULED invoice issued at M's start: 10 x 3000 = 30,000, service dates [M, M+1);
+    - on M+15 days (the 16th) 5 more seat ids with BILL_IMMEDIATELY, prorated: a new SCHEDULED invoice
+      issued then, 5 x 3000 x 15/30 = 7,500, service dates [16th, M+1);
+    - M's usage invoice (issued at M+1) carries M+1 in advance: 15 x 3000 = 45,000 (before the edit it
+      showed 10 x 3000 = 30,000)."""
     t0 = fresh_month(h)
     month = t0
     while calendar.monthrange(month.year, month.month)[1] != 30:
@@ -571,8 +581,13 @@ def test_spec_example_with_seat_ids(a: Metronome, h: httpx.Client) -> None:
     ).data.id
     sid = (a.v2.contracts.retrieve(customer_id=customer, contract_id=cid).data.subscriptions or [])[0].id
     assert sid is not None
+    (first,) = _scheduled_invoices(a, customer)
+    assert first.start_timestamp == month  # issued at the contract start
+    assert _sub_lines(first, seat) == [(10, 3000, 30000)]
+    (line,) = [li for li in first.line_items if li.product_id == seat]
+    assert (line.starting_at, line.ending_before) == (month, nxt)
     (draft,) = _usage_invoices(a, customer)
-    assert _sub_lines(draft, seat) == [(10, 3000, 30000)]
+    assert _sub_lines(draft, seat) == [(10, 3000, 30000)]  # M+1 in advance
     sixteenth = month + timedelta(days=15)
     a.v2.contracts.edit(
         customer_id=customer,
@@ -586,28 +601,36 @@ def test_spec_example_with_seat_ids(a: Metronome, h: httpx.Client) -> None:
             }
         ],
     )
-    again = a.v1.customers.invoices.retrieve(customer_id=customer, invoice_id=draft.id).data
-    assert again.status == "DRAFT"
-    # 10 ids and no unassigned seat: 5 new ids grow the quantity by 5 -> a 5-seat line of 7,500.
-    assert _sub_lines(again, seat) == [(5, 3000, 7500), (10, 3000, 30000)]
-    (increase,) = [li for li in again.line_items if li.product_id == seat and li.total == 7500]
+    # 10 ids and no unassigned seat: 5 new ids grow the quantity by 5 -> a new invoice of 7,500.
+    (_, increase_inv) = _scheduled_invoices(a, customer)
+    assert increase_inv.start_timestamp == sixteenth
+    assert _sub_lines(increase_inv, seat) == [(5, 3000, 7500)]
+    (increase,) = [li for li in increase_inv.line_items if li.product_id == seat]
     assert increase.is_prorated is True
     assert increase.subscription_id == sid
     assert (increase.starting_at, increase.ending_before) == (sixteenth, nxt)
-    assert again.total == 37500  # 30,000 + 7,500
+    assert increase_inv.total == 7500
+    again = a.v1.customers.invoices.retrieve(customer_id=customer, invoice_id=draft.id).data
+    assert (again.status, again.total) == ("DRAFT", 45000)  # 15 x 3000 for M+1
+    (line,) = [li for li in again.line_items if li.product_id == seat]
+    assert (line.starting_at, line.ending_before) == (nxt, after)
     set_clock(h, nxt + timedelta(hours=24, minutes=1))
     final = a.v1.customers.invoices.retrieve(customer_id=customer, invoice_id=draft.id).data
-    assert (final.status, final.total) == ("FINALIZED", 37500)
+    assert (final.status, final.total) == ("FINALIZED", 45000)
+    issued = [(i.status, i.total) for i in _scheduled_invoices(a, customer)]
+    assert issued == [("FINALIZED", 30000), ("FINALIZED", 7500)]
     (following,) = [i for i in _usage_invoices(a, customer) if i.status == "DRAFT"]
     assert (following.start_timestamp, following.end_timestamp) == (nxt, after)
-    assert _sub_lines(following, seat) == [(15, 3000, 45000)]  # 15 x 3000
+    assert _sub_lines(following, seat) == [(15, 3000, 45000)]  # M+2 in advance, 15 x 3000
 
 
 def test_seat_changes_bill_like_quantity_updates(a: Metronome, h: httpx.Client) -> None:
     """Two contracts, same month, BILL_ON_NEXT_COLLECTION_DATE: seats (alice, bob + 2 unassigned = 4) vs
     QUANTITY_ONLY 4. Ten days before the month ends: +3 seat ids (2 fill the unassigned seats, 1 grows ->
-    5) and +2 unassigned (-> 7), i.e. quantity 4 -> 7 like a quantity_delta of +3. Both invoices carry
-    4 x 3000 = 12,000 and the increase 3 x 3000 x 10/days, rounded to the cent."""
+    5) and +2 unassigned (-> 7), i.e. quantity 4 -> 7 like a quantity_delta of +3. The first month,
+    4 x 3000 = 12,000, is on the SCHEDULED invoice issued at the start; the month's usage invoice (issued
+    at the next collection date) carries the increase 3 x 3000 x 10/days, rounded to the cent, and the
+    next month in advance, 7 x 3000 = 21,000."""
     t0 = fresh_month(h)
     t1 = add_months(t0, 1)
     days = (t1 - t0).days
@@ -654,5 +677,7 @@ def test_seat_changes_bill_like_quantity_updates(a: Metronome, h: httpx.Client) 
         )
         (draft,) = _usage_invoices(a, customer)
         totals.append(_sub_lines(draft, seat))
+        (first,) = _scheduled_invoices(a, customer)
+        assert _sub_lines(first, seat) == [(4, 3000, 12000)]
     increase = float((Decimal(3 * 3000 * 10) / days).quantize(Decimal(1), ROUND_HALF_UP))
-    assert totals[0] == totals[1] == sorted([(3, 3000, increase), (4, 3000, 12000)])
+    assert totals[0] == totals[1] == sorted([(3, 3000, increase), (7, 3000, 21000)])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from tally.auth.dependencies import CtxDep, JsonBody
-from tally.contracts import lifecycle, named_schedules, service, thresholds, wire, wire_contract
+from tally.auth.dependencies import CtxDep, JsonBody, json_body
+from tally.contracts import lifecycle, named_schedules, packages, service, thresholds, wire, wire_contract
 from tally.contracts import rate_schedule as schedule
 from tally.contracts import schemas as s
 from tally.contracts.schemas_create import AmendContract, CreateContract
@@ -15,6 +15,7 @@ from tally.contracts.schemas_edit import EditContract
 from tally.contracts.schemas_edit_balance import EditCommit, EditCredit
 from tally.db import uow
 from tally.errors import BadRequest
+from tally.kit.api import RawBody, parse
 from tally.kit.pagination import after_id, check_limit, cut
 from tally.kit.responses import CursorPage, Data, Empty, IdDoc, JSONResponse, Page, data, empty, ok, page
 from tally.rate_cards.schemas import ScheduleSegmentDoc
@@ -22,9 +23,16 @@ from tally.rate_cards.schemas import ScheduleSegmentDoc
 router = APIRouter()
 
 
+# The raw body: a package's terms are merged into it before it is validated as CreateContract.
+CreateBody = Annotated[Any, Depends(RawBody(CreateContract, json_body))]
+
+
 @router.post("/v1/contracts/create", response_model=Data[IdDoc])
-def create(ctx: CtxDep, req: JsonBody[CreateContract]) -> JSONResponse:
+def create(ctx: CtxDep, body: CreateBody) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
+        if "package_id" in body or "package_alias" in body:
+            body = packages.contract_body(conn, ctx.tenant_id, body)
+        req = parse(CreateContract, body)
         contract_id = service.create(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
     thresholds.written(ctx.engine, ctx.tenant_id, contract_id, ctx.now(), req)
     return data({"id": contract_id})

@@ -7,6 +7,12 @@ commits/credits and the old ledger's `*_ROLLOVER` / `*_EXPIRATION` rows. Decisio
 the rollover happens when the renewal is created, from the balance as of then, stamped at the renewal's
 start; a segment counts if it is active at that start or ends exactly there (the usual annual commit
 ending with its contract); POSTPAID commits never roll over (they are trued up).
+
+When (issue 12): once the old contract's final usage invoice is finalized, so its last period draws on
+its own segments first and `rollover_fraction` applies to what that invoice left. A renewal created
+before then marks the transition `rollover_pending`; finalizing that invoice (`complete_pending`, in
+the finalizer's transaction) rolls over and marks it `rollover_done`. A renewal created after that
+invoice is final rolls over at once.
 """
 
 from __future__ import annotations
@@ -15,16 +21,18 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row, and_, exists, select
 
 from tally.contracts import ledger
 from tally.contracts import repository as repo
 from tally.contracts.terms import Doc
 from tally.ids import new_id
+from tally.models.invoices import invoices
 from tally.rating.adjustments.rollover import roll_over
 from tally.rating.from_wire import commit_from_wire
-from tally.rating.inputs import Commit
-from tally.rating.periods import add_months
+from tally.rating.inputs import AnchorDay, Commit, Frequency, UsageStatementSchedule
+from tally.rating.periods import add_months, period_containing
+from tally.wire import format_timestamp, parse_timestamp
 
 _BUMP = {"PREPAID": "commit", "CREDIT": "credit"}
 # A rollover balance is a fresh grant: no invoice, and not a child or duplicate of anything.
@@ -123,3 +131,48 @@ def roll_over_contract(
     if rows:
         repo.insert_entries(conn, rows)
     return out
+
+
+def final_usage_end(old: Row[Any], at: datetime) -> datetime | None:
+    """End of the old contract's last usage period before the renewal starts at `at` (its final usage
+    invoice's issue date); None when it has no period before `at`."""
+    ends = [t for t in (old.ending_before, old.archived_at, at) if t is not None]
+    last = min(ends)
+    if last <= old.starting_at:
+        return None
+    uss = old.terms.get("usage_statement_schedule") or {}
+    anchor = uss.get("billing_anchor_date")
+    sched = UsageStatementSchedule(
+        Frequency(uss.get("frequency", "MONTHLY")),
+        AnchorDay(uss.get("day", "FIRST_OF_MONTH")),
+        parse_timestamp(anchor, "billing_anchor_date") if isinstance(anchor, str) else anchor,
+    )
+    return period_containing(
+        sched, old.starting_at, old.ending_before, last - timedelta(microseconds=1)
+    ).ending_before
+
+
+def final_invoice_finalized(conn: Connection, tenant_id: str, old: Row[Any], final_end: datetime) -> bool:
+    """Is the old contract's USAGE invoice ending at `final_end` finalized (its live generation)?"""
+    i = invoices.c
+    q = select(
+        exists().where(
+            and_(
+                i.tenant_id == tenant_id,
+                i.contract_id == old.id,
+                i.kind == "USAGE",
+                i.period_end == final_end,
+                i.void_seq == 0,
+                i.status == "FINALIZED",
+            )
+        )
+    )
+    return bool(conn.execute(q).scalar())
+
+
+def pending_marker(at: datetime, new_end: datetime | None, final_end: datetime) -> dict[str, Any]:
+    return {
+        "at": format_timestamp(at),
+        "ending_before": format_timestamp(new_end) if new_end is not None else None,
+        "final_usage_end": format_timestamp(final_end),
+    }

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from tally.billing_providers import service as billing_providers
-from tally.contracts import recurring, thresholds
+from tally.contracts import recurring, rollover, thresholds
 from tally.contracts import repository as repo
 from tally.contracts.rollover import roll_over_contract
 from tally.contracts.schemas_create import CreateContract
@@ -28,7 +28,7 @@ from tally.models.contracts import contracts as contracts_table
 from tally.rate_cards import service as rate_cards
 from tally.rating.inputs import AnchorDay, Frequency, UsageStatementSchedule
 from tally.rating.periods import schedule_anchor
-from tally.wire import parse_timestamp
+from tally.wire import format_timestamp, parse_timestamp
 
 ENTITY = "contract"
 UNIQUENESS_SCOPE = "contract"
@@ -427,8 +427,6 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
     customer = customers.get(conn, tenant_id, req.customer_id)
     if customer.archived_at is not None:
         raise BadRequest(f"customer_id: customer {req.customer_id} is archived")
-    if req.package_id is not None or req.package_alias is not None:
-        raise BadRequest("package_id: packages are not supported by tally yet")
     hour_aligned(req.starting_at, "starting_at")
     if req.ending_before is not None:
         hour_aligned(req.ending_before, "ending_before")
@@ -454,6 +452,8 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
         terms["rate_card_id"] = rate_card_id
     terms["usage_statement_schedule"] = _usage_statement_schedule(body, req.starting_at)
     terms["multiplier_override_prioritization"] = prioritization
+    if req.package_id is not None:
+        terms["package_id"] = req.package_id  # resolved by contracts.packages.contract_body
     for key in PASSTHROUGH:
         if key in body:
             terms[key] = body[key]
@@ -498,18 +498,7 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
         for raw, doc in zip(body.get(raw_key) or [], docs, strict=True):
             insert_balance(conn, tenant_id, req.customer_id, contract_id, doc, raw.get("custom_fields"), now)
     if req.transition is not None and req.transition.type == "RENEWAL":
-        rolled = roll_over_contract(
-            conn,
-            tenant_id,
-            req.transition.from_contract_id,
-            contract_id,
-            req.customer_id,
-            req.starting_at,
-            req.ending_before,
-            now,
-        )
-        for doc in rolled:
-            insert_balance(conn, tenant_id, req.customer_id, contract_id, doc, None, now)
+        _renewal_rollover(conn, tenant_id, req, contract_id, now)
     recurring.materialize(conn, tenant_id, req.customer_id, contract_id, terms, now)
     for key in TERM_ENTITIES:
         set_term_custom_fields(conn, tenant_id, key, body.get(key) or [], built[key])
@@ -517,6 +506,82 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
         custom_fields.set_values(conn, tenant_id, ENTITY, contract_id, req.custom_fields)
     record_edit(conn, tenant_id, contract_id, "CREATE", {"terms": terms}, req.starting_at, now, created_by)
     return contract_id
+
+
+def _renewal_rollover(
+    conn: Connection, tenant_id: str, req: CreateContract, contract_id: str, now: datetime
+) -> None:
+    """Roll over now if the old contract's final usage invoice is finalized, else mark the transition
+    pending: finalizing that invoice rolls over (`complete_rollover`, issue 12)."""
+    assert req.transition is not None
+    old = repo.get_contract(conn, tenant_id, req.transition.from_contract_id)
+    assert old is not None
+    final_end = rollover.final_usage_end(old, req.starting_at)
+    if final_end is None or rollover.final_invoice_finalized(conn, tenant_id, old, final_end):
+        _roll(conn, tenant_id, old.id, contract_id, req.customer_id, req.starting_at, req.ending_before, now)
+        return
+    terms = dict(old.terms)
+    marker = rollover.pending_marker(req.starting_at, req.ending_before, final_end)
+    terms["transitions"] = [
+        {**t, "rollover_pending": marker}
+        if t.get("to_contract_id") == contract_id and t.get("type") == "RENEWAL"
+        else t
+        for t in terms.get("transitions", [])
+    ]
+    repo.update_contract(conn, tenant_id, old.id, {"terms": plain(terms)})
+
+
+def _roll(
+    conn: Connection,
+    tenant_id: str,
+    old_id: str,
+    new_id_: str,
+    customer_id: str,
+    at: datetime,
+    new_end: datetime | None,
+    now: datetime,
+) -> None:
+    for doc in roll_over_contract(conn, tenant_id, old_id, new_id_, customer_id, at, new_end, now):
+        insert_balance(conn, tenant_id, customer_id, new_id_, doc, None, now)
+
+
+def complete_rollover(
+    conn: Connection, tenant_id: str, contract_id: str, usage_end: datetime, now: datetime
+) -> bool:
+    """Called in the transaction that finalizes a USAGE invoice of `contract_id` ending at `usage_end`:
+    run the renewal rollovers that waited for it. True if one ran."""
+    old = repo.get_contract(conn, tenant_id, contract_id, lock=True)
+    if old is None:
+        return False
+    ran = False
+    transitions = []
+    for t in old.terms.get("transitions", []):
+        marker = t.get("rollover_pending")
+        if (
+            marker is not None
+            and t.get("from_contract_id") == contract_id
+            and parse_timestamp(marker["final_usage_end"], "final_usage_end") == usage_end
+        ):
+            end = marker.get("ending_before")
+            _roll(
+                conn,
+                tenant_id,
+                contract_id,
+                t["to_contract_id"],
+                old.customer_id,
+                parse_timestamp(marker["at"], "at"),
+                parse_timestamp(end, "ending_before") if end else None,
+                now,
+            )
+            t = {k: v for k, v in t.items() if k != "rollover_pending"}
+            t["rollover_done_at"] = format_timestamp(now)
+            ran = True
+        transitions.append(t)
+    if ran:
+        repo.update_contract(
+            conn, tenant_id, contract_id, {"terms": plain({**old.terms, "transitions": transitions})}
+        )
+    return ran
 
 
 def _transition(

@@ -5,8 +5,9 @@ A window's slice is the difference between the invoice rated on the usage up to 
 on the usage up to its start (the first window of an invoice is measured against nothing, so fixed
 charges land there). Tier positions therefore carry across windows, and the slices of an invoice add up
 to the invoice exactly. Breakdowns reflect current usage even for finalized invoices (SPEC §1.2); for
-those, what the invoice itself drew from balances is given back before recomputing. MAX, UNIQUE and
-LATEST usage is stamped at the start of its slice (tally.invoices.inputs), so it lands in that window.
+those, what the invoice itself drew from balances is given back before recomputing. MAX and UNIQUE usage
+is stamped at the start of its slice (tally.invoices.inputs), so it lands in that window; LATEST
+increments are stamped at their hour, so each lands in its own window.
 """
 
 from __future__ import annotations

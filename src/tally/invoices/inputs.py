@@ -6,8 +6,11 @@ rating many contracts on the same card costs one read of the card.
 
 Aggregations (SPEC §2.3): COUNT and SUM are read per hour, so rate and override changes inside a
 period apply hour by hour. MAX and UNIQUE are not additive over hours: they are read over the whole
-slice of the period (a product version's span) and stamped at its first hour. LATEST is billed as the
-change over the slice: the latest value in it minus the latest value before it (carried across periods).
+slice of the period (a product version's span) and stamped at its first hour. LATEST is billed as
+increments (issue 12, Metronome: a non-monotonic metric is billed as the increments over the period and
+a rate change applies to the increments after it): read per hour, each hour's latest value minus the
+latest value before it (carried across hours, slices and periods), stamped at that hour, so the rate,
+override and commit/credit applicability in force at each increment's hour apply to it.
 """
 
 from __future__ import annotations
@@ -262,7 +265,7 @@ class Loader:
         slice_index = _slice(metric, group) if group else -1
         if grouped is not None and slice_index == -2:
             return []  # the product's keys are not a declared group key of the metric: nothing rates
-        hourly = agg in ("COUNT", "SUM")
+        hourly = agg in ("COUNT", "SUM", "LATEST")
         span = Span(first, last, 1 if hourly else None)
         cells = usage.compute(self.conn, self.tenant_id, metric, {"c": keys}, span, grouped, slice_index)["c"]
         before: dict[Any, Decimal] = {}
@@ -285,7 +288,9 @@ class Loader:
             if q is None:
                 continue
             if agg == "LATEST":
-                q = q - before.get(values, Decimal(0))
+                q, before[values] = q - before.get(values, Decimal(0)), q
+                if q == 0:
+                    continue
             gv = tuple(sorted(zip(group, values, strict=True))) if group and values else ()
             out.append(ri.UsageRecord(pid, hour_start(first + bucket) if hourly else lo, q, gv))
         return out

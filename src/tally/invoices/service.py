@@ -411,6 +411,14 @@ def _finalize_row(
     if deductions:
         ledger.record_deductions(conn, crow.tenant_id, deductions, now, loader.known)
         loader.forget(crow.id)
+    # A renewal waited for this invoice: roll over what it left (docs/decisions.md, issue 12).
+    pending = any(t.get("rollover_pending") for t in crow.terms.get("transitions", []))
+    if (
+        key.kind == USAGE
+        and pending
+        and contracts.complete_rollover(conn, crow.tenant_id, crow.id, key.end, now)
+    ):
+        loader.forget(crow.id)
     outbox.enqueue(  # same transaction: a rolled-back finalization notifies no one
         conn,
         crow.tenant_id,
@@ -489,7 +497,8 @@ def due_keys(
     keys += [
         Key(crow.id, SCHEDULED, t, t) for t in scheduled_times(contract, crow, now + timedelta(days=400))
     ]
-    # SCHEDULED first: they draw nothing from balances, so the contract snapshot stays valid for them.
+    # SCHEDULED first (issued at their date). One that draws balances (subscription charges) makes the
+    # finalizer forget the contract, so the next key is rated against the new balances.
     due = sorted(
         (k for k in keys if due_at(k, grace_period) <= now and (k.kind, k.start, k.end) not in settled),
         key=lambda k: (k.kind != SCHEDULED, k.start),

@@ -63,6 +63,8 @@ class Charge:
     #: may balances draw this charge down (usage, subscription, composite, cpu conversion)
     drawable: bool = True
     sort_rank: tuple[int, int, str] = (0, 0, "")
+    #: subscriptions: when the charge is invoiced (the issue date of the invoice that carries it)
+    placed_at: datetime | None = None
 
     @property
     def quantity(self) -> Decimal:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -132,6 +132,9 @@ class PreparedContracts:
         return prepared
 
 
+_TICK = timedelta(microseconds=1)
+
+
 def _prepare(contract: Contract) -> tuple[_Context, RateIndex, list[Slot]]:
     return (
         _Context(contract),
@@ -188,78 +191,15 @@ def _rate(
     charges += _scheduled_on_usage_invoice(contract, ctx, period)
     charges.sort(key=lambda c: c.sort_rank)
 
-    # 3. commits and credits: custom pricing units first, then conversion, then fiat (SPEC §6.7)
-    repricer = Repricer(contract.multiplier_override_prioritization)
-    slots = [Slot(s.commit, s.segment, s.credit_type_id, s.available) for s in slot_template]
-    prepaid = [s for s in slots if not s.postpaid]
-    cpu_charges = [c for c in charges if c.credit_type_id != fiat_id]
-    draw_down([s for s in prepaid if s.credit_type_id != fiat_id], cpu_charges, repricer)
-    conversions = {c.custom_credit_type_id: c for c in contract.rate_card.credit_type_conversions}
-    for cpu_id in sorted({c.credit_type_id for c in cpu_charges}):
-        uncovered = ZERO
-        for c in cpu_charges:
-            if c.credit_type_id == cpu_id:
-                for p in c.pieces:
-                    uncovered += (1 - p.covered) * p.amount
-        conv = conversions.get(cpu_id)
-        if conv is None:
-            warnings.append(f"no fiat conversion for credit type {cpu_id}: its spend is not invoiced")
-            continue
-        key = f"cpu_conversion:{cpu_id}"
-        charges.append(
-            Charge(
-                key=key,
-                type=LineType.CPU_CONVERSION,
-                name=f"{ctx.credit_type(cpu_id).name} conversion",
-                credit_type_id=fiat_id,
-                starting_at=window.starting_at,
-                ending_before=window.ending_before,
-                pieces=[Piece(window.starting_at, uncovered, conv.to_fiat(uncovered))],
-                unit_price=conv.fiat_per_custom_credit,
-                sort_rank=(1_000_000, 0, key),
-            )
-        )
-    fiat_charges = [c for c in charges if c.credit_type_id == fiat_id]
-    draw_down([s for s in prepaid if s.credit_type_id in (fiat_id, None)], fiat_charges, repricer)
-    draw_down([s for s in slots if s.postpaid], fiat_charges, repricer)
+    # 3. commits and credits, rounding of charges and applied lines
+    lines, ledger, balances, rounded_due, slots = _settle(
+        contract, ctx, slot_template, charges, window, window.ending_before, options.line_rounding, warnings
+    )
 
     # 4. minimums / true-ups
     trueups = true_ups(contract.commits, slots, period)
 
-    # 5. discounts (capped at what is due), 6. rounding
     mode = options.line_rounding
-    lines: list[InvoiceLine] = []
-    ledger: list[LedgerEntry] = []
-    for c in charges:
-        lines.extend(_charge_lines(c, ctx, mode))
-    rounded_due: dict[str, Decimal] = {}
-    for line in lines:
-        rounded_due[line.credit_type_id] = rounded_due.get(line.credit_type_id, ZERO) + line.total
-    balances: list[SegmentBalance] = []
-    for slot in slots:
-        applied, consumed = _applied_line(slot, ctx, mode, rounded_due)
-        if applied is not None:
-            lines.append(applied)
-            ledger.append(
-                LedgerEntry(
-                    _DEDUCTION[slot.commit.type],
-                    -consumed,
-                    window.ending_before,
-                    slot.commit.id,
-                    slot.segment.id,
-                )
-            )
-        seg = slot.segment
-        balances.append(
-            SegmentBalance(
-                slot.commit.id,
-                seg.id,
-                seg.amount,
-                seg.consumed,
-                consumed,
-                seg.amount - seg.consumed - consumed,
-            )
-        )
     for tu in trueups:
         total = round_to(tu.amount, ctx.fiat.decimal_places, mode)
         lines.append(
@@ -280,6 +220,8 @@ def _rate(
         )
         ledger.append(LedgerEntry("POSTPAID_COMMIT_TRUEUP", -total, tu.timestamp, tu.commit.id))
         rounded_due[fiat_id] = rounded_due.get(fiat_id, ZERO) + total
+
+    # 5. discounts (capped at what is due)
     for dd in due_discounts(contract.discounts, period, ctx.fiat):
         due = rounded_due.get(fiat_id, ZERO)
         exact = capped(dd.item.amount, due)
@@ -319,6 +261,91 @@ def _rate(
         balances=tuple(balances),
         warnings=tuple(warnings),
     )
+
+
+def _settle(
+    contract: Contract,
+    ctx: _Context,
+    slot_template: list[Slot],
+    charges: list[Charge],
+    window: Period,
+    deducted_at: datetime,
+    mode: RoundingMode,
+    warnings: list[str],
+) -> tuple[list[InvoiceLine], list[LedgerEntry], list[SegmentBalance], dict[str, Decimal], list[Slot]]:
+    """Draw balances down over ``charges`` (custom pricing units first, then the conversion, then fiat
+    prepaid, then postpaid; SPEC §6.7) and round: the charge lines, the applied lines, the ledger
+    deductions (dated ``deducted_at``) and the balances after."""
+    fiat_id = ctx.fiat.id
+    # 3. commits and credits: custom pricing units first, then conversion, then fiat (SPEC §6.7)
+    repricer = Repricer(contract.multiplier_override_prioritization)
+    slots = [Slot(s.commit, s.segment, s.credit_type_id, s.available) for s in slot_template]
+    prepaid = [s for s in slots if not s.postpaid]
+    cpu_charges = [c for c in charges if c.credit_type_id != fiat_id]
+    draw_down([s for s in prepaid if s.credit_type_id != fiat_id], cpu_charges, repricer)
+    conversions = {c.custom_credit_type_id: c for c in contract.rate_card.credit_type_conversions}
+    for cpu_id in sorted({c.credit_type_id for c in cpu_charges}):
+        uncovered = ZERO
+        for c in cpu_charges:
+            if c.credit_type_id == cpu_id:
+                for p in c.pieces:
+                    uncovered += (1 - p.covered) * p.amount
+        conv = conversions.get(cpu_id)
+        if conv is None:
+            warnings.append(f"no fiat conversion for credit type {cpu_id}: its spend is not invoiced")
+            continue
+        key = f"cpu_conversion:{cpu_id}"
+        charges.append(
+            Charge(
+                key=key,
+                type=LineType.CPU_CONVERSION,
+                name=f"{ctx.credit_type(cpu_id).name} conversion",
+                credit_type_id=fiat_id,
+                starting_at=window.starting_at,
+                ending_before=window.ending_before,
+                pieces=[Piece(window.starting_at, uncovered, conv.to_fiat(uncovered))],
+                unit_price=conv.fiat_per_custom_credit,
+                sort_rank=(1_000_000, 0, key),
+            )
+        )
+    fiat_charges = [c for c in charges if c.credit_type_id == fiat_id]
+    draw_down([s for s in prepaid if s.credit_type_id in (fiat_id, None)], fiat_charges, repricer)
+    draw_down([s for s in slots if s.postpaid], fiat_charges, repricer)
+
+    # rounding: each line once
+    lines: list[InvoiceLine] = []
+    ledger: list[LedgerEntry] = []
+    for c in charges:
+        lines.extend(_charge_lines(c, ctx, mode))
+    rounded_due: dict[str, Decimal] = {}
+    for line in lines:
+        rounded_due[line.credit_type_id] = rounded_due.get(line.credit_type_id, ZERO) + line.total
+    balances: list[SegmentBalance] = []
+    for slot in slots:
+        applied, consumed = _applied_line(slot, ctx, mode, rounded_due)
+        if applied is not None:
+            lines.append(applied)
+            ledger.append(
+                LedgerEntry(
+                    _DEDUCTION[slot.commit.type],
+                    -consumed,
+                    deducted_at,
+                    slot.commit.id,
+                    slot.segment.id,
+                )
+            )
+        seg = slot.segment
+        balances.append(
+            SegmentBalance(
+                slot.commit.id,
+                seg.id,
+                seg.amount,
+                seg.consumed,
+                consumed,
+                seg.amount - seg.consumed - consumed,
+            )
+        )
+    return lines, ledger, balances, rounded_due, slots
 
 
 def _charge_lines(c: Charge, ctx: _Context, mode: RoundingMode) -> list[InvoiceLine]:
@@ -535,14 +562,16 @@ def rate_scheduled_invoices(
     *,
     options: RatingOptions | None = None,
 ) -> tuple[Invoice, ...]:
-    """SCHEDULED invoices (scheduled charges, prepaid commit purchases) dated inside ``window``.
+    """SCHEDULED invoices (scheduled charges, prepaid commit purchases, subscription charges placed on
+    SCHEDULED invoices) dated inside ``window``, one invoice per timestamp.
 
-    One invoice per timestamp. Items consolidated onto usage invoices
-    (``scheduled_charges_on_usage_invoices``) are left to ``rate_usage_invoice`` when their timestamp
-    is a usage period's end.
+    Items consolidated onto usage invoices (``scheduled_charges_on_usage_invoices``) are left to
+    ``rate_usage_invoice`` when their timestamp is a usage period's end. Subscription charges may be paid
+    by commits and credits (balances active at the charge's service start), exactly as on a usage
+    invoice; scheduled charges and commit purchases are not.
     """
     with money_context():
-        ctx = _Context(contract)
+        ctx, index, slot_template = _prepare(contract)
         mode = (options or RatingOptions()).line_rounding
         by_time: dict[datetime, list[InvoiceLine]] = {}
         for f in _scheduled_items(contract, ctx):
@@ -567,10 +596,29 @@ def rate_scheduled_invoices(
                     commit_id=f.commit_id,
                 )
             )
+        warnings: list[str] = []
+        sub_charges: dict[datetime, list[Charge]] = {}
+        for sub in contract.subscriptions:
+            rank = ctx.order(sub.product_id)
+            for c in subscription_charges(contract, index, window, rank, sub, warnings, scheduled=True):
+                assert c.placed_at is not None
+                sub_charges.setdefault(c.placed_at, []).append(c)
         invoices = []
-        for at in sorted(by_time):
-            lines = tuple(sorted(by_time[at], key=lambda li: li.key))
-            total = sum((li.total for li in lines if li.credit_type_id == ctx.fiat.id), ZERO)
+        for at in sorted(by_time.keys() | sub_charges.keys()):
+            fixed = sorted(by_time.get(at, []), key=lambda li: li.key)
+            charged: list[InvoiceLine] = []
+            ledger: list[LedgerEntry] = []
+            balances: list[SegmentBalance] = []
+            if at in sub_charges:
+                charges = sorted(sub_charges[at], key=lambda c: c.sort_rank)
+                tick = Period(at, at + _TICK)
+                charged, ledger, balances, _, _ = _settle(
+                    contract, ctx, slot_template, charges, tick, at, mode, warnings
+                )
+            lines = (*fixed, *charged)
+            counted = [li for li in lines if li.credit_type_id == ctx.fiat.id and not li.excluded_from_total]
+            subtotal = sum((li.total for li in counted if li.type in _CHARGE_TYPES), ZERO)
+            total = sum((li.total for li in counted), ZERO)
             invoices.append(
                 Invoice(
                     InvoiceType.SCHEDULED,
@@ -580,8 +628,11 @@ def rate_scheduled_invoices(
                     at,
                     at,
                     lines,
+                    subtotal,
                     total,
-                    total,
+                    ledger_entries=tuple(ledger),
+                    balances=tuple(balances),
+                    warnings=tuple(warnings) if at in sub_charges else (),
                 )
             )
         return tuple(invoices)

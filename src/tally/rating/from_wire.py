@@ -318,6 +318,8 @@ def subscription_from_wire(s: Json, contract_start: datetime) -> Subscription:
         ),
         billing_anchor_date=_ts_opt((s.get("billing_cycle_config") or {}).get("anchor_date")),
         name=s.get("name"),
+        on_scheduled_invoice=(s.get("billing_cycle_config") or {}).get("invoice_placement")
+        == "ON_SCHEDULED_INVOICE",
     )
 
 

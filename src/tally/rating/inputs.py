@@ -343,6 +343,8 @@ class Subscription:
     quantity_updates: tuple[QuantityUpdate, ...] = ()
     billing_anchor_date: datetime | None = None  # default: the contract's usage-statement anchor
     name: str | None = None
+    #: billing_cycle_config.invoice_placement == ON_SCHEDULED_INVOICE: every charge on a SCHEDULED invoice
+    on_scheduled_invoice: bool = False
 
 
 @dataclass(frozen=True, slots=True)

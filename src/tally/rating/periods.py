@@ -134,3 +134,17 @@ def period_containing(
     lo = max(boundary(anchor, schedule.frequency, n), start)
     hi = boundary(anchor, schedule.frequency, n + 1)
     return Period(lo, hi if end is None else min(hi, end))
+
+
+def is_usage_period_end(
+    schedule: UsageStatementSchedule, contract_start: datetime, contract_end: datetime | None, at: datetime
+) -> bool:
+    """Is ``at`` the end of one of the contract's usage-statement periods (a usage invoice's issue date)?"""
+    start = utc(contract_start)
+    at = utc(at)
+    if at <= start:
+        return False
+    end = utc(contract_end) if contract_end is not None else None
+    if end is not None and at >= end:
+        return at == end
+    return period_containing(schedule, start, end, at).starting_at == at

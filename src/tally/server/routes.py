@@ -9,6 +9,7 @@ from tally.billable_metrics.endpoints import router as billable_metrics
 from tally.billing_providers.endpoints import router as billing_providers
 from tally.contracts.balance_endpoints import router as contract_balances
 from tally.contracts.endpoints import router as contracts
+from tally.contracts.package_endpoints import router as packages
 from tally.contracts.seat_endpoints import router as contract_seats
 from tally.credit_types.endpoints import router as credit_types
 from tally.custom_fields.endpoints import router as custom_fields
@@ -31,6 +32,7 @@ ROUTERS: list[APIRouter] = [
     contracts,
     contract_balances,
     contract_seats,
+    packages,
     credit_types,
     custom_fields,
     customers,

@@ -10,7 +10,7 @@ import pytest
 
 from tally.money import USD, RoundingMode, round_to
 from tally.rating.adjustments.rollover import expiration_entry, roll_over
-from tally.rating.from_wire import commit_from_wire, rate_contract, schedule_from_wire
+from tally.rating.from_wire import commit_from_wire, rate_contract, schedule_from_wire, scheduled_invoices
 from tally.rating.inputs import AnchorDay, Frequency, UsageStatementSchedule
 from tally.rating.periods import billing_periods
 from tally.rating.schedules import expand
@@ -188,6 +188,9 @@ def test_spec_5_4_divided_keeps_fractions() -> None:
 
 
 # §5.7 proration: $10/month from 2024-01-15 -> 17/31 of 1000 = 548.387 -> HALF_UP 0 dp = 548.
+# In advance (issue 12, Metronome "Set up seat-based billing": charged at the beginning of the billing
+# period): the first, partial period is on the SCHEDULED invoice issued at the start (2024-01-15); the
+# usage invoice [01-15, 02-01), issued 02-01, carries February in advance: 1 x 1000.
 def test_spec_5_7_proration_example() -> None:
     sub = {
         "id": "s",
@@ -212,7 +215,26 @@ def test_spec_5_7_proration_example() -> None:
         {"starting_at": "2024-01-15T00:00:00Z", "subscriptions": [sub]},
         period={"starting_at": "2024-01-15T00:00:00Z", "ending_before": "2024-02-01T00:00:00Z"},
     )
-    assert inv["total"] == "548"
+    assert inv["total"] == "1000"
+    assert line_total(inv, "subscription:s@2024-02-01") == "1000"
+    first = scheduled_invoices(
+        {"id": "k", "customer_id": "c", "starting_at": "2024-01-15T00:00:00Z", "subscriptions": [sub]},
+        rate_card={
+            "id": "rc",
+            "rates": [
+                {
+                    "product_id": "seat",
+                    "rate_type": "FLAT",
+                    "price": "1000",
+                    "billing_frequency": "MONTHLY",
+                    "starting_at": "2024-01-01T00:00:00Z",
+                }
+            ],
+        },
+        products=[{"id": "seat", "name": "Seat", "type": "SUBSCRIPTION"}],
+        window={"starting_at": "2024-01-15T00:00:00Z", "ending_before": "2024-02-01T00:00:00Z"},
+    )
+    assert [(i["start_timestamp"], i["total"]) for i in first] == [("2024-01-15T00:00:00Z", "548")]
 
 
 # §5.8 seats: $30/seat/month ADVANCE, 10 seats; 04-16 -> 15 with BILL_IMMEDIATELY, prorated.
@@ -238,14 +260,25 @@ def test_spec_5_8_subscription_increase() -> None:
         [],
         {"starting_at": "2025-04-01T00:00:00Z", "subscriptions": [sub]},
     )
+    # Issue 12 (Metronome "Set up seat-based billing"): April in advance, 10 x 3000 = 30,000, on the
+    # SCHEDULED invoice issued 04-01 (the contract's start); the increase, 5 x 3000 x 15/30 = 7,500, on a new
+    # SCHEDULED invoice issued 04-16; May in advance, 15 x 3000 = 45,000, on April's usage invoice
+    # (issued 05-01).
+    sched = scheduled_invoices(
+        {"id": "k", "customer_id": "c", **args[3]},
+        rate_card={"id": "rc", "rates": args[0]},
+        products=args[1],
+        window={"starting_at": "2025-04-01T00:00:00Z", "ending_before": "2025-05-01T00:00:00Z"},
+    )
+    assert [(i["start_timestamp"], i["total"]) for i in sched] == [
+        ("2025-04-01T00:00:00Z", "30000"),
+        ("2025-04-16T00:00:00Z", "7500"),
+    ]
     april = rate(
         *args, period={"starting_at": "2025-04-01T00:00:00Z", "ending_before": "2025-05-01T00:00:00Z"}
     )
-    # 10 x 3000 for April in advance, then 5 x 3000 x 15/30 = 7,500 for the increase.
-    assert line_total(april, "subscription:s@") == "30000"
-    assert line_total(april, "subscription:s:increase") == "7500"
-    may = rate(*args, period={"starting_at": "2025-05-01T00:00:00Z", "ending_before": "2025-06-01T00:00:00Z"})
-    assert may["total"] == "45000"  # 15 x 3000
+    assert april["total"] == "45000"
+    assert line_total(april, "subscription:s@2025-05-01") == "45000"
 
 
 # §5.9 periods: start 2024-09-15.

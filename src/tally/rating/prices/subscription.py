@@ -4,12 +4,18 @@ Proration [U, SPEC §12] is linear in seconds of the billing period: a partial p
 full period [A, B) costs price x quantity x (b - a) / (B - A). ``prorate`` splits a price over
 sub-intervals with largest remainder, so the rounded pieces always sum to the full price.
 
-Placement [U]: an ARREARS period is charged on the usage invoice whose period contains the
-subscription period's end; an ADVANCE period on the usage invoice whose period contains its start
-(so the first period lands on the first usage invoice). An ADVANCE quantity increase inside a period
-is charged, prorated for the rest of that period, on the invoice containing the change
-(BILL_IMMEDIATELY) or containing the period's end (BILL_ON_NEXT_COLLECTION_DATE). Decreases are not
-refunded.
+Placement (Metronome, "Set up seat-based billing": charged at the beginning of the billing period; a
+seat added mid-period makes a new invoice). Every charge has an issue time T:
+- ARREARS period: T = the period's end; on the usage invoice whose period contains T (start
+  exclusive, end inclusive).
+- ADVANCE period: T = the period's start, at the quantity then. It is on the usage invoice issued at T
+  (the one whose period ends at T) when there is one, else on a SCHEDULED invoice dated T (the first
+  period, and billing cycles whose anchor is not on the usage-statement grid).
+- ADVANCE increase inside a period, prorated for the rest of it: BILL_IMMEDIATELY, T = the change, on a
+  SCHEDULED invoice dated T; BILL_ON_NEXT_COLLECTION_DATE, T = the period's end (the next collection
+  date), placed like an ADVANCE period starting there. Decreases are not refunded.
+- ``billing_cycle_config.invoice_placement = ON_SCHEDULED_INVOICE``: every charge on a SCHEDULED
+  invoice dated T.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from tally.rating.inputs import (
     RatingInputError,
     Subscription,
 )
-from tally.rating.periods import Period, boundary, index_at, schedule_anchor, utc
+from tally.rating.periods import Period, boundary, index_at, is_usage_period_end, schedule_anchor, utc
 from tally.rating.rates import RateIndex, active_overrides, is_entitled, price_curve
 from tally.rating.results import LineType
 
@@ -67,8 +73,18 @@ def _stamp(t: datetime) -> str:
 
 
 def subscription_charges(
-    contract: Contract, index: RateIndex, window: Period, rank: int, sub: Subscription, warnings: list[str]
+    contract: Contract,
+    index: RateIndex,
+    window: Period,
+    rank: int,
+    sub: Subscription,
+    warnings: list[str],
+    *,
+    scheduled: bool = False,
 ) -> list[Charge]:
+    """Charges of ``sub`` issued in ``window``: on the usage invoice of that period (issue times in
+    (start, end]), or with ``scheduled`` on SCHEDULED invoices (issue times in [start, end)); each
+    charge's ``placed_at`` is its issue time."""
     product = contract.products.get(sub.product_id)
     if product is None:
         warnings.append(f"subscription {sub.id}: unknown product {sub.product_id}")
@@ -76,6 +92,8 @@ def subscription_charges(
     sub_start = max(utc(sub.starting_at), utc(contract.starting_at))
     ends = [utc(e) for e in (sub.ending_before, contract.ending_before) if e is not None]
     sub_end = min(ends) if ends else None
+    if sub_end is not None and sub_end <= sub_start:
+        return []
     anchor = (
         utc(sub.billing_anchor_date)
         if sub.billing_anchor_date is not None
@@ -83,11 +101,26 @@ def subscription_charges(
     )
     freq = sub.billing_frequency
     advance = sub.collection_schedule is CollectionSchedule.ADVANCE
+
+    def on_usage(t: datetime, kind: str) -> bool:
+        if sub.on_scheduled_invoice or kind == "immediate":
+            return False
+        if kind == "arrears":
+            return True
+        sched = contract.usage_statement_schedule
+        return is_usage_period_end(sched, contract.starting_at, contract.ending_before, t)
+
+    def wanted(t: datetime, kind: str) -> bool:
+        if scheduled:
+            return window.starting_at <= t < window.ending_before and not on_usage(t, kind)
+        return window.starting_at < t <= window.ending_before and on_usage(t, kind)
+
     out: list[Charge] = []
-    # Billing periods that can matter: from the one containing the window start (minus one for
-    # arrears periods ending inside the window) to the one containing the window end.
-    n = index_at(anchor, freq, window.starting_at) - 1
-    last = index_at(anchor, freq, window.ending_before)
+    # Billing periods that can matter: from the one before the window start (a period ending inside the
+    # window) to the one containing the window end.
+    n = index_at(anchor, freq, max(window.starting_at, sub_start)) - 1
+    stop = window.ending_before if sub_end is None else min(window.ending_before, sub_end)
+    last = index_at(anchor, freq, stop)
     for k in range(n, last + 1):
         full = Period(boundary(anchor, freq, k), boundary(anchor, freq, k + 1))
         lo = max(full.starting_at, sub_start)
@@ -105,13 +138,8 @@ def subscription_charges(
         priced = price_curve(rate, overrides, contract.multiplier_override_prioritization)
         price = priced.curve[0].unit_price
         factor = proration_factor(part, full) if sub.is_prorated else ONE
-        anchor_t = lo if advance else hi
-        in_window = (
-            window.starting_at <= anchor_t < window.ending_before
-            if advance
-            else window.starting_at < anchor_t <= window.ending_before
-        )
-        if in_window:
+        placed = lo if advance else hi
+        if wanted(placed, "advance" if advance else "arrears"):
             if advance or not sub.is_prorated:
                 qty = quantity_at(sub, lo)
                 amount = _mul3(qty, price, factor)
@@ -121,27 +149,29 @@ def subscription_charges(
                     amount = MONEY_CONTEXT.add(amount, _mul3(q, price, proration_factor(Period(a, b), full)))
                 qty = _quantity_segments(sub, part)[-1][2]
             key = f"subscription:{sub.id}@{_stamp(lo)}"
-            out.append(
-                _charge(
-                    contract,
-                    sub,
-                    product.name,
-                    rate.credit_type_id,
-                    part,
-                    rank,
-                    price,
-                    qty,
-                    amount,
-                    key,
-                    factor != ONE,
-                )
+            charge = _charge(
+                contract,
+                sub,
+                product.name,
+                rate.credit_type_id,
+                part,
+                rank,
+                price,
+                qty,
+                amount,
+                key,
+                factor != ONE,
             )
+            charge.placed_at = placed
+            out.append(charge)
         if advance:
-            out.extend(
-                _advance_increases(
-                    contract, sub, product.name, rate.credit_type_id, full, part, price, window, rank
-                )
-            )
+            for charge in _advance_increases(
+                contract, sub, product.name, rate.credit_type_id, full, part, price, rank
+            ):
+                assert charge.placed_at is not None
+                kind = "immediate" if sub.bill_immediately else "advance"
+                if wanted(charge.placed_at, kind):
+                    out.append(charge)
     for c in out:
         if sub.proration_rounding is not None and c.is_prorated:
             p = c.pieces[0]
@@ -164,41 +194,33 @@ def _advance_increases(
     full: Period,
     part: Period,
     price: Decimal,
-    window: Period,
     rank: int,
 ) -> list[Charge]:
+    """Every increase inside ``part``, prorated for the rest of it, with its issue time."""
     out: list[Charge] = []
     segments = _quantity_segments(sub, part)
     for (_, _, before), (a, _b, q) in itertools.pairwise(segments):
         delta = MONEY_CONTEXT.subtract(q, before)
         if delta <= 0:
             continue
-        placed = a if sub.bill_immediately else part.ending_before
-        inside = (
-            window.starting_at <= placed < window.ending_before
-            if sub.bill_immediately
-            else window.starting_at < placed <= window.ending_before
-        )
-        if not inside:
-            continue
         rest = Period(a, part.ending_before)
         f = proration_factor(rest, full) if sub.is_prorated else ONE
         amount = MONEY_CONTEXT.multiply(MONEY_CONTEXT.multiply(delta, price), f)
-        out.append(
-            _charge(
-                contract,
-                sub,
-                name,
-                credit_type_id,
-                rest,
-                rank,
-                price,
-                delta,
-                amount,
-                f"subscription:{sub.id}:increase@{_stamp(a)}",
-                f != ONE,
-            )
+        charge = _charge(
+            contract,
+            sub,
+            name,
+            credit_type_id,
+            rest,
+            rank,
+            price,
+            delta,
+            amount,
+            f"subscription:{sub.id}:increase@{_stamp(a)}",
+            f != ONE,
         )
+        charge.placed_at = a if sub.bill_immediately else part.ending_before
+        out.append(charge)
     return out
 
 
