@@ -15,6 +15,8 @@ class Settings:
     data_dir: Path
     database_url: str
     test_clock: bool = False
+    # The metering event store (usage.store): empty = the SQL database; clickhouse://host:8123/db[?cluster=C].
+    events_url: str = ""
     max_body_bytes: int = 4 * 1024 * 1024
     # SEC-7: webhook URLs may point at loopback/private/link-local hosts only when a self-hoster opts in.
     webhooks_allow_private_urls: bool = False
@@ -50,6 +52,7 @@ def load(*, test_clock: bool = False) -> Settings:
         webhooks_timeout_seconds=float(os.environ.get("TALLY_WEBHOOKS_TIMEOUT_SECONDS", "5")),
         webhooks_retention_days=_positive_int("TALLY_WEBHOOKS_RETENTION_DAYS", 30),
         secret_key=os.environ.get("TALLY_SECRET_KEY") or None,
+        events_url=os.environ.get("TALLY_EVENTS_URL", "").strip(),
     )
 
 

@@ -33,6 +33,7 @@ class Metric:
     group_keys: list[list[str]]
     sql: str | None
     archived_at: datetime | None
+    created_at: datetime | None = None
 
     @classmethod
     def of(cls, row: Row[Any]) -> Metric:
@@ -46,6 +47,7 @@ class Metric:
             group_keys=row.group_keys,
             sql=row.sql,
             archived_at=row.archived_at,
+            created_at=getattr(row, "created_at", None),
         )
 
 

@@ -27,11 +27,28 @@ def _engine(settings: settings_mod.Settings):  # type: ignore[no-untyped-def]
     return make_engine(settings.database_url)
 
 
+def _events_store(settings: settings_mod.Settings, engine: Any) -> None:
+    """Install the metering store TALLY_EVENTS_URL names (default: the SQL database); a ClickHouse store's
+    tables are created here (IF NOT EXISTS), so `tally migrate`, `serve` and `worker` all leave them ready."""
+    from tally.usage import store
+
+    chosen = store.from_url(settings.events_url, engine)
+    create = getattr(chosen, "create_schema", None)
+    if create is not None:
+        create()
+    store.use(chosen)
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
     settings = settings_mod.load()
-    migrations.upgrade(_engine(settings))
+    engine = _engine(settings)
+    migrations.upgrade(engine)
+    _events_store(settings, engine)
+    if settings.events_url:
+        typer.echo("database and ClickHouse event store are up to date")
+        return
     typer.echo("database is up to date")
 
 
@@ -74,6 +91,7 @@ def serve(
     settings = settings_mod.load(test_clock=test_clock)
     engine = _engine(settings)
     migrations.upgrade(engine)
+    _events_store(settings, engine)
     now = SystemClock().now()
     with uow.write(engine) as conn:
         first = not auth.any_tenant_exists(conn)
@@ -117,6 +135,7 @@ def app_from_env() -> Any:
 
     settings = settings_mod.load(test_clock=bool(os.environ.get(_TEST_CLOCK_ENV)))
     engine = _engine(settings)
+    _events_store(settings, engine)
     return create_app(settings, engine, _clock(settings, engine))
 
 
@@ -146,6 +165,7 @@ def worker(
     settings = settings_mod.load(test_clock=test_clock)
     engine = _engine(settings)
     migrations.upgrade(engine)
+    _events_store(settings, engine)
     clock = _clock(settings, engine)
     if once:
         result = run_pass(engine, clock)

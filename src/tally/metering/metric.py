@@ -69,6 +69,9 @@ class MetricDef:
     # SQL metrics (aggregation "SQL"): the checked query (tally.metering.sql.SqlMetric). They are never fed
     # events one by one: the event store runs the query.
     sql: Any = field(default=None, compare=False)
+    # When the metric was created: streaming metrics are not retroactive (SPEC §1.6), so a store that keeps
+    # raw events (ClickHouse) counts only events received from then on, as ingest-time rollups do.
+    created_at: datetime | None = field(default=None, compare=False)
     # Every property any group key uses, sorted: rollups are sliced by all of them at once, so any
     # declared group key can be re-aggregated from the same rows.
     group_properties: tuple[str, ...] = field(init=False)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from tally.db import uow
+from tally.usage import store as events_store
 from tally.usage.ingest import Job, Outcome, store
 
 log = logging.getLogger("tally.ingest")
@@ -87,6 +88,12 @@ class GroupWriter:
                 return
             group[0].resolve(None, exc)
             return
+        try:
+            events_store.current().committed(self._engine)
+        except Exception:
+            # The events are committed (acknowledged below); a store that missed them catches up
+            # before its next read or finalization.
+            log.exception("event store did not take the committed events yet")
         for p, r in zip(group, results, strict=True):
             p.resolve(r, None)
 

@@ -20,7 +20,7 @@ Decisions:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -37,7 +37,7 @@ from tally.metering import GroupValues, MetricDef, group_sort_key, hour_of, hour
 from tally.metering.aggregate import Latest, later
 from tally.usage import keys as gk
 from tally.usage import repository as repo
-from tally.usage import sql_metrics
+from tally.usage import sql_metrics, store
 from tally.usage.repository import Span
 from tally.usage.schemas import GroupBy, ListUsage, ListUsageWithGroups, SearchEvents
 from tally.wire import format_timestamp
@@ -96,7 +96,7 @@ def definition(metric: Metric) -> MetricDef:
         return MetricDef(metric.id, "SQL", group_keys=keys, sql=query)
     if metric.aggregation_type is None:
         raise BadRequest(f"Billable metric {metric.id} has no aggregation")
-    return MetricDef.of(
+    d = MetricDef.of(
         metric.id,
         metric.aggregation_type,
         metric.aggregation_key,
@@ -104,6 +104,7 @@ def definition(metric: Metric) -> MetricDef:
         metric.property_filters,
         metric.group_keys,
     )
+    return replace(d, created_at=metric.created_at) if metric.created_at is not None else d
 
 
 def _group_slice(metric: MetricDef, group: tuple[str, ...], field: str, exact: bool) -> int:
@@ -143,6 +144,7 @@ def compute(
 ) -> dict[str, Cells]:
     """Usage of one metric for several customers: customer id -> (window bucket, group values) -> Agg."""
     out: dict[str, Cells] = {cid: {} for cid in keys_of}
+    events_store = store.current()
     owner = {k: cid for cid, ks in keys_of.items() for k in ks}
     all_keys = list(owner)
     agg = metric.aggregation_type
@@ -151,8 +153,8 @@ def compute(
     if agg == "UNIQUE":
         declared = metric.group_keys[slice_index] if group is not None and slice_index >= 0 else ()
         for cid, ks in keys_of.items():
-            counted = repo.distinct_counts(
-                conn, tenant_id, metric.id, slice_index if group is not None else -1, ks, span
+            counted = events_store.distinct_counts(
+                conn, tenant_id, metric, slice_index if group is not None else -1, ks, span
             )
             names = _decoder(conn, tenant_id, {r[1] for r in counted})
             for bucket, gkey, n in counted:
@@ -163,7 +165,7 @@ def compute(
                 out[cid][(bucket, values)] = Agg(distinct=n)
         return out
     if agg == "LATEST":
-        points = repo.latest(conn, tenant_id, metric.id, all_keys, span)
+        points = events_store.latest(conn, tenant_id, metric, all_keys, span)
         names = _decoder(conn, tenant_id, {p.group_key for p in points}) if group else {}
         for p in points:
             values = project(metric, names[p.group_key], group) if group else ()
@@ -171,7 +173,7 @@ def compute(
             cell.count += 1
             cell.latest = later(cell.latest, (p.ts, p.txn, p.value))
         return out
-    rows = repo.sums(conn, tenant_id, metric.id, all_keys, span, by_group=group is not None)
+    rows = events_store.sums(conn, tenant_id, metric, all_keys, span, group is not None)
     names = _decoder(conn, tenant_id, {r.group_key for r in rows}) if group else {}
     for r in rows:
         values = project(metric, names[r.group_key], group) if group else ()
@@ -210,7 +212,7 @@ def _compute_sql(
             span.first * 3600,
             None if span.width is None else span.width * 3600,
         )
-        for row in sql_metrics.run(conn, metric.id, query, scope):
+        for row in store.current().sql_rows(conn, metric.id, query, scope):
             values = tuple(row.group[i] for i in picks) if group else ()
             out[cid].setdefault((row.bucket, values), Agg()).add_sql(row.value)
     return out
@@ -282,10 +284,9 @@ def list_usage(
     if req.customer_ids is not None:
         keys_of = customers.ingest_keys_many(conn, tenant_id, req.customer_ids)  # 404 for unknown ids
     else:
-        used = repo.customer_keys_with_usage(conn, tenant_id, [s.metric.id for s in selected], span)
-        if any(s.metric.sql is not None for s in selected):
-            # SQL metrics have no rollups: any event in the range may count toward them.
-            used = sorted({*used, *repo.customer_keys_with_events(conn, tenant_id, span)})
+        used = store.current().customer_keys_with_usage(
+            conn, tenant_id, [s.definition for s in selected], span
+        )
         for key, cid in customers.resolve_keys(conn, tenant_id, used).items():
             keys_of.setdefault(cid, []).append(key)
     series = [(cid, s) for cid in sorted(keys_of) for s in selected]

@@ -178,13 +178,24 @@ class Translator:
             exp.GTE(this=_col("timestamp"), expression=self.bound(scope.start)),
             exp.LT(this=_col("timestamp"), expression=self.bound(scope.end)),
         )
-        return exp.select(*cols).from_(exp.to_table("events", quoted=True)).where(where)
+        return exp.select(*cols).from_(self.source()).where(where)
+
+    def source(self) -> exp.Expression:
+        return exp.to_table("events", quoted=True)
+
+    def output(self, node: exp.Expression, kind: str) -> exp.Expression:
+        """How a result column leaves the database (ClickHouse renders it as text)."""
+        return node
 
     def query(self, scope: Scope, limit: int) -> exp.Select:
         m = self.m
         bucket = self.bucket(scope)
-        items = [exp.alias_(self.expr(m.value), "v", quoted=True), exp.alias_(bucket, "b", quoted=True)]
-        items += [exp.alias_(self.expr(e), f"g{i}", quoted=True) for i, (_, e) in enumerate(m.columns)]
+        items = [
+            exp.alias_(self.output(self.expr(m.value), "num"), "v", quoted=True),
+            exp.alias_(bucket, "b", quoted=True),
+        ]
+        for i, (_, e) in enumerate(m.columns):
+            items.append(exp.alias_(self.output(self.expr(e), m.kind(e)), f"g{i}", quoted=True))
         q = exp.select(*items).from_(exp.Subquery(this=self.scoped(scope), alias=exp.to_identifier("events")))
         if m.where is not None:
             q = q.where(self.expr(m.where))
@@ -349,6 +360,104 @@ class SqliteTranslator(Translator):
             exp.Literal.number(scope.first_epoch),
             exp.Literal.number(width),
         )
+
+
+# --- ClickHouse ----------------------------------------------------------------------------------------
+
+
+def _ch(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _dec(node: exp.Expression) -> exp.Expression:
+    return _ch("toDecimal256", node, exp.Literal.number(m_sql.DIV_PLACES))
+
+
+class ClickHouseTranslator(Translator):
+    """ClickHouse: Decimal256 with 20 places (tally's quantity bound); read from the events table with FINAL
+    (shipped copies of one event collapse, see tally.usage.clickhouse)."""
+
+    dialect = "clickhouse"
+
+    def __init__(self, metric: SqlMetric, table: str = "tally_events", database: str = "default") -> None:
+        super().__init__(metric)
+        self.table, self.database = table, database
+
+    def source(self) -> exp.Expression:
+        return exp.Final(this=exp.table_(self.table, db=self.database, quoted=True))
+
+    def output(self, node: exp.Expression, kind: str) -> exp.Expression:
+        if kind == "ts":
+            node = _ch("toDateTime64", node, exp.Literal.number(6), _str("UTC"))
+        return _ch("toString", node)
+
+    def number(self, d: Decimal) -> exp.Expression:
+        return _dec(_str(str(d)))
+
+    def to_number(self, node: exp.Expression, integer: bool) -> exp.Expression:
+        parsed = _ch(
+            "if",
+            _ch("match", node, _str(m_sql.NUMBER_PATTERN)),
+            _ch("toDecimal256OrNull", node.copy(), exp.Literal.number(m_sql.DIV_PLACES)),
+            exp.Null(),
+        )
+        return _ch("trunc", parsed) if integer else parsed
+
+    def arith(self, node: exp.Expression, a: exp.Expression, b: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Div):
+            # The divisor is never 0 inside divideDecimal (ClickHouse evaluates both branches of if).
+            zero = exp.EQ(this=b, expression=self.number(Decimal(0)))
+            safe = _ch("if", zero, self.number(Decimal(1)), b.copy())
+            quotient = _ch("divideDecimal", a, safe, exp.Literal.number(21))
+            rounded = _ch("round", quotient, exp.Literal.number(m_sql.DIV_PLACES))
+            return _ch("if", zero.copy(), exp.Null(), rounded)
+        return _dec(exp.Paren(this=node.__class__(this=a, expression=b)))
+
+    def func(self, node: exp.Expression, args: list[exp.Expression]) -> exp.Expression:
+        if isinstance(node, exp.Cast):
+            return _ch("trunc", *args)
+        if isinstance(node, exp.Least | exp.Greatest):
+            return _ch("least" if isinstance(node, exp.Least) else "greatest", *args)
+        if isinstance(node, exp.Round):
+            places = node.args.get("decimals")
+            return _ch("round", args[0], exp.Literal.number(int(places.this) if places else 0))
+        if isinstance(node, exp.Ceil | exp.Floor):
+            return _ch("ceil" if isinstance(node, exp.Ceil) else "floor", args[0])
+        unit = node.args["unit"].name.upper()
+        return _ch("toStartOfHour" if unit == "HOUR" else "toStartOfDay", args[0])
+
+    def aggregate(self, node: exp.Expression, arg: exp.Expression | None) -> exp.Expression:
+        if isinstance(node, exp.Count):
+            if arg is None:
+                return _ch("count")
+            if isinstance(node.this, exp.Distinct):
+                return _ch("uniqExact", arg)
+            return _ch("count", arg)
+        assert arg is not None
+        if isinstance(node, exp.Anonymous):
+            name = "argMaxIf" if str(node.this).upper() == "LATEST" else "argMinIf"
+            point = exp.Tuple(expressions=[_col("timestamp"), _col("transaction_id")])
+            present = _ch("isNotNull", arg.copy())
+            picked = _ch(name, arg, point, present)
+            none = exp.EQ(this=_ch("countIf", present.copy()), expression=exp.Literal.number(0))
+            return _ch("if", none, exp.Null(), picked)
+        if isinstance(node, exp.Avg):
+            return self.arith(exp.Div(), _ch("sum", arg), _dec(_ch("count", arg.copy())))
+        name = {"Sum": "sum", "Min": "min", "Max": "max"}[type(node).__name__]
+        return _ch(name, arg)
+
+    def prop(self, name: str) -> exp.Expression:
+        key = _str(name)
+        has = _ch("mapContains", _col("props"), key)
+        return _ch("if", has, exp.Bracket(this=_col("props"), expressions=[key.copy()]), exp.Null())
+
+    def bound(self, ts: datetime) -> exp.Expression:
+        return _ch("toDateTime64", _str(sqlite_text(ts)), exp.Literal.number(6), _str("UTC"))
+
+    def bucket(self, scope: Scope) -> exp.Expression:
+        seconds = _ch("toInt64", _ch("toUnixTimestamp", _col("timestamp")))
+        offset = exp.Sub(this=seconds, expression=exp.Literal.number(scope.first_epoch))
+        return _ch("intDiv", offset, exp.Literal.number(scope.width or _NONE_WIDTH))
 
 
 # --- SQLite functions ----------------------------------------------------------------------------------
@@ -567,7 +676,7 @@ def run(conn: Connection, metric_id: str, metric: SqlMetric, scope: Scope) -> li
     return decode_rows(metric, raw, ROW_LIMIT, metric_id)
 
 
-def _timed_out(metric_id: str) -> BadRequest:
+def timed_out(metric_id: str) -> BadRequest:
     return BadRequest(
         f"SQL billable metric {metric_id}: the query ran longer than {TIME_LIMIT_SECONDS:g} seconds"
     )
@@ -582,7 +691,7 @@ def _sqlite_limited(conn: Connection, cursor: Any, statement: str, metric_id: st
         return list(cursor.fetchmany(ROW_LIMIT + 1))
     except Exception as e:
         if "interrupted" in str(e):
-            raise _timed_out(metric_id) from None
+            raise timed_out(metric_id) from None
         raise
     finally:
         raw_conn.set_progress_handler(None, 0)
@@ -599,7 +708,7 @@ def _postgres_limited(cursor: Any, statement: str, metric_id: str) -> list[tuple
         rows = list(cursor.fetchmany(ROW_LIMIT + 1))
     except Exception as e:
         if "statement timeout" in str(e):
-            raise _timed_out(metric_id) from None
+            raise timed_out(metric_id) from None
         raise
     cursor.execute("SELECT set_config('statement_timeout', %s, true)", (previous,))
     return rows
