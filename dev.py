@@ -38,7 +38,8 @@ def ensure_env() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("installing dependencies ...", file=sys.stderr)
     subprocess.run([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
-    subprocess.run([str(PY), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev]"], check=True)
+    # `clickhouse`: the optional ClickHouse event store's client and chdb, which its tests run on.
+    subprocess.run([str(PY), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev,clickhouse]"], check=True)
     STAMP.write_text(wanted)
 
 

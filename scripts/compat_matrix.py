@@ -19,7 +19,9 @@ from fastapi.routing import APIRoute
 ROOT = Path(__file__).resolve().parents[1]
 
 NOTES: dict[str, str] = {
-    "client.v1.billable_metrics.create": "streaming metrics; SQL metrics answer 400 (not supported yet)",
+    "client.v1.billable_metrics.create": (
+        "streaming and SQL metrics (Metronome's documented SQL subset; 400 names anything outside it)"
+    ),
     "client.v1.billable_metrics.update": "name only, as in Metronome",
     "client.v1.usage.ingest": "per-event accepted/duplicate report in the body",
     "client.v1.contracts.create": "every term; package_id/package_alias take the package's terms, dates "

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         "info",
         description="Log level: critical, error, warning, info or debug; `--log-level` overrides it.",
     )
+    events_url: str = Field(
+        "",
+        description="The metering event store: unset = the SQL database; "
+        "`clickhouse://HOST:8123/DB[?cluster=NAME]` = a ClickHouse store (docs/scale-out.md).",
+    )
     max_body_bytes: int = Field(
         4 * 1024 * 1024, ge=1024, description="Largest accepted request body, in bytes."
     )

@@ -143,8 +143,6 @@ def _check_references(conn: Connection, tenant_id: str, req: CreateAlert) -> Non
             raise BadRequest(f"customer_id: customer {req.customer_id} is archived; its alerts do not run")
     if req.billable_metric_id is not None:
         metric = metrics.get(conn, tenant_id, req.billable_metric_id)
-        if metric.aggregation_type is None:
-            raise BadRequest("billable_metric_id: a SQL metric; tally meters streaming metrics only")
         if metric.archived_at is not None:
             raise BadRequest(f"billable_metric_id: billable metric {metric.id} is archived")
 

@@ -16,6 +16,7 @@ from tally.billable_metrics.schemas import CreateMetric
 from tally.custom_fields import service as custom_fields
 from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
+from tally.metering import sql as sql_metric
 from tally.wire import format_timestamp
 
 ENTITY = "billable_metric"
@@ -32,6 +33,7 @@ class Metric:
     group_keys: list[list[str]]
     sql: str | None
     archived_at: datetime | None
+    created_at: datetime | None = None
 
     @classmethod
     def of(cls, row: Row[Any]) -> Metric:
@@ -45,6 +47,7 @@ class Metric:
             group_keys=row.group_keys,
             sql=row.sql,
             archived_at=row.archived_at,
+            created_at=getattr(row, "created_at", None),
         )
 
 
@@ -63,7 +66,11 @@ def validate(req: CreateMetric) -> None:
         ]
         if clash:
             raise BadRequest(f"sql cannot be combined with {', '.join(clash)}")
-        raise BadRequest("SQL billable metrics are not supported by tally yet; use a streaming metric")
+        try:
+            sql_metric.parse(req.sql)
+        except sql_metric.SqlMetricError as e:
+            raise BadRequest(str(e)) from None
+        return
     if req.aggregation_type is None:
         raise BadRequest("aggregation_type: required for a streaming billable metric")
     names = [f.name for f in req.property_filters or []]

@@ -122,10 +122,28 @@ def _metrics_dir() -> str | None:
     return made
 
 
+def _events_store(settings: settings_mod.Settings, engine: Any) -> None:
+    """Install the metering store TALLY_EVENTS_URL names (default: the SQL database); a ClickHouse store's
+    tables are created here (IF NOT EXISTS), so `tally migrate`, `serve` and `worker` all leave them ready."""
+    from tally.usage import store
+
+    chosen = store.from_url(settings.events_url, engine)
+    create = getattr(chosen, "create_schema", None)
+    if create is not None:
+        create()
+    store.use(chosen)
+
+
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema (safe to run from several processes at once)."""
-    _migrated_engine(_settings()).dispose()
+    """Create or upgrade the database schema, and the ClickHouse event store's tables when
+    TALLY_EVENTS_URL names one (safe to run from several processes at once)."""
+    settings = _settings()
+    engine = _migrated_engine(settings)
+    _events_store(settings, engine)
+    engine.dispose()
+    if settings.events_url:
+        typer.echo("database and ClickHouse event store are up to date")
     typer.echo("database is up to date")
 
 
@@ -333,6 +351,7 @@ def _serve(
 
     _logging(settings.log_level)
     engine = _migrated_engine(settings)
+    _events_store(settings, engine)
     now = SystemClock().now()
     with uow.write(engine) as conn:
         first = not auth.any_tenant_exists(conn)
@@ -424,6 +443,7 @@ def app_from_env() -> Any:
     settings = _settings()
     _logging(settings.log_level)
     engine = _engine(settings)
+    _events_store(settings, engine)
     return create_app(settings, engine, _clock(settings, engine))
 
 
@@ -457,6 +477,7 @@ def worker(
 
     _logging(settings.log_level)
     engine = _migrated_engine(settings)
+    _events_store(settings, engine)
     if metrics_sock is not None:
         _serve_worker_metrics(metrics_sock, engine)
     clock = _clock(settings, engine)

@@ -147,15 +147,8 @@ class Loader:
             found = metrics_service.get_many(self.conn, self.tenant_id, [metric_id]).get(metric_id)
             self._metrics[metric_id] = (
                 None
-                if found is None or found.aggregation_type is None
-                else MetricDef.of(
-                    found.id,
-                    found.aggregation_type,
-                    found.aggregation_key,
-                    found.event_type_filter,
-                    found.property_filters,
-                    found.group_keys,
-                )
+                if found is None or (found.aggregation_type is None and found.sql is None)
+                else usage.definition(found)
             )
         return self._metrics[metric_id]
 
@@ -246,7 +239,18 @@ class Loader:
                 group = tuple(
                     dict.fromkeys([*(view.pricing_group_key or []), *(view.presentation_group_key or [])])
                 )
-                out.extend(self._records(pid, metric, keys, lo, hi, group, contract.starting_at))
+                out.extend(
+                    self._records(
+                        pid,
+                        metric,
+                        keys,
+                        lo,
+                        hi,
+                        group,
+                        contract.starting_at,
+                        view.spec.get("sql_breakdown_granularity"),
+                    )
+                )
         return out
 
     def _records(
@@ -258,6 +262,7 @@ class Loader:
         hi: datetime,
         group: tuple[str, ...],
         contract_start: datetime,
+        granularity: str | None = None,
     ) -> list[ri.UsageRecord]:
         first, last = hour_of(lo), _hour_ceil(hi)
         agg = metric.aggregation_type
@@ -265,7 +270,7 @@ class Loader:
         slice_index = _slice(metric, group) if group else -1
         if grouped is not None and slice_index == -2:
             return []  # the product's keys are not a declared group key of the metric: nothing rates
-        hourly = agg in ("COUNT", "SUM", "LATEST")
+        hourly = agg in ("COUNT", "SUM", "LATEST") or (agg == "SQL" and granularity == "HOUR")
         span = Span(first, last, 1 if hourly else None)
         cells = usage.compute(self.conn, self.tenant_id, metric, {"c": keys}, span, grouped, slice_index)["c"]
         before: dict[Any, Decimal] = {}
@@ -292,7 +297,14 @@ class Loader:
                 if q == 0:
                     continue
             gv = tuple(sorted(zip(group, values, strict=True))) if group and values else ()
-            out.append(ri.UsageRecord(pid, hour_start(first + bucket) if hourly else lo, q, gv))
+            if hourly:
+                at = hour_start(first + bucket)
+            elif agg == "SQL":
+                # SERVICE_PERIOD: the usage applies at the last instant of the window (its last hour).
+                at = max(lo, hour_start(last - 1))
+            else:
+                at = lo
+            out.append(ri.UsageRecord(pid, at, q, gv))
         return out
 
 

@@ -87,6 +87,11 @@ def _aggregation(
     metric = loader.metric(view.billable_metric_id)
     if metric is None:
         return None
+    if metric.aggregation_type == "SQL":
+        # As Metronome: event previews do not support contracts using SQL billable metrics (SPEC §1.7).
+        raise BadRequest(
+            f"previewEvents is not supported for contracts using SQL billable metrics ({metric.id})"
+        )
     group = tuple(dict.fromkeys([*(view.pricing_group_key or []), *(view.presentation_group_key or [])]))
     return metric, group
 

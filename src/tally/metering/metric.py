@@ -13,7 +13,7 @@ from typing import Any, NamedTuple, Protocol
 
 from tally.metering.values import quantity, string_form
 
-AGGREGATIONS = ("COUNT", "SUM", "MAX", "UNIQUE", "LATEST")
+AGGREGATIONS = ("COUNT", "SUM", "MAX", "UNIQUE", "LATEST", "SQL")
 GroupValues = tuple[str | None, ...]
 
 
@@ -66,6 +66,12 @@ class MetricDef:
     event_types_not_in: frozenset[str] | None = None
     property_filters: tuple[PropertyFilter, ...] = ()
     group_keys: tuple[tuple[str, ...], ...] = ()
+    # SQL metrics (aggregation "SQL"): the checked query (tally.metering.sql.SqlMetric). They are never fed
+    # events one by one: the event store runs the query.
+    sql: Any = field(default=None, compare=False)
+    # When the metric was created: streaming metrics are not retroactive (SPEC §1.6), so a store that keeps
+    # raw events (ClickHouse) counts only events received from then on, as ingest-time rollups do.
+    created_at: datetime | None = field(default=None, compare=False)
     # Every property any group key uses, sorted: rollups are sliced by all of them at once, so any
     # declared group key can be re-aggregated from the same rows.
     group_properties: tuple[str, ...] = field(init=False)
@@ -143,6 +149,8 @@ class MetricDef:
         agg = self.aggregation_type
         if agg == "COUNT":
             return _COUNTED
+        if agg == "SQL":
+            return None
         raw = properties.get(self.aggregation_key) if self.aggregation_key else None
         if agg == "UNIQUE":
             text = string_form(raw)

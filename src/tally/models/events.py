@@ -6,7 +6,7 @@ belongs to is resolved when usage is read (late binding, SPEC §1.4)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, PrimaryKeyConstraint, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Table
 
 from tally.db.types import JsonDoc, UtcDateTime
 from tally.models.base import metadata
@@ -27,3 +27,12 @@ events = Table(
     PrimaryKeyConstraint("tenant_id", "transaction_id"),
 )
 Index("ix_events_customer_time", events.c.tenant_id, events.c.customer_id, events.c.timestamp)
+
+# ClickHouse event store (usage.clickhouse): the event-log position shipped so far (one row, id 1).
+clickhouse_shipping = Table(
+    "clickhouse_shipping",
+    metadata,
+    Column("id", Integer, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    PrimaryKeyConstraint("id"),
+)

@@ -23,6 +23,7 @@ from tally.custom_fields import service as custom_fields
 from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
+from tally.metering import sql as sql_metric
 from tally.products import repository as repo
 from tally.products import schemas as s
 from tally.wire import format_timestamp
@@ -217,6 +218,15 @@ def check_group_keys(
     if not union:
         return
     metric = _metric(conn, tenant_id, metric_id)
+    if metric.sql is not None:
+        # SQL metrics: any of the query's group columns, alone or together (SPEC §2.6).
+        columns = set(sql_metric.parse(metric.sql).group_names)
+        if not union <= columns:
+            raise BadRequest(
+                f"pricing_group_key: together with presentation_group_key, {sorted(union)} must be columns "
+                f"returned by SQL billable metric {metric_id} ({sorted(columns)})"
+            )
+        return
     if not any(set(group) == union for group in metric.group_keys):
         raise BadRequest(
             f"pricing_group_key: together with presentation_group_key, {sorted(union)} must equal one of the "

@@ -18,7 +18,8 @@ from sqlalchemy import Connection
 
 from tally.errors import BadRequest
 from tally.usage import ingest_repository as repo
-from tally.usage import late_gate, rollups
+from tally.usage import late_gate
+from tally.usage import store as events_store
 from tally.usage.events import AcceptedEvent
 from tally.wire import check_decimal, parse_timestamp
 
@@ -177,7 +178,7 @@ def store(conn: Connection, jobs: list[Job]) -> list[list[Outcome]]:
         if (tenant_id, tid) in inserted:
             by_tenant.setdefault(tenant_id, []).append(e)
     for tenant_id, accepted in by_tenant.items():
-        rollups.apply(conn, tenant_id, accepted)
+        events_store.current().accepted(conn, tenant_id, accepted)
     claimed: set[tuple[str, str]] = set()
     results = []
     for job in jobs:

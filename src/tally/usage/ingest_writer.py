@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 
 from tally.db import uow
 from tally.kit import metrics
+from tally.usage import store as events_store
 from tally.usage.ingest import Job, Outcome, store
 
 log = logging.getLogger("tally.ingest")
@@ -90,6 +91,12 @@ class GroupWriter:
             return
         metrics.INGEST_GROUP_BATCHES.observe(len(group))
         metrics.INGEST_GROUP_EVENTS.observe(sum(len(p.job.events) for p in group))
+        try:
+            events_store.current().committed(self._engine)
+        except Exception:
+            # The events are committed (acknowledged below); a store that missed them catches up
+            # before its next read or finalization.
+            log.exception("event store did not take the committed events yet")
         for p, r in zip(group, results, strict=True):
             p.resolve(r, None)
 

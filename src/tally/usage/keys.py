@@ -27,6 +27,11 @@ def group_key(values: GroupValues) -> tuple[str, str | None]:
     return "h:" + hashlib.sha256(text.encode()).hexdigest(), text
 
 
+def inline_group_key(values: GroupValues) -> str:
+    """The group key as its full JSON, never hashed (stores that keep no long-group table)."""
+    return _enc.encode(list(values)).decode() if values else NO_GROUP
+
+
 def is_hashed(key: str) -> bool:
     return key.startswith("h:")
 

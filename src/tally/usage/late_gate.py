@@ -94,10 +94,18 @@ def _graces(conn: Connection, tenant_ids: Iterable[str]) -> dict[str, timedelta]
 
 def hold_for_finalize(conn: Connection, tenant_id: str) -> None:
     """PostgreSQL: take one of the tenant's slots exclusively (a free one if any, else wait for one) until
-    the transaction ends. Re-entrant within a transaction."""
-    if conn.dialect.name != "postgresql":
-        return
-    uow.per_transaction(conn, "late_gate_slot", tenant_id, lambda: _take_slot(conn, tenant_id))
+    the transaction ends. Re-entrant within a transaction. Then the event store is made to show every
+    committed event (the ClickHouse store ships what is left, in this transaction)."""
+    if conn.dialect.name == "postgresql":
+        uow.per_transaction(conn, "late_gate_slot", tenant_id, lambda: _take_slot(conn, tenant_id))
+    uow.per_transaction(conn, "late_gate_visible", "", lambda: _visible(conn))
+
+
+def _visible(conn: Connection) -> bool:
+    from tally.usage import store  # store imports this module (positions)
+
+    store.current().visible(conn)
+    return True
 
 
 def _take_slot(conn: Connection, tenant_id: str) -> int:

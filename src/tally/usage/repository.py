@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, distinct, func, literal, literal_column, select
 
+from tally.metering import hour_start
 from tally.models.catalog import billable_metrics as bm
 from tally.models.events import events as ev
 from tally.models.usage import usage_group_values as ugv
@@ -160,6 +161,19 @@ def customer_keys_with_usage(
             ur.c.metric_id.in_(metric_ids),
             ur.c.hour >= span.first,
             ur.c.hour < span.end,
+        )
+        .distinct()
+    )
+    return [r[0] for r in conn.execute(q)]
+
+
+def customer_keys_with_events(conn: Connection, tenant_id: str, span: Span) -> list[str]:
+    q = (
+        select(ev.c.customer_id)
+        .where(
+            ev.c.tenant_id == tenant_id,
+            ev.c.timestamp >= hour_start(span.first),
+            ev.c.timestamp < hour_start(span.end),
         )
         .distinct()
     )

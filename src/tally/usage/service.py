@@ -20,7 +20,7 @@ Decisions:
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,10 +33,11 @@ from tally.custom_fields import service as custom_fields
 from tally.customers import service as customers
 from tally.errors import BadRequest
 from tally.kit.pagination import decode_cursor, decode_key, encode_cursor
-from tally.metering import GroupValues, MetricDef, group_sort_key, hour_of, project, windows
+from tally.metering import GroupValues, MetricDef, group_sort_key, hour_of, hour_start, project, windows
 from tally.metering.aggregate import Latest, later
 from tally.usage import keys as gk
 from tally.usage import repository as repo
+from tally.usage import sql_metrics, store
 from tally.usage.repository import Span
 from tally.usage.schemas import GroupBy, ListUsage, ListUsageWithGroups, SearchEvents
 from tally.wire import format_timestamp
@@ -58,8 +59,19 @@ class Agg:
     maximum: Decimal | None = None
     latest: Latest | None = None
     distinct: int = 0
+    rows: int = 0  # SQL metrics: result rows folded into this cell (`count` = those with a value)
+
+    def add_sql(self, value: Decimal | None) -> None:
+        self.rows += 1
+        if value is not None:
+            self.count += 1
+            self.total += value
 
     def value(self, aggregation: str) -> Decimal | None:
+        if aggregation == "SQL":
+            # No row: usage 0. Rows whose quantity is NULL only: null. Otherwise the sum of the rows
+            # (Metronome sums the rows of group columns that are not asked for).
+            return None if self.rows and not self.count else self.total
         if aggregation == "COUNT":
             return Decimal(self.count)
         if aggregation == "SUM":
@@ -74,10 +86,17 @@ class Agg:
 Cells = dict[tuple[int, GroupValues], Agg]
 
 
-def _definition(metric: Metric) -> MetricDef:
+def definition(metric: Metric) -> MetricDef:
+    """What a stored metric means to metering: a streaming definition, or a checked SQL query whose group
+    keys are its group columns (any of them, alone or together)."""
+    if metric.sql is not None:
+        query = sql_metrics.compiled(metric.sql)
+        names = query.group_names
+        keys = tuple(dict.fromkeys([*((n,) for n in names), *([names] if len(names) > 1 else [])]))
+        return MetricDef(metric.id, "SQL", group_keys=keys, sql=query)
     if metric.aggregation_type is None:
-        raise BadRequest(f"Billable metric {metric.id} is a SQL metric; tally meters streaming metrics only")
-    return MetricDef.of(
+        raise BadRequest(f"Billable metric {metric.id} has no aggregation")
+    d = MetricDef.of(
         metric.id,
         metric.aggregation_type,
         metric.aggregation_key,
@@ -85,6 +104,7 @@ def _definition(metric: Metric) -> MetricDef:
         metric.property_filters,
         metric.group_keys,
     )
+    return replace(d, created_at=metric.created_at) if metric.created_at is not None else d
 
 
 def _group_slice(metric: MetricDef, group: tuple[str, ...], field: str, exact: bool) -> int:
@@ -124,14 +144,17 @@ def compute(
 ) -> dict[str, Cells]:
     """Usage of one metric for several customers: customer id -> (window bucket, group values) -> Agg."""
     out: dict[str, Cells] = {cid: {} for cid in keys_of}
+    events_store = store.current()
     owner = {k: cid for cid, ks in keys_of.items() for k in ks}
     all_keys = list(owner)
     agg = metric.aggregation_type
+    if agg == "SQL":
+        return _compute_sql(conn, tenant_id, metric, keys_of, span, group)
     if agg == "UNIQUE":
         declared = metric.group_keys[slice_index] if group is not None and slice_index >= 0 else ()
         for cid, ks in keys_of.items():
-            counted = repo.distinct_counts(
-                conn, tenant_id, metric.id, slice_index if group is not None else -1, ks, span
+            counted = events_store.distinct_counts(
+                conn, tenant_id, metric, slice_index if group is not None else -1, ks, span
             )
             names = _decoder(conn, tenant_id, {r[1] for r in counted})
             for bucket, gkey, n in counted:
@@ -142,7 +165,7 @@ def compute(
                 out[cid][(bucket, values)] = Agg(distinct=n)
         return out
     if agg == "LATEST":
-        points = repo.latest(conn, tenant_id, metric.id, all_keys, span)
+        points = events_store.latest(conn, tenant_id, metric, all_keys, span)
         names = _decoder(conn, tenant_id, {p.group_key for p in points}) if group else {}
         for p in points:
             values = project(metric, names[p.group_key], group) if group else ()
@@ -150,7 +173,7 @@ def compute(
             cell.count += 1
             cell.latest = later(cell.latest, (p.ts, p.txn, p.value))
         return out
-    rows = repo.sums(conn, tenant_id, metric.id, all_keys, span, by_group=group is not None)
+    rows = events_store.sums(conn, tenant_id, metric, all_keys, span, group is not None)
     names = _decoder(conn, tenant_id, {r.group_key for r in rows}) if group else {}
     for r in rows:
         values = project(metric, names[r.group_key], group) if group else ()
@@ -160,6 +183,38 @@ def compute(
             cell.total += r.total
         if r.maximum is not None and (cell.maximum is None or r.maximum > cell.maximum):
             cell.maximum = r.maximum
+    return out
+
+
+def _compute_sql(
+    conn: Connection,
+    tenant_id: str,
+    metric: MetricDef,
+    keys_of: dict[str, list[str]],
+    span: Span,
+    group: tuple[str, ...] | None,
+) -> dict[str, Cells]:
+    """SQL metrics: the event store runs the query once per customer over the whole span, one result row
+    per (window bucket, group columns); rows of group columns not asked for are summed."""
+    query = metric.sql
+    pos = {n: i for i, n in enumerate(query.group_names)}
+    picks = [pos[k] for k in group or ()]
+    scope_start, scope_end = hour_start(span.first), hour_start(span.end)
+    out: dict[str, Cells] = {cid: {} for cid in keys_of}
+    for cid, ks in keys_of.items():
+        if not ks:
+            continue
+        scope = sql_metrics.Scope(
+            tenant_id,
+            tuple(ks),
+            scope_start,
+            scope_end,
+            span.first * 3600,
+            None if span.width is None else span.width * 3600,
+        )
+        for row in store.current().sql_rows(conn, metric.id, query, scope):
+            values = tuple(row.group[i] for i in picks) if group else ()
+            out[cid].setdefault((row.bucket, values), Agg()).add_sql(row.value)
     return out
 
 
@@ -197,7 +252,7 @@ class Selected:
 def _selected_metrics(conn: Connection, tenant_id: str, req: ListUsage) -> list[Selected]:
     if req.billable_metrics is None:
         rows = metrics_service.page(conn, tenant_id, None, 10_000, include_archived=False)
-        return [Selected(m, _definition(m), None) for m in rows if m.aggregation_type is not None]
+        return [Selected(m, definition(m), None) for m in rows]
     found = metrics_service.get_many(conn, tenant_id, [s.id for s in req.billable_metrics])
     chosen: dict[str, Selected] = {}
     for i, sel in enumerate(req.billable_metrics):
@@ -205,7 +260,7 @@ def _selected_metrics(conn: Connection, tenant_id: str, req: ListUsage) -> list[
         if metric is None:
             metrics_service.get(conn, tenant_id, sel.id)  # raises the usual 404
             continue
-        d = _definition(metric)
+        d = definition(metric)
         if sel.group_by is not None:
             _group_slice(d, (sel.group_by.key,), f"billable_metrics[{i}].group_by.key", exact=False)
         if sel.id in chosen:
@@ -229,7 +284,9 @@ def list_usage(
     if req.customer_ids is not None:
         keys_of = customers.ingest_keys_many(conn, tenant_id, req.customer_ids)  # 404 for unknown ids
     else:
-        used = repo.customer_keys_with_usage(conn, tenant_id, [s.metric.id for s in selected], span)
+        used = store.current().customer_keys_with_usage(
+            conn, tenant_id, [s.definition for s in selected], span
+        )
         for key, cid in customers.resolve_keys(conn, tenant_id, used).items():
             keys_of.setdefault(cid, []).append(key)
     series = [(cid, s) for cid in sorted(keys_of) for s in selected]
@@ -325,7 +382,7 @@ def list_groups(
         raise BadRequest("group_key: cannot be used together with group_by")
     span, spans = _span(req.starting_on, req.ending_before, req.window_size)
     metric = metrics_service.get(conn, tenant_id, req.billable_metric_id)
-    definition = _definition(metric)
+    metric_def = definition(metric)
     keys = customers.ingest_keys(conn, tenant_id, req.customer_id)
     group: tuple[str, ...] | None = None
     slice_index = -1
@@ -334,10 +391,10 @@ def list_groups(
         if len(set(req.group_key)) != len(req.group_key):
             raise BadRequest("group_key: a key is repeated")
         group = tuple(req.group_key)
-        slice_index = _group_slice(definition, group, "group_key", exact=True)
+        slice_index = _group_slice(metric_def, group, "group_key", exact=True)
     elif req.group_by is not None:
         group = (req.group_by.key,)
-        slice_index = _group_slice(definition, group, "group_by.key", exact=False)
+        slice_index = _group_slice(metric_def, group, "group_by.key", exact=False)
         if req.group_by.values:
             filters[req.group_by.key] = set(req.group_by.values)
     if req.group_filters:
@@ -348,10 +405,10 @@ def list_groups(
                 raise BadRequest(f"group_filters: {k!r} is not one of the keys in group_key")
             if values:
                 filters[k] = set(values)
-    cells = compute(conn, tenant_id, definition, {req.customer_id: keys}, span, group, slice_index)[
+    cells = compute(conn, tenant_id, metric_def, {req.customer_id: keys}, span, group, slice_index)[
         req.customer_id
     ]
-    agg = definition.aggregation_type
+    agg = metric_def.aggregation_type
     if group is None:
         combos: list[GroupValues] = [()]
     else:
@@ -411,7 +468,7 @@ def search(conn: Connection, tenant_id: str, req: SearchEvents) -> list[dict[str
     owners = customers.resolve_keys(conn, tenant_id, sorted({r.customer_id for r in rows.values()}))
     names = {cid: customers.get(conn, tenant_id, cid).name for cid in set(owners.values())}
     streaming = [(Metric.of(r), r.created_at) for r in repo.streaming_metric_rows(conn, tenant_id)]
-    defs = {m.id: _definition(m) for m, _ in streaming}
+    defs = {m.id: definition(m) for m, _ in streaming}
     custom = custom_fields.values_for(conn, tenant_id, metrics_service.ENTITY, [m.id for m, _ in streaming])
     out = []
     for tid in wanted:
