@@ -75,7 +75,11 @@ def main() -> None:
     ap.add_argument("--usage-events", type=int, default=10_000_000)
     ap.add_argument("--sql-events", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--only", choices=["all", "sql"], default="all", help="sql: only the SQL-metric figures")
+    ap.add_argument("--sql-time-limit", type=float, default=None, help="seconds per SQL metric query")
     args = ap.parse_args()
+    if args.sql_time_limit is not None:
+        sql_metrics.TIME_LIMIT_SECONDS = args.sql_time_limit
     url = create_pg_database()
     engine = make_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     results: dict[tuple[str, str], float] = {}
@@ -108,7 +112,7 @@ def main() -> None:
         stores: dict[str, store.EventStore] = {"postgres": store.SqlEventStore(), "clickhouse": ch}
 
         # --- ingest ---
-        for name, st in stores.items():
+        for name, st in stores.items() if args.only == "all" else ():
             store.use(st)
             n = args.ingest_events
             t = time.perf_counter()
@@ -133,7 +137,7 @@ def main() -> None:
             )
 
         # --- 10M events for one customer ---
-        big = args.usage_events
+        big = args.usage_events if args.only == "all" else 0
         per_hour = big // (HOURS * 2)
         first = hour_of(MONTH)
         with uow.write(engine) as conn:
@@ -151,17 +155,18 @@ def main() -> None:
                     "hours": HOURS,
                 },
             )
-        ch.executor.run(
-            f"INSERT INTO {ch.table} (tenant_id, transaction_id, customer_id, event_type, timestamp, props, nums, "
-            "qtext, nexp, position, received_at) SELECT "
-            f"'{tenants['clickhouse']}', concat('b', toString(number)), 'big', 'tok', "
-            f"toDateTime64('{MONTH.strftime('%Y-%m-%d %H:%M:%S')}', 6, 'UTC') + toIntervalSecond(intDiv(number * {HOURS * 3600}, {big})), "
-            "map('tokens', toString(number % 97), 'region', if(number % 2 = 0, 'us', 'eu')), "
-            "map('tokens', toDecimal256(number % 97, 20)), map('tokens', toString(number % 97)), map('tokens', 0), "
-            f"number + 100000000, toDateTime64('{MONTH.strftime('%Y-%m-%d %H:%M:%S')}', 6, 'UTC') "
-            f"FROM numbers({big})"
-        )
-        for name, st in stores.items():
+        if big:
+            ch.executor.run(
+                f"INSERT INTO {ch.table} (tenant_id, transaction_id, customer_id, event_type, timestamp, props, nums, "
+                "qtext, nexp, position, received_at) SELECT "
+                f"'{tenants['clickhouse']}', concat('b', toString(number)), 'big', 'tok', "
+                f"toDateTime64('{MONTH.strftime('%Y-%m-%d %H:%M:%S')}', 6, 'UTC') + toIntervalSecond(intDiv(number * {HOURS * 3600}, {big})), "
+                "map('tokens', toString(number % 97), 'region', if(number % 2 = 0, 'us', 'eu')), "
+                "map('tokens', toDecimal256(number % 97, 20)), map('tokens', toString(number % 97)), map('tokens', 0), "
+                f"number + 100000000, toDateTime64('{MONTH.strftime('%Y-%m-%d %H:%M:%S')}', 6, 'UTC') "
+                f"FROM numbers({big})"
+            )
+        for name, st in stores.items() if args.only == "all" else ():
             store.use(st)
             d = metric[name]
             tid = tenants[name]
@@ -227,6 +232,8 @@ def main() -> None:
             results[("sql", name)] = p50
             print(f"RESULT scaleout_sql_metric store={name} events={n} p50_ms={p50:.1f} p99_ms={p99:.1f}")
         for what in ("ingest", "usage_DAY", "draft_HOUR", "sql"):
+            if (what, "postgres") not in results:
+                continue
             ratio = results[(what, "clickhouse")] / results[(what, "postgres")]
             print(f"RESULT scaleout_ratio what={what} clickhouse_over_postgres={ratio:.2f}")
     finally:
