@@ -294,6 +294,16 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/v1/contracts/getContractRateSchedule"): Probe(
         lambda a: {"customer_id": a["customer"], "contract_id": a["contract"]}
     ),
+    # packages
+    ("POST", "/v1/packages/create"): Probe(
+        lambda a: {"name": "b-pkg", "rate_card_id": a["card"]}, reference=True
+    ),
+    ("POST", "/v1/packages/get"): Probe(lambda a: {"package_id": a["package"]}),
+    ("POST", "/v1/packages/list"): Probe(
+        lambda a: {"archive_filter": "ALL"}, must_404=False, check=lambda r: _no_data(r)
+    ),
+    ("POST", "/v1/packages/archive"): Probe(lambda a: {"package_id": a["package"]}),
+    ("POST", "/v1/packages/listContractsOnPackage"): Probe(lambda a: {"package_id": a["package"]}),
     ("POST", "/v1/contracts/getSubscriptionSeatsHistory"): Probe(
         lambda a: {
             "customer_id": a["customer"],
@@ -638,6 +648,9 @@ def _seed(c: httpx.Client, tag: str) -> Ids:
         )
     )["data"]["id"]
     ids["webhook"] = _webhook(c)
+    ids["package"] = _ok(
+        c.post("/v1/packages/create", json={"name": f"iso-pkg-{tag}", "rate_card_id": ids["card"]})
+    )["data"]["id"]
     return ids
 
 
@@ -702,6 +715,7 @@ def _snapshot(c: httpx.Client, ids: Ids) -> str:
             c.post("/v1/customer-alerts/get", json={"alert_id": ids["alert"], "customer_id": ids["customer"]})
         ),
         _webhook_row(c, ids["webhook"]),
+        _ok(c.post("/v1/packages/get", json={"package_id": ids["package"]})),
     ]
     return json.dumps(parts, sort_keys=True)
 

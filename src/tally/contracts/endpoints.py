@@ -30,7 +30,7 @@ CreateBody = Annotated[Any, Depends(RawBody(CreateContract, json_body))]
 @router.post("/v1/contracts/create", response_model=Data[IdDoc])
 def create(ctx: CtxDep, body: CreateBody) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
-        if "package_id" in body or "package_alias" in body:
+        if isinstance(body, dict) and ("package_id" in body or "package_alias" in body):
             body = packages.contract_body(conn, ctx.tenant_id, body)
         req = parse(CreateContract, body)
         contract_id = service.create(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)

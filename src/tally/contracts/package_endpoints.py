@@ -57,14 +57,23 @@ ListBody = Annotated[Any, Depends(RawBody(ListPackages, json_body))]
 ContractsBody = Annotated[Any, Depends(RawBody(ListContractsOnPackage, json_body))]
 
 
+def _obj(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("body: must be a JSON object")
+    return body
+
+
 def _id(body: dict[str, Any], key: str = "package_id") -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value:
         raise BadRequest(f"{key}: required")
+    if "\x00" in value:
+        raise BadRequest(f"{key}: must not contain NUL characters")
     return value
 
 
-def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
+def _only(body: Any, allowed: tuple[str, ...]) -> None:
+    _obj(body)
     extra = sorted(set(body) - set(allowed))
     if extra:
         raise BadRequest(f"{extra[0]}: unknown field")
@@ -73,7 +82,7 @@ def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
 @router.post("/create", response_model=Data[IdDoc])
 def create(ctx: CtxDep, body: CreateBody) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
-        package_id = packages.create(conn, ctx.tenant_id, body, ctx.now(), ctx.tenant.name)
+        package_id = packages.create(conn, ctx.tenant_id, _obj(body), ctx.now(), ctx.tenant.name)
     return data({"id": package_id})
 
 

@@ -150,6 +150,7 @@ def create(conn: Connection, tenant_id: str, body: dict[str, Any], now: datetime
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise BadRequest("name: required")
+    _no_nul(body, "")
     aliases = body.get("aliases") or []
     if not isinstance(aliases, list) or any(not isinstance(a, dict) or not a.get("name") for a in aliases):
         raise BadRequest("aliases: each alias needs a name")
@@ -161,6 +162,11 @@ def create(conn: Connection, tenant_id: str, body: dict[str, Any], now: datetime
     for key in _LISTS:
         if key in body and not isinstance(body[key], list):
             raise BadRequest(f"{key}: must be a list")
+        for i, item in enumerate(body.get(key) or []):
+            if not isinstance(item, dict):
+                raise BadRequest(f"{key}[{i}]: must be an object")
+    if "usage_statement_schedule" in body and not isinstance(body["usage_statement_schedule"], dict):
+        raise BadRequest("usage_statement_schedule: must be an object")
     # Validate the terms as a contract starting at a reference date would see them (names fields, 400).
     ref = _REFERENCE_START
     doc = dict(body)
@@ -193,6 +199,18 @@ def create(conn: Connection, tenant_id: str, body: dict[str, Any], now: datetime
         )
     )
     return package_id
+
+
+def _no_nul(node: Any, where: str) -> None:
+    if isinstance(node, str) and "\x00" in node:
+        raise BadRequest(f"{where or 'body'}: must not contain NUL characters")
+    if isinstance(node, list):
+        for i, v in enumerate(node):
+            _no_nul(v, f"{where}[{i}]")
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            _no_nul(k, where)
+            _no_nul(v, f"{where}.{k}" if where else str(k))
 
 
 def archive(conn: Connection, tenant_id: str, package_id: str, now: datetime) -> str:
