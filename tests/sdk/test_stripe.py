@@ -257,9 +257,16 @@ def test_stripe_refusal_is_visible_and_retryable(
     srv: Running, ls: LocalStripe, tenant: Tenant, uid: str
 ) -> None:
     t = _hour_after(clock_now(tenant.http)) + timedelta(hours=1)
+    from tests.api.test_operations import scrape
+
     _, customer = _link(tenant, ls, uid, cus="cus_doesnotexist")
     _contract(tenant, uid, customer, [(t, 1200)])
+    before = scrape(srv.url)
     set_clock(tenant.http, t)
+    refused = scrape(srv.url)
+    # /metrics counts the refusal (tally_stripe_syncs_total{result}; docs/operations.md).
+    key = 'tally_stripe_syncs_total{result="refused"}'
+    assert refused.get(key, 0) - before.get(key, 0) >= 1
     (inv,) = _invoices(tenant, customer)
     ext = inv.external_invoice
     assert ext is not None
@@ -300,6 +307,8 @@ def test_stripe_refusal_is_visible_and_retryable(
     r = tenant.http.post("/tally/v1/stripe/syncs/retry", json={"invoice_id": inv.id})
     assert r.status_code == 200, r.text
     set_clock(tenant.http, t + timedelta(hours=2, seconds=1))
+    synced = 'tally_stripe_syncs_total{result="synced"}'
+    assert scrape(srv.url).get(synced, 0) - refused.get(synced, 0) >= 1
     (inv,) = _invoices(tenant, customer)
     assert inv.external_invoice is not None
     assert inv.external_invoice.external_status == "SENT"

@@ -33,6 +33,7 @@ from tally.collection import amounts
 from tally.db import uow
 from tally.ids import new_id
 from tally.invoices import repository as invoices
+from tally.kit import metrics
 from tally.models.audit import audit_logs
 from tally.models.billing_providers import customer_billing_configurations as configs_t
 from tally.models.billing_providers import stripe_invoice_syncs as S
@@ -318,6 +319,7 @@ def _record(engine: Engine, clock: Clock, c: Claimed, values: dict[str, Any], re
         new = values.get("external_status")
         if state == DONE and new is not None and RANK.get(new, 0) < RANK.get(current.external_status, 0):
             values.pop("external_status")  # a webhook got further while this attempt ran (e.g. PAID)
+        metrics.STRIPE_SYNCS.labels({DONE: "synced", PENDING: "retrying", ERROR: "refused"}[state]).inc()
         status = values.get("external_status", current.external_status)
         if state == DONE and status not in TERMINAL and "reconcile_at" in values:
             values["reconcile_at"] = now + RECONCILE_EVERY

@@ -80,7 +80,12 @@ WEBHOOK_OUTBOX = Gauge(
     "Webhook deliveries pending and due at the end of the last worker pass.",
     multiprocess_mode="mostrecent",
 )
-# (Stripe syncs get a tally_stripe_syncs_total{result} counter when the Stripe integration lands.)
+STRIPE_SYNCS = Counter(
+    "tally_stripe_syncs_total",
+    "Stripe sync attempts by result: synced, retrying (Stripe down, 429 or 5xx; backing off) or refused "
+    "(a 4xx; the operator retries after fixing the cause).",
+    ["result"],
+)
 DB_ERRORS = Counter(
     "tally_database_errors_total", "Database errors raised to tally, by exception class.", ["kind"]
 )
