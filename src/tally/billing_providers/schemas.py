@@ -4,19 +4,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from tally.kit.api import Id, NonEmptyStr, Req, Str
+from tally.kit.api import BillingProviderName, Id, NonEmptyStr, Req, Str
 
-Provider = Literal[
-    "aws_marketplace",
-    "stripe",
-    "netsuite",
-    "custom",
-    "azure_marketplace",
-    "quickbooks_online",
-    "workday",
-    "gcp_marketplace",
-    "metronome",
-]
+Provider = BillingProviderName
 DeliveryMethod = Literal["direct_to_billing_provider", "aws_sqs", "tackle", "aws_sns"]
 
 

@@ -35,24 +35,11 @@ from tally.contracts.schemas_terms import (
     UpdateCommitAccessSchedule,
     UpdateCommitInvoiceSchedule,
 )
-from tally.kit.api import Id, Num, PaymentTermsDays, Req, Str, Ts
+from tally.kit.api import BillingProviderName, Id, Num, PaymentTermsDays, Req, Str, Ts
 
 
 class AddBillingProviderConfigurationUpdateBillingProviderConfiguration(Req):
-    billing_provider: (
-        Literal[
-            "aws_marketplace",
-            "stripe",
-            "netsuite",
-            "custom",
-            "azure_marketplace",
-            "quickbooks_online",
-            "workday",
-            "gcp_marketplace",
-            "metronome",
-        ]
-        | None
-    ) = None
+    billing_provider: BillingProviderName | None = None
     billing_provider_configuration_id: Id | None = None
     delivery_method: Literal["direct_to_billing_provider", "aws_sqs", "tackle", "aws_sns"] | None = None
 

@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from tally.kit.api import Id, NonEmptyStr, Req, Str
+from tally.kit.api import BillingProviderName, Id, NonEmptyStr, Req, Str
 from tally.kit.responses import Doc, WireTs
 
 Alias = Id  # 1-255 characters, no NUL: an ingest alias fits the events.customer_id column
@@ -16,17 +16,7 @@ class CustomerConfig(Req):
 
 class BillingConfig(Req):
     billing_provider_customer_id: NonEmptyStr
-    billing_provider_type: Literal[
-        "aws_marketplace",
-        "stripe",
-        "netsuite",
-        "custom",
-        "azure_marketplace",
-        "quickbooks_online",
-        "workday",
-        "gcp_marketplace",
-        "metronome",
-    ]
+    billing_provider_type: BillingProviderName
     aws_customer_account_id: Str | None = None
     aws_customer_id: Str | None = None
     aws_is_subscription_product: bool | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import anyio
 from fastapi import Depends, Request
@@ -72,6 +72,19 @@ Ts = Annotated[datetime, BeforeValidator(_as_value_error(_timestamp))]
 Str = Annotated[str, BeforeValidator(_text), Field(max_length=4096)]
 NonEmptyStr = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=4096)]
 Id = Annotated[str, BeforeValidator(_text), Field(min_length=1, max_length=255)]
+
+# Metronome's billing providers (customer billing configurations, contracts, settings).
+BillingProviderName = Literal[
+    "aws_marketplace",
+    "stripe",
+    "netsuite",
+    "custom",
+    "azure_marketplace",
+    "quickbooks_online",
+    "workday",
+    "gcp_marketplace",
+    "metronome",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
