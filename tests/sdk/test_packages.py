@@ -5,6 +5,7 @@ as they are; fields tally cannot honour are refused with a 400 naming them."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -242,3 +243,21 @@ def test_package_bad_input_names_the_field(client: Metronome, uid: str) -> None:
             customer_id=customer, starting_at=datetime(2025, 1, 1, tzinfo=UTC), package_alias=f"none-{uid}"
         )
     assert iso(datetime(2025, 1, 1, tzinfo=UTC)) == "2025-01-01T00:00:00Z"
+
+
+def test_package_lists_page_through_the_query_cursor(client: Metronome, uid: str) -> None:
+    """The SDK pages with `limit` and `next_page` in the query string: 23 packages in pages of 10 come back
+    once each (10 + 10 + 3), and the auto-pager stops (a cursor read from the wrong place loops forever)."""
+    cat = _catalog(client, uid)
+    made = {
+        client.v1.packages.create(name=f"paged {uid} {i}", rate_card_id=cat["card"]).data.id
+        for i in range(23)
+    }
+    first = client.v1.packages.list(limit=10, archive_filter="ALL")
+    assert len(first.data) == 10
+    assert first.next_page
+    # Bounded, so a pager that never stops fails instead of hanging the suite.
+    seen = [p.id for p in itertools.islice(client.v1.packages.list(limit=10, archive_filter="ALL"), 5000)]
+    assert len(seen) < 5000
+    assert len(seen) == len(set(seen))
+    assert made <= set(seen)

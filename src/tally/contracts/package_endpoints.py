@@ -96,13 +96,15 @@ def retrieve(ctx: CtxDep, body: RefBody) -> JSONResponse:
 
 
 @router.post("/list", response_model=Page[Doc])
-def list_(ctx: CtxDep, body: ListBody) -> JSONResponse:
+def list_(
+    ctx: CtxDep, body: ListBody, limit: str | None = None, next_page: str | None = None
+) -> JSONResponse:
+    # The SDK pages with `limit` and `next_page` in the query string; a body may carry them too.
     _only(body, ("limit", "next_page", "archive_filter"))
-    n = check_limit(body.get("limit"))
+    n = check_limit(limit if limit is not None else body.get("limit"))
+    cursor = next_page if next_page is not None else body.get("next_page")
     with uow.read(ctx.engine) as conn:
-        rows, nxt = packages.list_rows(
-            conn, ctx.tenant_id, body.get("archive_filter"), n, body.get("next_page")
-        )
+        rows, nxt = packages.list_rows(conn, ctx.tenant_id, body.get("archive_filter"), n, cursor)
         items = packages.wire_many(conn, ctx.tenant_id, rows, ctx.now())
     return page(items, nxt)
 
@@ -116,9 +118,12 @@ def archive(ctx: CtxDep, body: RefBody) -> JSONResponse:
 
 
 @router.post("/listContractsOnPackage", response_model=Page[Doc])
-def contracts_on_package(ctx: CtxDep, body: ContractsBody) -> JSONResponse:
+def contracts_on_package(
+    ctx: CtxDep, body: ContractsBody, limit: str | None = None, next_page: str | None = None
+) -> JSONResponse:
     _only(body, ("package_id", "limit", "next_page", "covering_date", "include_archived", "starting_at"))
-    n = check_limit(body.get("limit"))
+    n = check_limit(limit if limit is not None else body.get("limit"))
+    cursor = next_page if next_page is not None else body.get("next_page")
     covering = body.get("covering_date")
     starting = body.get("starting_at")
     with uow.read(ctx.engine) as conn:
@@ -130,6 +135,6 @@ def contracts_on_package(ctx: CtxDep, body: ContractsBody) -> JSONResponse:
             starting_at=parse_timestamp(starting, "starting_at") if starting else None,
             include_archived=bool(body.get("include_archived")),
             limit=n,
-            cursor=body.get("next_page"),
+            cursor=cursor,
         )
     return page(items, nxt)
