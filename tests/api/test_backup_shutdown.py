@@ -45,7 +45,12 @@ class Load:
 
     def _client(self, n: int) -> None:
         headers = {"Authorization": f"Bearer {self.token}"}
-        with httpx.Client(base_url=self.url, headers=headers, timeout=60) as c:
+        # One connection per request. An idle keep-alive connection that the server closes at shutdown can
+        # cross a request the client is just writing on it; RFC 9112 §9.6 leaves that retry to the client
+        # (the SDK retries connection errors, and dedup makes the retry safe). What this test holds the
+        # server to is its own part: a request it accepted is finished, and a later one is refused.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        with httpx.Client(base_url=self.url, headers=headers, timeout=60, limits=limits) as c:
             seq = 0
             while not self.stop.is_set() and seq < 2000:  # bounded
                 ids = [f"{self.prefix}-{n}-{seq}-{i}" for i in range(BATCH)]

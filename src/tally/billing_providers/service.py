@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, and_, exists, insert, select, update
 from tally.billing_providers import sealing
 from tally.billing_providers.schemas import CreateBillingProvider, SetConfiguration, StripeConnection
 from tally.db import uow
+from tally.db.upsert import upsert_many
 from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.models.billing_providers import (
@@ -72,10 +73,8 @@ def set_connection(
         "api_base": req.api_base,
         "updated_at": now,
     }
-    if _connection_row(conn, tenant_id) is None:
-        conn.execute(insert(connections_t).values(tenant_id=tenant_id, created_at=now, **values))
-    else:
-        conn.execute(update(connections_t).where(connections_t.c.tenant_id == tenant_id).values(**values))
+    # One statement, so two concurrent sets (or a set racing a delete) never see a missing row.
+    upsert_many(conn, connections_t, [{"tenant_id": tenant_id, "created_at": now, **values}], list(values))
     info = connection_info(conn, tenant_id)
     assert info is not None
     return info
