@@ -386,7 +386,9 @@ def _serve(
     try:
         if workers == 1:
             app = create_app(settings, engine, clock)
-            uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
+            from tally.cli.drain import DrainingServer
+
+            DrainingServer(uvicorn.Config(app, **common), sock).run(sockets=[sock])
         else:
             # Several processes need an import string; each builds its app (and pool) from the environment.
             os.environ["TALLY_LOG_LEVEL"] = settings.log_level
