@@ -47,6 +47,8 @@ class Scope:
     ip: str | None
     user_agent: str | None
     clock: Clock
+    # (id, name) of an actor that is not an API token: an operator signed in to the console.
+    actor: tuple[str, str] | None = None
     request_id: str = field(default_factory=new_id)
     body_ids: dict[str, str] = field(default_factory=dict)
     created_id: str | None = None
@@ -67,11 +69,15 @@ class Scope:
     def before_commit(self, conn: Connection) -> None:
         if self.done:
             return
-        token = conn.execute(
-            select(api_tokens.c.id, api_tokens.c.name).where(
-                api_tokens.c.token_hash == self.token_hash, api_tokens.c.tenant_id == self.tenant_id
-            )
-        ).first()
+        if self.actor is not None:
+            actor_id, actor_name = self.actor
+        else:
+            token = conn.execute(
+                select(api_tokens.c.id, api_tokens.c.name).where(
+                    api_tokens.c.token_hash == self.token_hash, api_tokens.c.tenant_id == self.tenant_id
+                )
+            ).first()
+            actor_id, actor_name = (token.id, token.name) if token else ("unknown", "unknown")
         rtype, rid = self.resource()
         conn.execute(
             insert(audit_logs).values(
@@ -81,8 +87,8 @@ class Scope:
                 action=self.action.name,
                 resource_type=rtype,
                 resource_id=rid[:MAX_ID] if rid else None,
-                actor_id=token.id if token else "unknown",
-                actor_name=token.name if token else "unknown",
+                actor_id=actor_id,
+                actor_name=actor_name,
                 description=self.description[:MAX_DESCRIPTION],
                 request_id=self.request_id,
                 ip=self.ip,
@@ -109,8 +115,10 @@ def begin(
     ip: str | None,
     user_agent: str | None,
     clock: Clock,
+    actor: tuple[str, str] | None = None,
 ) -> None:
-    """Start (or, for a route that is not audited, clear) the current request's audit scope."""
+    """Start (or, for a route that is not audited, clear) the current request's audit scope. The console
+    passes the API route its action stands for (`template`) and, for an operator account, the `actor`."""
     action = action_for(method, template) if template else None
     scope = None
     if action is not None:
@@ -123,6 +131,7 @@ def begin(
             ip=ip,
             user_agent=user_agent,
             clock=clock,
+            actor=actor,
         )
     _current.set(scope)
     uow.commit_hook.set(scope)

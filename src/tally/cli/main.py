@@ -37,6 +37,8 @@ tokens_app = typer.Typer(no_args_is_help=True, help="API tokens: create, list, r
 app.add_typer(tokens_app, name="tokens")
 export_app = typer.Typer(no_args_is_help=True, help="export data as CSV")
 app.add_typer(export_app, name="export")
+users_app = typer.Typer(no_args_is_help=True, help="operator accounts of the console (/ui/)")
+app.add_typer(users_app, name="users")
 
 
 def _version(value: bool) -> None:
@@ -254,6 +256,36 @@ def tokens_create(
         token = auth.create_token(conn, t, now, name=name)
     typer.echo(f"token for tenant {t.name} ({t.id}); it will not be shown again:")
     typer.echo(token)
+
+
+@users_app.command("create")
+def users_create(
+    email: str = typer.Option(..., "--email", help="the operator's e-mail address (their sign-in name)"),
+    role: str = typer.Option(..., "--role", help="admin (may act) or viewer (read only)"),
+    tenant: str = typer.Option("default", "--tenant", help="tenant name; created if it does not exist"),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="read the password from standard input instead of prompting"
+    ),
+) -> None:
+    """Create a console operator account; the password is hashed with argon2id, never stored."""
+    from tally.console import accounts
+
+    if role not in accounts.ROLES:
+        raise typer.BadParameter(f"--role: must be one of {', '.join(accounts.ROLES)}")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    engine = _migrated_engine(_settings())
+    now = SystemClock().now()
+    try:
+        with uow.write(engine) as conn:
+            t = auth.get_or_create_tenant(conn, tenant, now)
+            user_id = accounts.create_user(conn, t, email, password, role, now)
+    except TallyError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"console user {email.strip().lower()} ({role}) of tenant {t.name}: {user_id}")
 
 
 @tokens_app.command("list")

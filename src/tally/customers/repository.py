@@ -54,6 +54,24 @@ def page(
     return list(conn.execute(q.order_by(t.c.id).limit(limit + 1)).all())
 
 
+def search(conn: Connection, tenant_id: str, text: str, *, after: str | None, limit: int) -> list[Row[Any]]:
+    """Live customers whose id, external id or an ingest alias is `text`, or whose name contains it
+    (case-insensitive), in id order from `after`: one page of the tenant's (tenant_id, id) index."""
+    needle = text.strip()
+    q = select(t).where(t.c.tenant_id == tenant_id, t.c.archived_at.is_(None))
+    if needle:
+        pattern = "%" + needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(
+            (t.c.id == needle)
+            | (t.c.external_id == needle)
+            | t.c.id.in_(select(a.c.customer_id).where(a.c.tenant_id == tenant_id, a.c.alias == needle))
+            | func.lower(t.c.name).like(pattern, escape="\\")
+        )
+    if after:
+        q = q.where(t.c.id > after)
+    return list(conn.execute(q.order_by(t.c.id).limit(limit + 1)).all())
+
+
 def set_fields(conn: Connection, tenant_id: str, customer_id: str, **values: Any) -> None:
     conn.execute(update(t).where(t.c.tenant_id == tenant_id, t.c.id == customer_id).values(**values))
 

@@ -170,6 +170,13 @@ def page(
     return [Customer.of(r, aliases[r.id]) for r in rows]
 
 
+def search(conn: Connection, tenant_id: str, text: str, *, after: str | None, limit: int) -> list[Customer]:
+    """The console's customer search (`repository.search`): up to limit + 1 customers."""
+    rows = repo.search(conn, tenant_id, text, after=after, limit=limit)
+    aliases = repo.aliases_of(conn, tenant_id, [r.id for r in rows])
+    return [Customer.of(r, aliases[r.id]) for r in rows]
+
+
 def ingest_keys(conn: Connection, tenant_id: str, customer_id: str) -> list[str]:
     """Every string an event may carry to name this customer: its id and all its current aliases."""
     customer = get(conn, tenant_id, customer_id)

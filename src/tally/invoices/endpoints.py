@@ -10,7 +10,7 @@ from tally.auth.dependencies import CtxDep, JsonBody
 from tally.customers import service as customers
 from tally.db import uow
 from tally.errors import BadRequest
-from tally.invoices import breakdowns, documents, late, preview, render, service
+from tally.invoices import breakdowns, documents, explain, late, output, preview, render, service
 from tally.invoices import schemas as s
 from tally.invoices.inputs import Loader
 from tally.kit.pagination import check_limit, decode_cursor, decode_key, encode_cursor
@@ -180,37 +180,11 @@ def retrieve(
     return data(service.skip_zero(doc) if skip_zero_qty_line_items else doc)
 
 
-_ISSUED = {"FINALIZED", "VOID"}
-
-
-def _document(ctx: Any, customer_id: str, invoice_id: str) -> tuple[dict[str, Any], bytes | None]:
-    """(template context, cached PDF if any) of one invoice."""
-    now = ctx.now()
-    with uow.read(ctx.engine) as conn:
-        customer = customers.get(conn, ctx.tenant_id, customer_id)
-        loader = Loader(conn, ctx.tenant_id)
-        e = service.find(conn, loader, ctx.tenant_id, customer_id, invoice_id, now)
-        doc = e.materialize(loader, now)
-        if e.row is not None and e.status in _ISSUED:
-            cached = documents.cached_pdf(conn, ctx.tenant_id, invoice_id, e.status)
-            if cached is not None:
-                return {}, cached
-        parties = documents.parties(conn, ctx.tenant_id, doc, e.row)
-    return render.context(doc, parties, customer.name), None
-
-
 @router.get(
     "/v1/customers/{customer_id}/invoices/{invoice_id}/pdf", response_class=Response, responses=PDF_DOC
 )
 def retrieve_pdf(ctx: CtxDep, customer_id: str, invoice_id: str) -> Response:
-    view, body = _document(ctx, customer_id, invoice_id)
-    if body is None:
-        body = render.pdf(view)
-        status = view["watermark"] or "FINALIZED"
-        if view["number_or_status"] != "DRAFT" and status in _ISSUED:
-            # An issued invoice never changes: keep its PDF (a VOID one has its own, watermarked).
-            with uow.write(ctx.engine) as conn:
-                documents.store_pdf(conn, ctx.tenant_id, invoice_id, status, body, ctx.now())
+    body = output.pdf(ctx.engine, ctx.tenant_id, customer_id, invoice_id, ctx.now())
     return Response(
         body,
         media_type="application/pdf",
@@ -225,15 +199,9 @@ def retrieve_pdf(ctx: CtxDep, customer_id: str, invoice_id: str) -> Response:
 )
 def retrieve_html(ctx: CtxDep, customer_id: str, invoice_id: str) -> Response:
     """The same document as the PDF, as an HTML page (console, email)."""
-    now = ctx.now()
     with uow.read(ctx.engine) as conn:
-        customer = customers.get(conn, ctx.tenant_id, customer_id)
-        loader = Loader(conn, ctx.tenant_id)
-        e = service.find(conn, loader, ctx.tenant_id, customer_id, invoice_id, now)
-        doc = e.materialize(loader, now)
-        parties = documents.parties(conn, ctx.tenant_id, doc, e.row)
-    page_html = render.html(render.context(doc, parties, customer.name))
-    return Response(page_html, media_type="text/html; charset=utf-8")
+        viewed = output.view(conn, ctx.tenant_id, customer_id, invoice_id, ctx.now())
+    return Response(render.html(viewed.view), media_type="text/html; charset=utf-8")
 
 
 @router.post("/v1/invoices/void", response_model=Data[IdDoc])
@@ -248,6 +216,29 @@ def regenerate(ctx: CtxDep, req: JsonBody[s.InvoiceRef]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         new_id = service.regenerate(conn, ctx.tenant_id, req.id, ctx.now())
     return data({"id": new_id})
+
+
+@router.post("/tally/v1/invoices/explain", response_model=Data[s.ExplanationDoc])
+def explain_line(ctx: CtxDep, req: JsonBody[s.ExplainLine]) -> JSONResponse:
+    """The events behind one usage line, re-aggregated to its quantity (tally.invoices.explain)."""
+    offset = decode_cursor(req.next_page) or 0
+    if type(offset) is not int or offset < 0:
+        raise BadRequest("next_page: invalid cursor")
+    n = req.limit or 50
+    with uow.read(ctx.engine) as conn:
+        out = explain.explain(
+            conn,
+            ctx.tenant_id,
+            req.customer_id,
+            req.invoice_id,
+            req.line_index,
+            offset=offset,
+            limit=n,
+            now=ctx.now(),
+        )
+    nxt = out.pop("next_offset")
+    out["next_page"] = encode_cursor(nxt) if nxt is not None else None
+    return data(out)
 
 
 @router.post("/v1/customers/{customer_id}/previewEvents", response_model=Data[list[s.InvoiceDoc]])

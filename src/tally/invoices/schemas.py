@@ -123,3 +123,53 @@ class TestClockDoc(Doc):
 
 class TestClockSetDoc(TestClockDoc):
     finalized_invoices: int
+
+
+class ExplainLine(Req):
+    """Which usage line to explain: `line_index` is the line's position in the invoice's `line_items`."""
+
+    customer_id: Id
+    invoice_id: Id
+    line_index: int = Field(ge=0)
+    limit: int | None = Field(default=None, ge=1, le=100)
+    next_page: str | None = None
+
+
+class ExplainedEventDoc(Doc):
+    transaction_id: str
+    customer_id: str
+    event_type: str
+    timestamp: WireTs
+    properties: dict[str, Any]  # only the properties the billable metric reads
+    value: str | None  # what the event contributes: 1 (COUNT), the number, or the distinct value (UNIQUE)
+    group_values: dict[str, str | None]
+
+
+class GroupSplitDoc(Doc):
+    group_values: dict[str, str | None]
+    quantity: WireNum
+
+
+class ExplanationDoc(Doc):
+    invoice_id: str
+    customer_id: str
+    status: str
+    line_index: int
+    line_name: str
+    product_id: str
+    billable_metric_id: str
+    aggregation_type: str
+    aggregation_key: str | None
+    group_values: dict[str, Any]
+    starting_at: WireTs
+    ending_before: WireTs
+    line_quantity: WireNum | None
+    quantity: WireNum  # the events re-aggregated: equal to line_quantity
+    value_before_period: WireNum | None  # LATEST: the last value before the period (the line bills the rise)
+    events_watermark: int | None  # finalized invoices: only events at or below this log position count
+    event_count: int
+    events: list[ExplainedEventDoc]
+    groups: list[GroupSplitDoc]
+    late_event_count: int
+    late_events: list[ExplainedEventDoc]
+    next_page: str | None

@@ -5,6 +5,7 @@ from tally.models import (  # noqa: F401  (registers the tables)
     audit,
     billing_providers,
     catalog,
+    console,
     contracts,
     customers,
     documents,

@@ -12,12 +12,14 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from tally import __version__
 from tally.audit import recorder as audit
 from tally.auth.dependencies import authenticate, check_path_params
 from tally.clock import Clock, SystemClock
 from tally.collection import webhook as stripe_webhook
+from tally.console import mount as console
 from tally.errors import TallyError
 from tally.kit.responses import JSONResponse, ok
 from tally.server import openapi, ops
@@ -63,20 +65,26 @@ def _allowed_methods(request: Request) -> str:
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TallyError)
-    async def _tally(_: Request, exc: TallyError) -> JSONResponse:
+    async def _tally(request: Request, exc: TallyError) -> Response:
+        if console.owns(request):
+            return console.error(request, exc.status, exc.message)
         return _error(exc.status, exc.message, should_retry=exc.should_retry)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errs = exc.errors()
         parts = [
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}" for e in errs[:5]
         ]
+        if console.owns(request):
+            return console.error(request, 400, "; ".join(parts) or "Invalid request")
         return _error(400, "; ".join(parts) or "Invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, str(exc.detail))
+        if console.owns(request) and exc.status_code != 405:
+            return console.error(request, exc.status_code, message)
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request)
@@ -118,7 +126,8 @@ def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -
     if settings.test_clock:
         authed.include_router(TEST_CLOCK)
     app.include_router(authed)
-    mounted = [*ROUTERS, TEST_CLOCK] if settings.test_clock else ROUTERS
+    console.install(app)  # the operator console under /ui/ (its own sessions; not in /openapi.json)
+    mounted = [*ROUTERS, console.ROUTER, *([TEST_CLOCK] if settings.test_clock else [])]
     app.state.route_methods = [
         (route.path_regex, frozenset(route.methods or ()))
         for router in mounted

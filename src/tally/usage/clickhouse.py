@@ -37,8 +37,8 @@ from tally.metering.sql import SqlMetric
 from tally.metering.values import quantity, string_form
 from tally.models.events import events as events_table
 from tally.usage import keys as gk
-from tally.usage import late_gate, sql_metrics
-from tally.usage.repository import Cell, LatestCell, Span
+from tally.usage import late_gate, repository, sql_metrics
+from tally.usage.repository import Cell, LatestCell, RawEvent, Span
 
 SHIP_BATCH = 20_000
 _json = msgspec.json.Encoder(decimal_format="string")
@@ -426,6 +426,13 @@ class ClickHouseEventStore:
             f"AND timestamp < {_ts_literal(hour_start(span.end))} AND ({condition}) ORDER BY customer_id"
         )
         return [r[0] for r in self._query(statement)]
+
+    def raw_events(
+        self, conn: Connection, tenant_id: str, keys: list[str], start: datetime, end: datetime
+    ) -> Iterable[RawEvent]:
+        # The SQL events table stays the log of every accepted event (dedup, watermarks): an explanation
+        # reads it there, with the same positions the watermark compares.
+        return repository.raw_events(conn, tenant_id, keys, start, end)
 
     def sql_rows(
         self, conn: Connection, metric_id: str, metric: SqlMetric, scope: sql_metrics.Scope

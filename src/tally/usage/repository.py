@@ -18,7 +18,7 @@ from tally.models.events import events as ev
 from tally.models.usage import usage_group_values as ugv
 from tally.models.usage import usage_rollups as ur
 from tally.models.usage import usage_uniques as uu
-from tally.usage import sqlfuncs
+from tally.usage import late_gate, sqlfuncs
 
 
 @dataclass(frozen=True)
@@ -201,3 +201,48 @@ def streaming_metric_rows(conn: Connection, tenant_id: str) -> list[Row[Any]]:
     """Every streaming metric of the tenant, archived ones included (they still meter, SPEC §2.5)."""
     q = select(bm).where(bm.c.tenant_id == tenant_id, bm.c.sql.is_(None), bm.c.aggregation_type.is_not(None))
     return list(conn.execute(q.order_by(bm.c.id)).all())
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """One accepted event as stored, with its position in the event log (usage.late_gate)."""
+
+    transaction_id: str
+    customer_id: str
+    event_type: str
+    timestamp: datetime
+    properties: dict[str, Any]
+    received_at: datetime
+    position: int
+
+
+def raw_events(
+    conn: Connection, tenant_id: str, keys: list[str], start: datetime, end: datetime
+) -> Iterable[RawEvent]:
+    """The events of these customer keys stamped in [start, end), in (timestamp, transaction id) order,
+    streamed (index ix_events_customer_time)."""
+    stmt = (
+        select(
+            ev.c.transaction_id,
+            ev.c.customer_id,
+            ev.c.event_type,
+            ev.c.timestamp,
+            ev.c.properties,
+            ev.c.received_at,
+            late_gate.position(conn).label("position"),
+        )
+        .where(ev.c.tenant_id == tenant_id, ev.c.customer_id.in_(keys), ev.c.timestamp >= start)
+        .where(ev.c.timestamp < end)
+        .order_by(ev.c.timestamp, ev.c.transaction_id)
+    )
+    result = conn.execution_options(stream_results=True, yield_per=1000).execute(stmt)
+    for r in result:
+        yield RawEvent(
+            r.transaction_id,
+            r.customer_id,
+            r.event_type,
+            r.timestamp,
+            dict(r.properties or {}),
+            r.received_at,
+            int(r.position or 0),
+        )

@@ -17,6 +17,8 @@ also the events watermark's log. A store only ever sees accepted events.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
@@ -25,7 +27,7 @@ from tally.metering import MetricDef
 from tally.metering.sql import SqlMetric
 from tally.usage import repository as repo
 from tally.usage import rollups, sql_metrics
-from tally.usage.repository import Cell, LatestCell, Span
+from tally.usage.repository import Cell, LatestCell, RawEvent, Span
 
 
 class EventStore(Protocol):
@@ -65,6 +67,13 @@ class EventStore(Protocol):
     def sql_rows(
         self, conn: Connection, metric_id: str, metric: SqlMetric, scope: sql_metrics.Scope
     ) -> list[sql_metrics.Row]: ...
+
+    def raw_events(
+        self, conn: Connection, tenant_id: str, keys: list[str], start: datetime, end: datetime
+    ) -> Iterable[RawEvent]:
+        """The accepted events of these customer keys in [start, end), oldest first, each with its log
+        position (invoice explanations: tally.invoices.explain)."""
+        ...
 
 
 class SqlEventStore:
@@ -116,6 +125,11 @@ class SqlEventStore:
         self, conn: Connection, metric_id: str, metric: SqlMetric, scope: sql_metrics.Scope
     ) -> list[sql_metrics.Row]:
         return sql_metrics.run(conn, metric_id, metric, scope)
+
+    def raw_events(
+        self, conn: Connection, tenant_id: str, keys: list[str], start: datetime, end: datetime
+    ) -> Iterable[RawEvent]:
+        return repo.raw_events(conn, tenant_id, keys, start, end)
 
 
 _lock = threading.Lock()

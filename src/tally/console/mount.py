@@ -1,0 +1,32 @@
+"""Mounting the console on the application: its router, and its errors as HTML pages."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from tally.console import pages
+from tally.console.web import PREFIX, SignInRequired, error_page, redirect
+
+ROUTER = pages.router
+
+
+def owns(request: Request) -> bool:
+    """Whether a request is the console's (its errors are pages, not the API's JSON)."""
+    path = request.url.path
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(ROUTER)
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(request: Request, _: SignInRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return redirect(f"{PREFIX}/login?next={quote(target, safe='')}")
+
+
+def error(request: Request, status: int, message: str) -> Response:
+    return error_page(request, status, message)
