@@ -1,0 +1,249 @@
+"""Explain this charge (issue 14 §5): POST /tally/v1/invoices/explain and its console page. For every
+aggregation type the events behind a usage line re-aggregate to exactly the line's quantity (figures by
+hand below); a finalized invoice explains with its stored events watermark, late events listed apart."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tally.rating.periods import add_months
+from tests.conftest import Running
+from tests.console.support import sign_in
+from tests.sdk.invoice_support import fresh_month, iso, set_clock
+
+OTHER = "other_event"
+
+
+def _setup(
+    server: Running, agg: str, key: str | None, events: list[tuple[int, dict[str, Any]]]
+) -> dict[str, Any]:
+    """A metric of `agg` over `key`, a FLAT $0.01 product on a rate card, a customer (events sent to its
+    ingest alias) on a contract from this month's start, and `events` (hour offset, properties)."""
+    uid = uuid.uuid4().hex[:8]
+    c = server.sdk()
+    with server.http() as h:
+        t0 = fresh_month(h)
+    et = f"ev_{uid}"
+    # The aggregation key and any group key must be property filters.
+    filters = [{"name": key, "exists": True}] if key else []
+    metric_args: dict[str, Any] = {"event_type_filter": {"in_values": [et]}, "property_filters": filters}
+    if agg == "SUM":  # split by region
+        metric_args["group_keys"] = [["region"]]
+        filters.append({"name": "region", "exists": True})
+    if key:
+        metric_args["aggregation_key"] = key
+    metric = c.v1.billable_metrics.create(name=f"{agg} {uid}", aggregation_type=agg, **metric_args).data.id
+    product = c.v1.contracts.products.create(name=f"P {uid}", type="USAGE", billable_metric_id=metric).data.id
+    card = c.v1.contracts.rate_cards.create(name=f"card {uid}").data.id
+    c.v1.contracts.rate_cards.rates.add(
+        rate_card_id=card, product_id=product, entitled=True, rate_type="FLAT", price=1, starting_at=t0
+    )
+    alias = f"alias-{uid}"
+    customer = c.v1.customers.create(name=f"Explain {uid}", ingest_aliases=[alias]).data.id
+    c.v1.contracts.create(customer_id=customer, starting_at=t0, rate_card_id=card, name=f"contract {uid}")
+    usage = [
+        {
+            "transaction_id": f"{uid}-{i}",
+            "customer_id": alias,
+            "event_type": et,
+            "timestamp": iso(t0 + timedelta(hours=hour)),
+            "properties": props,
+        }
+        for i, (hour, props) in enumerate(events)
+    ]
+    # An event of another type never counts.
+    usage.append(
+        {
+            "transaction_id": f"{uid}-other",
+            "customer_id": alias,
+            "event_type": OTHER,
+            "timestamp": iso(t0 + timedelta(hours=1)),
+            "properties": {key or "x": 1000, "region": "eu"},
+        }
+    )
+    c.v1.usage.ingest(usage=usage)
+    inv = next(
+        i for i in c.v1.customers.invoices.list(customer_id=customer, type="USAGE") if i.start_timestamp == t0
+    )
+    index = next(i for i, li in enumerate(inv.line_items) if li.type == "usage" and li.product_id == product)
+    return {
+        "t0": t0,
+        "uid": uid,
+        "customer": customer,
+        "invoice": inv,
+        "index": index,
+        "et": et,
+        "alias": alias,
+    }
+
+
+def _explain(server: Running, s: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    with server.http() as h:
+        r = h.post(
+            "/tally/v1/invoices/explain",
+            json={
+                "customer_id": s["customer"],
+                "invoice_id": s["invoice"].id,
+                "line_index": s["index"],
+                **extra,
+            },
+        )
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()["data"]
+    return body
+
+
+CASES = [
+    # COUNT: 3 matching events.
+    ("COUNT", None, [(1, {"region": "us"}), (2, {"region": "us"}), (3, {"region": "eu"})], Decimal(3)),
+    # SUM: 2.5 + 4 + 1.5 = 8; the event without the key contributes nothing.
+    (
+        "SUM",
+        "n",
+        [
+            (1, {"n": 2.5, "region": "us"}),
+            (2, {"n": 4, "region": "eu"}),
+            (3, {"n": "1.5", "region": "us"}),
+            (4, {}),
+        ],
+        Decimal(8),
+    ),
+    # MAX: max(7, 3, 11.25) = 11.25.
+    (
+        "MAX",
+        "n",
+        [(1, {"n": 7, "region": "us"}), (2, {"n": 3, "region": "us"}), (5, {"n": 11.25})],
+        Decimal("11.25"),
+    ),
+    # UNIQUE: {a, b, c} = 3.
+    (
+        "UNIQUE",
+        "user",
+        [
+            (1, {"user": "a", "region": "us"}),
+            (2, {"user": "b", "region": "us"}),
+            (3, {"user": "a", "region": "us"}),
+            (4, {"user": "c", "region": "us"}),
+        ],
+        Decimal(3),
+    ),
+    # LATEST: the last value, 7 (5 then 9 then 7); the line bills the rise from 0.
+    (
+        "LATEST",
+        "n",
+        [(1, {"n": 5, "region": "us"}), (2, {"n": 9, "region": "us"}), (3, {"n": 7, "region": "us"})],
+        Decimal(7),
+    ),
+]
+
+
+@pytest.mark.parametrize(("agg", "key", "events", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_events_reaggregate_to_the_line_quantity(
+    clock_server: Running,
+    agg: str,
+    key: str | None,
+    events: list[tuple[int, dict[str, Any]]],
+    expected: Decimal,
+) -> None:
+    s = _setup(clock_server, agg, key, events)
+    line = s["invoice"].line_items[s["index"]]
+    assert Decimal(str(line.quantity)) == expected
+    x = _explain(clock_server, s)
+    assert Decimal(str(x["quantity"])) == expected
+    assert Decimal(str(x["line_quantity"])) == expected
+    assert x["aggregation_type"] == agg
+    assert x["events_watermark"] is None  # a draft counts every event
+    counted = [e for e in events if key is None or key in e[1]]
+    assert x["event_count"] == len(counted)
+    assert {e["event_type"] for e in x["events"]} == {s["et"]}
+    assert all(e["customer_id"] == s["alias"] for e in x["events"])
+    # Only the properties the metric reads: the aggregation key and the group key.
+    assert all(set(e["properties"]) <= {key, "region"} for e in x["events"])
+    if agg == "SUM":
+        # Split by region: us 2.5 + 1.5 = 4; eu 4.
+        assert {(g["group_values"]["region"], Decimal(str(g["quantity"]))) for g in x["groups"]} == {
+            ("us", Decimal(4)),
+            ("eu", Decimal(4)),
+        }
+
+
+def test_events_are_paginated(clock_server: Running) -> None:
+    s = _setup(clock_server, "COUNT", None, [(h, {"region": "us"}) for h in range(1, 6)])
+    first = _explain(clock_server, s, limit=2)
+    assert [e["transaction_id"] for e in first["events"]] == [f"{s['uid']}-0", f"{s['uid']}-1"]
+    seen = [e["transaction_id"] for e in first["events"]]
+    cursor = first["next_page"]
+    while cursor:
+        more = _explain(clock_server, s, limit=2, next_page=cursor)
+        seen += [e["transaction_id"] for e in more["events"]]
+        cursor = more["next_page"]
+    assert seen == [f"{s['uid']}-{i}" for i in range(5)]
+
+
+def test_bad_requests_are_clear(clock_server: Running) -> None:
+    s = _setup(clock_server, "COUNT", None, [(1, {})])
+    with clock_server.http() as h:
+        r = h.post(
+            "/tally/v1/invoices/explain",
+            json={"customer_id": s["customer"], "invoice_id": s["invoice"].id, "line_index": 99},
+        )
+        assert r.status_code == 400
+        assert "line_index" in r.json()["message"]
+        r = h.post(
+            "/tally/v1/invoices/explain",
+            json={"customer_id": s["customer"], "invoice_id": str(uuid.uuid4()), "line_index": 0},
+        )
+        assert r.status_code == 404
+
+
+def test_console_explain_page(clock_server: Running) -> None:
+    s = _setup(
+        clock_server, "SUM", "n", [(1, {"n": 2, "region": "us"}), (2, {"n": 3, "region": "<b>eu</b>"})]
+    )
+    c = sign_in(clock_server)
+    page = c.get(f"/ui/customers/{s['customer']}/invoices/{s['invoice'].id}")
+    link = f"/ui/customers/{s['customer']}/invoices/{s['invoice'].id}/explain?line={s['index']}"
+    assert link in page.text
+    r = c.get(link)
+    assert r.status_code == 200
+    # 2 + 3 = 5, matching the line.
+    assert 'id="explained-quantity">5<' in r.text
+    assert "matches the line" in r.text
+    assert f"{s['uid']}-0" in r.text
+    assert "<b>eu</b>" not in r.text
+    assert "&lt;b&gt;eu&lt;/b&gt;" in r.text
+
+
+def test_finalized_invoice_explains_with_its_watermark(clock_server: Running) -> None:
+    s = _setup(clock_server, "SUM", "n", [(1, {"n": 10, "region": "us"}), (2, {"n": 5, "region": "us"})])
+    t1 = add_months(s["t0"], 1)
+    with clock_server.http() as h:
+        set_clock(h, t1 + timedelta(hours=24, minutes=1))  # past the period end and the grace period
+    c = clock_server.sdk()
+    inv = c.v1.customers.invoices.retrieve(customer_id=s["customer"], invoice_id=s["invoice"].id).data
+    assert inv.status == "FINALIZED"
+    # A late event for the finalized period: accepted, never billed on this invoice.
+    c.v1.usage.ingest(
+        usage=[
+            {
+                "transaction_id": f"{s['uid']}-late",
+                "customer_id": s["customer"],
+                "event_type": s["et"],
+                "timestamp": iso(t1 - timedelta(hours=1)),
+                "properties": {"n": 100, "region": "us"},
+            }
+        ]
+    )
+    x = _explain(clock_server, s)
+    assert x["status"] == "FINALIZED"
+    assert isinstance(x["events_watermark"], int)
+    # 10 + 5 = 15 billed; the late 100 is listed apart.
+    assert Decimal(str(x["quantity"])) == Decimal(15) == Decimal(str(x["line_quantity"]))
+    assert x["event_count"] == 2
+    assert x["late_event_count"] == 1
+    assert [e["transaction_id"] for e in x["late_events"]] == [f"{s['uid']}-late"]
