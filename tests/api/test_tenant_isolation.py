@@ -447,6 +447,9 @@ PROBES: dict[tuple[str, str], Probe] = {
         path=lambda a: f"/v1/customers/{a['customer']}/previewEvents",
     ),
     ("POST", "/tally/v1/late-events/list"): Probe(lambda a: {"customer_id": a["customer"]}),
+    ("POST", "/tally/v1/invoices/explain"): Probe(
+        lambda a: {"customer_id": a["customer"], "invoice_id": a["invoice"], "line_index": 0}
+    ),
     ("POST", "/tally/v1/invoice-settings/get"): Probe(lambda a: {}, must_404=False),
     ("POST", "/tally/v1/invoice-settings"): Probe(lambda a: {"grace_period_hours": 24}, must_404=False),
     ("GET", "/tally/v1/customers/{customer_id}/invoices/{invoice_id}/html"): Probe(
