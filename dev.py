@@ -53,7 +53,9 @@ RENDER_APT = [
     "fonts-dejavu-core",
     "fonts-droid-fallback",
 ]
-TEST_APT = ["poppler-utils"]
+# The console's browser tests (issue 14): Playwright drives Debian's Chromium (it cannot download its own).
+TEST_APT = ["poppler-utils", "chromium"]
+CHROMIUM = "/usr/bin/chromium"
 FONTS = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
@@ -67,6 +69,8 @@ def ensure_system(for_tests: bool) -> None:
     missing += [lib for lib in libs if ctypes.util.find_library(lib) is None]
     if for_tests and shutil.which("pdftotext") is None:
         missing.append("pdftotext")
+    if for_tests and not Path(CHROMIUM).exists():
+        missing.append("chromium")
     if not missing:
         return
     wanted = RENDER_APT + (TEST_APT if for_tests else [])
