@@ -73,7 +73,7 @@ def test_find_a_customer_read_the_invoice_and_explain_a_line(
     page.locator("a.explain").first.click()
     expect(page.locator("#explain-summary")).to_contain_text("matches the line")
     # Tokens: 1,200 + 300 = 1,500, split us-east 1,200 / eu-west 300.
-    expect(page.locator("#explained-quantity")).to_have_text("1500")
+    expect(page.locator("#explained-quantity")).to_have_text("1,500")
     expect(page.locator("#groups")).to_contain_text("eu-west")
     shot(page, "explain")
 

@@ -4,7 +4,7 @@ template; each action runs the API's service function in a transaction audited a
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -161,8 +161,7 @@ def _invoice_rows(conn: Any, ctx: ConsoleCtx, customer_id: str, now: datetime) -
                 "status": e.status,
                 "number": doc.get("invoice_number") or "",
                 "type": doc.get("type", ""),
-                "start": doc.get("start_timestamp", ""),
-                "end": doc.get("end_timestamp", ""),
+                "period": _period(e.key.start, e.key.end),
                 "total": _money(doc["credit_type"], doc["total"]),
                 "current": e.status == "DRAFT" and e.key.start <= now < e.key.end,
                 "order": (format_timestamp(e.key.start), e.id),
@@ -170,6 +169,14 @@ def _invoice_rows(conn: Any, ctx: ConsoleCtx, customer_id: str, now: datetime) -
         )
     out.sort(key=lambda r: r["order"], reverse=True)
     return out
+
+
+def _period(start: datetime, end: datetime) -> str:
+    """Dates of a service period, both inclusive (its end is exclusive); one date for an instant."""
+    last = end - timedelta(microseconds=1)
+    if end <= start or last.date() == start.date():
+        return start.strftime("%Y-%m-%d")
+    return f"{start:%Y-%m-%d} \u2013 {last:%Y-%m-%d}"
 
 
 @router.get("/customers/{customer_id}")

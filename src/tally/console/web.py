@@ -22,6 +22,7 @@ from tally.clock import Clock
 from tally.console import accounts
 from tally.db import uow
 from tally.errors import BadRequest, PayloadTooLarge, TallyError
+from tally.invoices import render as invoice_render
 
 PREFIX = "/ui"
 COOKIE = "tally_session"
@@ -58,6 +59,7 @@ def env() -> Environment:
         lstrip_blocks=True,
     )
     e.filters["q"] = lambda value: quote(str(value), safe="")
+    e.filters["qty"] = invoice_render.quantity
     return e
 
 

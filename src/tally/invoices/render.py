@@ -82,6 +82,11 @@ def _qty(value: Any) -> str:
     return "" if value is None else format_decimal(_dec(value), locale=LOCALE, decimal_quantization=False)
 
 
+def quantity(value: Any) -> str:
+    """A quantity as the invoice prints it (`1,500`, `2.5`): the console shows the same figures."""
+    return _qty(value)
+
+
 def _date(value: datetime) -> str:
     return format_date(value.date(), format="medium", locale=LOCALE)
 
