@@ -121,6 +121,27 @@ def test_sign_in_sets_a_safe_cookie_and_every_page_has_the_policy(clock_server: 
         assert r.headers["location"] == "/ui/customers"
 
 
+def test_cookie_is_secure_over_https(clock_server: Running) -> None:
+    # uvicorn takes the scheme from X-Forwarded-Proto sent by a proxy on loopback (its default).
+    https = {"X-Forwarded-Proto": "https"}
+    with httpx.Client(base_url=clock_server.url, headers=https) as c:
+        form = c.get("/ui/login")
+        login_cookie = form.headers["set-cookie"]
+        assert "Secure" in login_cookie
+        # The client holds Secure cookies back over plain HTTP: send the form's cookie by hand.
+        token = login_cookie.split("tally_login_csrf=", 1)[1].split(";", 1)[0]
+        r = c.post(
+            "/ui/login",
+            data={"csrf": token, "token": clock_server.token_a, "next": "/ui/"},
+            headers={"Cookie": f"tally_login_csrf={token}"},
+        )
+        assert r.status_code == 303
+        cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and "tally_session=" in v)
+        assert "Secure" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=lax" in cookie
+
+
 def test_console_is_not_in_the_api_document(clock_server: Running) -> None:
     doc = httpx.get(clock_server.url + "/openapi.json").json()
     assert not [p for p in doc["paths"] if p.startswith("/ui")]
