@@ -80,14 +80,14 @@ def _usage_draft(server: Running, s: Scenario) -> object:
 
 
 def test_sign_in_sets_a_safe_cookie_and_every_page_has_the_policy(clock_server: Running) -> None:
-    anonymous = httpx.get(clock_server.url + "/ui/customers", follow_redirects=False)
+    anonymous = httpx.get(clock_server.url + "/ui/customers", follow_redirects=False, timeout=30)
     assert anonymous.status_code == 303
     assert anonymous.headers["location"].startswith("/ui/login?next=")
-    form = httpx.get(clock_server.url + "/ui/login")
+    form = httpx.get(clock_server.url + "/ui/login", timeout=30)
     assert form.headers["content-security-policy"] == CSP
     assert "script-src 'self'" in CSP
     assert "unsafe-inline" not in CSP
-    with httpx.Client(base_url=clock_server.url) as c:
+    with httpx.Client(base_url=clock_server.url, timeout=30) as c:
         c.get("/ui/login")
         r = c.post("/ui/login", data={"csrf": "forged", "token": clock_server.token_a})
         assert r.status_code == 403  # the login form's own CSRF token is checked too
@@ -108,7 +108,7 @@ def test_sign_in_sets_a_safe_cookie_and_every_page_has_the_policy(clock_server: 
     assert page.headers["x-content-type-options"] == "nosniff"
     assert "<script" not in page.text
     # The login page refuses to redirect off-site after sign-in.
-    with httpx.Client(base_url=clock_server.url) as other:
+    with httpx.Client(base_url=clock_server.url, timeout=30) as other:
         other.get("/ui/login")
         r = other.post(
             "/ui/login",
@@ -124,7 +124,7 @@ def test_sign_in_sets_a_safe_cookie_and_every_page_has_the_policy(clock_server: 
 def test_cookie_is_secure_over_https(clock_server: Running) -> None:
     # uvicorn takes the scheme from X-Forwarded-Proto sent by a proxy on loopback (its default).
     https = {"X-Forwarded-Proto": "https"}
-    with httpx.Client(base_url=clock_server.url, headers=https) as c:
+    with httpx.Client(base_url=clock_server.url, headers=https, timeout=30) as c:
         form = c.get("/ui/login")
         login_cookie = form.headers["set-cookie"]
         assert "Secure" in login_cookie
@@ -143,7 +143,7 @@ def test_cookie_is_secure_over_https(clock_server: Running) -> None:
 
 
 def test_console_is_not_in_the_api_document(clock_server: Running) -> None:
-    doc = httpx.get(clock_server.url + "/openapi.json").json()
+    doc = httpx.get(clock_server.url + "/openapi.json", timeout=60).json()
     assert not [p for p in doc["paths"] if p.startswith("/ui")]
     assert "/tally/v1/invoices/explain" in doc["paths"]
 
