@@ -286,3 +286,48 @@ def test_csv_download_equals_the_cli_export(
     bad = c.get("/ui/invoices/export.csv", params={"from": hi, "to": lo})
     assert bad.status_code == 400
     assert "to: must be after from" in bad.text
+
+
+def test_users_create_refuses_bad_input_and_wrong_passwords_fail(clock_server: Running) -> None:
+    email = _user(clock_server, "admin")
+
+    def create(address: str, role: str, password: str) -> subprocess.CompletedProcess[str]:
+        argv = [
+            "users",
+            "create",
+            "--email",
+            address,
+            "--role",
+            role,
+            "--tenant",
+            "alpha",
+            "--password-stdin",
+        ]
+        return subprocess.run(
+            [sys.executable, "-m", "tally", *argv],
+            input=password + "\n",
+            env=clock_server.server.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    dup = create(email.upper(), "viewer", PASSWORD)  # addresses are compared lower-cased
+    assert dup.returncode == 2
+    assert "already exists" in dup.stderr
+    short = create(f"short-{uuid.uuid4().hex[:6]}@example.com", "admin", "too short")
+    assert short.returncode == 2
+    assert "at least 12 characters" in short.stderr
+    role = create(f"role-{uuid.uuid4().hex[:6]}@example.com", "owner", PASSWORD)
+    assert role.returncode != 0
+    assert "--role" in role.stderr
+    with httpx.Client(base_url=clock_server.url, timeout=30) as c:
+        c.get("/ui/login")
+        for address, password in ((email, PASSWORD + "x"), ("nobody@example.com", PASSWORD)):
+            r = c.post(
+                "/ui/login",
+                data={"csrf": c.cookies["tally_login_csrf"], "email": address, "password": password},
+            )
+            assert r.status_code == 401
+            assert "Those credentials were not accepted." in r.text
