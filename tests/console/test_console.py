@@ -24,30 +24,23 @@ from tests.sdk.invoice_support import Scenario, build, ingest, iso
 PASSWORD = "correct horse battery staple"
 
 
-def _user(server: Running, role: str, tenant: str = "alpha") -> str:
-    email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tally",
-            "users",
-            "create",
-            "--email",
-            email,
-            "--role",
-            role,
-            "--tenant",
-            tenant,
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
+def _create_user(server: Running, email: str, role: str, password: str) -> subprocess.CompletedProcess[str]:
+    """`tally users create`, the password on standard input, as its own process."""
+    argv = ["users", "create", "--email", email, "--role", role, "--tenant", "alpha", "--password-stdin"]
+    return subprocess.run(
+        [sys.executable, "-m", "tally", *argv],
+        input=password + "\n",
         env=server.server.env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def _user(server: Running, role: str) -> str:
+    email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
+    done = _create_user(server, email, role, PASSWORD)
     assert done.returncode == 0, done.stderr
     assert email in done.stdout
     return email
@@ -292,26 +285,7 @@ def test_users_create_refuses_bad_input_and_wrong_passwords_fail(clock_server: R
     email = _user(clock_server, "admin")
 
     def create(address: str, role: str, password: str) -> subprocess.CompletedProcess[str]:
-        argv = [
-            "users",
-            "create",
-            "--email",
-            address,
-            "--role",
-            role,
-            "--tenant",
-            "alpha",
-            "--password-stdin",
-        ]
-        return subprocess.run(
-            [sys.executable, "-m", "tally", *argv],
-            input=password + "\n",
-            env=clock_server.server.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return _create_user(clock_server, address, role, password)
 
     dup = create(email.upper(), "viewer", PASSWORD)  # addresses are compared lower-cased
     assert dup.returncode == 2
