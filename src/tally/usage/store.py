@@ -31,6 +31,9 @@ from tally.usage.repository import Cell, LatestCell, Span
 class EventStore(Protocol):
     name: str
 
+    def accepting(self, conn: Connection) -> None:
+        """Inside the ingest transaction, before any event is inserted (its log position drawn)."""
+
     def accepted(self, conn: Connection, tenant_id: str, events: list[Any]) -> None:
         """Newly accepted events (AcceptedEvent), inside the ingest transaction, before COMMIT."""
 
@@ -71,6 +74,9 @@ class SqlEventStore:
     """Events and rollups in the SQL database (SQLite or PostgreSQL)."""
 
     name = "sql"
+
+    def accepting(self, conn: Connection) -> None:
+        return None
 
     def accepted(self, conn: Connection, tenant_id: str, events: list[Any]) -> None:
         rollups.apply(conn, tenant_id, events)
