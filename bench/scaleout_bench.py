@@ -221,6 +221,8 @@ def main() -> None:
                 ),
                 {"t": tenants["postgres"], "m": MONTH.isoformat(), "n": n},
             )
+        with engine.connect() as conn:  # what autovacuum does after a bulk load: statistics, hint bits
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE events"))
         ch.executor.run(
             f"INSERT INTO {ch.table} (tenant_id, transaction_id, customer_id, event_type, timestamp, props, nums, "
             "qtext, nexp, position, received_at) SELECT "

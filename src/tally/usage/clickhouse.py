@@ -4,13 +4,15 @@ Design around ClickHouse's traps:
 - No transactions: ClickHouse never decides anything. The SQL `events` table (PostgreSQL) decides dedup in
   the ingest transaction and is the log the events watermark counts; ClickHouse receives only accepted
   events, shipped by log position (`clickhouse_shipping.position`, advanced in the same SQL transaction
-  as the ship). A crash between the ClickHouse insert and that commit ships the same rows again.
+  as the ship), and only from the decided prefix of the log (`_horizon`). A crash between the ClickHouse
+  insert and that commit ships again from the same position.
 - A retry of one id with another timestamp would survive FINAL (different sort key): it cannot happen
-  here, because a conflicting retry is a duplicate in PostgreSQL and never shipped. Re-shipped rows are
-  byte-identical copies (same sort key, same version), which ReplacingMergeTree collapses and every read
-  collapses with FINAL, so re-shipping never double-counts.
-- Materialized rollups would double-count such copies before a merge: there are none; every figure is an
-  aggregation over the raw events read with FINAL.
+  here, because a conflicting retry is a duplicate in PostgreSQL and never shipped. Re-shipped raw rows are
+  byte-identical copies, which FINAL collapses (SQL metrics read raw events).
+- Materialized rollups would double-count a re-shipped block: usage is read from rollup rows that tally
+  folds per ship batch (`rollup_rows`, the SQL store's own fold) and keys by the batch's first position.
+  Batches are cut deterministically from the committed position, so a re-ship sends the same batch or a
+  superset of it, and FINAL keeps the version with the highest last position: each event counts once.
 
 All statements are built here as text and run through an `Executor`: clickhouse-connect (HTTP) in
 production, chdb (embedded ClickHouse) in tests. The text is byte-identical for both; results come back

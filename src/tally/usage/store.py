@@ -11,7 +11,8 @@ also the events watermark's log. A store only ever sees accepted events.
 - `SqlEventStore` (default): hourly rollups kept in the same transaction as the event (`usage.rollups`),
   read by `usage.repository`; SQL metrics run on the SQL database.
 - `ClickHouseEventStore` (`TALLY_EVENTS_URL=clickhouse://...`, `usage.clickhouse`): accepted events are
-  shipped to ClickHouse after commit, and every usage figure is computed there from the raw events.
+  shipped to ClickHouse after commit with rollup rows per ship batch; usage is read from those rollups and
+  SQL metrics from the raw events.
 """
 
 from __future__ import annotations
