@@ -492,6 +492,7 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
             "uniqueness_key": req.uniqueness_key,
             "terms": plain(terms),
             "initial_terms": plain(terms),
+            "package_id": terms.get("package_id"),
         },
     )
     for raw_key, docs in (("commits", built["commits"]), ("credits", built["credits"])):
