@@ -188,7 +188,8 @@ def test_requests_are_server_spans_with_database_children(traced: Traced) -> Non
     (write,) = [s for s in _children(spans, create) if s.name == "uow.write"]
     statements = _children(spans, write)
     assert any(
-        s.name == "INSERT" and "customers" in str((s.attributes or {}).get("db.query.text")) for s in statements
+        s.name == "INSERT" and "customers" in str((s.attributes or {}).get("db.query.text"))
+        for s in statements
     )
     assert all(s.kind == SpanKind.CLIENT for s in statements)
     system = "sqlite" if traced.settings.is_sqlite else "postgresql"
@@ -356,7 +357,6 @@ def test_tally_serve_exports_over_otlp_http(backend: str, tmp_path: Path, receiv
     assert "uow.write" in same_trace and "INSERT" in same_trace
     # The bootstrap token the server printed is in no exported attribute.
     assert running.token_a not in b"".join(body for _, body in receiver.posts).decode("latin-1")
-
 
 
 def test_serves_without_the_otel_extra(backend: str, tmp_path: Path, receiver: Receiver) -> None:
