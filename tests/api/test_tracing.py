@@ -201,7 +201,8 @@ def test_requests_are_server_spans_with_database_children(traced: Traced) -> Non
     assert get.name == "GET /v1/customers/{customer_id}"
     assert (get.attributes or {})["url.path"] == f"/v1/customers/{customer_id}"
     assert format(get.context.trace_id, "032x") == parent_trace
-    assert get.parent is not None and format(get.parent.span_id, "016x") == parent_span
+    assert get.parent is not None
+    assert format(get.parent.span_id, "016x") == parent_span
     assert any(s.name == "uow.read" for s in _children(spans, get))
 
     # A refused token: 401 and no tenant; an unknown path: the method alone names it.
@@ -252,7 +253,8 @@ def test_worker_pass_and_webhook_delivery_spans(
     (delivery,) = [s for s in spans if s.name == "webhook.deliver"]
     assert delivery.kind == SpanKind.CLIENT
     # Sent from a pool thread, yet a child of the pass.
-    assert delivery.parent is not None and delivery.parent.span_id == worker_pass.context.span_id
+    assert delivery.parent is not None
+    assert delivery.parent.span_id == worker_pass.context.span_id
     attrs = dict(delivery.attributes or {})
     assert attrs["tally.webhook.event_id"] == event_id
     assert attrs["tally.webhook.endpoint_id"] == webhook_id
@@ -294,7 +296,8 @@ def test_untraced_server_logs_no_trace_id(backend: str, tmp_path: Path) -> None:
     with serving(backend, tmp_path) as running, running.http() as c:
         assert c.get("/v1/customers", headers={"X-Request-Id": "req-untraced-1"}).status_code == 200
     lines = _access_lines(running.server.log_path, "req-untraced-1")
-    assert len(lines) == 1 and "trace_id" not in lines[0]
+    assert len(lines) == 1
+    assert "trace_id" not in lines[0]
 
 
 def _access_lines(log_path: Path | None, request_id: str) -> list[dict[str, Any]]:
@@ -354,7 +357,8 @@ def test_tally_serve_exports_over_otlp_http(backend: str, tmp_path: Path, receiv
     assert line["trace_id"] == span.trace_id.hex()
     # Its database work arrived in the same trace.
     same_trace = [s.name for _, s in spans if s.trace_id == span.trace_id]
-    assert "uow.write" in same_trace and "INSERT" in same_trace
+    assert "uow.write" in same_trace
+    assert "INSERT" in same_trace
     # The bootstrap token the server printed is in no exported attribute.
     assert running.token_a not in b"".join(body for _, body in receiver.posts).decode("latin-1")
 
