@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row
 
+from tally import tracing
 from tally.alerts.evaluate import evaluate_due
 from tally.clock import Clock
 from tally.collection import sync as stripe_sync
@@ -155,10 +156,15 @@ def run_pass(engine: Engine, clock: Clock, stop: threading.Event | None = None) 
     """Do everything that is due now; with `stop` set, return after the batch in hand (each batch
     commits or rolls back whole, so nothing stays claimed)."""
     started = time.monotonic()
-    try:
-        return _run_pass(engine, clock, stop)
-    finally:
-        metrics.WORKER_PASS_DURATION.observe(time.monotonic() - started)
+    with tracing.span("worker.pass") as span:
+        try:
+            result = _run_pass(engine, clock, stop)
+        finally:
+            metrics.WORKER_PASS_DURATION.observe(time.monotonic() - started)
+        if span is not None:
+            span.set_attribute("tally.contracts", result.contracts)
+            span.set_attribute("tally.invoices_finalized", result.finalized)
+        return result
 
 
 def _backlog(engine: Engine, clock: Clock) -> None:
