@@ -27,17 +27,13 @@ from tally.models.notifications import lifecycle_schedule
 from tally.notifications.lifecycle import fire_due
 from tally.webhooks.signing import verify
 from tests.conftest import Running
+from tests.sdk import test_webhooks as hooks
 from tests.sdk.invoice_support import clock_now, iso, set_clock
-from tests.sdk.test_webhooks import (  # noqa: F401  (fixtures: a --test-clock server, a tenant, a receiver)
-    Receiver,
-    Tenant,
-    _register,
-    db,
-    hook_server,
-    receiver,
-    tenant,
-)
+from tests.sdk.test_webhooks import Receiver, Tenant, _register
 
+# test_webhooks' fixtures: a --test-clock server that may deliver to loopback, its database, a fresh tenant
+# per test and a loopback receiver.
+hook_server, db, tenant, receiver = hooks.hook_server, hooks.db, hooks.tenant, hooks.receiver
 LIFECYCLE = ("contract.", "commit.", "credit.")
 
 
@@ -73,9 +69,10 @@ def test_offset_notification_crud(client: Metronome, uid: str) -> None:
         for i in range(3)
     ]
     first = n.offset.list(limit=2)
-    assert len(first.data) == 2 and first.cursor is not None
+    assert len(first.data) == 2
+    assert first.cursor is not None
     listed = [c.id for c in n.offset.list(limit=2)]
-    assert set(more + [made.id]) <= set(listed)
+    assert {*more, made.id} <= set(listed)
     assert len(listed) == len(set(listed))
 
     archived = n.offset.archive(id=made.id).data
@@ -109,7 +106,8 @@ def test_offset_create_bad_input(client: Metronome, call: dict[str, Any], messag
     before = [c.id for c in client.v2.notifications.offset.list(archive_filter="ALL")]
     with pytest.raises(metronome.BadRequestError) as e:
         client.v2.notifications.offset.create(**call)
-    assert isinstance(e.value.body, dict) and message in e.value.body["message"]
+    assert isinstance(e.value.body, dict)
+    assert message in e.value.body["message"]
     assert [
         c.id for c in client.v2.notifications.offset.list(archive_filter="ALL")
     ] == before  # nothing written
@@ -130,7 +128,8 @@ def test_offset_edit_bad_input(client: Metronome, uid: str) -> None:
     ]:
         with pytest.raises(metronome.BadRequestError) as e:
             n.offset.edit(**kwargs)
-        assert isinstance(e.value.body, dict) and message in e.value.body["message"], kwargs
+        assert isinstance(e.value.body, dict)
+        assert message in e.value.body["message"], kwargs
     assert n.offset.retrieve(id=made.id).data.policy.offset == "P1D"
     n.offset.archive(id=made.id)
     with pytest.raises(metronome.BadRequestError):  # an archived configuration is frozen
@@ -142,12 +141,14 @@ def test_system_notifications(client: Metronome, server: Running, uid: str) -> N
     sdk = server.sdk(server.server.token(f"notif-system-{uid}"))
     listed = sdk.v2.notifications.system.list().data
     types = [c.policy.type for c in listed]
-    assert len(types) == 15 and {"contract.create", "commit.segment.end", "credit.archive"} <= set(types)
+    assert len(types) == 15
+    assert {"contract.create", "commit.segment.end", "credit.archive"} <= set(types)
     assert all(c.type == "SYSTEM_LIFECYCLE_EVENT" and c.is_enabled for c in listed)
     off = sdk.v2.notifications.offset.edit(policy={"type": "contract.edit"}, is_enabled=False).data
     assert (off.type, off.policy.type, off.is_enabled) == ("SYSTEM_LIFECYCLE_EVENT", "contract.edit", False)  # type: ignore[union-attr]
     after = {c.policy.type: c.is_enabled for c in sdk.v2.notifications.system.list().data}
-    assert after["contract.edit"] is False and after["contract.create"] is True
+    assert after["contract.edit"] is False
+    assert after["contract.create"] is True
     # Another tenant's switches are its own.
     assert all(c.is_enabled for c in client.v2.notifications.system.list().data)
     sdk.v2.notifications.offset.edit(policy={"type": "contract.edit"}, is_enabled=True)
@@ -294,10 +295,12 @@ def test_edit_and_switches(hook_server: Running, tenant: Tenant, receiver: Recei
     set_clock(http, t + day + timedelta(hours=1))
     got = _lifecycle_hits(receiver, secret, seen)
     assert _types(got) == Counter({"contract.start": 1})  # only the offset delivery: the system one is off
-    assert got[0]["offset_id"] == after_start.id and got[0]["timestamp"] == iso(t + day)
+    assert got[0]["offset_id"] == after_start.id
+    assert got[0]["timestamp"] == iso(t + day)
     set_clock(http, t + 2 * day)
     assert _lifecycle_hits(receiver, secret, seen) == []  # the old end moved away
     set_clock(http, t + 3 * day)
     got = _lifecycle_hits(receiver, secret, seen)
-    assert _types(got) == Counter({"contract.end": 1}) and got[0]["timestamp"] == iso(t + 3 * day)
+    assert _types(got) == Counter({"contract.end": 1})
+    assert got[0]["timestamp"] == iso(t + 3 * day)
     sdk.v2.notifications.offset.edit(policy={"type": "contract.start"}, is_enabled=True)
