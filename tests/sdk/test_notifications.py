@@ -33,7 +33,17 @@ from tests.sdk.test_webhooks import Receiver, Tenant, _register
 
 # test_webhooks' fixtures: a --test-clock server that may deliver to loopback, its database, a fresh tenant
 # per test and a loopback receiver.
-hook_server, db, tenant, receiver = hooks.hook_server, hooks.db, hooks.tenant, hooks.receiver
+hook_server, db, hooks_tenant, receiver = hooks.hook_server, hooks.db, hooks.tenant, hooks.receiver
+
+
+@pytest.fixture
+def tenant(hooks_tenant: Tenant) -> Tenant:
+    """test_webhooks' tenant with its system notifications switched back on (Metronome's default)."""
+    for system in hooks_tenant.sdk.v2.notifications.system.list().data:
+        hooks_tenant.sdk.v2.notifications.offset.edit(policy={"type": system.policy.type}, is_enabled=True)
+    return hooks_tenant
+
+
 LIFECYCLE = ("contract.", "commit.", "credit.")
 
 
