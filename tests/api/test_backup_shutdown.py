@@ -216,7 +216,9 @@ def test_sigterm_under_ingest_load_loses_nothing(backend: str, tmp_path: Path) -
         retried: set[str] = set()
         for events in load.unanswered:
             r = httpx.post(
-                running.url + "/v1/ingest", json=events, headers={"Authorization": f"Bearer {running.token_a}"}
+                running.url + "/v1/ingest",
+                json=events,
+                headers={"Authorization": f"Bearer {running.token_a}"},
             )
             assert r.status_code == 200, r.text
             retried |= {e["transaction_id"] for e in events}
