@@ -32,6 +32,7 @@ from tally.invoices import repository as repo
 from tally.invoices import service, thresholds
 from tally.invoices.inputs import Catalog, Loader
 from tally.kit import metrics
+from tally.notifications.lifecycle import fire_due
 from tally.settings import load
 from tally.usage import late_gate
 from tally.webhooks.delivery import deliver_due, prune
@@ -208,6 +209,11 @@ def _run_pass(engine: Engine, clock: Clock, stop: threading.Event | None) -> Pas
         stripe_sync.sync_due(engine, clock, settings)
     except Exception:
         log.exception("Stripe sync pass failed; will retry on the next pass")
+    try:
+        # Lifecycle moments (contract.start, segment ends, offsets) the clock has reached, into the outbox.
+        fire_due(engine, clock)
+    except Exception:
+        log.exception("lifecycle notifications failed; will retry on the next pass")
     try:
         # After billing, so this pass's invoice.finalized events go out now.
         deliver_due(engine, clock, settings)

@@ -38,7 +38,7 @@ from tally.models.tenants import tenants
 from tally.models.webhooks import webhook_deliveries, webhook_endpoints, webhook_events
 from tally.settings import Settings, load
 from tally.webhooks import keys, signing
-from tally.webhooks.outbox import PENDING
+from tally.webhooks.outbox import PENDING, is_flat
 from tally.webhooks.transport import Outcome, post
 from tally.wire import encode_json
 
@@ -95,7 +95,10 @@ class DeliveryResult:
 
 
 def envelope_bytes(event_id: str, event_type: str, properties: Any) -> bytes:
-    """The exact body sent on every attempt (same bytes each time: receivers must verify raw bytes)."""
+    """The exact body sent on every attempt (same bytes each time: receivers must verify raw bytes).
+    Lifecycle notifications carry their fields at the top level, as Metronome sends them (no `properties`)."""
+    if is_flat(event_type) and isinstance(properties, dict):
+        return encode_json({"id": event_id, "type": event_type, **properties})
     return encode_json({"id": event_id, "type": event_type, "properties": properties})
 
 
