@@ -59,6 +59,49 @@ def normalize(path: str) -> str:
     return "/".join(parts)
 
 
+def _fields_section() -> str:
+    """Request fields tally accepts but only stores and echoes (server.request_fields); every other
+    accepted field is honoured or refused with a 400 that names it."""
+    from tally.server.request_fields import ECHO_ONLY, REFUSED_WITH, accepted_fields
+
+    fields = accepted_fields()
+    echo = [
+        f"| `{key}` | {', '.join(f'`{r}`' for r in fields[key])} | {reason} |"
+        for key, reason in sorted(ECHO_ONLY.items())
+    ]
+    refused = [f"| `{key}` | `{parent}` |" for key, parent in sorted(REFUSED_WITH.items())]
+    return (
+        f"""
+## Request fields
+
+tally accepts {len(fields)} distinct request fields (model.field) across its routes; an unknown field is a
+400. Each accepted field is honoured, except those below. `tests/unit/test_request_fields.py` fails when a
+field is accepted without being read by the code or listed here.
+
+### Stored and echoed only
+
+These are kept as given and returned on reads; they change nothing that tally bills.
+
+| field | routes | why |
+|---|---|---|
+"""
+        + "\n".join(echo)
+        + """
+
+### Refused with a 400
+
+Beyond fields refused where tally checks them (for example `add_reseller_royalties` on
+`v2.contracts.edit`, `invoice_inclusion_mode: FINALIZED_AND_DRAFT`), these fields cannot be sent because a
+parent object is refused:
+
+| field | refused with |
+|---|---|
+"""
+        + "\n".join(refused)
+        + "\n"
+    )
+
+
 def main() -> None:
     catalog_path = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "api-catalog.json"
     catalog = json.loads(catalog_path.read_text())
@@ -90,6 +133,7 @@ Served by tier: {summary}.
 """
         + "\n".join(rows)
         + "\n"
+        + _fields_section()
     )
     (ROOT / "docs" / "compatibility.md").write_text(text)
     print(f"wrote docs/compatibility.md ({summary})")

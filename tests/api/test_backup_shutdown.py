@@ -16,7 +16,7 @@ from sqlalchemy import text
 from tests.conftest import serving
 from tests.support.servers import Server, make_server
 
-CLIENTS = 4
+CLIENTS = 8
 BATCH = 20
 TS = "2026-01-01T00:00:00Z"
 
@@ -71,10 +71,8 @@ class Load:
                 except httpx.ConnectError:
                     return  # the server stopped accepting: expected during shutdown
                 except httpx.TransportError as exc:
-                    # A connection still in the kernel's accept backlog when the server closes its listening
-                    # socket is reset by the kernel: the request was never read, no response came, so nothing
-                    # was acknowledged. The SDK retries connection errors and dedup makes the retry safe; the
-                    # test retries such a batch after the restart. Before SIGTERM, any transport error fails.
+                    # A reset: recorded apart, so that the test can say which. Before SIGTERM, any transport
+                    # error fails the test.
                     with self.lock:
                         if self.stopping.is_set():
                             self.unanswered.append(events)
@@ -203,6 +201,9 @@ def test_sigterm_under_ingest_load_loses_nothing(backend: str, tmp_path: Path) -
             for t in load.threads:
                 t.join(timeout=60)
         assert load.errors == []  # no 5xx, no early reset: every request finished, was refused or went unread
+        # No reset either: before closing its socket the server serves every connection the kernel had
+        # already accepted (tally.cli.drain); without that, 16 clients saw 28 resets in 10 runs here.
+        assert load.unanswered == []
         acked = load.acked_before(time.monotonic())
         if backend == "sqlite":
             wal = Path(srv.env["TALLY_DATA_DIR"]) / "tally.db-wal"
@@ -211,16 +212,4 @@ def test_sigterm_under_ingest_load_loses_nothing(backend: str, tmp_path: Path) -
         stored = _stored(srv, prefix)
         assert acked <= stored
         assert len(acked) >= 300
-        # The client's retry of a batch that got no answer is accepted once the server is back, and no event
-        # of it is stored twice (whether or not the unanswered attempt had been written).
-        retried: set[str] = set()
-        for events in load.unanswered:
-            r = httpx.post(
-                running.url + "/v1/ingest",
-                json=events,
-                headers={"Authorization": f"Bearer {running.token_a}"},
-            )
-            assert r.status_code == 200, r.text
-            retried |= {e["transaction_id"] for e in events}
-        assert _stored(srv, prefix) == stored | retried
         assert _duplicates(srv, prefix) == 0

@@ -106,6 +106,21 @@ def _logging(level: str) -> None:
     logs.configure(level)
 
 
+def _tracing() -> None:
+    """OpenTelemetry traces when OTEL_EXPORTER_OTLP_ENDPOINT is set (tally.tracing); before any engine
+    is made, so its statements are traced."""
+    from tally import tracing
+
+    if tracing.from_environment():
+        logging.getLogger("tally").info("exporting OpenTelemetry traces over OTLP/HTTP")
+
+
+def _tracing_done() -> None:
+    from tally import tracing
+
+    tracing.shutdown()  # export the spans still buffered
+
+
 def _metrics_dir() -> str | None:
     """Multiprocess metrics for `serve` (kit.metrics): before prometheus_client is imported, point
     PROMETHEUS_MULTIPROC_DIR at the operator's directory (emptied of old samples) or a fresh private one.
@@ -350,6 +365,7 @@ def _serve(
     from tally.server.app import create_app
 
     _logging(settings.log_level)
+    _tracing()
     engine = _migrated_engine(settings)
     _events_store(settings, engine)
     now = SystemClock().now()
@@ -386,7 +402,9 @@ def _serve(
     try:
         if workers == 1:
             app = create_app(settings, engine, clock)
-            uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
+            from tally.cli.drain import DrainingServer
+
+            DrainingServer(uvicorn.Config(app, **common), sock).run(sockets=[sock])
         else:
             # Several processes need an import string; each builds its app (and pool) from the environment.
             os.environ["TALLY_LOG_LEVEL"] = settings.log_level
@@ -402,6 +420,7 @@ def _serve(
             worker.stop()
         _checkpoint(engine)
         engine.dispose()
+        _tracing_done()
 
 
 def _checkpoint(engine: Engine) -> None:
@@ -442,6 +461,7 @@ def app_from_env() -> Any:
 
     settings = _settings()
     _logging(settings.log_level)
+    _tracing()  # in this process: the exporter's thread must not be shared across processes
     engine = _engine(settings)
     _events_store(settings, engine)
     return create_app(settings, engine, _clock(settings, engine))
@@ -476,6 +496,7 @@ def worker(
     from tally.jobs.worker import Worker, run_pass
 
     _logging(settings.log_level)
+    _tracing()
     engine = _migrated_engine(settings)
     _events_store(settings, engine)
     if metrics_sock is not None:
@@ -483,6 +504,7 @@ def worker(
     clock = _clock(settings, engine)
     if once:
         result = run_pass(engine, clock)
+        _tracing_done()
         typer.echo(f"finalized {result.finalized} invoice(s) on {result.contracts} contract(s)")
         return
     typer.echo("tally billing worker running", err=True)
@@ -491,6 +513,7 @@ def worker(
     signal.signal(signal.SIGTERM, lambda *_: loop.stop())
     signal.signal(signal.SIGINT, lambda *_: loop.stop())
     loop.run_forever()
+    _tracing_done()
 
 
 def _serve_worker_metrics(sock: socket.socket, engine: Engine) -> None:

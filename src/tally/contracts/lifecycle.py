@@ -42,7 +42,8 @@ from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
 from tally.money.context import mul
-from tally.wire import parse_timestamp
+from tally.notifications import lifecycle as notifications
+from tally.wire import format_timestamp, parse_timestamp
 
 EDIT_SCOPE = "contract_edit"
 _LISTS = (
@@ -232,7 +233,15 @@ def edit(conn: Connection, tenant_id: str, req: EditContract, now: datetime, cre
     values: dict[str, Any] = {"terms": plain(terms)}
     if "update_contract_end_date" in body:
         end = req.update_contract_end_date
-        _check_end(c, end, "update_contract_end_date")
+        _check_end(
+            conn,
+            tenant_id,
+            c,
+            end,
+            "update_contract_end_date",
+            bool(req.allow_contract_ending_before_finalized_invoice),
+            "allow_contract_ending_before_finalized_invoice",
+        )
         terms["ending_before"] = end
         values = {"terms": plain(terms), "ending_before": end}
         changes["update_contract_end_date"] = end
@@ -247,12 +256,28 @@ def edit(conn: Connection, tenant_id: str, req: EditContract, now: datetime, cre
     return edit_id
 
 
-def _check_end(c: Contract, end: datetime | None, field: str) -> None:
+def _check_end(
+    conn: Connection,
+    tenant_id: str,
+    c: Contract,
+    end: datetime | None,
+    field: str,
+    allow_before_finalized: bool,
+    flag: str,
+) -> None:
     if end is None:
         return
     hour_aligned(end, field)
     if end <= parse_timestamp(c.terms["starting_at"], "starting_at"):
         raise BadRequest(f"{field}: must be after the contract's starting_at")
+    # Metronome: an end date earlier than the end of an existing finalized invoice is refused unless the
+    # caller allows it; the finalized invoices stay as they are either way.
+    last = repo.last_finalized_invoice_end(conn, tenant_id, c.id)
+    if last is not None and end < last and not allow_before_finalized:
+        raise BadRequest(
+            f"{field}: {format_timestamp(end)} is before the end of a finalized invoice"
+            f" ({format_timestamp(last)}); set {flag} to allow it"
+        )
 
 
 def _schedule_update(t: Terms, current: Doc, upd: Doc, field: str) -> Doc:
@@ -379,6 +404,8 @@ def edit_balance(
             now,
             created_by,
         )
+    else:
+        notifications.balance_changed(conn, tenant_id, b.id, "edit", now)
 
 
 # ---------------------------------------------------------------------------------- history wire
@@ -497,7 +524,15 @@ def update_end_date(
     conn: Connection, tenant_id: str, req: s.UpdateEndDate, now: datetime, created_by: str
 ) -> None:
     c = _writable(conn, tenant_id, req.customer_id, req.contract_id)
-    _check_end(c, req.ending_before, "ending_before")
+    _check_end(
+        conn,
+        tenant_id,
+        c,
+        req.ending_before,
+        "ending_before",
+        bool(req.allow_ending_before_finalized_invoice),
+        "allow_ending_before_finalized_invoice",
+    )
     terms = dict(c.terms)
     terms.pop("ending_before", None)
     if req.ending_before is not None:

@@ -16,6 +16,7 @@ from tally.models.contracts import balances as b
 from tally.models.contracts import contract_edits as e
 from tally.models.contracts import contracts as c
 from tally.models.contracts import ledger_entries as le
+from tally.models.invoices import invoices
 
 # ------------------------------------------------------------------------------------ uniqueness
 
@@ -264,3 +265,13 @@ def schedules_of(
     if after is not None:
         q = q.where(ns.c.id > after)
     return list(conn.execute(q.order_by(ns.c.id)).all())
+
+
+def last_finalized_invoice_end(conn: Connection, tenant_id: str, contract_id: str) -> datetime | None:
+    """The latest period end among the contract's finalized invoices (None if it has none)."""
+    i = invoices.c
+    q = select(func.max(i.period_end)).where(
+        i.tenant_id == tenant_id, i.contract_id == contract_id, i.status == "FINALIZED"
+    )
+    end: datetime | None = conn.execute(q).scalar()
+    return end

@@ -20,7 +20,7 @@ from tally.billing_providers import service as billing_providers
 from tally.billing_providers.schemas import SetConfiguration
 from tally.custom_fields import service as custom_fields
 from tally.customers import repository as repo
-from tally.customers.schemas import CreateCustomer, UpdateConfig
+from tally.customers.schemas import BillingConfig, CreateCustomer, UpdateConfig
 from tally.errors import BadRequest, Conflict, NotFound
 from tally.ids import new_id
 from tally.models.customers import customers as customers_table
@@ -87,8 +87,6 @@ def create(conn: Connection, tenant_id: str, req: CreateCustomer, now: datetime)
     config: dict[str, Any] = {}
     if req.customer_config and req.customer_config.salesforce_account_id is not None:
         config["salesforce_account_id"] = req.customer_config.salesforce_account_id
-    if req.billing_config:
-        config["billing_config"] = req.billing_config.model_dump(exclude_none=True)
     if req.customer_revenue_system_configurations:
         config["revenue_system_configurations"] = [
             c.model_dump(exclude_none=True) for c in req.customer_revenue_system_configurations
@@ -109,12 +107,35 @@ def create(conn: Connection, tenant_id: str, req: CreateCustomer, now: datetime)
     _add_aliases(conn, tenant_id, customer_id, aliases)
     if req.custom_fields:
         custom_fields.set_values(conn, tenant_id, ENTITY, customer_id, req.custom_fields)
+    if req.billing_config:
+        billing_providers.add_configuration(
+            conn, tenant_id, _from_billing_config(customer_id, req.billing_config), now, "billing_config"
+        )
     for i, c in enumerate(req.customer_billing_provider_configurations or []):
         item = SetConfiguration(customer_id=customer_id, **c.model_dump(exclude_none=True))
         billing_providers.add_configuration(
             conn, tenant_id, item, now, f"customer_billing_provider_configurations[{i}]"
         )
     return get(conn, tenant_id, customer_id)
+
+
+def _from_billing_config(customer_id: str, bc: BillingConfig) -> SetConfiguration:
+    """The older `billing_config` of customers.create, as the customer billing-provider configuration it
+    stands for: a Stripe one drives collection (docs/stripe.md); others are stored and listed like any
+    configuration of theirs (`getCustomerBillingProviderConfigurations`)."""
+    fields = bc.model_dump(exclude_none=True)
+    provider = fields.pop("billing_provider_type")
+    external = fields.pop("billing_provider_customer_id")
+    if provider == "stripe":
+        configuration = {"stripe_customer_id": external, **fields}
+    else:
+        configuration = {"customer_id": external, **fields}
+    return SetConfiguration(
+        customer_id=customer_id,
+        billing_provider=provider,
+        delivery_method="direct_to_billing_provider",
+        configuration=configuration,
+    )
 
 
 def get(conn: Connection, tenant_id: str, customer_id: str) -> Customer:

@@ -9,13 +9,13 @@ was a full scan of `events` on PostgreSQL. On a large events table create it bef
 `CREATE INDEX CONCURRENTLY ix_events_seq ON events (seq)`; this migration then skips it.
 
 Revision ID: 0014_clickhouse_rollups
-Revises: 0013_clickhouse_shipping
+Revises: 0014_notifications
 """
 
 from alembic import op
 
 revision = "0014_clickhouse_rollups"
-down_revision = "0013_clickhouse_shipping"
+down_revision = "0014_notifications"
 branch_labels = None
 depends_on = None
 
