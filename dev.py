@@ -39,7 +39,8 @@ def ensure_env() -> None:
     print("installing dependencies ...", file=sys.stderr)
     subprocess.run([str(PY), "-m", "pip", "install", "-q", "--upgrade", "pip"], check=True)
     # `clickhouse`: the optional ClickHouse event store's client and chdb, which its tests run on.
-    subprocess.run([str(PY), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev,clickhouse]"], check=True)
+    # `otel`: the optional OpenTelemetry SDK and OTLP exporter, which the tracing tests run on.
+    subprocess.run([str(PY), "-m", "pip", "install", "-q", "-e", f"{ROOT}[dev,clickhouse,otel]"], check=True)
     STAMP.write_text(wanted)
 
 

@@ -13,9 +13,10 @@ In-process, on one PostgreSQL database and one chdb directory. Prints RESULT lin
   committed events after each commit (as the group writer does).
 - Usage for one customer with `--usage-events` (default 10,000,000) in one month, SUM grouped by region:
   `usage_DAY` is `/v1/usage`'s read (DAY windows) and `draft_HOUR` the draft invoice's usage read (hourly
-  buckets, grouped by the pricing key), both through `usage.service.compute`. PostgreSQL's SQL store reads
-  rollups, so its 10M events are written as the rollup rows ingest would have left (744 hours x 2 regions);
-  ClickHouse reads raw events, so they are generated there (INSERT ... SELECT FROM numbers()).
+  buckets, grouped by the pricing key), both through `usage.service.compute`. Both stores read rollups:
+  PostgreSQL's 10M events are written as the rollup rows ingest would have left (744 hours x 2 regions);
+  ClickHouse's raw events are generated there (INSERT ... SELECT FROM numbers()) and its rollup rows are
+  computed from them as the shipper leaves them (one per hour, region and ship batch of `--ship-batch`).
 - SQL metric over `--sql-events` (default 1,000,000) raw events on each store.
 
     .venv/bin/python bench/scaleout_bench.py --ingest-events 100000 --usage-events 10000000 --sql-events 1000000
@@ -75,6 +76,9 @@ def main() -> None:
     ap.add_argument("--usage-events", type=int, default=10_000_000)
     ap.add_argument("--sql-events", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument(
+        "--ship-batch", type=int, default=1000, help="events per ship batch behind the rollup rows"
+    )
     ap.add_argument("--only", choices=["all", "sql"], default="all", help="sql: only the SQL-metric figures")
     ap.add_argument("--sql-time-limit", type=float, default=None, help="seconds per SQL metric query")
     args = ap.parse_args()
@@ -166,6 +170,22 @@ def main() -> None:
                 f"number + 100000000, toDateTime64('{MONTH.strftime('%Y-%m-%d %H:%M:%S')}', 6, 'UTC') "
                 f"FROM numbers({big})"
             )
+            # The rollup rows the shipper leaves for them: one per (hour, region) and ship batch of
+            # --ship-batch events (the ingest above ships after every transaction of 1,000).
+            ch.executor.run(
+                f"INSERT INTO {ch.rollups} (tenant_id, customer_id, metric_id, hour, group_key, ship_first, "
+                "ship_last, count, total, texp, maximum, has_latest, latest_ts, latest_txn, latest_value) SELECT "
+                f"tenant_id, customer_id, '{metric['clickhouse'].id}', toInt32(intDiv(toUnixTimestamp(timestamp), 3600)) AS h, "
+                f"concat('[\"', props['region'], '\"]') AS g, intDiv(position, {args.ship_batch}) * {args.ship_batch} AS f, "
+                f"f + {args.ship_batch}, count(), sum(nums['tokens']), 0, NULL, 0, toDateTime64(0, 6, 'UTC'), '', '' "
+                f"FROM {ch.table} WHERE tenant_id = '{tenants['clickhouse']}' AND customer_id = 'big' GROUP BY tenant_id, customer_id, h, g, f"
+            )
+            print(
+                "INFO clickhouse rollup rows for the big customer:",
+                ch.executor.run(f"SELECT count() FROM {ch.rollups} WHERE customer_id = 'big' FORMAT TSV")
+                .decode()
+                .strip(),
+            )
         for name, st in stores.items() if args.only == "all" else ():
             store.use(st)
             d = metric[name]
@@ -201,6 +221,8 @@ def main() -> None:
                 ),
                 {"t": tenants["postgres"], "m": MONTH.isoformat(), "n": n},
             )
+        with engine.connect() as conn:  # what autovacuum does after a bulk load: statistics, hint bits
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE events"))
         ch.executor.run(
             f"INSERT INTO {ch.table} (tenant_id, transaction_id, customer_id, event_type, timestamp, props, nums, "
             "qtext, nexp, position, received_at) SELECT "

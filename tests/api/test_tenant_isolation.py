@@ -304,6 +304,17 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
     ("POST", "/v1/packages/archive"): Probe(lambda a: {"package_id": a["package"]}),
     ("POST", "/v1/packages/listContractsOnPackage"): Probe(lambda a: {"package_id": a["package"]}),
+    # lifecycle notifications
+    ("POST", "/v2/notifications/create"): Probe(
+        lambda a: {"name": "b-offset", "policy": {"type": "contract.end", "offset": "-P2D"}}, must_404=False
+    ),
+    ("POST", "/v2/notifications/get"): Probe(lambda a: {"id": a["notification"]}),
+    ("POST", "/v2/notifications/edit"): Probe(
+        lambda a: {"id": a["notification"], "policy": {"type": "contract.end", "offset": "-P2D"}}
+    ),
+    ("POST", "/v2/notifications/archive"): Probe(lambda a: {"id": a["notification"]}),
+    ("POST", "/v2/notifications/offset/list"): Probe(lambda a: {"archive_filter": "ALL"}, must_404=False),
+    ("POST", "/v2/notifications/system/list"): Probe(must_404=False),
     ("POST", "/v1/contracts/getSubscriptionSeatsHistory"): Probe(
         lambda a: {
             "customer_id": a["customer"],
@@ -654,6 +665,12 @@ def _seed(c: httpx.Client, tag: str) -> Ids:
     ids["package"] = _ok(
         c.post("/v1/packages/create", json={"name": f"iso-pkg-{tag}", "rate_card_id": ids["card"]})
     )["data"]["id"]
+    ids["notification"] = _ok(
+        c.post(
+            "/v2/notifications/create",
+            json={"name": f"iso-offset-{tag}", "policy": {"type": "contract.end", "offset": "-P7D"}},
+        )
+    )["data"]["id"]
     return ids
 
 
@@ -719,6 +736,8 @@ def _snapshot(c: httpx.Client, ids: Ids) -> str:
         ),
         _webhook_row(c, ids["webhook"]),
         _ok(c.post("/v1/packages/get", json={"package_id": ids["package"]})),
+        _ok(c.post("/v2/notifications/get", json={"id": ids["notification"]})),
+        _ok(c.post("/v2/notifications/system/list")),
     ]
     return json.dumps(parts, sort_keys=True)
 

@@ -189,8 +189,13 @@ def tenant(hook_server: Running, db: Engine, uid: str) -> Iterator[Tenant]:
     token = hook_server.server.token(name)
     with uow.read(db) as conn:
         tenant_id = conn.execute(select(tenants.c.id).where(tenants.c.name == name)).scalar_one()
+    sdk = hook_server.sdk(token)
+    # These tests follow invoice.finalized and the delivery machinery, so the lifecycle notifications (on
+    # by default, as in Metronome; tests/sdk/test_notifications.py) are switched off for this tenant.
+    for system in sdk.v2.notifications.system.list().data:
+        sdk.v2.notifications.offset.edit(policy={"type": system.policy.type}, is_enabled=False)
     with hook_server.http(token) as c:
-        yield Tenant(tenant_id, c, hook_server.sdk(token))
+        yield Tenant(tenant_id, c, sdk)
         for w in _ok(c.post("/tally/v1/webhooks/list", json={"limit": 100}))["data"]:
             _ok(c.post("/tally/v1/webhooks/archive", json={"id": w["id"]}))
 

@@ -119,7 +119,8 @@ class Server:
 
 def make_server(backend: str, workdir: Path, *extra_args: str) -> tuple[Server, str | None]:
     """A server ready to start, plus the PostgreSQL database url to drop afterwards (if any)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "METRONOME_"))}
+    # OTEL_*: a server traces only when its test asks (tests/api/test_tracing.py).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "METRONOME_", "OTEL_"))}
     src = str(Path(__file__).resolve().parents[2] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     # Every server the suite starts confines its own outbound connections to loopback (issue 11).

@@ -108,6 +108,21 @@ def _logging(level: str) -> None:
     logs.configure(level)
 
 
+def _tracing() -> None:
+    """OpenTelemetry traces when OTEL_EXPORTER_OTLP_ENDPOINT is set (tally.tracing); before any engine
+    is made, so its statements are traced."""
+    from tally import tracing
+
+    if tracing.from_environment():
+        logging.getLogger("tally").info("exporting OpenTelemetry traces over OTLP/HTTP")
+
+
+def _tracing_done() -> None:
+    from tally import tracing
+
+    tracing.shutdown()  # export the spans still buffered
+
+
 def _metrics_dir() -> str | None:
     """Multiprocess metrics for `serve` (kit.metrics): before prometheus_client is imported, point
     PROMETHEUS_MULTIPROC_DIR at the operator's directory (emptied of old samples) or a fresh private one.
@@ -382,6 +397,7 @@ def _serve(
     from tally.server.app import create_app
 
     _logging(settings.log_level)
+    _tracing()
     engine = _migrated_engine(settings)
     _events_store(settings, engine)
     now = SystemClock().now()
@@ -436,6 +452,7 @@ def _serve(
             worker.stop()
         _checkpoint(engine)
         engine.dispose()
+        _tracing_done()
 
 
 def _checkpoint(engine: Engine) -> None:
@@ -476,6 +493,7 @@ def app_from_env() -> Any:
 
     settings = _settings()
     _logging(settings.log_level)
+    _tracing()  # in this process: the exporter's thread must not be shared across processes
     engine = _engine(settings)
     _events_store(settings, engine)
     return create_app(settings, engine, _clock(settings, engine))
@@ -510,6 +528,7 @@ def worker(
     from tally.jobs.worker import Worker, run_pass
 
     _logging(settings.log_level)
+    _tracing()
     engine = _migrated_engine(settings)
     _events_store(settings, engine)
     if metrics_sock is not None:
@@ -517,6 +536,7 @@ def worker(
     clock = _clock(settings, engine)
     if once:
         result = run_pass(engine, clock)
+        _tracing_done()
         typer.echo(f"finalized {result.finalized} invoice(s) on {result.contracts} contract(s)")
         return
     typer.echo("tally billing worker running", err=True)
@@ -525,6 +545,7 @@ def worker(
     signal.signal(signal.SIGTERM, lambda *_: loop.stop())
     signal.signal(signal.SIGINT, lambda *_: loop.stop())
     loop.run_forever()
+    _tracing_done()
 
 
 def _serve_worker_metrics(sock: socket.socket, engine: Engine) -> None:

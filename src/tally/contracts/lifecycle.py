@@ -42,6 +42,7 @@ from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
 from tally.money.context import mul
+from tally.notifications import lifecycle as notifications
 from tally.wire import format_timestamp, parse_timestamp
 
 EDIT_SCOPE = "contract_edit"
@@ -403,6 +404,8 @@ def edit_balance(
             now,
             created_by,
         )
+    else:
+        notifications.balance_changed(conn, tenant_id, b.id, "edit", now)
 
 
 # ---------------------------------------------------------------------------------- history wire

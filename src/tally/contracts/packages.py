@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, insert, or_, select, update
 
 from tally.contracts import repository as repo
 from tally.contracts.schemas_create import CreateContract
@@ -285,24 +285,23 @@ def contracts_on_package(
 ) -> tuple[list[dict[str, Any]], str | None]:
     get_row(conn, tenant_id, package_id)
     c = contracts_table.c
-    q = select(c.id, c.customer_id, c.starting_at, c.ending_before, c.archived_at, c.terms).where(
-        c.tenant_id == tenant_id
+    q = select(c.id, c.customer_id, c.starting_at, c.ending_before, c.archived_at).where(
+        c.tenant_id == tenant_id,
+        c.package_id == package_id,  # ix_contracts_package
     )
     after = after_id(cursor)
     if after is not None:
         q = q.where(c.id > after)
+    if not include_archived:
+        q = q.where(c.archived_at.is_(None))
+    if covering_date is not None:
+        q = q.where(
+            c.starting_at <= covering_date, or_(c.ending_before.is_(None), c.ending_before > covering_date)
+        )
+    if starting_at is not None:
+        q = q.where(c.starting_at >= starting_at)
     out = []
-    for r in conn.execute(q.order_by(c.id)):
-        if r.terms.get("package_id") != package_id:
-            continue
-        if r.archived_at is not None and not include_archived:
-            continue
-        if covering_date is not None and not (
-            r.starting_at <= covering_date and (r.ending_before is None or covering_date < r.ending_before)
-        ):
-            continue
-        if starting_at is not None and r.starting_at < starting_at:
-            continue
+    for r in conn.execute(q.order_by(c.id).limit(limit + 1)):
         item: dict[str, Any] = {
             "contract_id": r.id,
             "customer_id": r.customer_id,
@@ -313,8 +312,6 @@ def contracts_on_package(
         if r.archived_at is not None:
             item["archived_at"] = r.archived_at
         out.append(item)
-        if len(out) > limit:
-            break
     return cut(out, limit, lambda i: i["contract_id"])
 
 

@@ -25,6 +25,7 @@ from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
 from tally.models.contracts import contracts as contracts_table
+from tally.notifications import lifecycle as notifications
 from tally.rate_cards import service as rate_cards
 from tally.rating.inputs import AnchorDay, Frequency, UsageStatementSchedule
 from tally.rating.periods import schedule_anchor
@@ -319,6 +320,8 @@ def record_edit(
             "snapshot": snapshot(conn, tenant_id, contract_id),
         },
     )
+    # Lifecycle webhooks (contract.*, commit.*, credit.*) and the contract's time-based schedule.
+    notifications.contract_changed(conn, tenant_id, contract_id, kind, now)
     return edit_id
 
 
@@ -338,6 +341,8 @@ def insert_balance(
     repo.insert_balance(conn, tenant_id, customer_id, contract_id, plain(doc), now, amendment_id)
     if custom:
         custom_fields.set_values(conn, tenant_id, BALANCE_ENTITY[doc["type"]], doc["id"], custom)
+    if contract_id is None:  # a contract-level one is announced by the contract edit that adds it
+        notifications.balance_changed(conn, tenant_id, doc["id"], "create", now)
 
 
 def set_term_custom_fields(
@@ -492,6 +497,7 @@ def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime,
             "uniqueness_key": req.uniqueness_key,
             "terms": plain(terms),
             "initial_terms": plain(terms),
+            "package_id": terms.get("package_id"),
         },
     )
     for raw_key, docs in (("commits", built["commits"]), ("credits", built["credits"])):

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import QueuePool
 
+from tally import tracing
+
 
 def make_engine(url: str, *, pool_size: int = 8) -> Engine:
     if url.startswith("sqlite"):
@@ -39,14 +41,17 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        tracing.instrument_engine(engine)  # statement spans, while tracing is on
         return engine
     # Always plan with the parameters at hand: psycopg prepares statements after a few executions, and
     # a generic plan made while a table was small (a seq scan) would otherwise stick to the connection
     # as the table grows, turning every per-contract lookup during a month-end run into a full scan.
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=8,
         pool_pre_ping=True,
         connect_args={"options": "-c plan_cache_mode=force_custom_plan"},
     )
+    tracing.instrument_engine(engine)
+    return engine

@@ -13,6 +13,8 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from tally import tracing
+
 
 class CommitHook(Protocol):
     def before_commit(self, conn: Connection) -> None: ...
@@ -45,7 +47,7 @@ def _run_pre_commit(conn: Connection) -> None:
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     hook = commit_hook.get()
-    with engine.begin() as conn:
+    with tracing.span("uow.write", {"db.system.name": engine.dialect.name}), engine.begin() as conn:
         conn.info.pop(_PRE_COMMIT, None)  # left over by a rolled-back transaction on this pooled connection
         yield conn
         _run_pre_commit(conn)
@@ -57,7 +59,11 @@ def write(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def read(engine: Engine) -> Iterator[Connection]:
-    with engine.connect().execution_options(tally_read=True) as conn, conn.begin():
+    with (
+        tracing.span("uow.read", {"db.system.name": engine.dialect.name}),
+        engine.connect().execution_options(tally_read=True) as conn,
+        conn.begin(),
+    ):
         yield conn
 
 

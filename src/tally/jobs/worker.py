@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Row
 
+from tally import tracing
 from tally.alerts.evaluate import evaluate_due
 from tally.clock import Clock
 from tally.collection import sync as stripe_sync
@@ -31,6 +32,7 @@ from tally.invoices import repository as repo
 from tally.invoices import service, thresholds
 from tally.invoices.inputs import Catalog, Loader
 from tally.kit import metrics
+from tally.notifications.lifecycle import fire_due
 from tally.settings import load
 from tally.usage import late_gate
 from tally.webhooks.delivery import deliver_due, prune
@@ -155,10 +157,15 @@ def run_pass(engine: Engine, clock: Clock, stop: threading.Event | None = None) 
     """Do everything that is due now; with `stop` set, return after the batch in hand (each batch
     commits or rolls back whole, so nothing stays claimed)."""
     started = time.monotonic()
-    try:
-        return _run_pass(engine, clock, stop)
-    finally:
-        metrics.WORKER_PASS_DURATION.observe(time.monotonic() - started)
+    with tracing.span("worker.pass") as span:
+        try:
+            result = _run_pass(engine, clock, stop)
+        finally:
+            metrics.WORKER_PASS_DURATION.observe(time.monotonic() - started)
+        if span is not None:
+            span.set_attribute("tally.contracts", result.contracts)
+            span.set_attribute("tally.invoices_finalized", result.finalized)
+        return result
 
 
 def _backlog(engine: Engine, clock: Clock) -> None:
@@ -202,6 +209,11 @@ def _run_pass(engine: Engine, clock: Clock, stop: threading.Event | None) -> Pas
         stripe_sync.sync_due(engine, clock, settings)
     except Exception:
         log.exception("Stripe sync pass failed; will retry on the next pass")
+    try:
+        # Lifecycle moments (contract.start, segment ends, offsets) the clock has reached, into the outbox.
+        fire_due(engine, clock)
+    except Exception:
+        log.exception("lifecycle notifications failed; will retry on the next pass")
     try:
         # After billing, so this pass's invoice.finalized events go out now.
         deliver_due(engine, clock, settings)

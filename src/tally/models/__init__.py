@@ -11,6 +11,7 @@ from tally.models import (  # noqa: F401  (registers the tables)
     documents,
     events,
     invoices,
+    notifications,
     packages,
     tenants,
     thresholds,

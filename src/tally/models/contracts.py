@@ -33,8 +33,11 @@ contracts = Table(
     Column("terms", JsonDoc, nullable=False),
     # The terms as created: v1 `initial`.
     Column("initial_terms", JsonDoc, nullable=False),
+    # The package the contract was created from (also in `terms`), for listContractsOnPackage.
+    Column("package_id", String(36), nullable=True),
 )
 Index("ix_contracts_customer", contracts.c.tenant_id, contracts.c.customer_id, contracts.c.id)
+Index("ix_contracts_package", contracts.c.tenant_id, contracts.c.package_id, contracts.c.id)
 
 # Every commit and credit. contract_id NULL = customer-level (applies per applicable_contract_ids).
 balances = Table(

@@ -27,6 +27,8 @@ events = Table(
     PrimaryKeyConstraint("tenant_id", "transaction_id"),
 )
 Index("ix_events_customer_time", events.c.tenant_id, events.c.customer_id, events.c.timestamp)
+# The log in position order (PostgreSQL): the ClickHouse store ships `seq > shipped position` in batches.
+Index("ix_events_seq", events.c.seq)
 
 # ClickHouse event store (usage.clickhouse): the event-log position shipped so far (one row, id 1).
 clickhouse_shipping = Table(

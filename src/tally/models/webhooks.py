@@ -26,6 +26,10 @@ webhook_events = Table(
     # The envelope's `properties` object.
     Column("properties", JsonDoc, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # Set when the event must exist at most once (a lifecycle moment): a second enqueue with the same key
+    # is a no-op, so a replayed worker pass or a restart never sends it twice.
+    Column("idempotency_key", String(255), nullable=True),
+    UniqueConstraint("tenant_id", "idempotency_key", name="uq_webhook_events_idempotency_key"),
 )
 Index("ix_webhook_events_tenant", webhook_events.c.tenant_id, webhook_events.c.created_at)
 

@@ -107,7 +107,14 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -> FastAPI:
-    app = FastAPI(title="tally", version=__version__, default_response_class=JSONResponse)
+    # FastAPI's native OpenTelemetry stays off: tally.server.ops makes the request's span (with the request
+    # id and tenant, and without bodies or validation input, which FastAPI's telemetry data carries).
+    app = FastAPI(
+        title="tally",
+        version=__version__,
+        default_response_class=JSONResponse,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or SystemClock()

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, event, text
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tally import tracing
 from tally.db import migrate
 from tally.kit import logs, metrics
 from tally.kit.responses import ok
@@ -31,7 +32,8 @@ access_log = logs.get("tally.access")
 class RequestContext:
     """Pure ASGI middleware: a request id (the client's `X-Request-Id` when it is a plain token of at
     most 128 characters, else a new one) bound to every log line of the request and returned in the
-    response; then one access-log line and the HTTP metrics."""
+    response; then one access-log line and the HTTP metrics. While tracing is on (tally.tracing), the
+    request is a SERVER span and its `trace_id` is bound to the log lines too."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -52,26 +54,33 @@ class RequestContext:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            ctx = (scope.get("state") or {}).get("ctx")
-            method = scope["method"]
-            metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            metrics.HTTP_DURATION.labels(method, route).observe(elapsed)
-            access_log.info(
-                "request",
-                method=method,
-                route=route,
-                path=scope["path"],
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-                tenant=getattr(ctx, "tenant_id", None),
-            )
-            structlog.contextvars.reset_contextvars(**tokens)
+        method = scope["method"]
+        with tracing.server_span(method, scope["path"], scope["headers"]) as span:
+            trace_id = tracing.trace_id(span)
+            bound = {"request_id": request_id} | ({"trace_id": trace_id} if trace_id else {})
+            tokens = structlog.contextvars.bind_contextvars(**bound)
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                elapsed = time.perf_counter() - started
+                template = getattr(scope.get("route"), "path", None)
+                route = template or "unmatched"
+                ctx = (scope.get("state") or {}).get("ctx")
+                tenant = getattr(ctx, "tenant_id", None)
+                metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
+                metrics.HTTP_DURATION.labels(method, route).observe(elapsed)
+                if span is not None:
+                    tracing.finish_request(span, method, template, status, request_id, tenant)
+                access_log.info(
+                    "request",
+                    method=method,
+                    route=route,
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                    tenant=tenant,
+                )
+                structlog.contextvars.reset_contextvars(**tokens)
 
 
 def _is_loopback(host: str | None) -> bool:

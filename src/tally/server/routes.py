@@ -17,6 +17,7 @@ from tally.customers.endpoints import router as customers
 from tally.invoices.endpoints import router as invoices
 from tally.invoices.manual_endpoints import router as manual_invoices
 from tally.jobs.endpoints import router as test_clock_router
+from tally.notifications.endpoints import router as notifications
 from tally.products.endpoints import router as products
 from tally.rate_cards.endpoints import router as rate_cards
 from tally.server.audit_endpoints import router as audit_logs
@@ -39,6 +40,7 @@ ROUTERS: list[APIRouter] = [
     ingest,
     invoices,
     manual_invoices,
+    notifications,
     products,
     rate_cards,
     usage,

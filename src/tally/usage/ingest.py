@@ -172,6 +172,7 @@ def store(conn: Connection, jobs: list[Job]) -> list[list[Outcome]]:
     if jobs:
         oldest = late_gate.oldest_by_tenant((t, e.timestamp) for (t, _), (e, _) in fresh.items())
         late_gate.hold_for_ingest(conn, oldest, max(job.received_at for job in jobs))
+        events_store.current().accepting(conn)  # after the gate's locks (docs/scale-out.md)
     inserted = repo.insert_new(conn, [(t, e, at) for (t, _), (e, at) in fresh.items()])
     by_tenant: dict[str, list[AcceptedEvent]] = {}
     for (tenant_id, tid), (e, _) in fresh.items():

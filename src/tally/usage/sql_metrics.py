@@ -697,11 +697,17 @@ def _sqlite_limited(conn: Connection, cursor: Any, statement: str, metric_id: st
         raw_conn.set_progress_handler(None, 0)
 
 
+# Memory for the query's grouping: PostgreSQL cannot estimate how many groups a metric makes and, at the
+# default 4 MB, sorted a month of one customer's events on disk (measured: 1M events, 7.0 s -> 4.5 s).
+WORK_MEM = "64MB"
+
+
 def _postgres_limited(cursor: Any, statement: str, metric_id: str) -> list[tuple[Any, ...]]:
-    cursor.execute("SELECT current_setting('statement_timeout')")
-    previous = cursor.fetchone()[0]
+    cursor.execute("SELECT current_setting('statement_timeout'), current_setting('work_mem')")
+    previous, previous_mem = cursor.fetchone()
     cursor.execute(
-        "SELECT set_config('statement_timeout', %s, true)", (f"{int(TIME_LIMIT_SECONDS * 1000)}ms",)
+        "SELECT set_config('statement_timeout', %s, true), set_config('work_mem', %s, true)",
+        (f"{int(TIME_LIMIT_SECONDS * 1000)}ms", WORK_MEM),
     )
     try:
         cursor.execute(statement)
@@ -710,5 +716,8 @@ def _postgres_limited(cursor: Any, statement: str, metric_id: str) -> list[tuple
         if "statement timeout" in str(e):
             raise timed_out(metric_id) from None
         raise
-    cursor.execute("SELECT set_config('statement_timeout', %s, true)", (previous,))
+    cursor.execute(
+        "SELECT set_config('statement_timeout', %s, true), set_config('work_mem', %s, true)",
+        (previous, previous_mem),
+    )
     return rows

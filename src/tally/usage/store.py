@@ -11,7 +11,8 @@ also the events watermark's log. A store only ever sees accepted events.
 - `SqlEventStore` (default): hourly rollups kept in the same transaction as the event (`usage.rollups`),
   read by `usage.repository`; SQL metrics run on the SQL database.
 - `ClickHouseEventStore` (`TALLY_EVENTS_URL=clickhouse://...`, `usage.clickhouse`): accepted events are
-  shipped to ClickHouse after commit, and every usage figure is computed there from the raw events.
+  shipped to ClickHouse after commit with rollup rows per ship batch; usage is read from those rollups and
+  SQL metrics from the raw events.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from tally.usage.repository import Cell, LatestCell, RawEvent, Span
 
 class EventStore(Protocol):
     name: str
+
+    def accepting(self, conn: Connection) -> None:
+        """Inside the ingest transaction, before any event is inserted (its log position drawn)."""
 
     def accepted(self, conn: Connection, tenant_id: str, events: list[Any]) -> None:
         """Newly accepted events (AcceptedEvent), inside the ingest transaction, before COMMIT."""
@@ -80,6 +84,9 @@ class SqlEventStore:
     """Events and rollups in the SQL database (SQLite or PostgreSQL)."""
 
     name = "sql"
+
+    def accepting(self, conn: Connection) -> None:
+        return None
 
     def accepted(self, conn: Connection, tenant_id: str, events: list[Any]) -> None:
         rollups.apply(conn, tenant_id, events)

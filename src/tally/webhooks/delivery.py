@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, exists, func, select, update
 
-from tally import __version__
+from tally import __version__, tracing
 from tally.clock import Clock
 from tally.db import uow
 from tally.ids import new_id
@@ -38,7 +38,7 @@ from tally.models.tenants import tenants
 from tally.models.webhooks import webhook_deliveries, webhook_endpoints, webhook_events
 from tally.settings import Settings, load
 from tally.webhooks import keys, signing
-from tally.webhooks.outbox import PENDING
+from tally.webhooks.outbox import PENDING, is_flat
 from tally.webhooks.transport import Outcome, post
 from tally.wire import encode_json
 
@@ -95,7 +95,10 @@ class DeliveryResult:
 
 
 def envelope_bytes(event_id: str, event_type: str, properties: Any) -> bytes:
-    """The exact body sent on every attempt (same bytes each time: receivers must verify raw bytes)."""
+    """The exact body sent on every attempt (same bytes each time: receivers must verify raw bytes).
+    Lifecycle notifications carry their fields at the top level, as Metronome sends them (no `properties`)."""
+    if is_flat(event_type) and isinstance(properties, dict):
+        return encode_json({"id": event_id, "type": event_type, **properties})
     return encode_json({"id": event_id, "type": event_type, "properties": properties})
 
 
@@ -190,13 +193,25 @@ def send(c: Claimed, key: bytes, clock: Clock, settings: Settings) -> Outcome:
     )
 
 
-def _send_safely(c: Claimed, key: bytes, clock: Clock, settings: Settings) -> Outcome:
-    """A bug in building one request must not stop the batch: it becomes a failed attempt."""
-    try:
-        return send(c, key, clock, settings)
-    except Exception:
-        log.exception("webhook event %s to endpoint %s: cannot send", c.event_id, c.endpoint_id)
-        return Outcome(None, "internal error while sending")
+def _send_safely(c: Claimed, key: bytes, clock: Clock, settings: Settings, trace: Any = None) -> Outcome:
+    """A bug in building one request must not stop the batch: it becomes a failed attempt. While tracing
+    is on, the attempt is a CLIENT span under `trace` (the pass's context: pool threads do not inherit it),
+    with ids, the attempt number and the outcome; never the URL (it may hold credentials) or a header."""
+    attributes: tracing.Attributes = {
+        "tally.webhook.event_id": c.event_id,
+        "tally.webhook.event_type": c.event_type,
+        "tally.webhook.endpoint_id": c.endpoint_id,
+        "tally.webhook.attempt": c.attempt,
+    }
+    with tracing.span("webhook.deliver", attributes, kind=tracing.client_kind(), context=trace) as span:
+        try:
+            outcome = send(c, key, clock, settings)
+        except Exception:
+            log.exception("webhook event %s to endpoint %s: cannot send", c.event_id, c.endpoint_id)
+            outcome = Outcome(None, "internal error while sending")
+        if span is not None:
+            tracing.finish_delivery(span, outcome.status_code, outcome.ok)
+        return outcome
 
 
 def record(conn: Connection, c: Claimed, outcome: Outcome, now: datetime) -> str | None:
@@ -230,8 +245,9 @@ def deliver_due(engine: Engine, clock: Clock, settings: Settings | None = None) 
         if not batch:
             break
         key = keys.server_key(settings)  # cached; only read (or created) once there is work
+        trace = tracing.current_context()
         with ThreadPoolExecutor(max_workers=min(PARALLEL, len(batch))) as pool:
-            outcomes = list(pool.map(lambda c, k=key: _send_safely(c, k, clock, settings), batch))
+            outcomes = list(pool.map(lambda c, k=key, t=trace: _send_safely(c, k, clock, settings, t), batch))
         with uow.write(engine) as conn:
             now = clock.now()
             for c, outcome in zip(batch, outcomes, strict=True):

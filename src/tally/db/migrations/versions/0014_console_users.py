@@ -1,7 +1,7 @@
 """Operator console: operator accounts and server-side sessions (issue 14)
 
 Revision ID: 0014_console_users
-Revises: 0013_clickhouse_shipping
+Revises: 0014_clickhouse_rollups
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from tally.db.types import UtcDateTime
 
 revision = "0014_console_users"
-down_revision = "0013_clickhouse_shipping"
+down_revision = "0014_clickhouse_rollups"
 branch_labels = None
 depends_on = None
 
