@@ -32,6 +32,7 @@ from tally.models.billing_providers import stripe_connections, stripe_invoice_sy
 from tally.models.webhooks import webhook_events
 from tally.settings import Settings
 from tests.conftest import Running, serving
+from tests.console.support import csrf_of, sign_in
 from tests.sdk.invoice_support import clock_now, iso, set_clock
 from tests.support.localstripe import LocalStripe
 from tests.support.servers import eventually, free_port
@@ -304,8 +305,22 @@ def test_stripe_refusal_is_visible_and_retryable(
             }
         ]
     )
-    r = tenant.http.post("/tally/v1/stripe/syncs/retry", json={"invoice_id": inv.id})
-    assert r.status_code == 200, r.text
+    # The console shows the refusal on the invoice page and retries it (the same service as
+    # POST /tally/v1/stripe/syncs/retry).
+    token = str(tenant.http.headers["Authorization"]).split(" ", 1)[1]
+    console = sign_in(srv, token)
+    try:
+        path = f"/ui/customers/{customer}/invoices/{inv.id}"
+        page = console.get(path)
+        assert page.status_code == 200, page.text
+        assert "INVALID_REQUEST_ERROR" in page.text
+        assert 'id="stripe-error"' in page.text
+        assert 'id="stripe-retry-form"' in page.text
+        r = console.post(path + "/stripe-retry", data={"csrf": csrf_of(page.text)})
+        assert r.status_code == 303, r.text
+        assert 'id="stripe-retry-form"' not in console.get(path).text  # queued again: nothing to retry
+    finally:
+        console.close()
     set_clock(tenant.http, t + timedelta(hours=2, seconds=1))
     synced = 'tally_stripe_syncs_total{result="synced"}'
     assert scrape(srv.url).get(synced, 0) - refused.get(synced, 0) >= 1
@@ -315,6 +330,10 @@ def test_stripe_refusal_is_visible_and_retryable(
     assert inv.external_invoice.billing_provider_error is None
     (si,) = _stripe_invoices(ls, cus)
     assert si.total == 1200
+    # Only a refused sync is retried: the API answers 400 for this one now.
+    r = tenant.http.post("/tally/v1/stripe/syncs/retry", json={"invoice_id": inv.id})
+    assert r.status_code == 400, r.text
+    assert "only failed syncs are retried" in r.json()["message"]
 
 
 def test_stripe_crash_mid_sync_retries_to_exactly_one_invoice(

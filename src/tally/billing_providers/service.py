@@ -461,12 +461,17 @@ def external_invoice(conn: Connection, tenant_id: str, invoice_id: str) -> dict[
     return out
 
 
+def retryable(row: Row[Any]) -> bool:
+    """Whether an operator may retry this sync (only one that Stripe refused)."""
+    return bool(row.state == ERROR)
+
+
 def retry(conn: Connection, tenant_id: str, invoice_id: str, now: datetime) -> dict[str, Any]:
     """The operator's retry of a sync that Stripe refused (after fixing the cause)."""
     row = sync_row(conn, tenant_id, invoice_id)
     if row is None:
         raise NotFound(f"Invoice {invoice_id} has no Stripe sync")
-    if row.state != ERROR:
+    if not retryable(row):
         raise BadRequest(f"Invoice {invoice_id}'s Stripe sync is {row.state}; only failed syncs are retried")
     # The fix may be a new link (the old configuration archived): collect through the current one.
     active = _active(conn, tenant_id, row.customer_id, STRIPE)

@@ -14,6 +14,7 @@ import anyio
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
+from tally.billing_providers import service as billing_providers
 from tally.console import accounts
 from tally.console.web import (
     COOKIE,
@@ -246,6 +247,7 @@ def _credit_type(balance_doc: dict[str, Any]) -> dict[str, Any]:
 def invoice_page(request: Request, ctx: ConsoleCtx, customer_id: str, invoice_id: str) -> Response:
     with ctx.read() as conn:
         viewed = output.view(conn, ctx.tenant_id, customer_id, invoice_id, ctx.now())
+        sync = billing_providers.sync_row(conn, ctx.tenant_id, invoice_id)
     lines = _with_explain_links(viewed.doc, viewed.view["lines"])
     return render(
         request,
@@ -255,6 +257,7 @@ def invoice_page(request: Request, ctx: ConsoleCtx, customer_id: str, invoice_id
         doc=viewed.doc,
         inv=viewed.view,
         lines=lines,
+        stripe_retry=sync is not None and billing_providers.retryable(sync),
     )
 
 
@@ -308,6 +311,17 @@ def invoice_regenerate(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id
     with ctx.action("POST /v1/invoices/regenerate", {"id": invoice_id}) as conn:
         new_id = invoices.regenerate(conn, ctx.tenant_id, invoice_id, ctx.now())
     return redirect(_invoice_url(customer_id, new_id))
+
+
+@router.post("/customers/{customer_id}/invoices/{invoice_id}/stripe-retry")
+def invoice_stripe_retry(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id: str) -> Response:
+    """The operator's retry of a Stripe sync that Stripe refused, as `POST /tally/v1/stripe/syncs/retry`."""
+    check_csrf(ctx, form)
+    with ctx.read() as conn:
+        output.view(conn, ctx.tenant_id, customer_id, invoice_id, ctx.now())
+    with ctx.action("POST /tally/v1/stripe/syncs/retry", {"invoice_id": invoice_id}) as conn:
+        billing_providers.retry(conn, ctx.tenant_id, invoice_id, ctx.now())
+    return redirect(_invoice_url(customer_id, invoice_id))
 
 
 EXPLAIN_PAGE = 50
