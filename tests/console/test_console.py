@@ -18,7 +18,7 @@ import pytest
 
 from tally.console.web import CSP
 from tests.conftest import Running
-from tests.console.support import page_csrf, sign_in
+from tests.console.support import csrf_of, page_csrf, sign_in
 from tests.sdk.invoice_support import Scenario, build, ingest, iso
 
 PASSWORD = "correct horse battery staple"
@@ -305,3 +305,41 @@ def test_users_create_refuses_bad_input_and_wrong_passwords_fail(clock_server: R
             )
             assert r.status_code == 401
             assert "Those credentials were not accepted." in r.text
+
+
+def test_stripe_settings_connect_show_and_disconnect(clock_server: Running) -> None:
+    """Issue 16's connection, set in the console's settings: the key is never shown back, bad input is a
+    400 page, a viewer cannot change it, and the API sees what the console set."""
+    admin = sign_in(clock_server, clock_server.token_a)
+    viewer = sign_in(clock_server, email=_user(clock_server, "viewer"), password=PASSWORD)
+    try:
+        page = admin.get("/ui/settings/stripe")
+        assert page.status_code == 200
+        assert "Not connected." in page.text
+        bad = admin.post("/ui/settings/stripe", data={"csrf": csrf_of(page.text), "account_id": "acct_1"})
+        assert bad.status_code == 400
+        assert "secret_key" in bad.text
+        secret = "sk_test_" + uuid.uuid4().hex
+        fields = {"secret_key": secret, "account_id": "acct_console", "api_base": "http://127.0.0.1:9"}
+        r = admin.post("/ui/settings/stripe", data={"csrf": csrf_of(page.text), **fields})
+        assert r.status_code == 303
+        shown = admin.get("/ui/settings/stripe").text
+        assert "acct_console" in shown
+        assert "http://127.0.0.1:9" in shown
+        assert secret not in shown
+        with clock_server.http() as api:
+            got = api.post("/tally/v1/stripe/connection/get", json={})
+            assert got.status_code == 200
+            assert got.json()["data"]["account_id"] == "acct_console"
+        vpage = viewer.get("/ui/settings/stripe")
+        assert vpage.status_code == 200
+        assert "acct_console" in vpage.text
+        assert 'id="stripe-connect-form"' not in vpage.text
+        refused = viewer.post("/ui/settings/stripe/delete", data={"csrf": csrf_of(vpage.text)})
+        assert refused.status_code == 403
+        gone = admin.post("/ui/settings/stripe/delete", data={"csrf": csrf_of(shown)})
+        assert gone.status_code == 303
+        assert "Not connected." in admin.get("/ui/settings/stripe").text
+    finally:
+        admin.close()
+        viewer.close()

@@ -48,6 +48,9 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/ui/customers/{customer_id}/invoices/{invoice_id}/stripe-retry"): Probe(
         lambda a: _inv(a) + "/stripe-retry"
     ),
+    ("GET", "/ui/settings/stripe"): Probe(lambda a: "/ui/settings/stripe", must_404=False),
+    ("POST", "/ui/settings/stripe"): Probe(lambda a: "/ui/settings/stripe", must_404=False),
+    ("POST", "/ui/settings/stripe/delete"): Probe(lambda a: "/ui/settings/stripe/delete", must_404=False),
     ("GET", "/ui/invoices/export.csv"): Probe(
         lambda a: (
             f"/ui/invoices/export.csv?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"

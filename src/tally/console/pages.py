@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from tally.billing_providers import service as billing_providers
+from tally.billing_providers.schemas import StripeConnection
 from tally.console import accounts
 from tally.console.web import (
     COOKIE,
@@ -37,7 +38,10 @@ from tally.invoices import explain, export, output
 from tally.invoices import render as invoice_render
 from tally.invoices import service as invoices
 from tally.invoices.inputs import Loader
+from tally.kit.api import parse
 from tally.money.credit_types import USD_CENTS_ID
+from tally.settings import Settings
+from tally.webhooks.keys import server_key
 from tally.wire import format_timestamp, parse_timestamp
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -397,3 +401,34 @@ def export_csv(
 @router.get("/invoices/export")
 def export_form(request: Request, ctx: ConsoleCtx, customer: str = "") -> Response:
     return render(request, "export.html", statuses=export.STATUSES, request_customer=customer)
+
+
+# ---------------------------------------------------------------------------------------- settings
+
+
+@router.get("/settings/stripe")
+def stripe_settings(request: Request, ctx: ConsoleCtx) -> Response:
+    with ctx.read() as conn:
+        info = billing_providers.connection_info(conn, ctx.tenant_id)
+    return render(request, "settings_stripe.html", info=info)
+
+
+@router.post("/settings/stripe")
+def stripe_connect(request: Request, ctx: ConsoleCtx, form: Form) -> Response:
+    """Connect (or replace) the tenant's Stripe account, as `POST /tally/v1/stripe/connection`."""
+    check_csrf(ctx, form)
+    fields = ("secret_key", "webhook_secret", "account_id", "api_base")
+    req = parse(StripeConnection, {k: form[k] for k in fields if form.get(k, "").strip()})
+    settings: Settings = request.app.state.settings
+    key = server_key(settings)
+    with ctx.action("POST /tally/v1/stripe/connection", {}) as conn:
+        billing_providers.set_connection(conn, ctx.tenant_id, req, key, ctx.now())
+    return redirect(f"{PREFIX}/settings/stripe")
+
+
+@router.post("/settings/stripe/delete")
+def stripe_disconnect(ctx: ConsoleCtx, form: Form) -> Response:
+    check_csrf(ctx, form)
+    with ctx.action("POST /tally/v1/stripe/connection/delete", {}) as conn:
+        billing_providers.delete_connection(conn, ctx.tenant_id)
+    return redirect(f"{PREFIX}/settings/stripe")
