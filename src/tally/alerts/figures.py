@@ -165,20 +165,8 @@ class CustomerView:
     def segments(self) -> list[SegmentFact]:
         if self._segments is None:
             live = {c.id for c in self.contracts()}
-            found = balances_service.list_balances(
-                self.conn,
-                self.tenant_id,
-                self.customer_id,
-                kinds=("PREPAID", "POSTPAID", "CREDIT"),
-                include_contract=True,
-                include_archived=False,
-                balance_id=None,
-                covering=None,
-                starting_at=None,
-                effective_before=None,
-                after=None,
-                limit=1_000_000,
-                now=self.now,
+            found = balances_service.live_balances(
+                self.conn, self.tenant_id, self.customer_id, self.now, limit=1_000_000
             )
             bals = [b for b in found if b.contract_id is None or b.contract_id in live]
             if bals:

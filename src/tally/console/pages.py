@@ -192,21 +192,7 @@ def customer_page(request: Request, ctx: ConsoleCtx, customer_id: str) -> Respon
         loaded = contracts.load_many(
             conn, ctx.tenant_id, contracts.rows_of_customer(conn, ctx.tenant_id, customer_id)
         )
-        found = balances.list_balances(
-            conn,
-            ctx.tenant_id,
-            customer_id,
-            kinds=("PREPAID", "POSTPAID", "CREDIT"),
-            include_contract=True,
-            include_archived=False,
-            balance_id=None,
-            covering=None,
-            starting_at=None,
-            effective_before=None,
-            after=None,
-            limit=200,
-            now=now,
-        )
+        found = balances.live_balances(conn, ctx.tenant_id, customer_id, now, limit=200)
         names = wire.names_for(conn, ctx.tenant_id, [], found, now, ledgers=True)
         docs = [wire.balance_wire(b, names, now, include_balance=True, include_ledgers=True) for b in found]
         rows = _invoice_rows(conn, ctx, customer_id, now)

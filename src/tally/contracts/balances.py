@@ -80,6 +80,27 @@ def _visible(
     return effective_before is None or any(g.starting_at < effective_before for g in segs)
 
 
+def live_balances(
+    conn: Connection, tenant_id: str, customer_id: str, now: datetime, limit: int
+) -> list[Balance]:
+    """Every unarchived commit and credit of the customer, customer-level and on its contracts."""
+    return list_balances(
+        conn,
+        tenant_id,
+        customer_id,
+        kinds=("PREPAID", "POSTPAID", "CREDIT"),
+        include_contract=True,
+        include_archived=False,
+        balance_id=None,
+        covering=None,
+        starting_at=None,
+        effective_before=None,
+        after=None,
+        limit=limit,
+        now=now,
+    )
+
+
 def list_balances(
     conn: Connection,
     tenant_id: str,
