@@ -9,9 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from fastapi.routing import APIRoute
 
-from tally.console.mount import ROUTER
+from tally.console.mount import routes
 from tests.api.test_tenant_isolation import Ids, _seed, _snapshot
 from tests.conftest import Running
 from tests.console.support import page_csrf, sign_in
@@ -62,9 +61,7 @@ PROBES: dict[tuple[str, str], Probe] = {
     ),
 }
 
-ROUTES = sorted(
-    (method, route.path) for route in ROUTER.routes if isinstance(route, APIRoute) for method in route.methods
-)
+ROUTES = sorted((method, route.path) for route in routes() for method in route.methods)
 
 
 def test_every_console_route_has_an_isolation_probe() -> None:

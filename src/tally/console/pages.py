@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from tally.billing_providers import service as billing_providers
 from tally.billing_providers.schemas import StripeConnection
 from tally.console import accounts
+from tally.console.fmt import balance_credit_type, invoice_url, money, period
 from tally.console.web import (
     COOKIE,
     LOGIN_COOKIE,
@@ -151,10 +152,6 @@ def customer_list(request: Request, ctx: ConsoleCtx, q: str = "", after: str | N
     return render(request, "customers.html", q=q, customers=found, next_url=nxt)
 
 
-def _money(credit_type: dict[str, Any], amount: Any) -> str:
-    return invoice_render.Money(credit_type).amount(amount)
-
-
 def _invoice_rows(conn: Any, ctx: ConsoleCtx, customer_id: str, now: datetime) -> list[dict[str, Any]]:
     loader = Loader(conn, ctx.tenant_id)
     out = []
@@ -166,22 +163,14 @@ def _invoice_rows(conn: Any, ctx: ConsoleCtx, customer_id: str, now: datetime) -
                 "status": e.status,
                 "number": doc.get("invoice_number") or "",
                 "type": doc.get("type", ""),
-                "period": _period(e.key.start, e.key.end),
-                "total": _money(doc["credit_type"], doc["total"]),
+                "period": period(e.key.start, e.key.end),
+                "total": money(doc["credit_type"], doc["total"]),
                 "current": e.status == "DRAFT" and e.key.start <= now < e.key.end,
                 "order": (format_timestamp(e.key.start), e.id),
             }
         )
     out.sort(key=lambda r: r["order"], reverse=True)
     return out
-
-
-def _period(start: datetime, end: datetime) -> str:
-    """Dates of a service period, both inclusive (its end is exclusive); one date for an instant."""
-    last = end - timedelta(microseconds=1)
-    if end <= start or last.date() == start.date():
-        return start.strftime("%Y-%m-%d")
-    return f"{start:%Y-%m-%d} \u2013 {last:%Y-%m-%d}"
 
 
 @router.get("/customers/{customer_id}")
@@ -202,12 +191,12 @@ def customer_page(request: Request, ctx: ConsoleCtx, customer_id: str) -> Respon
             "type": d["type"],
             "name": d.get("name") or d["product"]["name"],
             "contract": (d.get("contract") or {}).get("id", ""),
-            "balance": _money(_credit_type(d), d.get("balance", Decimal(0))),
+            "balance": money(balance_credit_type(d), d.get("balance", Decimal(0))),
             "ledger": [
                 {
                     "type": entry["type"],
                     "timestamp": entry["timestamp"],
-                    "amount": _money(_credit_type(d), entry["amount"]),
+                    "amount": money(balance_credit_type(d), entry["amount"]),
                 }
                 for entry in d.get("ledger", [])
             ],
@@ -223,11 +212,6 @@ def customer_page(request: Request, ctx: ConsoleCtx, customer_id: str) -> Respon
         invoices=rows,
         drafts=[r for r in rows if r["current"]],
     )
-
-
-def _credit_type(balance_doc: dict[str, Any]) -> dict[str, Any]:
-    schedule = balance_doc.get("access_schedule") or {}
-    return schedule.get("credit_type") or {"id": USD_CENTS_ID, "name": "USD (cents)"}
 
 
 # ---------------------------------------------------------------------------------------- invoices
@@ -279,10 +263,6 @@ def invoice_pdf(ctx: ConsoleCtx, customer_id: str, invoice_id: str) -> Response:
     return secure_headers(response)
 
 
-def _invoice_url(customer_id: str, invoice_id: str) -> str:
-    return f"{PREFIX}/customers/{quote(customer_id, safe='')}/invoices/{quote(invoice_id, safe='')}"
-
-
 @router.post("/customers/{customer_id}/invoices/{invoice_id}/void")
 def invoice_void(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id: str) -> Response:
     check_csrf(ctx, form)
@@ -290,7 +270,7 @@ def invoice_void(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id: str)
         output.view(conn, ctx.tenant_id, customer_id, invoice_id, ctx.now())  # 404 unless this customer's
     with ctx.action("POST /v1/invoices/void", {"id": invoice_id}) as conn:
         invoices.void(conn, ctx.tenant_id, invoice_id, ctx.now())
-    return redirect(_invoice_url(customer_id, invoice_id))
+    return redirect(invoice_url(customer_id, invoice_id))
 
 
 @router.post("/customers/{customer_id}/invoices/{invoice_id}/regenerate")
@@ -300,7 +280,7 @@ def invoice_regenerate(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id
         output.view(conn, ctx.tenant_id, customer_id, invoice_id, ctx.now())
     with ctx.action("POST /v1/invoices/regenerate", {"id": invoice_id}) as conn:
         new_id = invoices.regenerate(conn, ctx.tenant_id, invoice_id, ctx.now())
-    return redirect(_invoice_url(customer_id, new_id))
+    return redirect(invoice_url(customer_id, new_id))
 
 
 @router.post("/customers/{customer_id}/invoices/{invoice_id}/stripe-retry")
@@ -311,7 +291,7 @@ def invoice_stripe_retry(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_
         output.view(conn, ctx.tenant_id, customer_id, invoice_id, ctx.now())
     with ctx.action("POST /tally/v1/stripe/syncs/retry", {"invoice_id": invoice_id}) as conn:
         billing_providers.retry(conn, ctx.tenant_id, invoice_id, ctx.now())
-    return redirect(_invoice_url(customer_id, invoice_id))
+    return redirect(invoice_url(customer_id, invoice_id))
 
 
 EXPLAIN_PAGE = 50
@@ -334,7 +314,7 @@ def explain_page(
             limit=EXPLAIN_PAGE,
             now=ctx.now(),
         )
-    base = _invoice_url(customer_id, invoice_id)
+    base = invoice_url(customer_id, invoice_id)
     nxt = out["next_offset"]
     return render(
         request,

@@ -134,7 +134,7 @@ def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -
         authed.include_router(TEST_CLOCK)
     app.include_router(authed)
     console.install(app)  # the operator console under /ui/ (its own sessions; not in /openapi.json)
-    mounted = [*ROUTERS, console.ROUTER, *([TEST_CLOCK] if settings.test_clock else [])]
+    mounted = [*ROUTERS, *console.AREAS, *([TEST_CLOCK] if settings.test_clock else [])]
     app.state.route_methods = [
         (route.path_regex, frozenset(route.methods or ()))
         for router in mounted
