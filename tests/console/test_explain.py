@@ -280,8 +280,10 @@ def test_a_tiered_line_is_split_by_tier_down_to_each_event(clock_server: Running
     r = c.get(f"/ui/customers/{s['customer']}/invoices/{s['invoice'].id}/explain?line={s['index']}")
     assert r.status_code == 200
     assert 'id="tiers"' in r.text
-    assert "$0.10" in r.text and "$0.04" in r.text
-    assert "tier 1: 2" in r.text and "tier 2: 2" in r.text
+    assert "$0.10" in r.text
+    assert "$0.04" in r.text
+    assert "tier 1: 2" in r.text
+    assert "tier 2: 2" in r.text
 
 
 def test_untiered_and_non_additive_lines_carry_no_event_shares(clock_server: Running) -> None:
@@ -294,4 +296,5 @@ def test_untiered_and_non_additive_lines_carry_no_event_shares(clock_server: Run
     assert x["events_split_by_tier"] is False
     assert all(e["tiers"] == [] for e in x["events"])
     flat = _explain(clock_server, _setup(clock_server, "COUNT", None, [(1, {})]))
-    assert flat["tiers"] == [] and flat["events_split_by_tier"] is False
+    assert flat["tiers"] == []
+    assert flat["events_split_by_tier"] is False

@@ -34,7 +34,7 @@ from tally.metering import Accumulator, Contribution, MetricDef, group_sort_key,
 from tally.metering.values import string_form
 from tally.money.format import plain
 from tally.usage import store
-from tally.usage.repository import RawEvent
+from tally.usage.events import RawEvent
 from tally.wire import format_timestamp, parse_timestamp
 
 LATE_SHOWN = 100
