@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 from metronome import Metronome
 
 from tests.support.servers import Server, drop_pg_database, make_server
@@ -40,6 +41,15 @@ def _install_guard_here() -> None:
 
 
 _install_guard_here()
+
+# One hypothesis profile for every run (`TALLY_HYPOTHESIS_PROFILE=dev` for the library's defaults): no
+# deadlines, since a property test's examples share two cores with servers and browsers and a slow example
+# is not a failure; `too_slow` is not a failure either; a failure prints the blob that reproduces it.
+settings.register_profile(
+    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True, derandomize=False
+)
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("TALLY_HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
