@@ -110,7 +110,7 @@ class Ctx:
             yield conn
 
     @contextmanager
-    def action(self, api_route: str, body_ids: dict[str, str]) -> Iterator[Connection]:
+    def action(self, api_route: str, body_ids: dict[str, str]) -> Iterator[uow.WriteConn]:
         """A write transaction audited exactly as the API route it stands for (`POST /v1/invoices/void`)."""
         if not self.session.can_act:
             raise Forbidden("A viewer cannot change anything")

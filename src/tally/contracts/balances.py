@@ -18,6 +18,7 @@ from tally.contracts.terms import Terms, dump, plain
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.custom_fields import service as custom_fields
 from tally.customers import service as customers
+from tally.db.uow import WriteConn
 from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
@@ -29,7 +30,7 @@ SCOPE = {"commit": "customer_commit", "credit": "customer_credit"}
 
 
 def create_customer_balance(
-    conn: Connection,
+    conn: WriteConn,
     tenant_id: str,
     req: CreateCustomerCommit | CreateCustomerCredit,
     kind: str,
@@ -152,7 +153,7 @@ def list_balances(
     return out
 
 
-def update_end_date(conn: Connection, tenant_id: str, req: Any, kind: str, now: datetime) -> None:
+def update_end_date(conn: WriteConn, tenant_id: str, req: Any, kind: str, now: datetime) -> None:
     """Shorten a customer-level PREPAID commit or credit: its access and/or invoice schedule end earlier."""
     bid = req.commit_id if kind == "commit" else req.credit_id
     b = repo.get_balance(conn, tenant_id, bid, lock=True)
@@ -186,7 +187,7 @@ def update_end_date(conn: Connection, tenant_id: str, req: Any, kind: str, now: 
     repo.update_balance(conn, tenant_id, b.id, {"doc": doc})
 
 
-def add_manual_entry(conn: Connection, tenant_id: str, req: s.AddManualBalanceEntry, now: datetime) -> None:
+def add_manual_entry(conn: WriteConn, tenant_id: str, req: s.AddManualBalanceEntry, now: datetime) -> None:
     b = repo.get_balance(conn, tenant_id, req.id, lock=True)
     if b is None or b.customer_id != req.customer_id:
         raise NotFound(f"Commit or credit {req.id} not found")

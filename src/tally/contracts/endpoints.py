@@ -34,7 +34,7 @@ def create(ctx: CtxDep, body: CreateBody) -> JSONResponse:
             body = packages.contract_body(conn, ctx.tenant_id, body)
         req = parse(CreateContract, body)
         contract_id = service.create(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
-    thresholds.written(ctx.engine, ctx.tenant_id, contract_id, ctx.now(), req)
+        thresholds.written(conn, ctx.engine, ctx.tenant_id, contract_id, ctx.now(), req)
     return data({"id": contract_id})
 
 
@@ -106,7 +106,7 @@ def amend(ctx: CtxDep, req: JsonBody[AmendContract]) -> JSONResponse:
 def edit(ctx: CtxDep, req: JsonBody[EditContract]) -> JSONResponse:
     with uow.write(ctx.engine) as conn:
         edit_id = lifecycle.edit(conn, ctx.tenant_id, req, ctx.now(), ctx.tenant.name)
-    thresholds.written(ctx.engine, ctx.tenant_id, req.contract_id, ctx.now(), req)
+        thresholds.written(conn, ctx.engine, ctx.tenant_id, req.contract_id, ctx.now(), req)
     return data({"id": edit_id})
 
 

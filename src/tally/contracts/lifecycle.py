@@ -38,6 +38,7 @@ from tally.contracts.wire import (
     subscription_wire,
 )
 from tally.custom_fields import service as custom_fields
+from tally.db.uow import WriteConn
 from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
@@ -100,7 +101,7 @@ def _add_terms(
 # ------------------------------------------------------------------------------------------ amend
 
 
-def amend(conn: Connection, tenant_id: str, req: AmendContract, now: datetime, created_by: str) -> str:
+def amend(conn: WriteConn, tenant_id: str, req: AmendContract, now: datetime, created_by: str) -> str:
     c = _writable(conn, tenant_id, req.customer_id, req.contract_id)
     hour_aligned(req.starting_at, "starting_at")
     body = dump(req)
@@ -140,7 +141,7 @@ _UNSUPPORTED = (
 )
 
 
-def edit(conn: Connection, tenant_id: str, req: EditContract, now: datetime, created_by: str) -> str:
+def edit(conn: WriteConn, tenant_id: str, req: EditContract, now: datetime, created_by: str) -> str:
     c = _writable(conn, tenant_id, req.customer_id, req.contract_id)
     body = dump(req)
     for key in _UNSUPPORTED:

@@ -21,6 +21,7 @@ from tally.contracts.schemas_create import CreateContract
 from tally.contracts.terms import Doc, Terms, dump, plain
 from tally.custom_fields import service as custom_fields
 from tally.customers import service as customers
+from tally.db.uow import WriteConn
 from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
@@ -428,7 +429,7 @@ def _rate_card(conn: Connection, tenant_id: str, req: CreateContract) -> str | N
     return None
 
 
-def create(conn: Connection, tenant_id: str, req: CreateContract, now: datetime, created_by: str) -> str:
+def create(conn: WriteConn, tenant_id: str, req: CreateContract, now: datetime, created_by: str) -> str:
     customer = customers.get(conn, tenant_id, req.customer_id)
     if customer.archived_at is not None:
         raise BadRequest(f"customer_id: customer {req.customer_id} is archived")

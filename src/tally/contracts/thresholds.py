@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine
 
 from tally.contracts.terms import Doc, Terms
 from tally.credit_types.builtin import USD_CENTS_ID
+from tally.db import uow
 from tally.errors import BadRequest, NotFound
 from tally.money.context import add
 from tally.money.credit_types import FIAT_BY_ID
@@ -152,14 +153,18 @@ def evaluators() -> tuple[Evaluator, ...]:
     return tuple(_evaluators)
 
 
-def written(engine: Engine, tenant_id: str, contract_id: str, now: datetime, req: Any) -> None:
-    """Call after a create / v2 edit has committed: if the request carried a threshold configuration,
-    evaluate the contract now (in its own transaction). Never raises: the write has already succeeded,
-    and the billing worker evaluates every enabled contract on its next pass anyway."""
+def written(
+    conn: Connection, engine: Engine, tenant_id: str, contract_id: str, now: datetime, req: Any
+) -> None:
+    """Call inside a create / v2 edit's write: if the request carried a threshold configuration, the
+    contract is evaluated as soon as that write commits (`uow.after_commit`, in its own transaction: it
+    reads the committed contract, and its failure must not undo the write). Never raises; the billing
+    worker evaluates every enabled contract on its next pass anyway."""
     if not any(getattr(req, k, None) is not None for k in _REQUEST_FIELDS):
         return
-    for evaluate in _evaluators:
-        try:
-            evaluate(engine, tenant_id, contract_id, now)
-        except Exception:
-            log.exception("threshold evaluation of contract %s failed; the worker will retry", contract_id)
+    for i, evaluate in enumerate(_evaluators):
+        uow.after_commit(
+            conn,
+            f"thresholds:{contract_id}:{i}",
+            lambda evaluate=evaluate: evaluate(engine, tenant_id, contract_id, now),  # type: ignore[misc]
+        )

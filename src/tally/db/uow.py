@@ -2,18 +2,49 @@
 
 Endpoints open exactly one `write` (or `read`) per request; services and repositories receive the
 connection and never commit.
+
+- `read` yields a `ReadConn` and `write` a `WriteConn`: distinct types, so a service that changes data
+  declares `WriteConn` and mypy refuses a read connection there. On PostgreSQL a read transaction is
+  `READ ONLY`, so the database refuses a write inside one too.
+- A write never opens inside another (`NestedWrite`): a second connection's transaction inside the first
+  could wait on the first's locks (SQLite: on its single writer), and would commit apart from it.
+- Work that must follow the commit (the immediate threshold evaluation after a contract write) is
+  registered with `after_commit`; it runs once the transaction has committed, never after a rollback,
+  and its failure is logged, never raised: the request's write has succeeded. That is the one documented
+  reason a request opens a second write transaction (ARCHITECTURE.md, "Units of work").
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Protocol, TypeVar
+from typing import NewType, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
 from tally import tracing
+
+log = logging.getLogger("tally.uow")
+
+ReadConn = NewType("ReadConn", Connection)
+WriteConn = NewType("WriteConn", Connection)
+
+
+class NestedWrite(RuntimeError):
+    """A write unit of work was opened inside another one (a programming error)."""
+
+
+_writing: ContextVar[bool] = ContextVar("tally_writing", default=False)
+_AFTER_COMMIT = "tally_after_commit"
+
+
+def after_commit(conn: Connection, name: str, work: Callable[[], None]) -> None:
+    """Run `work()` once this write transaction has committed (never after a rollback); work registered
+    under the same name runs once. A failure is logged, not raised."""
+    pending: dict[str, Callable[[], None]] = conn.info.setdefault(_AFTER_COMMIT, {})
+    pending.setdefault(name, work)
 
 
 class CommitHook(Protocol):
@@ -45,26 +76,42 @@ def _run_pre_commit(conn: Connection) -> None:
 
 
 @contextmanager
-def write(engine: Engine) -> Iterator[Connection]:
+def write(engine: Engine) -> Iterator[WriteConn]:
+    if _writing.get():
+        raise NestedWrite("a write unit of work was opened inside another one")
     hook = commit_hook.get()
-    with tracing.span("uow.write", {"db.system.name": engine.dialect.name}), engine.begin() as conn:
-        conn.info.pop(_PRE_COMMIT, None)  # left over by a rolled-back transaction on this pooled connection
-        yield conn
-        _run_pre_commit(conn)
-        if hook is not None:
-            hook.before_commit(conn)
+    token = _writing.set(True)
+    try:
+        with tracing.span("uow.write", {"db.system.name": engine.dialect.name}), engine.begin() as conn:
+            # Left over by a rolled-back transaction on this pooled connection.
+            conn.info.pop(_PRE_COMMIT, None)
+            conn.info.pop(_AFTER_COMMIT, None)
+            yield WriteConn(conn)
+            _run_pre_commit(conn)
+            if hook is not None:
+                hook.before_commit(conn)
+            later: dict[str, Callable[[], None]] = conn.info.pop(_AFTER_COMMIT, None) or {}
+    finally:
+        _writing.reset(token)
     if hook is not None:
         hook.after_commit()
+    for name, work in later.items():
+        try:
+            work()
+        except Exception:
+            log.exception("after-commit work %s failed (the transaction itself committed)", name)
 
 
 @contextmanager
-def read(engine: Engine) -> Iterator[Connection]:
+def read(engine: Engine) -> Iterator[ReadConn]:
     with (
         tracing.span("uow.read", {"db.system.name": engine.dialect.name}),
         engine.connect().execution_options(tally_read=True) as conn,
         conn.begin(),
     ):
-        yield conn
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        yield ReadConn(conn)
 
 
 T = TypeVar("T")

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row
+from sqlalchemy import Engine, Row
 
 from tally.clock import Clock
 from tally.contracts import recurring
 from tally.contracts import service as contracts
 from tally.db import uow
+from tally.db.uow import WriteConn
 from tally.invoices import repository as repo
 from tally.invoices import service
 from tally.invoices.inputs import Catalog, Loader
@@ -84,7 +85,7 @@ def process_batch(
 
 
 def finalize_contracts(
-    conn: Connection,
+    conn: WriteConn,
     tenant_id: str,
     contract_ids: list[str],
     now: datetime,
@@ -115,7 +116,7 @@ def finalize_contracts(
 
 
 def _finalize_contract(
-    conn: Connection,
+    conn: WriteConn,
     loader: Loader,
     crow: Row[Any],
     now: datetime,

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Row
 from tally.billing_providers import service as billing_providers
 from tally.contracts import ledger
 from tally.contracts import service as contracts
+from tally.db.uow import WriteConn
 from tally.errors import BadRequest, Conflict, NotFound
 from tally.invoices import documents
 from tally.invoices import repository as repo
@@ -82,7 +83,7 @@ def grace(conn: Connection, tenant_id: str) -> timedelta:
     return late_gate.grace_of(repo.tenant_settings(conn, tenant_id))
 
 
-def set_grace(conn: Connection, tenant_id: str, hours: Decimal) -> None:
+def set_grace(conn: WriteConn, tenant_id: str, hours: Decimal) -> None:
     if hours < 0 or hours > 24 * 90:
         raise BadRequest("grace_period_hours: must be between 0 and 2160")
     settings = repo.tenant_settings(conn, tenant_id)
@@ -349,7 +350,7 @@ def _deductions(inv: Invoice, inv_id: str, contract_id: str) -> list[ledger.Dedu
 
 
 def finalize(
-    conn: Connection,
+    conn: WriteConn,
     loader: Loader,
     crow: Row[Any],
     key: Key,
@@ -554,7 +555,7 @@ def _locate(conn: Connection, loader: Loader, tenant_id: str, inv_id: str, now: 
     raise NotFound(f"Invoice {inv_id} not found")
 
 
-def void(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> str:
+def void(conn: WriteConn, tenant_id: str, inv_id: str, now: datetime) -> str:
     loader = Loader(conn, tenant_id)
     e = _locate(conn, loader, tenant_id, inv_id, now)
     if e.status == VOID:
@@ -584,7 +585,7 @@ def void(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> str:
     return inv_id
 
 
-def regenerate(conn: Connection, tenant_id: str, inv_id: str, now: datetime) -> str:
+def regenerate(conn: WriteConn, tenant_id: str, inv_id: str, now: datetime) -> str:
     row = repo.get(conn, tenant_id, inv_id, lock=True)
     if row is None:
         # A draft that never left DRAFT has no row; it exists (not voided) or it does not exist at all.

@@ -45,6 +45,7 @@ from tally.contracts import thresholds as config
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.custom_fields import service as custom_fields
 from tally.db import uow
+from tally.db.uow import WriteConn
 from tally.db.upsert import insert_ignore, upsert_many
 from tally.invoices import repository as repo
 from tally.invoices import service
@@ -226,7 +227,8 @@ def evaluate(
         drafts.clear()
     if at is not None:
         scheduled = service.Key(crow.id, service.SCHEDULED, at, at)
-        service.finalize(conn, loader, crow, scheduled, now, known_unsettled=True)
+        # Not a dry run, so `conn` is the write its callers opened (`run`, `evaluate_now`).
+        service.finalize(WriteConn(conn), loader, crow, scheduled, now, known_unsettled=True)
     return grants
 
 

@@ -299,13 +299,13 @@ def prune(engine: Engine, clock: Clock, retention: timedelta) -> int:
     removed = 0
     for tenant_id in tenant_ids:
         while True:
-            with uow.read(engine) as conn:
-                if not settled(conn, tenant_id):
+            with uow.read(engine) as rconn:
+                if not settled(rconn, tenant_id):
                     break
-            with uow.write(engine) as conn:
-                ids = settled(conn, tenant_id)  # again, under the write lock
-                conn.execute(delete(webhook_deliveries).where(D.event_id.in_(ids)))
-                conn.execute(delete(webhook_events).where(V.id.in_(ids)))
+            with uow.write(engine) as wconn:
+                ids = settled(wconn, tenant_id)  # again, under the write lock
+                wconn.execute(delete(webhook_deliveries).where(D.event_id.in_(ids)))
+                wconn.execute(delete(webhook_events).where(V.id.in_(ids)))
             removed += len(ids)
             if len(ids) < PRUNE_BATCH:
                 break
