@@ -196,40 +196,32 @@ class AmendContract(Req):
     total_contract_value: Num | None = None
 
 
-class CreateCustomerCommit(Req):
+class CreateCustomerBalanceFields(Req):
+    """A customer-level commit's and credit's shared fields (/v1/contracts/customerCommits/create and
+    /customerCredits/create)."""
+
     access_schedule: CommitAccessSchedule
     customer_id: Id
     priority: Num
     product_id: Id
-    type: Literal["PREPAID", "POSTPAID"]
     applicable_contract_ids: list[Id] | None = None
     applicable_product_ids: list[Id] | None = None
     applicable_product_tags: list[Str] | None = None
     custom_fields: dict[Str, Str] | None = None
     description: Str | None = None
+    name: Str | None = None
+    netsuite_sales_order_id: Id | None = None
+    rate_type: Literal["COMMIT_RATE", "LIST_RATE"] | None = None
+    salesforce_opportunity_id: Id | None = None
+    specifiers: list[CommitSpecifierInput] | None = None
+    uniqueness_key: Str | None = None
+
+
+class CreateCustomerCommit(CreateCustomerBalanceFields):
+    type: Literal["PREPAID", "POSTPAID"]
     invoice_contract_id: Id | None = None
     invoice_schedule: CommitInvoiceSchedule | None = None
-    name: Str | None = None
-    netsuite_sales_order_id: Id | None = None
-    rate_type: Literal["COMMIT_RATE", "LIST_RATE"] | None = None
-    salesforce_opportunity_id: Id | None = None
-    specifiers: list[CommitSpecifierInput] | None = None
-    uniqueness_key: Str | None = None
 
 
-class CreateCustomerCredit(Req):
-    access_schedule: CommitAccessSchedule
-    customer_id: Id
-    priority: Num
-    product_id: Id
-    applicable_contract_ids: list[Id] | None = None
-    applicable_product_ids: list[Id] | None = None
-    applicable_product_tags: list[Str] | None = None
-    custom_fields: dict[Str, Str] | None = None
-    description: Str | None = None
-    name: Str | None = None
-    netsuite_sales_order_id: Id | None = None
-    rate_type: Literal["COMMIT_RATE", "LIST_RATE"] | None = None
-    salesforce_opportunity_id: Id | None = None
-    specifiers: list[CommitSpecifierInput] | None = None
-    uniqueness_key: Str | None = None
+class CreateCustomerCredit(CreateCustomerBalanceFields):
+    pass

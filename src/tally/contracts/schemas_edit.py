@@ -124,35 +124,29 @@ class AddRevenueSystemConfigurationUpdate(Req):
     schedule: AddBillingProviderConfigurationUpdateSchedule
 
 
-class UpdateCommit(Req):
+class UpdateBalanceFields(Req):
+    """What a v2 edit may change on a commit and on a credit alike."""
+
+    access_schedule: UpdateCommitAccessSchedule | None = None
+    applicable_product_ids: list[Id] | None = None
+    applicable_product_tags: list[Str] | None = None
+    description: Str | None = None
+    hierarchy_configuration: CommitHierarchyConfiguration | None = None
+    name: Str | None = None
+    netsuite_sales_order_id: Id | None = None
+    priority: Num | None = None
+    product_id: Id | None = None
+    rate_type: Literal["LIST_RATE", "COMMIT_RATE"] | None = None
+    rollover_fraction: Num | None = None
+
+
+class UpdateCommit(UpdateBalanceFields):
     commit_id: Id
-    access_schedule: UpdateCommitAccessSchedule | None = None
-    applicable_product_ids: list[Id] | None = None
-    applicable_product_tags: list[Str] | None = None
-    description: Str | None = None
-    hierarchy_configuration: CommitHierarchyConfiguration | None = None
     invoice_schedule: UpdateCommitInvoiceSchedule | None = None
-    name: Str | None = None
-    netsuite_sales_order_id: Id | None = None
-    priority: Num | None = None
-    product_id: Id | None = None
-    rate_type: Literal["LIST_RATE", "COMMIT_RATE"] | None = None
-    rollover_fraction: Num | None = None
 
 
-class UpdateCredit(Req):
+class UpdateCredit(UpdateBalanceFields):
     credit_id: Id
-    access_schedule: UpdateCommitAccessSchedule | None = None
-    applicable_product_ids: list[Id] | None = None
-    applicable_product_tags: list[Str] | None = None
-    description: Str | None = None
-    hierarchy_configuration: CommitHierarchyConfiguration | None = None
-    name: Str | None = None
-    netsuite_sales_order_id: Id | None = None
-    priority: Num | None = None
-    product_id: Id | None = None
-    rate_type: Literal["LIST_RATE", "COMMIT_RATE"] | None = None
-    rollover_fraction: Num | None = None
 
 
 class UpdatePrepaidBalanceThresholdConfigurationCommit(Req):

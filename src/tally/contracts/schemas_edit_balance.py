@@ -15,8 +15,9 @@ from tally.contracts.schemas_terms import (
 from tally.kit.api import Id, Num, Req, Str
 
 
-class EditCommit(Req):
-    commit_id: Id
+class EditBalanceFields(Req):
+    """What /v2/contracts/commits/edit and /credits/edit may change alike."""
+
     customer_id: Id
     access_schedule: UpdateCommitAccessSchedule | None = None
     applicable_contract_ids: list[Id] | None = None
@@ -24,26 +25,18 @@ class EditCommit(Req):
     applicable_product_tags: list[Str] | None = None
     description: Str | None = None
     hierarchy_configuration: CommitHierarchyConfiguration | None = None
+    name: Str | None = None
+    priority: Num | None = None
+    product_id: Id | None = None
+    rate_type: Literal["LIST_RATE", "COMMIT_RATE"] | None = None
+    specifiers: list[CommitSpecifierInput] | None = None
+
+
+class EditCommit(EditBalanceFields):
+    commit_id: Id
     invoice_contract_id: Id | None = None
     invoice_schedule: UpdateCommitInvoiceSchedule | None = None
-    name: Str | None = None
-    priority: Num | None = None
-    product_id: Id | None = None
-    rate_type: Literal["LIST_RATE", "COMMIT_RATE"] | None = None
-    specifiers: list[CommitSpecifierInput] | None = None
 
 
-class EditCredit(Req):
+class EditCredit(EditBalanceFields):
     credit_id: Id
-    customer_id: Id
-    access_schedule: UpdateCommitAccessSchedule | None = None
-    applicable_contract_ids: list[Id] | None = None
-    applicable_product_ids: list[Id] | None = None
-    applicable_product_tags: list[Str] | None = None
-    description: Str | None = None
-    hierarchy_configuration: CommitHierarchyConfiguration | None = None
-    name: Str | None = None
-    priority: Num | None = None
-    product_id: Id | None = None
-    rate_type: Literal["LIST_RATE", "COMMIT_RATE"] | None = None
-    specifiers: list[CommitSpecifierInput] | None = None

@@ -256,7 +256,9 @@ class RecurringCommitSubscriptionConfig(Req):
     allocation: Literal["INDIVIDUAL", "POOLED"] | None = None
 
 
-class RecurringCommit(Req):
+class RecurringBalanceFields(Req):
+    """A recurring commit's and recurring credit's shared fields."""
+
     access_amount: RecurringCommitAccessAmount
     commit_duration: RecurringCommitCommitDuration
     priority: Num
@@ -267,44 +269,28 @@ class RecurringCommit(Req):
     description: Str | None = None
     ending_before: Ts | None = None
     hierarchy_configuration: CommitHierarchyConfiguration | None = None
-    invoice_amount: RecurringCommitInvoiceAmount | None = None
     name: Str | None = None
     netsuite_sales_order_id: Id | None = None
     proration: Literal["NONE", "FIRST", "LAST", "FIRST_AND_LAST"] | None = None
-    proration_rounding: RecurringCommitProrationRounding | None = None
     rate_type: Literal["COMMIT_RATE", "LIST_RATE"] | None = None
     recurrence_frequency: Literal["MONTHLY", "QUARTERLY", "ANNUAL", "WEEKLY", "DAILY"] | None = None
     rollover_fraction: Num | None = None
     specifiers: list[CommitSpecifierInput] | None = None
     subscription_config: RecurringCommitSubscriptionConfig | None = None
     temporary_id: Id | None = None
+
+
+class RecurringCommit(RecurringBalanceFields):
+    invoice_amount: RecurringCommitInvoiceAmount | None = None
+    proration_rounding: RecurringCommitProrationRounding | None = None
 
 
 class RecurringCreditProrationRounding(Req):
     access: RecurringCommitProrationRoundingAccess | None = None
 
 
-class RecurringCredit(Req):
-    access_amount: RecurringCommitAccessAmount
-    commit_duration: RecurringCommitCommitDuration
-    priority: Num
-    product_id: Id
-    starting_at: Ts
-    applicable_product_ids: list[Id] | None = None
-    applicable_product_tags: list[Str] | None = None
-    description: Str | None = None
-    ending_before: Ts | None = None
-    hierarchy_configuration: CommitHierarchyConfiguration | None = None
-    name: Str | None = None
-    netsuite_sales_order_id: Id | None = None
-    proration: Literal["NONE", "FIRST", "LAST", "FIRST_AND_LAST"] | None = None
+class RecurringCredit(RecurringBalanceFields):
     proration_rounding: RecurringCreditProrationRounding | None = None
-    rate_type: Literal["COMMIT_RATE", "LIST_RATE"] | None = None
-    recurrence_frequency: Literal["MONTHLY", "QUARTERLY", "ANNUAL", "WEEKLY", "DAILY"] | None = None
-    rollover_fraction: Num | None = None
-    specifiers: list[CommitSpecifierInput] | None = None
-    subscription_config: RecurringCommitSubscriptionConfig | None = None
-    temporary_id: Id | None = None
 
 
 class ResellerRoyaltyAwsOptions(Req):
