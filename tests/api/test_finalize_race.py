@@ -23,8 +23,9 @@ from tally.contracts.schemas import AddManualBalanceEntry
 from tally.contracts.service import row as contract_row
 from tally.db import uow
 from tally.invoices import service
+from tally.invoices.finalizer import PassResult, finalize_contracts
 from tally.invoices.inputs import Catalog, Loader
-from tally.jobs.worker import PassResult, finalize_contracts, run_pass
+from tally.jobs.worker import run_pass
 from tally.models.contracts import ledger_entries
 from tally.models.invoices import invoices
 from tally.models.tenants import tenants

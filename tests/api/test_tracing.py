@@ -34,7 +34,7 @@ from tally.db import migrate, uow
 from tally.db.engine import make_engine
 from tally.jobs.worker import run_pass
 from tally.server.app import create_app
-from tally.settings import Settings
+from tally.settings import Settings, load
 from tally.webhooks.outbox import enqueue
 from tests.conftest import serving
 from tests.support.servers import create_pg_database, drop_pg_database, eventually, free_port
@@ -225,7 +225,7 @@ def test_requests_are_server_spans_with_database_children(traced: Traced) -> Non
 def test_worker_pass_and_webhook_delivery_spans(
     traced: Traced, monkeypatch: pytest.MonkeyPatch, receiver: Receiver
 ) -> None:
-    # The worker pass reads its settings from the environment, as `tally worker` does.
+    # The worker reads its settings from the environment once per process, as `tally worker` does.
     monkeypatch.setenv("TALLY_DATA_DIR", str(traced.settings.data_dir))
     monkeypatch.setenv("TALLY_DATABASE_URL", traced.settings.database_url)
     monkeypatch.setenv("TALLY_WEBHOOKS_ALLOW_PRIVATE_URLS", "1")
@@ -243,7 +243,7 @@ def test_worker_pass_and_webhook_delivery_spans(
         event_id = enqueue(conn, traced.tenant_id, "test.traced", {"n": "1"}, datetime.now(UTC))
     traced.exporter.clear()
 
-    run_pass(traced.engine, SystemClock())
+    run_pass(traced.engine, SystemClock(), settings=load())
 
     assert [path for path, _ in receiver.posts] == ["/hook"]
     assert json.loads(receiver.posts[0][1])["id"] == event_id

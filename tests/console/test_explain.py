@@ -20,7 +20,11 @@ OTHER = "other_event"
 
 
 def _setup(
-    server: Running, agg: str, key: str | None, events: list[tuple[int, dict[str, Any]]]
+    server: Running,
+    agg: str,
+    key: str | None,
+    events: list[tuple[int, dict[str, Any]]],
+    rate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A metric of `agg` over `key`, a FLAT $0.01 product on a rate card, a customer (events sent to its
     ingest alias) on a contract from this month's start, and `events` (hour offset, properties)."""
@@ -41,7 +45,11 @@ def _setup(
     product = c.v1.contracts.products.create(name=f"P {uid}", type="USAGE", billable_metric_id=metric).data.id
     card = c.v1.contracts.rate_cards.create(name=f"card {uid}").data.id
     c.v1.contracts.rate_cards.rates.add(
-        rate_card_id=card, product_id=product, entitled=True, rate_type="FLAT", price=1, starting_at=t0
+        rate_card_id=card,
+        product_id=product,
+        entitled=True,
+        starting_at=t0,
+        **(rate or {"rate_type": "FLAT", "price": 1}),
     )
     alias = f"alias-{uid}"
     customer = c.v1.customers.create(name=f"Explain {uid}", ingest_aliases=[alias]).data.id
@@ -247,3 +255,46 @@ def test_finalized_invoice_explains_with_its_watermark(clock_server: Running) ->
     assert x["event_count"] == 2
     assert x["late_event_count"] == 1
     assert [e["transaction_id"] for e in x["late_events"]] == [f"{s['uid']}-late"]
+
+
+def test_a_tiered_line_is_split_by_tier_down_to_each_event(clock_server: Running) -> None:
+    # SUM of n: 3 + 4 + 2 = 9 (all region us). Tiers: the first 5 units at 2 cents, the rest at 1 cent.
+    # Tier 1 holds 5 units: 5 x 2 = 10 cents; tier 2 holds 9 - 5 = 4 units: 4 x 1 = 4 cents; total $0.14.
+    # Oldest first, the events' running total goes 0 -> 3 -> 7 -> 9: event 0 holds 3 of tier 1; event 1
+    # holds the rest of tier 1 (5 - 3 = 2) and 2 of tier 2; event 2 holds 2 of tier 2.
+    tiered = {"rate_type": "TIERED", "tiers": [{"price": 2, "size": 5}, {"price": 1}]}
+    events = [(1, {"n": 3, "region": "us"}), (2, {"n": 4, "region": "us"}), (3, {"n": 2, "region": "us"})]
+    s = _setup(clock_server, "SUM", "n", events, rate=tiered)
+    x = _explain(clock_server, s)
+    assert Decimal(str(x["quantity"])) == Decimal(9) == Decimal(str(x["line_quantity"]))
+    assert [
+        (t["tier"], Decimal(str(t["starting_at"])), t["ending_before"], Decimal(str(t["quantity"])))
+        for t in x["tiers"]
+    ] == [(1, Decimal(0), 5, Decimal(5)), (2, Decimal(5), None, Decimal(4))]
+    assert [Decimal(str(t["subtotal"])) for t in x["tiers"]] == [Decimal(10), Decimal(4)]
+    assert x["events_split_by_tier"] is True
+    shares = [[(t["tier"], Decimal(str(t["quantity"]))) for t in e["tiers"]] for e in x["events"]]
+    assert shares == [[(1, Decimal(3))], [(1, Decimal(2)), (2, Decimal(2))], [(2, Decimal(2))]]
+    # The console shows the tier table with money, and each event's shares.
+    c = sign_in(clock_server)
+    r = c.get(f"/ui/customers/{s['customer']}/invoices/{s['invoice'].id}/explain?line={s['index']}")
+    assert r.status_code == 200
+    assert 'id="tiers"' in r.text
+    assert "$0.10" in r.text
+    assert "$0.04" in r.text
+    assert "tier 1: 2" in r.text
+    assert "tier 2: 2" in r.text
+
+
+def test_untiered_and_non_additive_lines_carry_no_event_shares(clock_server: Running) -> None:
+    # MAX over a tiered rate: the line is split by tier (max 7: 5 in tier 1, 2 in tier 2), but no event
+    # holds a share of a maximum.
+    tiered = {"rate_type": "TIERED", "tiers": [{"price": 2, "size": 5}, {"price": 1}]}
+    s = _setup(clock_server, "MAX", "n", [(1, {"n": 7, "region": "us"})], rate=tiered)
+    x = _explain(clock_server, s)
+    assert [Decimal(str(t["quantity"])) for t in x["tiers"]] == [Decimal(5), Decimal(2)]
+    assert x["events_split_by_tier"] is False
+    assert all(e["tiers"] == [] for e in x["events"])
+    flat = _explain(clock_server, _setup(clock_server, "COUNT", None, [(1, {})]))
+    assert flat["tiers"] == []
+    assert flat["events_split_by_tier"] is False

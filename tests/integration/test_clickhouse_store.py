@@ -32,10 +32,9 @@ from tally.db.engine import make_engine
 from tally.metering import hour_of
 from tally.metering import sql as m_sql
 from tally.usage import clickhouse, sql_metrics, store
-from tally.usage.events import AcceptedEvent
+from tally.usage.events import AcceptedEvent, Span
 from tally.usage.ingest import Job
 from tally.usage.ingest import store as ingest_store
-from tally.usage.repository import Span
 from tally.usage.service import compute, definition
 from tests.integration.test_sql_metrics import QUERIES
 

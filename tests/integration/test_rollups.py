@@ -24,8 +24,7 @@ from tally.db import migrate, uow
 from tally.db.engine import make_engine
 from tally.metering import MetricDef, reference_usage
 from tally.usage import rollups
-from tally.usage.events import AcceptedEvent
-from tally.usage.repository import Span
+from tally.usage.events import AcceptedEvent, Span
 from tally.usage.service import compute
 from tests.support.servers import create_pg_database, drop_pg_database
 

@@ -35,7 +35,7 @@ from tally.rating import inputs as ri
 from tally.rating.periods import Period
 from tally.rating.results import Invoice, LineType
 from tally.usage import service as usage
-from tally.usage.repository import Span
+from tally.usage.events import Span
 from tally.wire import encode_json, format_timestamp
 
 _DAY_US = 86_400 * 1_000_000

@@ -424,7 +424,7 @@ def _serve(
     embedded = settings.is_sqlite if billing_worker is None else billing_worker
     from tally.jobs.worker import Worker
 
-    worker = Worker(engine, clock, settings.worker_interval_seconds) if embedded else None
+    worker = Worker(engine, clock, settings.worker_interval_seconds, settings) if embedded else None
     # uvicorn handles SIGTERM/SIGINT gracefully, then raises the signal again for the handler that was
     # installed before it ran: make that a no-op, so the cleanup below runs and the exit code is 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -535,12 +535,12 @@ def worker(
         _serve_worker_metrics(metrics_sock, engine)
     clock = _clock(settings, engine)
     if once:
-        result = run_pass(engine, clock)
+        result = run_pass(engine, clock, settings=settings)
         _tracing_done()
         typer.echo(f"finalized {result.finalized} invoice(s) on {result.contracts} contract(s)")
         return
     typer.echo("tally billing worker running", err=True)
-    loop = Worker(engine, clock, settings.worker_interval_seconds)
+    loop = Worker(engine, clock, settings.worker_interval_seconds, settings)
     # SIGTERM/SIGINT: finish the batch in hand (its transaction commits), then exit.
     signal.signal(signal.SIGTERM, lambda *_: loop.stop())
     signal.signal(signal.SIGINT, lambda *_: loop.stop())

@@ -32,7 +32,7 @@ from tally.clock import Clock
 from tally.collection import amounts
 from tally.db import uow
 from tally.ids import new_id
-from tally.invoices import repository as invoices
+from tally.invoices import service as invoices
 from tally.kit import metrics
 from tally.models.audit import audit_logs
 from tally.models.billing_providers import customer_billing_configurations as configs_t
@@ -136,8 +136,8 @@ def claim(conn: Connection, now: datetime, limit: int = BATCH) -> list[Claimed]:
         cfg = conn.execute(
             select(configs_t.c.configuration).where(configs_t.c.id == row.configuration_id)
         ).scalar()
-        inv = invoices.get(conn, row.tenant_id, row.invoice_id)
-        doc = decode_json(inv.snapshot.encode()) if inv is not None and inv.snapshot else None
+        snapshot = invoices.issued_snapshot(conn, row.tenant_id, row.invoice_id)
+        doc = decode_json(snapshot.encode()) if snapshot is not None else None
         out.append(Claimed(row, lease, dict(cfg or {}), doc))
     return out
 

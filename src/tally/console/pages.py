@@ -313,6 +313,10 @@ def explain_page(
             now=ctx.now(),
         )
     base = invoice_url(customer_id, invoice_id)
+    priced = invoice_render.Money(out["credit_type"])
+    for t in out["tiers"]:
+        t["price_text"] = priced.price(t["price"])
+        t["subtotal_text"] = priced.amount(t["subtotal"])
     nxt = out["next_offset"]
     return render(
         request,

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row
 
 from tally.contracts import ledger
 from tally.contracts import repository as repo
@@ -67,6 +67,11 @@ def create_customer_balance(
         doc["uniqueness_key"] = key
     insert_balance(conn, tenant_id, req.customer_id, None, doc, custom, now)
     return str(doc["id"])
+
+
+def of_contract(conn: Connection, tenant_id: str, contract_id: str) -> list[Row[Any]]:
+    """The stored commits and credits of one contract (archived ones too), in id order."""
+    return repo.balances_of_contracts(conn, tenant_id, [contract_id])
 
 
 def _visible(

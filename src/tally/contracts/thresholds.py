@@ -2,9 +2,9 @@
 applies to the stored configuration, and the hook that evaluates a contract as soon as it is written.
 
 Billing itself (the commits a crossing grants, their invoices) lives in `tally.invoices.thresholds`,
-a layer above; it registers its evaluator here with `on_write`, so the contract endpoints can ask for the
-immediate evaluation Metronome promises ("toggling is_enabled to true results in an immediate
-evaluation") without importing the invoice layer.
+a layer above; tally.jobs.wiring registers its evaluator here with `on_write`, so the contract
+endpoints can ask for the immediate evaluation Metronome promises ("toggling is_enabled to true results
+in an immediate evaluation") without importing the invoice layer.
 """
 
 from __future__ import annotations
@@ -142,9 +142,14 @@ _evaluators: list[Evaluator] = []
 
 
 def on_write(evaluator: Evaluator) -> None:
-    """Register the threshold evaluator (done once by tally.invoices.thresholds at import)."""
+    """Register the threshold evaluator (tally.jobs.wiring.install, when the application is built)."""
     if evaluator not in _evaluators:
         _evaluators.append(evaluator)
+
+
+def evaluators() -> tuple[Evaluator, ...]:
+    """The registered evaluators (tally.jobs.wiring)."""
+    return tuple(_evaluators)
 
 
 def written(engine: Engine, tenant_id: str, contract_id: str, now: datetime, req: Any) -> None:

@@ -9,6 +9,11 @@ increase over the period, so the last value before the period is subtracted.
 
 A finalized invoice explains exactly what it billed: only events at or below its stored events watermark
 count; events of the period that arrived after it (late events) are listed apart and not counted.
+
+A tiered line is also split by tier: the line's own tier rows, and, for the additive aggregations (COUNT
+and SUM), each event's share of each tier. Events fill the tiers in the order the store returns them
+(oldest first): an event whose running total goes from a to b holds the part of [a, b) that lies in each
+tier, so the shares of all events add up to each tier's quantity (docs/decisions.md, "Explain").
 """
 
 from __future__ import annotations
@@ -29,10 +34,51 @@ from tally.metering import Accumulator, Contribution, MetricDef, group_sort_key,
 from tally.metering.values import string_form
 from tally.money.format import plain
 from tally.usage import store
-from tally.usage.repository import RawEvent
+from tally.usage.events import RawEvent
 from tally.wire import format_timestamp, parse_timestamp
 
 LATE_SHOWN = 100
+ADDITIVE = ("COUNT", "SUM")
+
+
+@dataclass(frozen=True)
+class Tier:
+    number: int  # 1-based, as the invoice names its tier rows
+    starting_at: Decimal
+    ending_before: Decimal | None  # the next tier's start; None for the last tier
+    price: Decimal
+    quantity: Decimal
+    subtotal: Decimal
+
+
+def _tiers(li: dict[str, Any]) -> list[Tier]:
+    """The line's tier rows (its `sub_line_items`, one tier each), lowest first."""
+    rows = [t for sub in li.get("sub_line_items") or [] for t in sub.get("tiers") or []]
+    starts = [Decimal(str(t.get("starting_at") or 0)) for t in rows]
+    return [
+        Tier(
+            number=i + 1,
+            starting_at=starts[i],
+            ending_before=starts[i + 1] if i + 1 < len(starts) else None,
+            price=Decimal(str(t["price"])),
+            quantity=Decimal(str(t["quantity"])),
+            subtotal=Decimal(str(t["subtotal"])),
+        )
+        for i, t in enumerate(rows)
+    ]
+
+
+def tier_shares(tiers: list[Tier], before: Decimal, after: Decimal) -> list[tuple[int, Decimal]]:
+    """The part of the running total's move from `before` to `after` that lies in each tier (negative when
+    the total falls), as (tier number, quantity), only the tiers it touches."""
+    lo, hi, sign = (before, after, 1) if after >= before else (after, before, -1)
+    out = []
+    for t in tiers:
+        top = hi if t.ending_before is None else min(hi, t.ending_before)
+        part = top - max(lo, t.starting_at)
+        if part > 0:
+            out.append((t.number, part * sign))
+    return out
 
 
 @dataclass
@@ -77,7 +123,13 @@ def _value(metric: MetricDef, c: Contribution) -> str | None:
     return None if c.quantity is None else plain(c.quantity)
 
 
-def _event_doc(metric: MetricDef, used: list[str], ev: RawEvent, c: Contribution) -> dict[str, Any]:
+def _event_doc(
+    metric: MetricDef,
+    used: list[str],
+    ev: RawEvent,
+    c: Contribution,
+    shares: list[tuple[int, Decimal]] | None = None,
+) -> dict[str, Any]:
     return {
         "transaction_id": ev.transaction_id,
         "customer_id": ev.customer_id,
@@ -86,6 +138,7 @@ def _event_doc(metric: MetricDef, used: list[str], ev: RawEvent, c: Contribution
         "properties": {k: ev.properties[k] for k in used if k in ev.properties},
         "value": _value(metric, c),
         "group_values": {p: string_form(ev.properties.get(p)) for p in metric.group_properties},
+        "tiers": [{"tier": n, "quantity": q} for n, q in shares or []],
     }
 
 
@@ -136,6 +189,12 @@ def explain(
     late: list[dict[str, Any]] = []
     matched = late_count = 0
     used = _used(metric)
+    tiers = _tiers(li)
+    # Per-event tier shares only where the events' running total is the line's quantity scale (COUNT and
+    # SUM with no quantity conversion on the product); otherwise the line's tier rows alone are shown.
+    agg = metric.aggregation_type
+    per_event = bool(tiers) and agg in ADDITIVE
+    running = Decimal(0)
     for ev in events:
         c = counted(ev)
         if c is None:
@@ -148,15 +207,24 @@ def explain(
         total.add(c, ev.timestamp, ev.transaction_id)
         g = metric.group_values(ev.properties)
         splits.setdefault(g, _Split()).acc.add(c, ev.timestamp, ev.transaction_id)
+        shares = None
+        if per_event:
+            step = Decimal(1) if agg == "COUNT" else (c.quantity or Decimal(0))
+            shares = tier_shares(tiers, running, running + step)
+            running += step
         if offset <= matched < offset + limit:
-            page.append(_event_doc(metric, used, ev, c))
+            page.append(_event_doc(metric, used, ev, c, shares))
         matched += 1
     quantity = total.value(metric.aggregation_type) or Decimal(0)
     before = None
     if metric.aggregation_type == "LATEST":
         before = _latest_before(conn, tenant_id, keys, entry, lo, counted, watermark)
         quantity -= before or Decimal(0)
-    agg = metric.aggregation_type
+    line_quantity = li.get("quantity")
+    if per_event and (line_quantity is None or Decimal(str(line_quantity)) != quantity):
+        for ev_doc in page:  # a converted or rounded quantity: the events' scale is not the tiers'
+            ev_doc["tiers"] = []
+        per_event = False
     return {
         "invoice_id": doc["id"],
         "customer_id": customer_id,
@@ -171,6 +239,7 @@ def explain(
         "starting_at": format_timestamp(lo),
         "ending_before": format_timestamp(hi),
         "line_quantity": li.get("quantity"),
+        "credit_type": li.get("credit_type") or doc["credit_type"],
         "quantity": quantity,
         "value_before_period": before,
         "events_watermark": watermark,
@@ -185,6 +254,18 @@ def explain(
         ]
         if metric.group_properties
         else [],
+        "tiers": [
+            {
+                "tier": t.number,
+                "starting_at": t.starting_at,
+                "ending_before": t.ending_before,
+                "price": t.price,
+                "quantity": t.quantity,
+                "subtotal": t.subtotal,
+            }
+            for t in tiers
+        ],
+        "events_split_by_tier": per_event,
         "late_event_count": late_count,
         "late_events": late,
         "next_offset": offset + limit if matched > offset + limit else None,

@@ -37,7 +37,7 @@ from tally.rating import inputs as ri
 from tally.rating.from_wire import contract_from_wire
 from tally.rating.periods import Period
 from tally.usage import service as usage
-from tally.usage.repository import Span
+from tally.usage.events import Span
 
 Versions = list[tuple[datetime, products.ProductView]]
 

@@ -135,6 +135,11 @@ class ExplainLine(Req):
     next_page: str | None = None
 
 
+class EventTierShareDoc(Doc):
+    tier: int  # 1-based, as the invoice's tier rows
+    quantity: WireNum  # the event's part of that tier (COUNT and SUM lines)
+
+
 class ExplainedEventDoc(Doc):
     transaction_id: str
     customer_id: str
@@ -143,6 +148,16 @@ class ExplainedEventDoc(Doc):
     properties: dict[str, Any]  # only the properties the billable metric reads
     value: str | None  # what the event contributes: 1 (COUNT), the number, or the distinct value (UNIQUE)
     group_values: dict[str, str | None]
+    tiers: list[EventTierShareDoc]  # empty unless the line is tiered and COUNT or SUM
+
+
+class TierSplitDoc(Doc):
+    tier: int
+    starting_at: WireNum
+    ending_before: WireNum | None
+    price: WireNum
+    quantity: WireNum
+    subtotal: WireNum
 
 
 class GroupSplitDoc(Doc):
@@ -164,12 +179,15 @@ class ExplanationDoc(Doc):
     starting_at: WireTs
     ending_before: WireTs
     line_quantity: WireNum | None
+    credit_type: dict[str, Any]  # what the tier prices and subtotals are in
     quantity: WireNum  # the events re-aggregated: equal to line_quantity
     value_before_period: WireNum | None  # LATEST: the last value before the period (the line bills the rise)
     events_watermark: int | None  # finalized invoices: only events at or below this log position count
     event_count: int
     events: list[ExplainedEventDoc]
     groups: list[GroupSplitDoc]
+    tiers: list[TierSplitDoc]  # the line's tier rows; empty for an untiered line
+    events_split_by_tier: bool  # whether each event carries its share of each tier
     late_event_count: int
     late_events: list[ExplainedEventDoc]
     next_page: str | None

@@ -262,6 +262,12 @@ def with_number(doc: dict[str, Any], row: Row[Any]) -> dict[str, Any]:
     return doc
 
 
+def issued_snapshot(conn: Connection, tenant_id: str, inv_id: str) -> str | None:
+    """The stored JSON document of an issued invoice (None for an unknown id or an invoice with none)."""
+    row = repo.get(conn, tenant_id, inv_id)
+    return row.snapshot if row is not None and row.snapshot else None
+
+
 def _key_of(row: Row[Any]) -> Key:
     return Key(row.contract_id, row.kind, row.period_start, row.period_end)
 

@@ -38,8 +38,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, Text, case, func, null, select, type_coerce, update
 
 from tally.clock import Clock
+from tally.contracts import balances as contract_balances
 from tally.contracts import ledger
-from tally.contracts import repository as contract_repo
 from tally.contracts import service as contracts
 from tally.contracts import thresholds as config
 from tally.credit_types.builtin import USD_CENTS_ID
@@ -147,9 +147,6 @@ def evaluate_now(engine: Engine, tenant_id: str, contract_id: str, now: datetime
     """The immediate evaluation after a contract create / v2 edit (SPEC §5.10: is_enabled triggers one)."""
     with uow.write(engine) as conn:
         evaluate(conn, tenant_id, contract_id, now, Catalog(), skip_locked=False)
-
-
-config.on_write(evaluate_now)
 
 
 def sync(engine: Engine, clock: Clock) -> int:
@@ -430,7 +427,7 @@ def _grant(
     commit = cfg["commit"]
     earlier = [
         b
-        for b in contract_repo.balances_of_contracts(conn, crow.tenant_id, [crow.id])
+        for b in contract_balances.of_contract(conn, crow.tenant_id, crow.id)
         if (b.doc.get("threshold_billing") or {}).get("source") == plan.source
     ]
     commit_id = str(uuid.uuid5(uuid.UUID(crow.id), f"threshold:{plan.source}:{len(earlier)}"))
@@ -508,7 +505,7 @@ def _tracked(conn: Connection, crow: Row[Any], tracker: dict[str, Any], period: 
     specs = tracker.get("applicable_spend_specifiers") or []
     ct_id = tracker.get("credit_type_id") or USD_CENTS_ID
     out = ZERO
-    for b in contract_repo.balances_of_contracts(conn, crow.tenant_id, [crow.id]):
+    for b in contract_balances.of_contract(conn, crow.tenant_id, crow.id):
         if b.kind != "PREPAID" or b.archived_at is not None:
             continue
         sched = b.doc.get("invoice_schedule") or {}

@@ -33,5 +33,5 @@ def get_test_clock(request: Request, ctx: CtxDep, _req: JsonBody[NoFields]) -> J
 def set_test_clock(request: Request, ctx: CtxDep, req: JsonBody[SetTestClock]) -> JSONResponse:
     clock = _clock(request)
     clock.set(req.now)
-    result = run_pass(ctx.engine, clock)
+    result = run_pass(ctx.engine, clock, settings=request.app.state.settings)
     return data({"now": format_timestamp(clock.now()), "finalized_invoices": result.finalized})

@@ -1,13 +1,11 @@
-"""The billing worker: finalize what has fallen due, a batch of contracts per transaction.
+"""The billing worker: one pass does everything that has fallen due, in a fixed order of steps.
 
-Work is durable because it is derived from the database, never held in memory: `billing_state` holds,
-per contract, the next time something falls due (a usage period closing after the tenant's grace
-period, or a SCHEDULED invoice date). A pass (1) tracks contracts that are new or edited since their
-schedule was computed, then (2) repeatedly claims a batch of due contracts (`FOR UPDATE SKIP LOCKED` on
-PostgreSQL, so concurrent `tally worker` processes never take the same one; SQLite serializes writers),
-finalizes their due invoices (each contract in a savepoint) and stores their next due times, all in one
-transaction. A crash rolls the batch back to due, and the next pass (after a restart) does it again;
-finalization is idempotent (the invoice key is unique), so nothing is finalized twice.
+The steps are listed in `STEPS`, in the order a pass runs them, each with one error policy: a step that
+raises is logged and the pass goes on to the next step (each step keeps its work durable in the database,
+so the next pass retries what failed). Finalizing invoices comes first (tally.invoices.finalizer) and
+stops between batches when the worker is asked to stop; webhook delivery comes last, so the events the
+other steps queue go out in the same pass. Settings are read once per process (`Worker` is given them;
+`run_pass` reads them once when not).
 """
 
 from __future__ import annotations
@@ -15,151 +13,74 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import Connection, Engine, Row
+from sqlalchemy import Engine
 
 from tally import tracing
 from tally.alerts.evaluate import evaluate_due
 from tally.clock import Clock
 from tally.collection import sync as stripe_sync
-from tally.contracts import recurring
-from tally.contracts import service as contracts
-from tally.db import uow
-from tally.invoices import repository as repo
-from tally.invoices import service, thresholds
-from tally.invoices.inputs import Catalog, Loader
+from tally.invoices import finalizer, thresholds
+from tally.invoices.finalizer import PassResult
+from tally.invoices.inputs import Catalog
 from tally.kit import metrics
 from tally.notifications.lifecycle import fire_due
-from tally.settings import load
-from tally.usage import late_gate
+from tally.settings import Settings, load
 from tally.webhooks.delivery import deliver_due, prune
 
 log = logging.getLogger("tally.worker")
-RETRY_AFTER = timedelta(minutes=15)
-BATCH = 50  # contracts per transaction
+
+__all__ = ["STEPS", "PassResult", "Step", "Worker", "run_pass"]
 
 
-@dataclass
-class PassResult:
-    contracts: int = 0
-    finalized: int = 0
+@dataclass(frozen=True)
+class Step:
+    """One step of a pass after finalization: `run(engine, clock, settings)`."""
+
+    name: str
+    run: Callable[[Engine, Clock, Settings], object]
 
 
-def track(engine: Engine, clock: Clock, batch: int = 1000) -> int:
-    """Mark contracts that are new or edited since their schedule was computed as due now, so the claim
-    loop recomputes them. Returns how many were marked."""
-    done = 0
-    while True:
-        with uow.write(engine) as conn:
-            now = clock.now()
-            todo = repo.untracked_or_edited(conn, batch)
-            repo.track_states(conn, todo, now)
-        done += len(todo)
-        if len(todo) < batch:
-            return done
+def _thresholds(engine: Engine, clock: Clock, settings: Settings) -> None:
+    metrics.RECHARGES.inc(thresholds.run(engine, clock))  # threshold billing (SPEC §5.10-5.11)
 
 
-def process_batch(
-    engine: Engine,
-    clock: Clock,
-    graces: dict[str, timedelta] | None = None,
-    catalogs: dict[str, Catalog] | None = None,
-    size: int = BATCH,
-) -> PassResult | None:
-    """Claim up to `size` due contracts and finalize what is due on them, in one transaction (each
-    contract in its own savepoint); None when nothing is due."""
-    graces = {} if graces is None else graces
-    catalogs = {} if catalogs is None else catalogs
-    with uow.write(engine) as conn:
-        now = clock.now()
-        states = repo.claim_due(conn, now, size)
-        if not states:
-            return None
-        result = PassResult()
-        next_due: dict[str, datetime | None] = {}
-        by_tenant: dict[str, list[str]] = {}
-        for state in states:
-            by_tenant.setdefault(state.tenant_id, []).append(state.contract_id)
-        for tenant_id, ids in sorted(by_tenant.items()):  # one tenant order: slots never wait in a cycle
-            if tenant_id not in graces:
-                graces[tenant_id] = service.grace(conn, tenant_id)
-            catalog = catalogs.setdefault(tenant_id, Catalog())
-            next_due |= finalize_contracts(conn, tenant_id, ids, now, graces[tenant_id], catalog, result)
-        repo.set_next_due(conn, next_due, now)
-        return result
+def _webhooks(engine: Engine, clock: Clock, settings: Settings) -> None:
+    deliver_due(engine, clock, settings)
+    prune(engine, clock, timedelta(days=settings.webhooks_retention_days))
 
 
-def finalize_contracts(
-    conn: Connection,
-    tenant_id: str,
-    contract_ids: list[str],
-    now: datetime,
-    grace: timedelta,
-    catalog: Catalog,
-    result: PassResult,
-) -> dict[str, datetime | None]:
-    """Finalize what is due on a tenant's contracts (claimed by the caller); returns each one's next due
-    time. What they all need is read in a few queries, not several per contract, and their balances stay
-    locked until commit (`ledger.prefetch`)."""
-    crows = contracts.rows(conn, tenant_id, contract_ids)
-    settled = service.settled_keys(conn, tenant_id, contract_ids)
-    loader = Loader(conn, tenant_id, catalog)
-    # Lock order, as in every finalizer: the tenant's late-data slot, then balances, then invoice rows.
-    # Both are taken here, outside the per-contract savepoints (a rolled-back savepoint drops its locks).
-    late_gate.hold_for_finalize(conn, tenant_id)
-    loader.prefetch(list(crows.values()), lock_balances=True)
-    next_due: dict[str, datetime | None] = {}
-    for contract_id in contract_ids:
-        result.contracts += 1
-        crow = crows.get(contract_id)
-        next_due[contract_id] = (
-            None
-            if crow is None
-            else _finalize_contract(conn, loader, crow, now, grace, settled.get(contract_id, set()), result)
-        )
-    return next_due
+STEPS: tuple[Step, ...] = (
+    Step("threshold billing", _thresholds),
+    # Alerts (SPEC §8.1) before delivery, which sends what they queue.
+    Step("alerts", lambda engine, clock, settings: evaluate_due(engine, clock)),
+    # Stripe collection (collection/sync.py): staged invoices out, missed webhooks reconciled.
+    Step("Stripe sync", stripe_sync.sync_due),
+    # Lifecycle moments (contract.start, segment ends, offsets) the clock has reached, into the outbox.
+    Step("lifecycle notifications", lambda engine, clock, settings: fire_due(engine, clock)),
+    # Last, so this pass's invoice.finalized and other events go out now.
+    Step("webhook delivery", _webhooks),
+)
 
 
-def _finalize_contract(
-    conn: Connection,
-    loader: Loader,
-    crow: Row[Any],
-    now: datetime,
-    grace: timedelta,
-    settled: set[tuple[str, datetime, datetime]],
-    result: PassResult,
-) -> datetime | None:
-    """Finalize what is due on one contract, in a savepoint; returns when its next work falls due."""
-    savepoint = conn.begin_nested()
-    try:
-        if crow.terms.get("recurring_commits") or crow.terms.get("recurring_credits"):
-            # Open-ended recurring commits/credits: keep children stored ahead of time.
-            recurring.materialize(conn, crow.tenant_id, crow.customer_id, crow.id, crow.terms, now)
-            loader.forget(crow.id)  # its balances may have new children
-        due, nxt = service.due_keys(conn, loader, crow, now, grace, settled)
-        for key in due:
-            if service.finalize(conn, loader, crow, key, now, known_unsettled=True):
-                result.finalized += 1
-        savepoint.commit()
-        return nxt
-    except Exception:
-        # One contract the engine refuses must not hold up everyone else: retry it later.
-        savepoint.rollback()
-        loader.forget(crow.id)  # what was read inside the savepoint may be gone
-        log.exception("cannot finalize contract %s; retrying in %s", crow.id, RETRY_AFTER)
-        return now + RETRY_AFTER
+@cache
+def _process_settings() -> Settings:
+    return load()
 
 
-def run_pass(engine: Engine, clock: Clock, stop: threading.Event | None = None) -> PassResult:
+def run_pass(
+    engine: Engine, clock: Clock, stop: threading.Event | None = None, settings: Settings | None = None
+) -> PassResult:
     """Do everything that is due now; with `stop` set, return after the batch in hand (each batch
     commits or rolls back whole, so nothing stays claimed)."""
     started = time.monotonic()
     with tracing.span("worker.pass") as span:
         try:
-            result = _run_pass(engine, clock, stop)
+            result = _run_pass(engine, clock, stop, settings or _process_settings())
         finally:
             metrics.WORKER_PASS_DURATION.observe(time.monotonic() - started)
         if span is not None:
@@ -168,30 +89,27 @@ def run_pass(engine: Engine, clock: Clock, stop: threading.Event | None = None) 
         return result
 
 
-def _backlog(engine: Engine, clock: Clock) -> None:
-    """The due-contract backlog and its lag (metrics), read once at the start of a pass."""
+def _step(name: str, work: Callable[[], object]) -> bool:
+    """The one error policy: log and go on (the next pass retries). True when the step succeeded."""
     try:
-        with uow.read(engine) as conn:
-            now = clock.now()
-            count, oldest = repo.due_backlog(conn, now)
+        work()
     except Exception:
-        log.exception("cannot read the billing backlog")
-        return
-    metrics.WORKER_DUE_CONTRACTS.set(count)
-    metrics.WORKER_LAG.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
+        log.exception("%s failed; will retry on the next pass", name)
+        return False
+    return True
 
 
-def _run_pass(engine: Engine, clock: Clock, stop: threading.Event | None) -> PassResult:
-    track(engine, clock)
-    _backlog(engine, clock)
+def _run_pass(engine: Engine, clock: Clock, stop: threading.Event | None, settings: Settings) -> PassResult:
     total = PassResult()
+    _step("tracking contracts", lambda: finalizer.track(engine, clock))
+    _step("reading the billing backlog", lambda: _backlog(engine, clock))
     graces: dict[str, timedelta] = {}
     catalogs: dict[str, Catalog] = {}
     while stop is None or not stop.is_set():
         try:
-            r = process_batch(engine, clock, graces, catalogs)
+            r = finalizer.process_batch(engine, clock, graces, catalogs)
         except Exception:
-            log.exception("billing pass failed; will retry on the next pass")
+            log.exception("billing failed; will retry on the next pass")  # the same policy as _step
             break
         if r is None:
             break
@@ -200,43 +118,36 @@ def _run_pass(engine: Engine, clock: Clock, stop: threading.Event | None) -> Pas
         metrics.INVOICES_FINALIZED.inc(r.finalized)
     if stop is not None and stop.is_set():
         return total
-    # threshold billing (SPEC §5.10-5.11); logs its own failures
-    metrics.RECHARGES.inc(thresholds.run(engine, clock))
-    evaluate_due(engine, clock)  # alerts (SPEC §8.1); logs its own failures, before delivery sends them
-    settings = load()
-    try:
-        # Stripe collection (collection/sync.py): staged invoices out, missed webhooks reconciled.
-        stripe_sync.sync_due(engine, clock, settings)
-    except Exception:
-        log.exception("Stripe sync pass failed; will retry on the next pass")
-    try:
-        # Lifecycle moments (contract.start, segment ends, offsets) the clock has reached, into the outbox.
-        fire_due(engine, clock)
-    except Exception:
-        log.exception("lifecycle notifications failed; will retry on the next pass")
-    try:
-        # After billing, so this pass's invoice.finalized events go out now.
-        deliver_due(engine, clock, settings)
-        prune(engine, clock, timedelta(days=settings.webhooks_retention_days))
-    except Exception:
-        log.exception("webhook delivery pass failed; will retry on the next pass")
+    for step in STEPS:
+        _step(step.name, lambda step=step: step.run(engine, clock, settings))  # type: ignore[misc]
     return total
+
+
+def _backlog(engine: Engine, clock: Clock) -> None:
+    """The due-contract backlog and its lag (metrics), read once at the start of a pass."""
+    now = clock.now()
+    count, oldest = finalizer.backlog(engine, now)
+    metrics.WORKER_DUE_CONTRACTS.set(count)
+    metrics.WORKER_LAG.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
 
 
 class Worker:
     """The loop `tally serve` runs in a thread (SQLite, embedded) and `tally worker` runs in production."""
 
-    def __init__(self, engine: Engine, clock: Clock, interval: float = 5.0) -> None:
+    def __init__(
+        self, engine: Engine, clock: Clock, interval: float = 5.0, settings: Settings | None = None
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.interval = interval
+        self.settings = settings or _process_settings()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run_forever(self) -> None:
         while not self._stop.is_set():
             try:
-                result = run_pass(self.engine, self.clock, self._stop)
+                result = run_pass(self.engine, self.clock, self._stop, self.settings)
                 if result.finalized:
                     log.info("finalized %d invoice(s) on %d contract(s)", result.finalized, result.contracts)
             except Exception:

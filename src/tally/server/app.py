@@ -21,6 +21,7 @@ from tally.clock import Clock, SystemClock
 from tally.collection import webhook as stripe_webhook
 from tally.console import mount as console
 from tally.errors import TallyError
+from tally.jobs import wiring
 from tally.kit.responses import JSONResponse, ok
 from tally.server import openapi, ops
 from tally.server.routes import ROUTERS, TEST_CLOCK
@@ -118,6 +119,7 @@ def create_app(settings: Settings, engine: Engine, clock: Clock | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
+    wiring.install()  # cross-domain hooks (tally.jobs.wiring), explicitly rather than by import
     audit.install(engine)  # lets the audit row of a create name the new resource (tally.audit.recorder)
     _install_error_handlers(app)
     ops.install(app, settings, engine)  # request ids, access log, /metrics, /ready

@@ -42,7 +42,7 @@ from tally.models.events import events as events_table
 from tally.usage import keys as gk
 from tally.usage import late_gate, rollups, sql_metrics
 from tally.usage import repository as repo
-from tally.usage.repository import Cell, LatestCell, RawEvent, Span
+from tally.usage.events import Cell, LatestCell, RawEvent, Span
 
 SHIP_BATCH = 20_000
 _json = msgspec.json.Encoder(decimal_format="string")

@@ -5,7 +5,6 @@ the exact decimal functions of tally.usage.sqlfuncs; PostgreSQL's NUMERIC is exa
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,15 +18,7 @@ from tally.models.usage import usage_group_values as ugv
 from tally.models.usage import usage_rollups as ur
 from tally.models.usage import usage_uniques as uu
 from tally.usage import late_gate, sqlfuncs
-
-
-@dataclass(frozen=True)
-class Span:
-    """Hours [first, end) and how they fold into windows: bucket = (hour - first) // width."""
-
-    first: int
-    end: int
-    width: int | None  # hours per window; None: one window
+from tally.usage.events import Cell, LatestCell, RawEvent, Span
 
 
 def _bucket(hour: ColumnElement[int], span: Span) -> ColumnElement[Any]:
@@ -43,16 +34,6 @@ def _dec(value: Any) -> Decimal | None:
     if value is None:
         return None
     return value if isinstance(value, Decimal) else Decimal(value)
-
-
-@dataclass(frozen=True)
-class Cell:
-    customer_key: str
-    bucket: int
-    group_key: str
-    count: int
-    total: Decimal | None
-    maximum: Decimal | None
 
 
 def sums(
@@ -87,16 +68,6 @@ def sums(
         )
     )
     return [Cell(r[0], int(r[1]), r[2], int(r[3]), _dec(r[4]), _dec(r[5])) for r in conn.execute(q)]
-
-
-@dataclass(frozen=True)
-class LatestCell:
-    customer_key: str
-    bucket: int
-    group_key: str
-    ts: datetime
-    txn: str
-    value: Decimal
 
 
 def latest(
@@ -201,19 +172,6 @@ def streaming_metric_rows(conn: Connection, tenant_id: str) -> list[Row[Any]]:
     """Every streaming metric of the tenant, archived ones included (they still meter, SPEC §2.5)."""
     q = select(bm).where(bm.c.tenant_id == tenant_id, bm.c.sql.is_(None), bm.c.aggregation_type.is_not(None))
     return list(conn.execute(q.order_by(bm.c.id)).all())
-
-
-@dataclass(frozen=True)
-class RawEvent:
-    """One accepted event as stored, with its position in the event log (usage.late_gate)."""
-
-    transaction_id: str
-    customer_id: str
-    event_type: str
-    timestamp: datetime
-    properties: dict[str, Any]
-    received_at: datetime
-    position: int
 
 
 def raw_events(

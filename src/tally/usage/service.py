@@ -38,7 +38,7 @@ from tally.metering.aggregate import Latest, later
 from tally.usage import keys as gk
 from tally.usage import repository as repo
 from tally.usage import sql_metrics, store
-from tally.usage.repository import Span
+from tally.usage.events import Span
 from tally.usage.schemas import GroupBy, ListUsage, ListUsageWithGroups, SearchEvents
 from tally.wire import format_timestamp
 

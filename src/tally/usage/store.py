@@ -28,7 +28,7 @@ from tally.metering import MetricDef
 from tally.metering.sql import SqlMetric
 from tally.usage import repository as repo
 from tally.usage import rollups, sql_metrics
-from tally.usage.repository import Cell, LatestCell, RawEvent, Span
+from tally.usage.events import Cell, LatestCell, RawEvent, Span
 
 
 class EventStore(Protocol):
