@@ -36,6 +36,7 @@ from tally.customers import service as customers
 from tally.db import uow
 from tally.errors import BadRequest
 from tally.invoices import explain, export, output
+from tally.invoices import render as invoice_render
 from tally.invoices import service as invoices
 from tally.invoices.inputs import Loader
 from tally.kit.api import parse

@@ -18,7 +18,7 @@ from tally.models.usage import usage_group_values as ugv
 from tally.models.usage import usage_rollups as ur
 from tally.models.usage import usage_uniques as uu
 from tally.usage import late_gate, sqlfuncs
-from tally.usage.events import Cell, LatestCell, RawEvent, Span
+from tally.usage.events import Cell, EventGroup, LatestCell, RawEvent, Span
 
 
 def _bucket(hour: ColumnElement[int], span: Span) -> ColumnElement[Any]:
@@ -252,15 +252,6 @@ def unknown_customer_keys(conn: Connection, tenant_id: str, after: str, limit: i
 def event_types(conn: Connection, tenant_id: str, limit: int) -> list[str]:
     """The tenant's distinct event types, in order (index ix_events_type_customer)."""
     return [r[0] for r in conn.execute(_DISTINCT_TYPES, {"t": tenant_id, "after": "", "n": limit})]
-
-
-@dataclass(frozen=True)
-class EventGroup:
-    customer_key: str
-    event_type: str
-    count: int
-    first_seen: datetime
-    last_seen: datetime
 
 
 def _group_rows(q: Any, conn: Connection) -> list[EventGroup]:

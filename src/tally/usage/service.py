@@ -38,7 +38,7 @@ from tally.metering.aggregate import Latest, later
 from tally.usage import keys as gk
 from tally.usage import repository as repo
 from tally.usage import sql_metrics, store
-from tally.usage.events import Span
+from tally.usage.events import EventGroup, Span
 from tally.usage.schemas import GroupBy, ListUsage, ListUsageWithGroups, SearchEvents
 from tally.wire import format_timestamp
 
@@ -510,7 +510,7 @@ class UnknownKeys:
     """A page of customer keys that name no customer, each with its groups per event type."""
 
     keys: list[str]
-    groups: list[repo.EventGroup]
+    groups: list[EventGroup]
     next_after: str | None  # the last key of this page when there are more
 
 
@@ -537,7 +537,7 @@ class UnmatchedTypes:
     """Event types that no billable metric admits, and a page of their (event type, customer key) groups."""
 
     types: list[str]
-    groups: list[repo.EventGroup]
+    groups: list[EventGroup]
     next_after: tuple[str, str] | None
 
 
