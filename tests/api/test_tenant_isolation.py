@@ -499,6 +499,8 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/tally/v1/webhooks/archive"): Probe(lambda a: {"id": a["webhook"]}),
     ("POST", "/tally/v1/webhooks/rotateSecret"): Probe(lambda a: {"id": a["webhook"]}),
     ("POST", "/tally/v1/webhooks/events/list"): Probe(lambda a: {"webhook_id": a["webhook"]}),
+    # A's ids are no delivery of B's (the seed has no failed delivery; see tests/console/test_ops_pages.py)
+    ("POST", "/tally/v1/webhooks/deliveries/retry"): Probe(lambda a: {"id": a["webhook"]}),
     # audit log: A's rows about A's customer are not B's to read
     ("GET", "/v1/auditLogs"): Probe(
         query=lambda a: {"resource_type": "customer", "resource_id": a["customer"], "limit": "100"},

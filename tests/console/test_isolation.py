@@ -50,6 +50,23 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/ui/settings/stripe"): Probe(lambda a: "/ui/settings/stripe", must_404=False),
     ("POST", "/ui/settings/stripe"): Probe(lambda a: "/ui/settings/stripe", must_404=False),
     ("POST", "/ui/settings/stripe/delete"): Probe(lambda a: "/ui/settings/stripe/delete", must_404=False),
+    # pages-b: events, alerts, webhooks, audit, settings
+    ("GET", "/ui/events"): Probe(lambda a: f"/ui/events?transaction_id={a['txn']}", must_404=False),
+    ("GET", "/ui/events/unmatched"): Probe(lambda a: "/ui/events/unmatched", must_404=False),
+    ("GET", "/ui/events/late"): Probe(lambda a: f"/ui/events/late?customer_id={a['customer']}"),
+    ("GET", "/ui/alerts"): Probe(lambda a: "/ui/alerts", must_404=False),
+    ("POST", "/ui/alerts"): Probe(lambda a: "/ui/alerts", must_404=False),
+    ("POST", "/ui/alerts/archive"): Probe(lambda a: "/ui/alerts/archive", must_404=False),
+    ("GET", "/ui/webhooks"): Probe(lambda a: "/ui/webhooks", must_404=False),
+    ("POST", "/ui/webhooks/deliveries/retry"): Probe(
+        lambda a: "/ui/webhooks/deliveries/retry", must_404=False
+    ),
+    ("POST", "/ui/webhooks/rotate"): Probe(lambda a: "/ui/webhooks/rotate", must_404=False),
+    ("GET", "/ui/audit"): Probe(lambda a: "/ui/audit", must_404=False),
+    ("GET", "/ui/settings"): Probe(lambda a: "/ui/settings", must_404=False),
+    ("POST", "/ui/settings/invoice"): Probe(lambda a: "/ui/settings/invoice", must_404=False),
+    ("POST", "/ui/settings/tokens"): Probe(lambda a: "/ui/settings/tokens", must_404=False),
+    ("POST", "/ui/settings/tokens/revoke"): Probe(lambda a: "/ui/settings/tokens/revoke", must_404=False),
     ("GET", "/ui/invoices/export.csv"): Probe(
         lambda a: (
             f"/ui/invoices/export.csv?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"

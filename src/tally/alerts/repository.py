@@ -312,3 +312,11 @@ def changed_customers_since(conn: Connection, tenant_id: str, since: datetime) -
     )
     q = edited.union(granted, touched)
     return sorted({r[0] for r in conn.execute(q)})
+
+
+def alerts_page(conn: Connection, tenant_id: str, status: str, after: str | None, limit: int) -> list[Alert]:
+    """The tenant's alerts of one status in id order, up to limit + 1 (index ix_alerts_tenant)."""
+    q = select(al).where(al.c.tenant_id == tenant_id, al.c.status == status)
+    if after is not None:
+        q = q.where(al.c.id > after)
+    return [Alert.of(r) for r in conn.execute(q.order_by(al.c.id).limit(limit + 1))]

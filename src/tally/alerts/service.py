@@ -221,6 +221,16 @@ def archive(conn: Connection, tenant_id: str, alert_id: str, release_key: bool, 
         repo.update_alert(conn, tenant_id, alert_id, values)
 
 
+# ------------------------------------------------------------------------------------ tenant reads
+
+
+def tenant_page(
+    conn: Connection, tenant_id: str, *, archived: bool, after: str | None, limit: int
+) -> list[Alert]:
+    """The tenant's alerts (enabled, or archived), in id order, up to limit + 1 (the console's list)."""
+    return repo.alerts_page(conn, tenant_id, ARCHIVED if archived else ENABLED, after, limit)
+
+
 # ------------------------------------------------------------------------------------ customer reads
 
 

@@ -26,6 +26,9 @@ class Query:
     resource_type: str | None
     resource_id: str | None
     after: tuple[datetime, str] | None
+    # The console's filters (not in Metronome's API): exact actor name, exact action.
+    actor_name: str | None = None
+    action: str | None = None
 
 
 def _text(value: str | None, field: str) -> str | None:
@@ -38,6 +41,8 @@ def _text(value: str | None, field: str) -> str | None:
 
 def parse_query(
     *,
+    actor_name: str | None = None,
+    action: str | None = None,
     limit: str | None,
     next_page: str | None,
     sort: str | None,
@@ -74,6 +79,8 @@ def parse_query(
         resource_type=rtype,
         resource_id=rid,
         after=after,
+        actor_name=_text(actor_name, "actor"),
+        action=_text(action, "action"),
     )
 
 
@@ -88,6 +95,10 @@ def page(conn: Connection, tenant_id: str, q: Query) -> tuple[list[dict[str, Any
         stmt = stmt.where(t.c.created_at < q.ending_before)
     if q.resource_type is not None:
         stmt = stmt.where(t.c.resource_type == q.resource_type, t.c.resource_id == q.resource_id)
+    if q.actor_name is not None:
+        stmt = stmt.where(t.c.actor_name == q.actor_name)
+    if q.action is not None:
+        stmt = stmt.where(t.c.action == q.action)
     if q.after is not None:
         ts, last_id = q.after
         if q.descending:

@@ -117,3 +117,25 @@ def revoke_token(conn: Connection, token_id: str, now: datetime) -> bool:
         .values(revoked_at=now)
     )
     return done.rowcount == 1
+
+
+def tenant_tokens(conn: Connection, tenant_id: str) -> list[TokenInfo]:
+    """One tenant's tokens (never their secrets), newest first (the console's settings page)."""
+    q = (
+        select(api_tokens.c.id, tenants.c.name, api_tokens.c.name.label("label"), api_tokens.c.created_at)
+        .add_columns(api_tokens.c.revoked_at)
+        .join(tenants, tenants.c.id == api_tokens.c.tenant_id)
+        .where(api_tokens.c.tenant_id == tenant_id)
+        .order_by(api_tokens.c.created_at.desc(), api_tokens.c.id.desc())
+    )
+    return [TokenInfo(r.id, r.name, r.label, r.created_at, r.revoked_at) for r in conn.execute(q)]
+
+
+def revoke_tenant_token(conn: Connection, tenant_id: str, token_id: str, now: datetime) -> bool | None:
+    """`revoke_token` for a token of this tenant only: None when the tenant has no such token."""
+    owned = conn.execute(
+        select(api_tokens.c.id).where(api_tokens.c.tenant_id == tenant_id, api_tokens.c.id == token_id)
+    ).first()
+    if owned is None:
+        return None
+    return revoke_token(conn, token_id, now)

@@ -8,11 +8,15 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from tally.console import pages
+from tally.console import events, ops_pages, pages
 from tally.console.web import PREFIX, SignInRequired, error_page, redirect
 
 # Every console router, one module per area of the console. The isolation test walks all their routes.
-AREAS: list[APIRouter] = [pages.router]
+AREAS: list[APIRouter] = [
+    pages.router,
+    events.router,  # events: lookup, unmatched, late
+    ops_pages.router,  # alerts, webhooks, audit, settings
+]
 
 
 def routes() -> list[APIRoute]:

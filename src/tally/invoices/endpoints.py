@@ -10,7 +10,17 @@ from tally.auth.dependencies import CtxDep, JsonBody
 from tally.customers import service as customers
 from tally.db import uow
 from tally.errors import BadRequest
-from tally.invoices import breakdowns, documents, explain, late, output, preview, render, service
+from tally.invoices import (
+    breakdowns,
+    documents,
+    explain,
+    late,
+    output,
+    preview,
+    render,
+    service,
+    tenant_settings,
+)
 from tally.invoices import schemas as s
 from tally.invoices.inputs import Loader
 from tally.kit.pagination import check_limit, decode_cursor, decode_key, encode_cursor
@@ -255,35 +265,17 @@ def list_late_events(ctx: CtxDep, req: JsonBody[s.ListLateEvents]) -> JSONRespon
     return page(items, nxt)
 
 
-def _settings_out(conn: Any, tenant_id: str) -> dict[str, Any]:
-    profile = documents.issuer(conn, tenant_id)
-    sha, media_type = profile.pop("logo_sha256"), profile.pop("logo_media_type")
-    return {
-        "grace_period_hours": service.grace_hours(conn, tenant_id),
-        **profile,
-        "logo": {"media_type": media_type, "sha256": sha} if sha else None,
-    }
-
-
 @router.post("/tally/v1/invoice-settings/get", response_model=Data[s.InvoiceSettingsDoc])
 def get_settings(ctx: CtxDep, _req: JsonBody[s.NoFields]) -> JSONResponse:
     with uow.read(ctx.engine) as conn:
-        out = _settings_out(conn, ctx.tenant_id)
+        out = tenant_settings.read(conn, ctx.tenant_id)
     return data(out)
 
 
 @router.post("/tally/v1/invoice-settings", response_model=Data[s.InvoiceSettingsDoc])
 def set_settings(ctx: CtxDep, req: JsonBody[s.InvoiceSettings]) -> JSONResponse:
-    given = req.model_fields_set
-    if "grace_period_hours" in given and req.grace_period_hours is None:
-        raise BadRequest("grace_period_hours: must be a number")
-    changes = {f: getattr(req, f) for f in documents.ISSUER_FIELDS if f in given}
     with uow.write(ctx.engine) as conn:
-        if req.grace_period_hours is not None:
-            service.set_grace(conn, ctx.tenant_id, req.grace_period_hours)
-        if changes:
-            documents.update_issuer(conn, ctx.tenant_id, changes)
-        out = _settings_out(conn, ctx.tenant_id)
+        out = tenant_settings.update(conn, ctx.tenant_id, req)
     return data(out)
 
 

@@ -10,6 +10,7 @@ row and the invoice row together are the record.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -68,6 +69,23 @@ def page(conn: Connection, tenant_id: str, req: ListLateEvents) -> tuple[list[di
         last = out[-1]
         nxt = encode_cursor([last["invoice_id"], last["timestamp"], last["transaction_id"]])
     return out, nxt
+
+
+def late_for(
+    conn: Connection, tenant_id: str, customer_id: str, transaction_id: str, timestamp: datetime
+) -> str | None:
+    """The finalized usage invoice of this customer whose period holds the event and that the event
+    arrived too late for (listed by `page` under that invoice), or None when it was billed or its period
+    is not finalized."""
+    for inv in repo.of_customer(conn, tenant_id, customer_id):
+        if (
+            inv.kind == "USAGE"
+            and inv.finalized_at is not None
+            and inv.period_start <= timestamp < inv.period_end
+            and repo.is_late_event(conn, tenant_id, transaction_id, inv)
+        ):
+            return str(inv.id)
+    return None
 
 
 def _after_invoice(inv: Any, invoices: list[Any], cursor_id: str) -> bool:

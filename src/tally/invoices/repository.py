@@ -275,6 +275,19 @@ def late_events(
     return list(conn.execute(q.order_by(events.c.timestamp, events.c.transaction_id).limit(limit)))
 
 
+def is_late_event(conn: Connection, tenant_id: str, transaction_id: str, invoice: Row[Any]) -> bool:
+    """Whether the event arrived too late for this finalized USAGE invoice (as `late_events` decides)."""
+    late = (
+        late_gate.position(conn) > invoice.events_watermark
+        if invoice.events_watermark is not None
+        else events.c.received_at >= invoice.finalized_at
+    )
+    q = select(events.c.transaction_id).where(
+        events.c.tenant_id == tenant_id, events.c.transaction_id == transaction_id, late
+    )
+    return conn.execute(q).first() is not None
+
+
 def existing_transaction_ids(conn: Connection, tenant_id: str, ids: list[str]) -> set[str]:
     if not ids:
         return set()

@@ -41,3 +41,18 @@ Index(
     audit_logs.c.resource_id,
     audit_logs.c.created_at,
 )
+# The console's audit page filters by actor or by action, newest first.
+Index(
+    "ix_audit_logs_actor",
+    audit_logs.c.tenant_id,
+    audit_logs.c.actor_name,
+    audit_logs.c.created_at,
+    audit_logs.c.id,
+)
+Index(
+    "ix_audit_logs_action",
+    audit_logs.c.tenant_id,
+    audit_logs.c.action,
+    audit_logs.c.created_at,
+    audit_logs.c.id,
+)

@@ -27,6 +27,15 @@ events = Table(
     PrimaryKeyConstraint("tenant_id", "transaction_id"),
 )
 Index("ix_events_customer_time", events.c.tenant_id, events.c.customer_id, events.c.timestamp)
+# The console's unmatched events (usage.service.unmatched_types): a tenant's event types, and per type the
+# customer keys with counts and first/last seen, read from the index alone.
+Index(
+    "ix_events_type_customer",
+    events.c.tenant_id,
+    events.c.event_type,
+    events.c.customer_id,
+    events.c.timestamp,
+)
 # The log in position order (PostgreSQL): the ClickHouse store ships `seq > shipped position` in batches.
 Index("ix_events_seq", events.c.seq)
 

@@ -75,3 +75,17 @@ webhook_deliveries = Table(
 )
 Index("ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at)
 Index("ix_webhook_deliveries_endpoint", webhook_deliveries.c.endpoint_id, webhook_deliveries.c.status)
+# The console's deliveries list (webhooks.service.deliveries_page): newest first, all or by status.
+Index(
+    "ix_webhook_deliveries_tenant",
+    webhook_deliveries.c.tenant_id,
+    webhook_deliveries.c.status,
+    webhook_deliveries.c.created_at,
+    webhook_deliveries.c.id,
+)
+Index(
+    "ix_webhook_deliveries_tenant_time",
+    webhook_deliveries.c.tenant_id,
+    webhook_deliveries.c.created_at,
+    webhook_deliveries.c.id,
+)

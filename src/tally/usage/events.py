@@ -65,3 +65,12 @@ class RawEvent:
     properties: dict[str, Any]
     received_at: datetime
     position: int
+
+
+@dataclass(frozen=True)
+class EventGroup:
+    customer_key: str
+    event_type: str
+    count: int
+    first_seen: datetime
+    last_seen: datetime

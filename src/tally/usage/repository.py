@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, distinct, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, Connection, Row, distinct, func, literal, literal_column, select, text
 
 from tally.metering import hour_start
 from tally.models.catalog import billable_metrics as bm
@@ -18,7 +18,7 @@ from tally.models.usage import usage_group_values as ugv
 from tally.models.usage import usage_rollups as ur
 from tally.models.usage import usage_uniques as uu
 from tally.usage import late_gate, sqlfuncs
-from tally.usage.events import Cell, LatestCell, RawEvent, Span
+from tally.usage.events import Cell, EventGroup, LatestCell, RawEvent, Span
 
 
 def _bucket(hour: ColumnElement[int], span: Span) -> ColumnElement[Any]:
@@ -204,3 +204,97 @@ def raw_events(
             r.received_at,
             int(r.position or 0),
         )
+
+
+# --- unmatched events (the console's /ui/events) --------------------------------------------------------
+
+# Distinct values of an indexed column by a loose index scan: one index probe per distinct value, so a
+# customer with a million events costs one probe, not a million rows. Constant text; values are bound.
+_DISTINCT_KEYS = text(
+    """
+    WITH RECURSIVE k(v) AS (
+      SELECT (SELECT e.customer_id FROM events e
+              WHERE e.tenant_id = :t AND e.customer_id > :after ORDER BY e.customer_id LIMIT 1)
+      UNION ALL
+      SELECT (SELECT e.customer_id FROM events e
+              WHERE e.tenant_id = :t AND e.customer_id > k.v ORDER BY e.customer_id LIMIT 1)
+      FROM k WHERE k.v IS NOT NULL
+    )
+    SELECT k.v FROM k
+    WHERE k.v IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.tenant_id = :t AND c.id = k.v)
+      AND NOT EXISTS (SELECT 1 FROM customer_aliases a WHERE a.tenant_id = :t AND a.alias = k.v)
+    LIMIT :n
+    """
+)
+_DISTINCT_TYPES = text(
+    """
+    WITH RECURSIVE k(v) AS (
+      SELECT (SELECT e.event_type FROM events e
+              WHERE e.tenant_id = :t AND e.event_type > :after ORDER BY e.event_type LIMIT 1)
+      UNION ALL
+      SELECT (SELECT e.event_type FROM events e
+              WHERE e.tenant_id = :t AND e.event_type > k.v ORDER BY e.event_type LIMIT 1)
+      FROM k WHERE k.v IS NOT NULL
+    )
+    SELECT k.v FROM k WHERE k.v IS NOT NULL LIMIT :n
+    """
+)
+
+
+def unknown_customer_keys(conn: Connection, tenant_id: str, after: str, limit: int) -> list[str]:
+    """Customer keys (after `after`, in order) that events carried and that name no customer (not an id,
+    not a current ingest alias); index ix_events_customer_time, one probe per distinct key."""
+    rows = conn.execute(_DISTINCT_KEYS, {"t": tenant_id, "after": after, "n": limit})
+    return [r[0] for r in rows]
+
+
+def event_types(conn: Connection, tenant_id: str, limit: int) -> list[str]:
+    """The tenant's distinct event types, in order (index ix_events_type_customer)."""
+    return [r[0] for r in conn.execute(_DISTINCT_TYPES, {"t": tenant_id, "after": "", "n": limit})]
+
+
+def _group_rows(q: Any, conn: Connection) -> list[EventGroup]:
+    return [EventGroup(r[0], r[1], int(r[2]), r[3], r[4]) for r in conn.execute(q)]
+
+
+def groups_of_keys(conn: Connection, tenant_id: str, keys: list[str]) -> list[EventGroup]:
+    """Per (customer key, event type) of these keys: count, first and last event timestamp."""
+    if not keys:
+        return []
+    q = (
+        select(
+            ev.c.customer_id,
+            ev.c.event_type,
+            func.count(),
+            func.min(ev.c.timestamp),
+            func.max(ev.c.timestamp),
+        )
+        .where(ev.c.tenant_id == tenant_id, ev.c.customer_id.in_(keys))
+        .group_by(ev.c.customer_id, ev.c.event_type)
+        .order_by(ev.c.customer_id, ev.c.event_type)
+    )
+    return _group_rows(q, conn)
+
+
+def groups_of_types(
+    conn: Connection, tenant_id: str, types: list[str], after: tuple[str, str] | None, limit: int
+) -> list[EventGroup]:
+    """Per (event type, customer key) of these event types, in that order after `after`: count, first
+    and last event timestamp (index ix_events_type_customer; at most `limit` groups)."""
+    if not types:
+        return []
+    q = select(
+        ev.c.customer_id, ev.c.event_type, func.count(), func.min(ev.c.timestamp), func.max(ev.c.timestamp)
+    ).where(ev.c.tenant_id == tenant_id, ev.c.event_type.in_(types))
+    if after is not None:
+        q = q.where(
+            (ev.c.event_type > after[0]) | ((ev.c.event_type == after[0]) & (ev.c.customer_id > after[1]))
+        )
+    q = q.group_by(ev.c.event_type, ev.c.customer_id).order_by(ev.c.event_type, ev.c.customer_id).limit(limit)
+    return _group_rows(q, conn)
+
+
+def has_sql_metric(conn: Connection, tenant_id: str) -> bool:
+    q = select(bm.c.id).where(bm.c.tenant_id == tenant_id, bm.c.sql.is_not(None)).limit(1)
+    return conn.execute(q).first() is not None

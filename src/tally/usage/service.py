@@ -38,7 +38,7 @@ from tally.metering.aggregate import Latest, later
 from tally.usage import keys as gk
 from tally.usage import repository as repo
 from tally.usage import sql_metrics, store
-from tally.usage.events import Span
+from tally.usage.events import EventGroup, Span
 from tally.usage.schemas import GroupBy, ListUsage, ListUsageWithGroups, SearchEvents
 from tally.wire import format_timestamp
 
@@ -498,3 +498,64 @@ def search(conn: Connection, tenant_id: str, req: SearchEvents) -> list[dict[str
             item["matched_customer"] = {"id": cid, "name": names[cid]}
         out.append(item)
     return out
+
+
+# --- unmatched events (the console's /ui/events) --------------------------------------------------------
+
+MAX_EVENT_TYPES = 1_000  # event types looked at for "no billable metric admits it"
+
+
+@dataclass(frozen=True)
+class UnknownKeys:
+    """A page of customer keys that name no customer, each with its groups per event type."""
+
+    keys: list[str]
+    groups: list[EventGroup]
+    next_after: str | None  # the last key of this page when there are more
+
+
+def unknown_keys_page(conn: Connection, tenant_id: str, after: str, limit: int) -> UnknownKeys:
+    """Events whose customer key maps to no customer (not a customer id, not a current ingest alias),
+    `limit` keys to a page in key order, after the key `after` ("" for the first page). Such events are
+    kept; they count as soon as a customer or an alias with that key exists (late binding, SPEC §1.4)."""
+    keys = repo.unknown_customer_keys(conn, tenant_id, after, limit + 1)
+    more = len(keys) > limit
+    keys = keys[:limit]
+    return UnknownKeys(keys, repo.groups_of_keys(conn, tenant_id, keys), keys[-1] if more and keys else None)
+
+
+def _admits(metric: MetricDef, event_type: str) -> bool:
+    """Whether the metric's event type filter lets events of this type through (its property filters
+    may still turn some of them away)."""
+    if metric.event_types_in is not None and event_type not in metric.event_types_in:
+        return False
+    return metric.event_types_not_in is None or event_type not in metric.event_types_not_in
+
+
+@dataclass(frozen=True)
+class UnmatchedTypes:
+    """Event types that no billable metric admits, and a page of their (event type, customer key) groups."""
+
+    types: list[str]
+    groups: list[EventGroup]
+    next_after: tuple[str, str] | None
+
+
+def unmatched_types_page(
+    conn: Connection, tenant_id: str, after: tuple[str, str] | None, limit: int
+) -> UnmatchedTypes:
+    """Events of a type that no billable metric's event type filter admits (archived metrics included:
+    they still meter), grouped by (event type, customer key). A SQL metric may count any event type, so
+    with one the list is empty. Events of an admitted type that a metric's property filters turn away are
+    not listed here: look one up by transaction id to see which metrics matched it."""
+    if repo.has_sql_metric(conn, tenant_id):
+        return UnmatchedTypes([], [], None)
+    defs = [definition(Metric.of(r)) for r in repo.streaming_metric_rows(conn, tenant_id)]
+    types = [
+        t for t in repo.event_types(conn, tenant_id, MAX_EVENT_TYPES) if not any(_admits(d, t) for d in defs)
+    ]
+    groups = repo.groups_of_types(conn, tenant_id, types, after, limit + 1)
+    more = len(groups) > limit
+    groups = groups[:limit]
+    last = groups[-1] if more and groups else None
+    return UnmatchedTypes(types, groups, (last.event_type, last.customer_key) if last else None)

@@ -118,6 +118,14 @@ def rotate_secret(request: Request, ctx: CtxDep, req: JsonBody[s.RotateSecret]) 
     return data({**service.to_wire(row, now), "secret": secret})
 
 
+@router.post("/deliveries/retry", response_model=Data[s.RetriedDeliveryDoc])
+def retry_delivery(ctx: CtxDep, req: JsonBody[s.DeliveryRef]) -> JSONResponse:
+    """Send a failed delivery again (pending, due now, with a fresh retry schedule)."""
+    with uow.write(ctx.engine) as conn:
+        row = service.retry_delivery(conn, ctx.tenant_id, req.id, ctx.now())
+    return data(service.delivery_to_wire(row))
+
+
 @router.post("/events/list", response_model=Page[s.WebhookEventDoc])
 def list_events(ctx: CtxDep, req: JsonBody[s.ListEvents]) -> JSONResponse:
     n = default_limit(req.limit)

@@ -23,6 +23,10 @@ class RotateSecret(Req):
     previous_secret_ttl_hours: int | None = Field(default=None, ge=0, le=168)
 
 
+class DeliveryRef(Req):
+    id: Id
+
+
 class ListWebhooks(Req):
     include_archived: bool = False
     limit: int | None = Field(default=None, ge=1, le=100)
@@ -51,6 +55,11 @@ class DeliveryDoc(Doc):
     webhook_id: str
     status: str
     attempts: int
+
+
+class RetriedDeliveryDoc(DeliveryDoc):
+    id: str
+    event_id: str
 
 
 class WebhookEventDoc(Doc):

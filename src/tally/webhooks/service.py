@@ -192,3 +192,71 @@ def event_to_wire(event: Row[Any], deliveries: list[Row[Any]]) -> dict[str, Any]
             for d in deliveries
         ],
     }
+
+
+# --- deliveries (the console's /ui/webhooks and POST /tally/v1/webhooks/deliveries/retry) ---------------
+
+FAILED = "failed"
+
+
+def deliveries_page(
+    conn: Connection,
+    tenant_id: str,
+    *,
+    failed_only: bool,
+    before: tuple[datetime, str] | None,
+    limit: int,
+) -> list[Row[Any]]:
+    """The tenant's deliveries newest first (all, or the failed ones), each with its event's type and its
+    endpoint's URL; up to limit + 1 rows, after the (created_at, id) key `before` (indexes
+    ix_webhook_deliveries_tenant_time / ix_webhook_deliveries_tenant)."""
+    q = (
+        select(webhook_deliveries, V.type.label("event_type"), E.url.label("endpoint_url"))
+        .join(webhook_events, V.id == D.event_id)
+        .join(webhook_endpoints, E.id == D.endpoint_id)
+        .where(D.tenant_id == tenant_id)
+    )
+    if failed_only:
+        q = q.where(D.status == FAILED)
+    if before is not None:
+        q = q.where((D.created_at < before[0]) | ((D.created_at == before[0]) & (D.id < before[1])))
+    return list(conn.execute(q.order_by(D.created_at.desc(), D.id.desc()).limit(limit + 1)))
+
+
+def retry_delivery(conn: Connection, tenant_id: str, delivery_id: str, now: datetime) -> Row[Any]:
+    """Send a failed delivery again: it is pending and due now, with a fresh retry schedule (its attempts
+    keep counting). Only a failed delivery can be retried; its endpoint must not be archived."""
+    q = select(webhook_deliveries).where(D.tenant_id == tenant_id, D.id == delivery_id).with_for_update()
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"id: webhook delivery {delivery_id} not found")
+    if row.status != FAILED:
+        raise BadRequest(
+            f"id: webhook delivery {delivery_id} is {row.status}; only a failed one can be retried"
+        )
+    if _get(conn, tenant_id, row.endpoint_id).archived_at is not None:
+        raise BadRequest(f"id: webhook endpoint {row.endpoint_id} is archived")
+    conn.execute(
+        update(webhook_deliveries)
+        .where(D.id == delivery_id)
+        .values(status=PENDING, next_attempt_at=now, first_attempted_at=None, lease=None)
+    )
+    found = conn.execute(select(webhook_deliveries).where(D.id == delivery_id)).first()
+    assert found is not None
+    return found
+
+
+def delivery_to_wire(d: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "event_id": d.event_id,
+        "webhook_id": d.endpoint_id,
+        "status": d.status,
+        "attempts": d.attempts,
+        "first_attempted_at": _ts(d.first_attempted_at),
+        "last_attempted_at": _ts(d.last_attempted_at),
+        "next_attempt_at": _ts(d.next_attempt_at),
+        "delivered_at": _ts(d.delivered_at),
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+    }
