@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tally.db.uow import WriteConn
 from tally.errors import BadRequest
 from tally.invoices import documents, service
 from tally.invoices.schemas import InvoiceSettings
@@ -23,7 +24,7 @@ def read(conn: Connection, tenant_id: str) -> dict[str, Any]:
     }
 
 
-def update(conn: Connection, tenant_id: str, req: InvoiceSettings) -> dict[str, Any]:
+def update(conn: WriteConn, tenant_id: str, req: InvoiceSettings) -> dict[str, Any]:
     """Change the fields given (a field left out keeps its value); returns the settings after."""
     given = req.model_fields_set
     if "grace_period_hours" in given and req.grace_period_hours is None:
