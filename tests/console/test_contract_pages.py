@@ -77,7 +77,10 @@ def world(clock_server: Running) -> World:
                             "collection_schedule": "ADVANCE",
                             "initial_quantity": 4,
                             "starting_at": iso(s.t0),
-                            "proration": {"invoice_behavior": "BILL_ON_NEXT_COLLECTION_DATE", "is_prorated": True},
+                            "proration": {
+                                "invoice_behavior": "BILL_ON_NEXT_COLLECTION_DATE",
+                                "is_prorated": True,
+                            },
                             "subscription_rate": {"billing_frequency": "MONTHLY", "product_id": seats},
                         }
                     ],
@@ -102,8 +105,9 @@ def world(clock_server: Running) -> World:
                     "alert_type": "usage_threshold_reached",
                     "name": f"Token watch {uid}",
                     "threshold": 5000,
-                    "billable_metric_id": client.v1.contracts.products.retrieve(id=s.tokens_product)
-                    .data.current.billable_metric_id,
+                    "billable_metric_id": client.v1.contracts.products.retrieve(
+                        id=s.tokens_product
+                    ).data.current.billable_metric_id,
                     "customer_id": s.customer,
                 },
             )
@@ -140,8 +144,14 @@ def test_the_customer_page_links_its_contracts_and_back(clock_server: Running, w
     assert f'href="/ui/contracts/{s.contract}">contract {world.uid}</a>' in page.text
     contract = c.get(f"/ui/contracts/{s.contract}")
     assert contract.status_code == 200
-    assert f'id="customer-link" href="/ui/customers/{s.customer}">Invoice customer {world.uid}</a>' in contract.text
-    assert f'id="rate-card-link" href="/ui/catalog/rate-cards/{world.card}">card {world.uid}</a>' in contract.text
+    assert (
+        f'id="customer-link" href="/ui/customers/{s.customer}">Invoice customer {world.uid}</a>'
+        in contract.text
+    )
+    assert (
+        f'id="rate-card-link" href="/ui/catalog/rate-cards/{world.card}">card {world.uid}</a>'
+        in contract.text
+    )
 
 
 def test_contract_page_shows_the_contract(clock_server: Running, world: World) -> None:
@@ -171,8 +181,8 @@ def test_contract_page_shows_the_contract(clock_server: Running, world: World) -
     year = add_months(s.t0, 12)
     balances = _row(html, "balances")
     assert "Prepaid commit" in balances and "Welcome credit" in balances
-    assert f"<tr><td>{t0}</td><td>{year:%Y-%m-%d}</td><td class=\"num\">$50.00</td></tr>" in balances
-    assert f"<tr><td>{t0}</td><td>{year:%Y-%m-%d}</td><td class=\"num\">$10.00</td></tr>" in balances
+    assert f'<tr><td>{t0}</td><td>{year:%Y-%m-%d}</td><td class="num">$50.00</td></tr>' in balances
+    assert f'<tr><td>{t0}</td><td>{year:%Y-%m-%d}</td><td class="num">$10.00</td></tr>' in balances
     assert f'<tr><td>{t0}</td><td class="num">$40.00</td>' in balances
     assert "PREPAID_COMMIT_SEGMENT_START" in balances
     assert "CREDIT_SEGMENT_START" in balances
@@ -203,7 +213,7 @@ def test_contract_page_shows_the_contract(clock_server: Running, world: World) -
 
     # Edit history: the one edit, naming what it added.
     history = _row(html, "history")
-    assert history.count("<ul class=\"changes\">") == 1
+    assert history.count('<ul class="changes">') == 1
     assert f"added overrides: Tokens {world.uid}" in history
     assert f"added subscriptions: Team seats {world.uid}" in history
 
@@ -236,7 +246,13 @@ def test_customer_page_charts_daily_usage_by_group(clock_server: Running, world:
     last = s.t1 - timedelta(days=1)
     assert f"Daily, {s.t0:%Y-%m-%d} \u2013 {last:%Y-%m-%d} (current invoice period, UTC)" in html
     day = f"{s.t0:%Y-%m-%d}"
-    tokens = re.search(r'<div class="usage-metric" id="usage-[^"]+">\s*<h3><a [^>]+>tokens ' + world.uid + r"</a>(.*?)</div>", html, re.S)
+    tokens = re.search(
+        r'<div class="usage-metric" id="usage-[^"]+">\s*<h3><a [^>]+>tokens '
+        + world.uid
+        + r"</a>(.*?)</div>",
+        html,
+        re.S,
+    )
     assert tokens, html
     chart = tokens.group(1)
     assert "SUM by region" in chart
@@ -246,10 +262,10 @@ def test_customer_page_charts_daily_usage_by_group(clock_server: Running, world:
     assert f"<title>{day} · eu-west: 300</title>" in chart
     assert 'height="115.38"' in chart
     assert 'height="34.62"' in chart
-    assert '<text class="peak" x="4" y="12">1,300</text>' in chart
+    assert '<text class="peak" x="52" y="12" text-anchor="end">1,300</text>' in chart
     assert chart.count("<rect ") == 2  # no other day has usage
     assert 'legend-name">us-east</span> <span class="num">1,000</span>' in chart
-    calls = re.search(r'>calls ' + world.uid + r"</a>(.*?)</div>", html, re.S)
+    calls = re.search(r">calls " + world.uid + r"</a>(.*?)</div>", html, re.S)
     assert calls
     # Two API calls on day 1, COUNT without group keys: one bar of 2.
     assert f"<title>{day} · total: 2</title>" in calls.group(1)

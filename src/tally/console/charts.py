@@ -149,6 +149,10 @@ def timeline(spans: list[Span], now: datetime) -> Timeline:
 # ------------------------------------------------------------------------------------------ bar chart
 
 
+PLOT = 150
+GUTTER = 60  # left of the plot: the peak's label
+
+
 @dataclass(frozen=True)
 class Rect:
     x: float
@@ -171,15 +175,13 @@ class BarChart:
     width: int
     height: int
     plot_height: int
+    gutter: int = GUTTER
     rects: list[Rect] = field(default_factory=list)
     ticks: list[Tick] = field(default_factory=list)
     legend: list[Legend] = field(default_factory=list)
     maximum: str = "0"
     stacked: bool = True
     empty: bool = True
-
-
-PLOT = 150
 
 
 def _qty(v: Decimal) -> str:
@@ -212,10 +214,10 @@ def bar_chart(
     chart.maximum = _qty(peak)
     chart.empty = peak == 0
     scale = float(peak) if peak > 0 else 1.0
-    slot = WIDTH / len(windows)
+    slot = (WIDTH - GUTTER) / len(windows)
     width = round(max(slot * 0.8, 1.0), 2)
     for i, (start, value, groups) in enumerate(windows):
-        x = round(i * slot + (slot - width) / 2, 2)
+        x = round(GUTTER + i * slot + (slot - width) / 2, 2)
         day = f"{start:%Y-%m-%d}"
         total = value or Decimal(0)
         parts: list[tuple[str, str, Decimal]] = []
@@ -235,7 +237,8 @@ def bar_chart(
             chart.rects.append(Rect(x, round(y, 2), width, round(h, 2), cls, f"{day} · {name}: {_qty(v)}"))
     step = max(1, -(-len(windows) // 6))
     chart.ticks = [
-        Tick(round(i * slot + slot / 2, 1), f"{windows[i][0]:%m-%d}") for i in range(0, len(windows), step)
+        Tick(round(GUTTER + i * slot + slot / 2, 1), f"{windows[i][0]:%m-%d}")
+        for i in range(0, len(windows), step)
     ]
     grand = sum(totals, Decimal(0))
     if additive:
