@@ -79,7 +79,7 @@ def test_contract_page_from_the_customer_page_and_the_rate_card_timeline(
     for b in [*got.commits, *(got.credits or [])]:
         expect(page.locator(f"#balance-{b.id} .balance-amount")).to_have_text(f"${b.balance / 100:,.2f}")
     # The API-calls override: x 0.8 from T0, drawn on the override timeline.
-    expect(page.locator("#overrides")).to_contain_text("× 0.8")
+    expect(page.locator("#overrides")).to_contain_text("\u00d7 0.8")
     expect(page.locator("#override-timeline")).to_be_visible()
     # Support: $25.00 a month for three months.
     expect(page.locator("#scheduled-charges")).to_contain_text("$25.00")

@@ -178,12 +178,14 @@ def test_rate_card_draws_each_products_rates_on_a_timeline(clock_server: Running
     rects = re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"', body)
     assert rects == [("0.0", "815.8"), ("815.8", "184.2")]
     assert body.count("<polygon") == 1  # the open-ended rate's arrow
-    assert '<text class="inside"' in body and "$0.50 / unit</text>" in body
+    assert '<text class="inside"' in body
+    assert "$0.50 / unit</text>" in body
     regional = re.search(rf'id="product-{cat.regional}">(.*?)</section>', html, re.S)
     assert regional
     # Pricing group values lead the label; 7 cents = $0.07.
     assert '<td class="rate-label">region=us: $0.07 / unit</td>' in regional.group(1)
-    assert " style=" not in html and "<script" not in html
+    assert " style=" not in html
+    assert "<script" not in html
 
 
 def test_lists_page_by_fifty_with_the_api_cursor(clock_server: Running) -> None:

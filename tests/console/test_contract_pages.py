@@ -168,7 +168,7 @@ def test_contract_page_shows_the_contract(clock_server: Running, world: World) -
     # ($0.015) from T0+10d until T0+20d.
     overrides = _row(html, "overrides")
     assert f"API calls {world.uid}</td>" in overrides
-    assert "× 0.8" in overrides
+    assert "\u00d7 0.8" in overrides
     assert f"Tokens {world.uid}</td>" in overrides
     assert "rate → $0.015 / unit" in overrides
     ten, twenty = s.t0 + timedelta(days=10), s.t0 + timedelta(days=20)
@@ -180,7 +180,8 @@ def test_contract_page_shows_the_contract(clock_server: Running, world: World) -
     # Credit: 1,000 cents = $10.00. Each ledger opens with its segment's start.
     year = add_months(s.t0, 12)
     balances = _row(html, "balances")
-    assert "Prepaid commit" in balances and "Welcome credit" in balances
+    assert "Prepaid commit" in balances
+    assert "Welcome credit" in balances
     assert f'<tr><td>{t0}</td><td>{year:%Y-%m-%d}</td><td class="num">$50.00</td></tr>' in balances
     assert f'<tr><td>{t0}</td><td>{year:%Y-%m-%d}</td><td class="num">$10.00</td></tr>' in balances
     assert f'<tr><td>{t0}</td><td class="num">$40.00</td>' in balances
@@ -197,7 +198,8 @@ def test_contract_page_shows_the_contract(clock_server: Running, world: World) -
         )["data"]
     for b in doc["commits"] + doc["credits"]:
         shown = re.search(rf'id="balance-{b["id"]}">.*?class="num balance-amount">([^<]+)<', html, re.S)
-        assert shown and shown.group(1) == f"${b['balance'] / 100:,.2f}", b
+        assert shown, b
+        assert shown.group(1) == f"${b['balance'] / 100:,.2f}", b
 
     # Support: 2,500 cents = $25.00 each month for three months (T0, T0+1m, T0+2m): 1 x $25.00 each.
     charges = _row(html, "scheduled-charges")
@@ -269,7 +271,8 @@ def test_customer_page_charts_daily_usage_by_group(clock_server: Running, world:
     assert calls
     # Two API calls on day 1, COUNT without group keys: one bar of 2.
     assert f"<title>{day} · total: 2</title>" in calls.group(1)
-    assert "<svg" in html and " style=" not in html
+    assert "<svg" in html
+    assert " style=" not in html
 
 
 def test_customer_page_lists_its_alerts(clock_server: Running, world: World) -> None:
