@@ -8,9 +8,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SHOTS, shot
+from tests.browser.conftest import SHOTS, shot, watch_for_scripts
 from tests.conftest import Running
 from tests.sdk.invoice_support import Scenario, build, ingest
 
@@ -41,20 +41,7 @@ def test_contract_page_from_the_customer_page_and_the_rate_card_timeline(
     clock_server: Running, scenario: tuple[Scenario, str], page: Page
 ) -> None:
     s, uid = scenario
-    dialogs: list[str] = []
-    errors: list[str] = []
-
-    def on_dialog(d: Dialog) -> None:
-        dialogs.append(d.message)
-        d.dismiss()
-
-    def on_console(m: ConsoleMessage) -> None:
-        if m.type == "error":
-            errors.append(m.text)
-
-    page.on("dialog", on_dialog)
-    page.on("console", on_console)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    dialogs, errors = watch_for_scripts(page)
 
     page.goto(clock_server.url + f"/ui/customers/{s.customer}")
     page.locator("#token-form input[name=token]").fill(clock_server.token_a)
