@@ -78,3 +78,25 @@ def shot(page: Page, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+def watch_for_scripts(page: Page) -> tuple[list[str], list[str]]:
+    """Record any dialog the page opens (dismissing it) and any console or page error: a page where no
+    script ran leaves both lists empty."""
+    from playwright.sync_api import ConsoleMessage, Dialog
+
+    dialogs: list[str] = []
+    errors: list[str] = []
+
+    def on_dialog(d: Dialog) -> None:
+        dialogs.append(d.message)
+        d.dismiss()
+
+    def on_console(m: ConsoleMessage) -> None:
+        if m.type == "error":
+            errors.append(m.text)
+
+    page.on("dialog", on_dialog)
+    page.on("console", on_console)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return dialogs, errors

@@ -76,6 +76,15 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/ui/invoices/export"): Probe(
         lambda a: f"/ui/invoices/export?customer={a['customer']}", must_404=False
     ),
+    # issue 14 §3 pages: contracts and catalog (console/contracts_pages.py, console/catalog.py)
+    ("GET", "/ui/contracts/{contract_id}"): Probe(lambda a: f"/ui/contracts/{a['contract']}"),
+    ("GET", "/ui/catalog"): Probe(lambda a: "/ui/catalog", must_404=False),
+    ("GET", "/ui/catalog/metrics"): Probe(lambda a: "/ui/catalog/metrics", must_404=False),
+    ("GET", "/ui/catalog/metrics/{metric_id}"): Probe(lambda a: f"/ui/catalog/metrics/{a['metric']}"),
+    ("GET", "/ui/catalog/products"): Probe(lambda a: "/ui/catalog/products", must_404=False),
+    ("GET", "/ui/catalog/products/{product_id}"): Probe(lambda a: f"/ui/catalog/products/{a['product']}"),
+    ("GET", "/ui/catalog/rate-cards"): Probe(lambda a: "/ui/catalog/rate-cards", must_404=False),
+    ("GET", "/ui/catalog/rate-cards/{card_id}"): Probe(lambda a: f"/ui/catalog/rate-cards/{a['card']}"),
 }
 
 ROUTES = sorted((method, route.path) for route in routes() for method in route.methods)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from tally.console import events, ops_pages, pages
+from tally.console import catalog, contracts_pages, events, ops_pages, pages
 from tally.console.web import PREFIX, SignInRequired, error_page, redirect
 
 # Every console router, one module per area of the console. The isolation test walks all their routes.
@@ -16,6 +16,8 @@ AREAS: list[APIRouter] = [
     pages.router,
     events.router,  # events: lookup, unmatched, late
     ops_pages.router,  # alerts, webhooks, audit, settings
+    contracts_pages.router,  # contracts
+    catalog.router,  # catalog: metrics, products, rate cards
 ]
 
 

@@ -16,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 
 from tally.billing_providers import service as billing_providers
 from tally.billing_providers.schemas import StripeConnection
-from tally.console import accounts
+from tally.console import accounts, customer_usage
 from tally.console.fmt import balance_credit_type, invoice_url, money, period
 from tally.console.web import (
     COOKIE,
@@ -166,6 +166,7 @@ def _invoice_rows(conn: Any, ctx: ConsoleCtx, customer_id: str, now: datetime) -
                 "total": money(doc["credit_type"], doc["total"]),
                 "current": e.status == "DRAFT" and e.key.start <= now < e.key.end,
                 "order": (format_timestamp(e.key.start), e.id),
+                "bounds": (e.key.start, e.key.end),
             }
         )
     out.sort(key=lambda r: r["order"], reverse=True)
@@ -184,6 +185,9 @@ def customer_page(request: Request, ctx: ConsoleCtx, customer_id: str) -> Respon
         names = wire.names_for(conn, ctx.tenant_id, [], found, now, ledgers=True)
         docs = [wire.balance_wire(b, names, now, include_balance=True, include_ledgers=True) for b in found]
         rows = _invoice_rows(conn, ctx, customer_id, now)
+        period = next((r["bounds"] for r in rows if r["current"] and r["type"] == "USAGE"), None)
+        usage = customer_usage.usage_charts(conn, ctx.tenant_id, customer_id, loaded, now, period)
+        alerts, more_alerts = customer_usage.alert_rows(conn, ctx.tenant_id, customer_id)
     balance_rows = [
         {
             "id": d["id"],
@@ -210,6 +214,9 @@ def customer_page(request: Request, ctx: ConsoleCtx, customer_id: str) -> Respon
         balances=balance_rows,
         invoices=rows,
         drafts=[r for r in rows if r["current"]],
+        usage=usage,
+        alerts=alerts,
+        more_alerts=more_alerts,
     )
 
 
