@@ -59,6 +59,23 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/ui/invoices/export"): Probe(
         lambda a: f"/ui/invoices/export?customer={a['customer']}", must_404=False
     ),
+    # operator actions (console/actions.py)
+    ("POST", "/ui/customers/new"): Probe(lambda a: "/ui/customers/new", must_404=False),
+    ("POST", "/ui/customers/{customer_id}/ingest-aliases"): Probe(
+        lambda a: f"/ui/customers/{a['customer']}/ingest-aliases"
+    ),
+    ("GET", "/ui/customers/{customer_id}/contracts/new"): Probe(
+        lambda a: f"/ui/customers/{a['customer']}/contracts/new"
+    ),
+    ("POST", "/ui/customers/{customer_id}/contracts/new"): Probe(
+        lambda a: f"/ui/customers/{a['customer']}/contracts/new"
+    ),
+    ("GET", "/ui/customers/{customer_id}/balances/{balance_id}/ledger-entry"): Probe(
+        lambda a: f"/ui/customers/{a['customer']}/balances/{a['commit']}/ledger-entry"
+    ),
+    ("POST", "/ui/customers/{customer_id}/balances/{balance_id}/ledger-entry"): Probe(
+        lambda a: f"/ui/customers/{a['customer']}/balances/{a['commit']}/ledger-entry"
+    ),
 }
 
 ROUTES = sorted((method, route.path) for route in routes() for method in route.methods)

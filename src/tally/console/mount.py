@@ -8,11 +8,12 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from tally.console import pages
+from tally.console import actions, pages
 from tally.console.web import PREFIX, SignInRequired, error_page, redirect
 
 # Every console router, one module per area of the console. The isolation test walks all their routes.
 AREAS: list[APIRouter] = [pages.router]
+AREAS.append(actions.router)  # operator actions (issue 14 §4)
 
 
 def routes() -> list[APIRoute]:

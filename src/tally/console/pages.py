@@ -4,7 +4,7 @@ template; each action runs the API's service function in a transaction audited a
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from importlib import resources
 from typing import Any
@@ -36,11 +36,9 @@ from tally.customers import service as customers
 from tally.db import uow
 from tally.errors import BadRequest
 from tally.invoices import explain, export, output
-from tally.invoices import render as invoice_render
 from tally.invoices import service as invoices
 from tally.invoices.inputs import Loader
 from tally.kit.api import parse
-from tally.money.credit_types import USD_CENTS_ID
 from tally.settings import Settings
 from tally.webhooks.keys import server_key
 from tally.wire import format_timestamp, parse_timestamp
