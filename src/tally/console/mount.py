@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from tally.console import actions, pages
+from tally.console import actions, embed, pages
 from tally.console.web import PREFIX, SignInRequired, error_page, redirect
 
 # Every console router, one module per area of the console. The isolation test walks all their routes.
@@ -29,6 +29,7 @@ def owns(request: Request) -> bool:
 def install(app: FastAPI) -> None:
     for area in AREAS:
         app.include_router(area)
+    app.include_router(embed.router)  # /embed/{token}: embeddable customer dashboards, no operator session
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, _: SignInRequired) -> Response:
