@@ -4,9 +4,7 @@ a page served by the test on another loopback origin, as a tenant's own product 
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,7 +13,8 @@ from playwright.sync_api import BrowserContext, Page
 
 from tests.browser.conftest import shot
 from tests.conftest import Running
-from tests.sdk.invoice_support import Scenario, build, ingest
+from tests.sdk.invoice_support import Scenario
+from tests.sdk.test_dashboards import scenario  # noqa: F401 - fixture (the usage draft: $25.00 of tokens)
 
 OVERRIDE = "#c0185a"  # rgb(192, 24, 90)
 
@@ -61,26 +60,12 @@ def host() -> Iterator[_Host]:
     h.close()
 
 
-@pytest.fixture(scope="module")
-def scenario(clock_server: Running) -> Scenario:
-    uid = uuid.uuid4().hex[:8]
-    client = clock_server.sdk()
-    with clock_server.http() as http:
-        s = build(client, http, uid)
-        # 1,500 tokens in us-east: 1,000 x 2 + 500 x 1 = 2,500 cents = $25.00
-        ingest(
-            client,
-            s,
-            uid,
-            "e",
-            (s.token_event, s.t0 + timedelta(hours=2), {"tokens": 1000, "region": "us-east"}),
-            (s.token_event, s.t0 + timedelta(hours=3), {"tokens": 500, "region": "us-east"}),
-        )
-    return s
-
-
 def test_embedded_invoices_render_in_an_iframe_with_the_colour_override(
-    clock_server: Running, scenario: Scenario, context: BrowserContext, page: Page, host: _Host
+    clock_server: Running,
+    scenario: Scenario,  # noqa: F811
+    context: BrowserContext,
+    page: Page,
+    host: _Host,
 ) -> None:
     url = (
         clock_server.sdk()
@@ -106,7 +91,11 @@ def test_embedded_invoices_render_in_an_iframe_with_the_colour_override(
     shot(page, "embed")
 
 
-def test_tampered_url_shows_the_403_page(clock_server: Running, scenario: Scenario, page: Page) -> None:
+def test_tampered_url_shows_the_403_page(
+    clock_server: Running,
+    scenario: Scenario,  # noqa: F811
+    page: Page,
+) -> None:
     url = clock_server.sdk().v1.dashboards.get_embeddable_url(
         customer_id=scenario.customer, dashboard="usage"
     )
