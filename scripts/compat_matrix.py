@@ -38,6 +38,8 @@ NOTES: dict[str, str] = {
     "delivers only to Stripe (docs/stripe.md)",
     "client.v1.customers.set_billing_configurations": "stripe links drive collection (docs/stripe.md); "
     "other providers stored",
+    "client.v1.dashboards.get_embeddable_url": "signed URL to tally's own /embed page, valid 24 hours "
+    "(docs/console.md)",
 }
 
 

@@ -180,6 +180,10 @@ PROBES: dict[tuple[str, str], Probe] = {
         lambda a: {"ingest_aliases": ["stolen"]},
         path=lambda a: f"/v1/customers/{a['customer']}/setIngestAliases",
     ),
+    # embeddable dashboards: no URL for another tenant's customer
+    ("POST", "/v1/dashboards/getEmbeddableUrl"): Probe(
+        lambda a: {"customer_id": a["customer"], "dashboard": "invoices"}
+    ),
     ("POST", "/v1/customers/{customer_id}/updateConfig"): Probe(
         lambda a: {"leave_stripe_invoices_in_draft": True},
         path=lambda a: f"/v1/customers/{a['customer']}/updateConfig",

@@ -85,6 +85,23 @@ PROBES: dict[tuple[str, str], Probe] = {
     ("GET", "/ui/catalog/products/{product_id}"): Probe(lambda a: f"/ui/catalog/products/{a['product']}"),
     ("GET", "/ui/catalog/rate-cards"): Probe(lambda a: "/ui/catalog/rate-cards", must_404=False),
     ("GET", "/ui/catalog/rate-cards/{card_id}"): Probe(lambda a: f"/ui/catalog/rate-cards/{a['card']}"),
+    # operator actions (console/actions.py)
+    ("POST", "/ui/customers/new"): Probe(lambda a: "/ui/customers/new", must_404=False),
+    ("POST", "/ui/customers/{customer_id}/ingest-aliases"): Probe(
+        lambda a: f"/ui/customers/{a['customer']}/ingest-aliases"
+    ),
+    ("GET", "/ui/customers/{customer_id}/contracts/new"): Probe(
+        lambda a: f"/ui/customers/{a['customer']}/contracts/new"
+    ),
+    ("POST", "/ui/customers/{customer_id}/contracts/new"): Probe(
+        lambda a: f"/ui/customers/{a['customer']}/contracts/new"
+    ),
+    ("GET", "/ui/customers/{customer_id}/balances/{balance_id}/ledger-entry"): Probe(
+        lambda a: f"/ui/customers/{a['customer']}/balances/{a['commit']}/ledger-entry"
+    ),
+    ("POST", "/ui/customers/{customer_id}/balances/{balance_id}/ledger-entry"): Probe(
+        lambda a: f"/ui/customers/{a['customer']}/balances/{a['commit']}/ledger-entry"
+    ),
 }
 
 ROUTES = sorted((method, route.path) for route in routes() for method in route.methods)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from tally.console import catalog, contracts_pages, events, ops_pages, pages
+from tally.console import actions, catalog, contracts_pages, embed, events, ops_pages, pages
 from tally.console.web import PREFIX, SignInRequired, error_page, redirect
 
 # Every console router, one module per area of the console. The isolation test walks all their routes.
@@ -18,6 +18,7 @@ AREAS: list[APIRouter] = [
     ops_pages.router,  # alerts, webhooks, audit, settings
     contracts_pages.router,  # contracts
     catalog.router,  # catalog: metrics, products, rate cards
+    actions.router,  # operator actions (issue 14 §4)
 ]
 
 
@@ -34,6 +35,7 @@ def owns(request: Request) -> bool:
 def install(app: FastAPI) -> None:
     for area in AREAS:
         app.include_router(area)
+    app.include_router(embed.router)  # /embed/{token}: embeddable customer dashboards, no operator session
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, _: SignInRequired) -> Response:

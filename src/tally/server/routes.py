@@ -14,6 +14,7 @@ from tally.contracts.seat_endpoints import router as contract_seats
 from tally.credit_types.endpoints import router as credit_types
 from tally.custom_fields.endpoints import router as custom_fields
 from tally.customers.endpoints import router as customers
+from tally.dashboards.endpoints import router as dashboards
 from tally.invoices.endpoints import router as invoices
 from tally.invoices.manual_endpoints import router as manual_invoices
 from tally.jobs.endpoints import router as test_clock_router
@@ -37,6 +38,7 @@ ROUTERS: list[APIRouter] = [
     credit_types,
     custom_fields,
     customers,
+    dashboards,
     ingest,
     invoices,
     manual_invoices,
