@@ -199,7 +199,7 @@ def seed(
     earlier, later = months(now, timedelta(hours=GRACE_HOURS))
     with uow.write(engine) as conn:
         t = auth.get_or_create_tenant(conn, tenant, now)
-        catalog = _catalog(conn, t, earlier, now)
+        catalog = create_catalog(conn, t, earlier, now)
         book = _customers(conn, t, catalog, earlier, now)
     for contract_id in book.contracts:
         thresholds.written(engine, t.id, contract_id, now, book.requests[contract_id])
@@ -271,7 +271,7 @@ def _product(conn: Connection, t: auth.Tenant, now: datetime, body: dict[str, An
     return products.create(conn, t.id, parse(CreateProduct, body), now, t.name)
 
 
-def _catalog(conn: Connection, t: auth.Tenant, start: datetime, now: datetime) -> Catalog:
+def create_catalog(conn: Connection, t: auth.Tenant, start: datetime, now: datetime) -> Catalog:
     settings = parse(
         InvoiceSettings,
         {
@@ -448,7 +448,7 @@ def plan_of(i: int) -> str:
     return "Enterprise" if i == 0 or i % 4 == 1 else ("Growth" if i % 4 in (2, 3) else "Starter")
 
 
-def _contract_body(i: int, customer_id: str, c: Catalog, start: datetime) -> dict[str, Any]:
+def contract_body(i: int, customer_id: str, c: Catalog, start: datetime) -> dict[str, Any]:
     plan = plan_of(i)
     year = add_months(start, 12)
     rng = random.Random(f"{SEED}-terms-{i}")
@@ -518,7 +518,7 @@ def _customers(conn: Connection, t: auth.Tenant, c: Catalog, start: datetime, no
         customer = customers.create(
             conn, t.id, parse(CreateCustomer, {"name": name, "ingest_aliases": [alias]}), now
         )
-        req = parse(CreateContract, _contract_body(i, customer.id, c, start))
+        req = parse(CreateContract, contract_body(i, customer.id, c, start))
         contract_id = contracts.create(conn, t.id, req, now, t.name)
         book.customer_ids.append(customer.id)
         book.aliases.append(alias)
