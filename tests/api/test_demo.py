@@ -135,4 +135,3 @@ def test_demo_refuses_a_second_run(seeded: tuple[Server, str, str]) -> None:
     )
     assert skip.returncode == 0, skip.stderr
     assert "not seeding it again" in skip.stdout
-
