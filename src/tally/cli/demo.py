@@ -4,7 +4,7 @@ What it creates, all through the service functions the API routes call (each req
 API would receive it and validated with the API's own pydantic model, `tally.kit.api.parse`), never with
 raw inserts:
 
-- invoice settings (issuer profile, `DC-` invoice numbers, 24 h grace period);
+- invoice settings (issuer profile, `DC-000001` invoice numbers, 24 h grace period);
 - a catalog: four billable metrics (one grouped by region, one by model), usage products with tiered
   rates, a per-1K-token product (quantity conversion), a composite "Platform fee" (5% of usage spend), a
   per-seat subscription product and fixed products for commits and credits, on one rate card;
@@ -279,7 +279,7 @@ def create_catalog(conn: Connection, t: auth.Tenant, start: datetime, now: datet
             "legal_name": "Demo Cloud, Inc.",
             "address_lines": ["100 Market Street", "San Francisco, CA 94105", "United States"],
             "contact_email": "billing@demo-cloud.example",
-            "invoice_number_prefix": "DC-",
+            "invoice_number_prefix": "DC",
             "default_net_payment_terms_days": 30,
         },
     )
