@@ -63,7 +63,7 @@ from tally.db import migrate, uow  # noqa: E402
 from tally.db.engine import make_engine  # noqa: E402
 from tally.jobs.worker import run_pass  # noqa: E402
 from tally.kit.api import parse  # noqa: E402
-from tally.usage import ingest  # noqa: E402
+from tally.usage import ingest  # noqa: E402  (MAX_BATCH)
 from tally.usage import store as events_store  # noqa: E402
 
 PG_ADMIN = os.environ.get("TALLY_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -89,30 +89,7 @@ def _iso(t: datetime) -> str:
 
 
 def _ingest(engine: Engine, tenant_id: str, events: Iterator[dict[str, Any]], now: datetime) -> int:
-    n = 0
-    jobs: list[ingest.Job] = []
-    batch: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        with uow.write(engine) as conn:
-            ingest.store(conn, jobs)
-        events_store.current().committed(engine)
-        jobs.clear()
-
-    for e in events:
-        batch.append(e)
-        if len(batch) == ingest.MAX_BATCH:
-            jobs.append(ingest.Job(tenant_id, ingest.validate(batch, now), now))
-            n += len(batch)
-            batch = []
-            if len(jobs) == PER_TXN:
-                flush()
-    if batch:
-        jobs.append(ingest.Job(tenant_id, ingest.validate(batch, now), now))
-        n += len(batch)
-    if jobs:
-        flush()
-    return n
+    return demo.ingest_events(engine, tenant_id, events, now, per_txn=PER_TXN)
 
 
 def _heavy_events(alias: str, n: int, lo: datetime, hi: datetime, tag: str) -> Iterator[dict[str, Any]]:

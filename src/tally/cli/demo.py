@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -204,7 +204,7 @@ def seed(
     for contract_id in book.contracts:
         thresholds.written(engine, t.id, contract_id, now, book.requests[contract_id])
     events = list(_usage(book, earlier, later, now))
-    _ingest(engine, t.id, events, now)
+    ingest_events(engine, t.id, events, now)
     result = run_pass(engine, FixedClock(now))
     with uow.write(engine) as conn:
         alerts.create(
@@ -616,13 +616,31 @@ def _usage(book: Book, earlier: datetime, later: datetime, now: datetime) -> Ite
             yield _event(f"pageview-{n}", book.aliases[1], "page_view", ts, {"path": "/pricing"})
 
 
-def _ingest(engine: Engine, tenant_id: str, events: list[dict[str, Any]], now: datetime) -> None:
-    """As `POST /v1/ingest`: each request's batch (100 events) validated, then stored; the ingest writer's
-    group commit of several batches per transaction."""
-    per_txn = 10
-    batches = [events[i : i + ingest.MAX_BATCH] for i in range(0, len(events), ingest.MAX_BATCH)]
-    for g in range(0, len(batches), per_txn):
-        jobs = [ingest.Job(tenant_id, ingest.validate(b, now), now) for b in batches[g : g + per_txn]]
+def ingest_events(
+    engine: Engine, tenant_id: str, events: Iterable[dict[str, Any]], now: datetime, per_txn: int = 10
+) -> int:
+    """As `POST /v1/ingest`: each request's batch (100 events) validated, then stored; `per_txn` batches a
+    transaction, as the ingest writer's group commit does. Returns how many events were sent."""
+    sent = 0
+    jobs: list[ingest.Job] = []
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
         with uow.write(engine) as conn:
             ingest.store(conn, jobs)
         events_store.current().committed(engine)
+        jobs.clear()
+
+    for e in events:
+        batch.append(e)
+        if len(batch) == ingest.MAX_BATCH:
+            jobs.append(ingest.Job(tenant_id, ingest.validate(batch, now), now))
+            sent, batch = sent + len(batch), []
+            if len(jobs) == per_txn:
+                flush()
+    if batch:
+        jobs.append(ingest.Job(tenant_id, ingest.validate(batch, now), now))
+        sent += len(batch)
+    if jobs:
+        flush()
+    return sent
