@@ -2,6 +2,7 @@
 """Zero-setup entry point: needs only Python 3.11+.
 
     python3 dev.py serve [--port 8080] [--test-clock]   # run tally on the embedded SQLite database
+    python3 dev.py serve --demo                         # the same, seeding the demo tenant first (once)
     python3 dev.py test  [pytest args]                  # run the test suite (SQLite and PostgreSQL)
     python3 dev.py check                                # ruff, mypy, import-linter
 
@@ -93,6 +94,18 @@ def run(*cmd: str) -> int:
     return subprocess.call(cmd, cwd=ROOT)
 
 
+def _address(serve_args: list[str]) -> list[str]:
+    """The --host/--port of a serve command line, for the console URL `tally demo` prints."""
+    out = []
+    for i, arg in enumerate(serve_args):
+        for flag in ("--host", "--port"):
+            if arg == flag and i + 1 < len(serve_args):
+                out += [flag, serve_args[i + 1]]
+            elif arg.startswith(flag + "="):
+                out.append(arg)
+    return out
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"serve", "test", "check", "tally"}:
         print(__doc__)
@@ -102,6 +115,12 @@ def main(argv: list[str]) -> int:
     if what in ("serve", "test", "tally"):
         ensure_system(for_tests=what == "test")
     if what == "serve":
+        if "--demo" in rest:
+            # `tally demo` seeds the demo tenant (docs/quickstart.md) unless it is there already.
+            rest = [a for a in rest if a != "--demo"]
+            rc = run(str(PY), "-m", "tally", "demo", "--if-missing", *_address(rest))
+            if rc:
+                return rc
         return run(str(PY), "-m", "tally", "serve", *rest)
     if what == "tally":
         return run(str(PY), "-m", "tally", *rest)

@@ -303,6 +303,51 @@ def users_create(
     typer.echo(f"console user {email.strip().lower()} ({role}) of tenant {t.name}: {user_id}")
 
 
+@app.command()
+def demo(
+    tenant: str = typer.Option("demo", "--tenant", help="name of the demo tenant to create"),
+    email: str = typer.Option("demo@example.com", "--email", help="the demo operator's sign-in e-mail"),
+    password: str | None = typer.Option(
+        None, "--password", help="the demo operator's password (default: a random one, printed)"
+    ),
+    if_missing: bool = typer.Option(
+        False, "--if-missing", help="when the demo tenant already exists, say so and exit 0"
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="the host `tally serve` listens on (for the URL)"),
+    port: int = typer.Option(8080, "--port", help="the port `tally serve` listens on (for the URL)"),
+) -> None:
+    """Seed a demo tenant: a catalog with tiered and composite pricing, 36 customers on contracts with
+    commits and credits, two months of usage with the earlier month finalized (docs/console.md)."""
+    from tally.cli import demo as demo_mod
+
+    settings = _settings()
+    engine = _migrated_engine(settings)
+    _events_store(settings, engine)
+    url = f"http://{_show_host(host)}:{port}/ui/"
+    try:
+        if demo_mod.exists(engine, tenant):
+            raise demo_mod.DemoExists(f"the demo tenant {tenant!r} already exists in this database")
+        if password is not None and len(password) < 12:
+            raise typer.BadParameter("--password: must be at least 12 characters")
+        typer.echo(f"seeding the demo tenant {tenant!r} ...", err=True)
+        seeded = demo_mod.seed(engine, SystemClock().now(), tenant=tenant, email=email, password=password)
+    except demo_mod.DemoExists as exc:
+        engine.dispose()
+        if if_missing:
+            typer.echo(f"{exc}; not seeding it again. Console: {url}")
+            return
+        raise StartupError(f"{exc} (tally demo seeds a fresh database; --if-missing skips it)") from None
+    engine.dispose()
+    typer.echo(
+        f"demo tenant {tenant!r}: {seeded.customers} customers, {seeded.events} usage events, "
+        f"{seeded.finalized} invoices finalized ({seeded.earlier:%B %Y} closed, {seeded.later:%B %Y} open)"
+    )
+    typer.echo(f"console: {url} (after `tally serve`)")
+    typer.echo(f"sign in as {seeded.email} with the password {seeded.password}")
+    typer.echo("or with this API token (also for the SDK; shown once):")
+    typer.echo(seeded.token)
+
+
 @tokens_app.command("list")
 def tokens_list(
     tenant: str | None = typer.Option(None, "--tenant", help="only this tenant's tokens"),
