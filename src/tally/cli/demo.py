@@ -46,6 +46,7 @@ from tally.contracts.schemas_create import CreateContract
 from tally.customers import service as customers
 from tally.customers.schemas import CreateCustomer
 from tally.db import uow
+from tally.db.uow import WriteConn
 from tally.invoices import documents
 from tally.invoices import service as invoices
 from tally.invoices.schemas import InvoiceSettings
@@ -201,8 +202,8 @@ def seed(
         t = auth.get_or_create_tenant(conn, tenant, now)
         catalog = create_catalog(conn, t, earlier, now)
         book = _customers(conn, t, catalog, earlier, now)
-    for contract_id in book.contracts:
-        thresholds.written(engine, t.id, contract_id, now, book.requests[contract_id])
+        for contract_id in book.contracts:  # as the API route: evaluated once this write commits
+            thresholds.written(conn, engine, t.id, contract_id, now, book.requests[contract_id])
     events = list(_usage(book, earlier, later, now))
     ingest_events(engine, t.id, events, now)
     result = run_pass(engine, FixedClock(now))
@@ -271,7 +272,7 @@ def _product(conn: Connection, t: auth.Tenant, now: datetime, body: dict[str, An
     return products.create(conn, t.id, parse(CreateProduct, body), now, t.name)
 
 
-def create_catalog(conn: Connection, t: auth.Tenant, start: datetime, now: datetime) -> Catalog:
+def create_catalog(conn: WriteConn, t: auth.Tenant, start: datetime, now: datetime) -> Catalog:
     settings = parse(
         InvoiceSettings,
         {
@@ -511,7 +512,7 @@ def contract_body(i: int, customer_id: str, c: Catalog, start: datetime) -> dict
     return body
 
 
-def _customers(conn: Connection, t: auth.Tenant, c: Catalog, start: datetime, now: datetime) -> Book:
+def _customers(conn: WriteConn, t: auth.Tenant, c: Catalog, start: datetime, now: datetime) -> Book:
     book = Book([], [], [], [], {})
     for i, name in enumerate(COMPANIES):
         alias = slug(name)
