@@ -7,6 +7,8 @@ kept by the append-only `contract_edits` rows, never by rewriting the ledger.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -141,7 +143,26 @@ _UNSUPPORTED = (
 )
 
 
+@dataclass
+class _Edit:
+    """One v2 edit in progress: the contract, the request body, and the terms and changes it builds."""
+
+    conn: WriteConn
+    tenant_id: str
+    c: Contract
+    body: Doc
+    now: datetime
+    terms: Doc = field(default_factory=dict)
+    changes: Doc = field(default_factory=dict)
+
+    def checker(self) -> Terms:
+        return Terms(
+            self.conn, self.tenant_id, parse_timestamp(self.c.terms["starting_at"], "starting_at"), self.now
+        )
+
+
 def edit(conn: WriteConn, tenant_id: str, req: EditContract, now: datetime, created_by: str) -> str:
+    """A v2 contract edit: each part of the request applied in turn, then stored with its history row."""
     c = _writable(conn, tenant_id, req.customer_id, req.contract_id)
     body = dump(req)
     for key in _UNSUPPORTED:
@@ -150,57 +171,104 @@ def edit(conn: WriteConn, tenant_id: str, req: EditContract, now: datetime, crea
     edit_id = new_id()
     if req.uniqueness_key is not None:
         repo.reserve_key(conn, tenant_id, EDIT_SCOPE, req.uniqueness_key, edit_id, now)
-    adds = {k: body[k] for k in _EDIT_KEYS if k in body}
-    changes: Doc = {}
-    if adds:
-        built = _add_terms(conn, tenant_id, c, adds, now, "", None, _EDIT_KEYS)
-        for src, dst in _EDIT_KEYS.items():
-            if built[dst]:
-                changes[src] = built[dst]
-        c = get(conn, tenant_id, c.customer_id, c.id)
-    terms = dict(c.terms)
+    e = _Edit(conn, tenant_id, c, body, now)
+    _add(e)
+    e.terms = dict(e.c.terms)
+    _remove_terms(e)
+    _archive_balances(e)
+    _update_balances(e)
+    _update_scheduled_charges(e)
+    _set_fields(e, req)
+    t = e.checker()
+    touched = updates.apply_recurring_updates(t, e.terms, body, e.changes)
+    updates.apply_subscription_updates(t, e.terms, body, e.changes)
+    updates.apply_threshold_updates(t, e.terms, body, e.changes)
+    thresholds.check(t, e.terms, e.c.rate_card_id, thresholds.edited_keys(body))
+    values: dict[str, Any] = {"terms": plain(e.terms)}
+    if "update_contract_end_date" in body:
+        end = req.update_contract_end_date
+        _check_end(
+            conn,
+            tenant_id,
+            e.c,
+            end,
+            "update_contract_end_date",
+            bool(req.allow_contract_ending_before_finalized_invoice),
+            "allow_contract_ending_before_finalized_invoice",
+        )
+        e.terms["ending_before"] = end
+        values = {"terms": plain(e.terms), "ending_before": end}
+        e.changes["update_contract_end_date"] = end
+        touched |= updates.all_recurring_ids(e.terms)
+    if not e.changes:
+        raise BadRequest("Nothing to edit: the request changes no terms")
+    repo.update_contract(conn, tenant_id, e.c.id, values)
+    updates.sync_recurring_children(conn, tenant_id, e.c.customer_id, e.c.id, plain(e.terms), touched, now)
+    if req.uniqueness_key is not None:
+        e.changes["uniqueness_key"] = req.uniqueness_key
+    record_edit(conn, tenant_id, e.c.id, "EDIT", e.changes, now, now, created_by, edit_id=edit_id)
+    return edit_id
+
+
+def _add(e: _Edit) -> None:
+    """add_overrides, add_commits, ...: new terms built as a create builds them."""
+    adds = {k: e.body[k] for k in _EDIT_KEYS if k in e.body}
+    if not adds:
+        return
+    built = _add_terms(e.conn, e.tenant_id, e.c, adds, e.now, "", None, _EDIT_KEYS)
+    for src, dst in _EDIT_KEYS.items():
+        if built[dst]:
+            e.changes[src] = built[dst]
+    e.c = get(e.conn, e.tenant_id, e.c.customer_id, e.c.id)
+
+
+def _remove_terms(e: _Edit) -> None:
+    """remove_overrides (gone from the terms) and archive_scheduled_charges (kept, archived)."""
     for key, lst in (("archive_scheduled_charges", "scheduled_charges"), ("remove_overrides", "overrides")):
-        for i, ref in enumerate(body.get(key) or []):
-            items = terms.get(lst, [])
+        for i, ref in enumerate(e.body.get(key) or []):
+            items = e.terms.get(lst, [])
             if not any(x["id"] == ref["id"] for x in items):
                 raise BadRequest(f"{key}[{i}].id: {ref['id']} is not on this contract")
             if key == "remove_overrides":
-                terms[lst] = [x for x in items if x["id"] != ref["id"]]
+                e.terms[lst] = [x for x in items if x["id"] != ref["id"]]
             else:
-                terms[lst] = [{**x, "archived_at": now} if x["id"] == ref["id"] else x for x in items]
-            changes[key] = body[key]
+                e.terms[lst] = [{**x, "archived_at": e.now} if x["id"] == ref["id"] else x for x in items]
+            e.changes[key] = e.body[key]
+
+
+def _archive_balances(e: _Edit) -> None:
     for key in ("archive_commits", "archive_credits"):
-        for i, ref in enumerate(body.get(key) or []):
-            b = repo.get_balance(conn, tenant_id, ref["id"])
-            if b is None or b.contract_id != c.id:
+        for i, ref in enumerate(e.body.get(key) or []):
+            b = repo.get_balance(e.conn, e.tenant_id, ref["id"])
+            if b is None or b.contract_id != e.c.id:
                 raise BadRequest(f"{key}[{i}].id: {ref['id']} is not on this contract")
-            repo.update_balance(conn, tenant_id, b.id, {"archived_at": now})
-            changes[key] = body[key]
+            repo.update_balance(e.conn, e.tenant_id, b.id, {"archived_at": e.now})
+            e.changes[key] = e.body[key]
+
+
+def _update_balances(e: _Edit) -> None:
     for key, kind in (("update_commits", "commit"), ("update_credits", "credit")):
-        for i, upd in enumerate(body.get(key) or []):
+        for i, upd in enumerate(e.body.get(key) or []):
             bid = upd.pop(f"{kind}_id")
-            b = repo.get_balance(conn, tenant_id, bid, lock=True)
-            if b is None or b.contract_id != c.id or (b.kind == "CREDIT") != (kind == "credit"):
+            b = repo.get_balance(e.conn, e.tenant_id, bid, lock=True)
+            if b is None or b.contract_id != e.c.id or (b.kind == "CREDIT") != (kind == "credit"):
                 raise BadRequest(f"{key}[{i}].{kind}_id: {bid} is not a {kind} on this contract")
-            t = Terms(conn, tenant_id, parse_timestamp(c.terms["starting_at"], "starting_at"), now)
-            repo.update_balance(
-                conn,
-                tenant_id,
-                b.id,
-                {"doc": plain(update_balance_doc(t, b.kind, b.doc, upd, f"{key}[{i}]"))},
-            )
-            changes.setdefault(key, []).append({f"{kind}_id": bid, **upd})
-    for i, upd in enumerate(body.get("update_scheduled_charges") or []):
-        items = terms.get("scheduled_charges", [])
+            doc = update_balance_doc(e.checker(), b.kind, b.doc, upd, f"{key}[{i}]")
+            repo.update_balance(e.conn, e.tenant_id, b.id, {"doc": plain(doc)})
+            e.changes.setdefault(key, []).append({f"{kind}_id": bid, **upd})
+
+
+def _update_scheduled_charges(e: _Edit) -> None:
+    for i, upd in enumerate(e.body.get("update_scheduled_charges") or []):
+        items = e.terms.get("scheduled_charges", [])
         found = [x for x in items if x["id"] == upd["scheduled_charge_id"]]
         if not found:
             raise BadRequest(f"update_scheduled_charges[{i}].scheduled_charge_id: not on this contract")
-        t = Terms(conn, tenant_id, parse_timestamp(c.terms["starting_at"], "starting_at"), now)
         new = dict(found[0])
         if upd.get("invoice_schedule"):
             new["schedule"] = plain(
                 _schedule_update(
-                    t,
+                    e.checker(),
                     found[0]["schedule"],
                     upd["invoice_schedule"],
                     f"update_scheduled_charges[{i}].invoice_schedule",
@@ -208,53 +276,28 @@ def edit(conn: WriteConn, tenant_id: str, req: EditContract, now: datetime, crea
             )
         if upd.get("netsuite_sales_order_id"):
             new["netsuite_sales_order_id"] = upd["netsuite_sales_order_id"]
-        terms["scheduled_charges"] = [new if x["id"] == new["id"] else x for x in items]
-        changes.setdefault("update_scheduled_charges", []).append(upd)
+        e.terms["scheduled_charges"] = [new if x["id"] == new["id"] else x for x in items]
+        e.changes.setdefault("update_scheduled_charges", []).append(upd)
+
+
+def _set_fields(e: _Edit, req: EditContract) -> None:
+    """The contract's name, payment terms, threshold configurations and spend trackers."""
     if req.update_contract_name is not None:
-        terms["name"] = req.update_contract_name
-        changes["update_contract_name"] = req.update_contract_name
+        e.terms["name"] = req.update_contract_name
+        e.changes["update_contract_name"] = req.update_contract_name
     if req.update_net_payment_terms_days is not None:
         if req.update_net_payment_terms_days < 0:
             raise BadRequest("update_net_payment_terms_days: must not be negative")
-        terms["net_payment_terms_days"] = req.update_net_payment_terms_days
-        changes["update_net_payment_terms_days"] = req.update_net_payment_terms_days
+        e.terms["net_payment_terms_days"] = req.update_net_payment_terms_days
+        e.changes["update_net_payment_terms_days"] = req.update_net_payment_terms_days
     for src, dst in (
         ("add_spend_threshold_configuration", "spend_threshold_configuration"),
         ("add_prepaid_balance_threshold_configuration", "prepaid_balance_threshold_configuration"),
         ("add_spend_trackers", "spend_trackers"),
     ):
-        if src in body:
-            terms[dst] = [*terms.get(dst, []), *body[src]] if dst == "spend_trackers" else body[src]
-            changes[src] = body[src]
-    t = Terms(conn, tenant_id, parse_timestamp(c.terms["starting_at"], "starting_at"), now)
-    touched = updates.apply_recurring_updates(t, terms, body, changes)
-    updates.apply_subscription_updates(t, terms, body, changes)
-    updates.apply_threshold_updates(t, terms, body, changes)
-    thresholds.check(t, terms, c.rate_card_id, thresholds.edited_keys(body))
-    values: dict[str, Any] = {"terms": plain(terms)}
-    if "update_contract_end_date" in body:
-        end = req.update_contract_end_date
-        _check_end(
-            conn,
-            tenant_id,
-            c,
-            end,
-            "update_contract_end_date",
-            bool(req.allow_contract_ending_before_finalized_invoice),
-            "allow_contract_ending_before_finalized_invoice",
-        )
-        terms["ending_before"] = end
-        values = {"terms": plain(terms), "ending_before": end}
-        changes["update_contract_end_date"] = end
-        touched |= updates.all_recurring_ids(terms)
-    if not changes:
-        raise BadRequest("Nothing to edit: the request changes no terms")
-    repo.update_contract(conn, tenant_id, c.id, values)
-    updates.sync_recurring_children(conn, tenant_id, c.customer_id, c.id, plain(terms), touched, now)
-    if req.uniqueness_key is not None:
-        changes["uniqueness_key"] = req.uniqueness_key
-    record_edit(conn, tenant_id, c.id, "EDIT", changes, now, now, created_by, edit_id=edit_id)
-    return edit_id
+        if src in e.body:
+            e.terms[dst] = [*e.terms.get(dst, []), *e.body[src]] if dst == "spend_trackers" else e.body[src]
+            e.changes[src] = e.body[src]
 
 
 def _check_end(
@@ -281,8 +324,11 @@ def _check_end(
         )
 
 
-def _schedule_update(t: Terms, current: Doc, upd: Doc, field: str) -> Doc:
-    items = list(current["schedule_items"])
+def _remove_and_update_items(
+    items: list[Doc], upd: Doc, field: str, convert: Callable[[Doc], Doc] = dict
+) -> list[Doc]:
+    """A schedule edit's `remove_schedule_items` and `update_schedule_items` applied to `items` (an
+    access or an invoice schedule's); each update's fields pass through `convert`."""
     ids = {i["id"] for i in items}
     for j, ref in enumerate(upd.get("remove_schedule_items") or []):
         if ref["id"] not in ids:
@@ -291,9 +337,13 @@ def _schedule_update(t: Terms, current: Doc, upd: Doc, field: str) -> Doc:
     for j, u in enumerate(upd.get("update_schedule_items") or []):
         if u["id"] not in ids:
             raise BadRequest(f"{field}.update_schedule_items[{j}].id: {u['id']} not found")
-        items = [
-            {**i, **{k: v for k, v in u.items() if k != "id"}} if i["id"] == u["id"] else i for i in items
-        ]
+        changed = convert({k: v for k, v in u.items() if k != "id"})
+        items = [{**i, **changed} if i["id"] == u["id"] else i for i in items]
+    return items
+
+
+def _schedule_update(t: Terms, current: Doc, upd: Doc, field: str) -> Doc:
+    items = _remove_and_update_items(list(current["schedule_items"]), upd, field)
     for j, a in enumerate(upd.get("add_schedule_items") or []):
         t._amount_or_price(a, f"{field}.add_schedule_items[{j}]")
         amount = a.get("amount")
@@ -325,23 +375,9 @@ def update_balance_doc(t: Terms, kind: str, doc: Doc, upd: Doc, field: str) -> D
     new.update(upd)
     t.applicability(new, field)
     if acc is not None:
-        items = list(doc["access_schedule"]["schedule_items"])
-        ids = {i["id"] for i in items}
-        for j, ref in enumerate(acc.get("remove_schedule_items") or []):
-            if ref["id"] not in ids:
-                raise BadRequest(
-                    f"{field}.access_schedule.remove_schedule_items[{j}].id: {ref['id']} not found"
-                )
-            items = [i for i in items if i["id"] != ref["id"]]
-        for j, u in enumerate(acc.get("update_schedule_items") or []):
-            if u["id"] not in ids:
-                raise BadRequest(
-                    f"{field}.access_schedule.update_schedule_items[{j}].id: {u['id']} not found"
-                )
-            items = [
-                {**i, **plain({k: v for k, v in u.items() if k != "id"})} if i["id"] == u["id"] else i
-                for i in items
-            ]
+        items = _remove_and_update_items(
+            list(doc["access_schedule"]["schedule_items"]), acc, f"{field}.access_schedule", plain
+        )
         for a in acc.get("add_schedule_items") or []:
             items.append({"id": new_id(), **plain(a)})
         for j, i in enumerate(items):

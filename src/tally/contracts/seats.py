@@ -35,7 +35,7 @@ from tally.rate_cards import rates as card_rates
 from tally.rate_cards import service as rate_cards
 from tally.rating import inputs as ri
 from tally.rating.from_wire import override_from_wire, product_from_wire
-from tally.rating.rates import active_overrides, is_entitled, override_targets, price_curve
+from tally.rating.rates import active_overrides, is_entitled, override_targets, price_curve, rate_at
 from tally.wire import format_timestamp, parse_timestamp
 
 Doc = dict[str, Any]
@@ -353,16 +353,9 @@ def _pricer(
         c.terms.get("multiplier_override_prioritization") or "LOWEST_MULTIPLIER"
     )
 
-    def rate_at(t: datetime, f: ri.Frequency | None) -> ri.Rate | None:
-        for r in rates:
-            if f is not None and r.billing_frequency != f:
-                continue
-            if r.starting_at <= t and (r.ending_before is None or t < r.ending_before):
-                return r
-        return None
-
     def price(t: datetime) -> tuple[Decimal, str] | None:
-        rate = rate_at(t, freq) or rate_at(t, None)
+        # The engine's own lookup: the rate for the billing frequency, else one of any frequency.
+        rate = rate_at(rates, ri.NO_GROUP, t, freq) or rate_at(rates, ri.NO_GROUP, t)
         if rate is None:
             return None
         active = active_overrides(targeting, t)

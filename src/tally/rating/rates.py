@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -83,6 +83,24 @@ def override_targets(
     return True
 
 
+def rate_at(
+    rates: Iterable[Rate], pgv: GroupValues, t: datetime, frequency: Frequency | None = None
+) -> Rate | None:
+    """The rate of a product in force at `t` for pricing group values `pgv`: the one with exactly those
+    values, else the one with none; only rates of `frequency` when it is given (SPEC §4.2-4.3)."""
+    default: Rate | None = None
+    for rate in rates:
+        if rate.billing_frequency != frequency and frequency is not None:
+            continue
+        if not _active(rate.starting_at, rate.ending_before, t):
+            continue
+        if rate.pricing_group_values == pgv:
+            return rate
+        if rate.pricing_group_values == NO_GROUP:
+            default = rate
+    return default
+
+
 class RateIndex:
     """Rates of one rate card indexed by product; overlapping rates are refused (SPEC §4.2 [U])."""
 
@@ -120,17 +138,7 @@ class RateIndex:
     def rate_at(
         self, product_id: str, pgv: GroupValues, t: datetime, frequency: Frequency | None = None
     ) -> Rate | None:
-        default: Rate | None = None
-        for rate in self.by_product.get(product_id, ()):
-            if rate.billing_frequency != frequency and frequency is not None:
-                continue
-            if not _active(rate.starting_at, rate.ending_before, t):
-                continue
-            if rate.pricing_group_values == pgv:
-                return rate
-            if rate.pricing_group_values == NO_GROUP:
-                default = rate
-        return default
+        return rate_at(self.by_product.get(product_id, ()), pgv, t, frequency)
 
     def targeting(
         self, product: Product, pgv: GroupValues, prgv: GroupValues, frequency: Frequency | None = None
