@@ -161,7 +161,8 @@ def test_events_reaggregate_to_the_line_quantity(
     s = _setup(clock_server, agg, key, events)
     line = s["invoice"].line_items[s["index"]]
     assert Decimal(str(line.quantity)) == expected
-    x = _explain(clock_server, s)
+    x = _explain(clock_server, s, verify=True)
+    assert x["verified"] is True
     assert Decimal(str(x["quantity"])) == expected
     assert Decimal(str(x["line_quantity"])) == expected
     assert x["aggregation_type"] == agg
@@ -178,6 +179,34 @@ def test_events_reaggregate_to_the_line_quantity(
             ("us", Decimal(4)),
             ("eu", Decimal(4)),
         }
+
+
+@pytest.mark.parametrize(("agg", "key", "events", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_the_rollups_summary_equals_the_reaggregation(
+    clock_server: Running,
+    agg: str,
+    key: str | None,
+    events: list[tuple[int, dict[str, Any]]],
+    expected: Decimal,
+) -> None:
+    # Without `verify` the quantity, groups and event count come from the usage rollups; with it, from
+    # every event re-aggregated: both say the same, and the same page of events.
+    s = _setup(clock_server, agg, key, events)
+    fast = _explain(clock_server, s)
+    full = _explain(clock_server, s, verify=True)
+    assert (fast["verified"], full["verified"]) == (False, True)
+    assert Decimal(str(fast["quantity"])) == Decimal(str(full["quantity"])) == expected
+    assert (
+        fast["event_count"] == full["event_count"] == len([e for e in events if key is None or key in e[1]])
+    )
+    groups = [(g["group_values"], Decimal(str(g["quantity"]))) for g in fast["groups"]]
+    assert groups == [(g["group_values"], Decimal(str(g["quantity"]))) for g in full["groups"]]
+    assert fast["events"] == full["events"]
+    assert fast["value_before_period"] == full["value_before_period"]
+    # A page cut short streams only what it needs and still says whether more follow.
+    first = _explain(clock_server, s, limit=1)
+    assert first["events"] == full["events"][:1]
+    assert (first["next_page"] is not None) == (full["event_count"] > 1)
 
 
 def test_events_are_paginated(clock_server: Running) -> None:
@@ -222,6 +251,13 @@ def test_console_explain_page(clock_server: Running) -> None:
     # 2 + 3 = 5, matching the line.
     assert 'id="explained-quantity">5<' in r.text
     assert "matches the line" in r.text
+    assert "From the usage rollups" in r.text
+    assert "Re-aggregate all 2 events" in r.text
+    proof = c.get(f"{link}&offset=0&verify=1")
+    assert proof.status_code == 200
+    assert "Re-aggregated from every event" in proof.text
+    assert 'id="explained-quantity">5<' in proof.text
+    assert "matches the line" in proof.text
     assert f"{s['uid']}-0" in r.text
     assert "<b>eu</b>" not in r.text
     assert "&lt;b&gt;eu&lt;/b&gt;" in r.text
@@ -247,14 +283,20 @@ def test_finalized_invoice_explains_with_its_watermark(clock_server: Running) ->
             }
         ]
     )
-    x = _explain(clock_server, s)
-    assert x["status"] == "FINALIZED"
-    assert isinstance(x["events_watermark"], int)
-    # 10 + 5 = 15 billed; the late 100 is listed apart.
-    assert Decimal(str(x["quantity"])) == Decimal(15) == Decimal(str(x["line_quantity"]))
-    assert x["event_count"] == 2
-    assert x["late_event_count"] == 1
-    assert [e["transaction_id"] for e in x["late_events"]] == [f"{s['uid']}-late"]
+    for verify in (True, False):
+        x = _explain(clock_server, s, verify=verify)
+        assert x["status"] == "FINALIZED"
+        assert x["verified"] is verify
+        assert isinstance(x["events_watermark"], int)
+        # 10 + 5 = 15 billed; the late 100 is listed apart (the rollups hold it: taken back out).
+        assert Decimal(str(x["quantity"])) == Decimal(15) == Decimal(str(x["line_quantity"]))
+        assert x["event_count"] == 2
+        assert [(g["group_values"], Decimal(str(g["quantity"]))) for g in x["groups"]] == [
+            ({"region": "us"}, Decimal(15))
+        ]
+        assert [e["transaction_id"] for e in x["events"]] == [f"{s['uid']}-0", f"{s['uid']}-1"]
+        assert x["late_event_count"] == 1
+        assert [e["transaction_id"] for e in x["late_events"]] == [f"{s['uid']}-late"]
 
 
 def test_a_tiered_line_is_split_by_tier_down_to_each_event(clock_server: Running) -> None:

@@ -175,10 +175,18 @@ def streaming_metric_rows(conn: Connection, tenant_id: str) -> list[Row[Any]]:
 
 
 def raw_events(
-    conn: Connection, tenant_id: str, keys: list[str], start: datetime, end: datetime
+    conn: Connection,
+    tenant_id: str,
+    keys: list[str],
+    start: datetime,
+    end: datetime,
+    event_types: list[str] | None = None,
+    after_position: int | None = None,
 ) -> Iterable[RawEvent]:
     """The events of these customer keys stamped in [start, end), in (timestamp, transaction id) order,
-    streamed (index ix_events_customer_time)."""
+    streamed (index ix_events_customer_time), optionally only of `event_types` and only logged after
+    `after_position`. The caller may stop reading early (an explanation's page): the cursor is closed."""
+    position = late_gate.position(conn)
     stmt = (
         select(
             ev.c.transaction_id,
@@ -187,23 +195,30 @@ def raw_events(
             ev.c.timestamp,
             ev.c.properties,
             ev.c.received_at,
-            late_gate.position(conn).label("position"),
+            position.label("position"),
         )
         .where(ev.c.tenant_id == tenant_id, ev.c.customer_id.in_(keys), ev.c.timestamp >= start)
         .where(ev.c.timestamp < end)
         .order_by(ev.c.timestamp, ev.c.transaction_id)
     )
+    if event_types is not None:
+        stmt = stmt.where(ev.c.event_type.in_(event_types))
+    if after_position is not None:
+        stmt = stmt.where(position > after_position)
     result = conn.execution_options(stream_results=True, yield_per=1000).execute(stmt)
-    for r in result:
-        yield RawEvent(
-            r.transaction_id,
-            r.customer_id,
-            r.event_type,
-            r.timestamp,
-            dict(r.properties or {}),
-            r.received_at,
-            int(r.position or 0),
-        )
+    try:
+        for r in result:
+            yield RawEvent(
+                r.transaction_id,
+                r.customer_id,
+                r.event_type,
+                r.timestamp,
+                dict(r.properties or {}),
+                r.received_at,
+                int(r.position or 0),
+            )
+    finally:
+        result.close()
 
 
 # --- unmatched events (the console's /ui/events) --------------------------------------------------------
