@@ -340,3 +340,63 @@ def test_untiered_and_non_additive_lines_carry_no_event_shares(clock_server: Run
     flat = _explain(clock_server, _setup(clock_server, "COUNT", None, [(1, {})]))
     assert flat["tiers"] == []
     assert flat["events_split_by_tier"] is False
+
+
+def test_a_late_maximum_is_explained_by_reaggregating(clock_server: Running) -> None:
+    # MAX of 10 and 5 = 10 billed; a late 100 is in the rollups but not on the invoice, and a maximum
+    # cannot be taken back out of them: the answer re-aggregates (verified) even without `verify`.
+    s = _setup(clock_server, "MAX", "n", [(1, {"n": 10, "region": "us"}), (2, {"n": 5, "region": "us"})])
+    t1 = add_months(s["t0"], 1)
+    with clock_server.http() as h:
+        set_clock(h, t1 + timedelta(hours=24, minutes=1))
+    late = {"n": 100, "region": "us"}
+    clock_server.sdk().v1.usage.ingest(
+        usage=[
+            {
+                "transaction_id": f"{s['uid']}-late",
+                "customer_id": s["customer"],
+                "event_type": s["et"],
+                "timestamp": iso(t1 - timedelta(hours=1)),
+                "properties": late,
+            }
+        ]
+    )
+    x = _explain(clock_server, s)
+    assert x["verified"] is True
+    assert Decimal(str(x["quantity"])) == Decimal(10) == Decimal(str(x["line_quantity"]))
+    assert x["event_count"] == 2
+    assert x["late_event_count"] == 1
+
+
+def test_latest_bills_the_rise_from_the_rollups(clock_server: Running) -> None:
+    # LATEST: last month ends at 9 (5 then 9); this month 12: the line bills 12 - 9 = 3, with
+    # value_before_period 9, from the rollups and from every event alike.
+    s = _setup(clock_server, "LATEST", "n", [(1, {"n": 5, "region": "us"}), (2, {"n": 9, "region": "us"})])
+    t1 = add_months(s["t0"], 1)
+    with clock_server.http() as h:
+        set_clock(h, t1 + timedelta(hours=24, minutes=1))
+    c = clock_server.sdk()
+    c.v1.usage.ingest(
+        usage=[
+            {
+                "transaction_id": f"{s['uid']}-next",
+                "customer_id": s["customer"],
+                "event_type": s["et"],
+                "timestamp": iso(t1 + timedelta(hours=2)),
+                "properties": {"n": 12, "region": "us"},
+            }
+        ]
+    )
+    inv = next(
+        i
+        for i in c.v1.customers.invoices.list(customer_id=s["customer"], type="USAGE")
+        if i.start_timestamp == t1
+    )
+    s2 = {**s, "invoice": inv}
+    fast = _explain(clock_server, s2)
+    full = _explain(clock_server, s2, verify=True)
+    for x in (fast, full):
+        assert Decimal(str(x["quantity"])) == Decimal(3) == Decimal(str(x["line_quantity"]))
+        assert Decimal(str(x["value_before_period"])) == Decimal(9)
+        assert x["event_count"] == 1
+    assert (fast["verified"], full["verified"]) == (False, True)
