@@ -135,3 +135,29 @@ def test_demo_refuses_a_second_run(seeded: tuple[Server, str, str]) -> None:
     )
     assert skip.returncode == 0, skip.stderr
     assert "not seeding it again" in skip.stdout
+
+
+def test_demo_invoice_explains_its_metered_lines_only(seeded: tuple[Server, str, str]) -> None:
+    # Bluefin's finalized usage month: every metered line opens an explanation whose events re-aggregate
+    # to the line; the composite Platform fee (5% of other lines) and the seats have no events to show.
+    srv, token, _ = seeded
+    client = _sdk(srv, token)
+    bluefin = next(c for c in client.v1.customers.list() if c.name == BLUEFIN.name)
+    earlier, _ = months(datetime.now(UTC), timedelta(hours=GRACE_HOURS))
+    usage = next(
+        i
+        for i in client.v1.customers.invoices.list(customer_id=bluefin.id)
+        if i.type == "USAGE" and i.start_timestamp == earlier
+    )
+    with httpx.Client(base_url=srv.url, timeout=60) as c:
+        form = c.get("/ui/login")
+        c.post("/ui/login", data={"csrf": csrf_of(form.text), "next": "/ui/customers", "token": token})
+        page = c.get(f"/ui/customers/{bluefin.id}/invoices/{usage.id}")
+        assert page.status_code == 200
+        linked = sorted(int(n) for n in re.findall(r"explain\?line=(\d+)", page.text))
+        names = sorted(usage.line_items[i].name for i in linked)
+        assert names == ["API requests", "Compute", "Compute", "LLM tokens"]
+        for i in linked:
+            r = c.get(f"/ui/customers/{bluefin.id}/invoices/{usage.id}/explain?line={i}")
+            assert r.status_code == 200, r.text[:300]
+            assert "matches the line" in r.text

@@ -253,7 +253,9 @@ def _with_explain_links(doc: dict[str, Any], lines: list[dict[str, str]]) -> lis
         explain = None
         if line["kind"] == "line":
             i, li = next(pending)
-            explain = i if li.get("type") == "usage" else None
+            # Usage lines of a billable metric; a composite line (a fee on other lines) has no events.
+            metered = li.get("type") == "usage" and li.get("product_type") != "CompositeProductListItem"
+            explain = i if metered else None
         out.append({**line, "explain": explain})
     return out
 
