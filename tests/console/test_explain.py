@@ -25,6 +25,7 @@ def _setup(
     key: str | None,
     events: list[tuple[int, dict[str, Any]]],
     rate: dict[str, Any] | None = None,
+    product_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A metric of `agg` over `key`, a FLAT $0.01 product on a rate card, a customer (events sent to its
     ingest alias) on a contract from this month's start, and `events` (hour offset, properties)."""
@@ -42,7 +43,9 @@ def _setup(
     if key:
         metric_args["aggregation_key"] = key
     metric = c.v1.billable_metrics.create(name=f"{agg} {uid}", aggregation_type=agg, **metric_args).data.id
-    product = c.v1.contracts.products.create(name=f"P {uid}", type="USAGE", billable_metric_id=metric).data.id
+    product = c.v1.contracts.products.create(
+        name=f"P {uid}", type="USAGE", billable_metric_id=metric, **(product_extra or {})
+    ).data.id
     card = c.v1.contracts.rate_cards.create(name=f"card {uid}").data.id
     c.v1.contracts.rate_cards.rates.add(
         rate_card_id=card,
@@ -400,3 +403,35 @@ def test_latest_bills_the_rise_from_the_rollups(clock_server: Running) -> None:
         assert Decimal(str(x["value_before_period"])) == Decimal(9)
         assert x["event_count"] == 1
     assert (fast["verified"], full["verified"]) == (False, True)
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_a_converted_line_is_explained_in_the_lines_units(clock_server: Running, verify: bool) -> None:
+    # Tokens billed per thousand: SUM of n = 1,500 + 2,750 = 4,250 tokens; divided by 1,000 = 4.25,
+    # rounded up to 0 decimal places = 5 on the line. Tiers are in the line's units: the first 3 at
+    # 2 cents, the rest at 1 cent. Event 0 moves the running total 0 -> 1.5 (all tier 1); event 1 moves it
+    # 1.5 -> 4.25: 1.5 in tier 1 and 1.25 in tier 2.
+    s = _setup(
+        clock_server,
+        "SUM",
+        "n",
+        [(1, {"n": 1500, "region": "us"}), (2, {"n": 2750, "region": "us"})],
+        rate={"rate_type": "TIERED", "tiers": [{"price": 2, "size": 3}, {"price": 1}]},
+        product_extra={
+            "quantity_conversion": {"conversion_factor": 1000, "operation": "DIVIDE", "name": "per 1K"},
+            "quantity_rounding": {"decimal_places": 0, "rounding_method": "ROUND_UP"},
+        },
+    )
+    x = _explain(clock_server, s, verify=verify)
+    assert Decimal(str(x["line_quantity"])) == Decimal(5)
+    assert Decimal(str(x["quantity"])) == Decimal(5)
+    assert Decimal(str(x["metric_quantity"])) == Decimal(4250)
+    assert x["quantity_conversion"]["operation"] == "DIVIDE"
+    assert x["quantity_rounding"]["rounding_method"] == "ROUND_UP"
+    # Rounding moves the line off the events' running total, so no per-event tier shares are claimed.
+    assert x["events_split_by_tier"] is False
+    c = sign_in(clock_server)
+    r = c.get(f"/ui/customers/{s['customer']}/invoices/{s['invoice'].id}/explain?line={s['index']}")
+    assert r.status_code == 200
+    assert "matches the line" in r.text
+    assert "divided by 1,000" in r.text

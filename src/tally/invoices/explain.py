@@ -46,6 +46,10 @@ from tally.metering import Accumulator, Contribution, MetricDef, group_sort_key,
 from tally.metering.aggregate import Latest, later
 from tally.metering.values import add, string_form
 from tally.money.format import plain
+from tally.money.rounding import round_to
+from tally.rating.from_wire import product_from_wire
+from tally.rating.inputs import Product
+from tally.rating.usage import convert
 from tally.usage import service as usage
 from tally.usage import store
 from tally.usage.events import RawEvent, Span
@@ -100,7 +104,9 @@ def _ceil_hour(t: datetime) -> datetime:
     return hour_start(h) if hour_start(h) == t else hour_start(h + 1)
 
 
-def _metric_of(loader: Loader, product_id: str, at: datetime) -> MetricDef:
+def _metric_of(loader: Loader, product_id: str, at: datetime) -> tuple[MetricDef, Product]:
+    """The line product's billable metric, and the product as rating reads it (its quantity conversion
+    and rounding), at the version in force at `at`."""
     versions = loader.versions(product_id)
     if not versions:
         raise BadRequest(f"line_index: product {product_id} is not a usage product")
@@ -113,7 +119,29 @@ def _metric_of(loader: Loader, product_id: str, at: datetime) -> MetricDef:
         raise BadRequest("line_index: the line's product has no billable metric")
     if metric.aggregation_type == "SQL":
         raise BadRequest("line_index: SQL billable metrics are explained by their query, not by events")
-    return metric
+    return metric, product_from_wire({**view.spec, "id": view.id, "type": view.type})
+
+
+def _in_line_units(quantity: Decimal, product: Product) -> Decimal:
+    """The metric's quantity as the line bills it: the product's quantity conversion (multiply or divide
+    by its factor), then its rounding, as rating applies them (tally.rating.usage)."""
+    converted = convert(quantity, product)
+    r = product.quantity_rounding
+    return converted if r is None else round_to(converted, r.decimal_places, r.rounding_method)
+
+
+def _conversion_doc(product: Product) -> dict[str, Any] | None:
+    conv = product.quantity_conversion
+    if conv is None:
+        return None
+    return {"operation": conv.operation.value, "conversion_factor": conv.conversion_factor, "name": conv.name}
+
+
+def _rounding_doc(product: Product) -> dict[str, Any] | None:
+    r = product.quantity_rounding
+    if r is None:
+        return None
+    return {"rounding_method": r.rounding_method.value, "decimal_places": r.decimal_places}
 
 
 def _used(metric: MetricDef) -> list[str]:
@@ -175,7 +203,7 @@ def explain(
         raise BadRequest("line_index: only usage lines are explained by events")
     start = parse_timestamp(li.get("starting_at") or doc["start_timestamp"], "starting_at")
     end = parse_timestamp(li.get("ending_before") or doc["end_timestamp"], "ending_before")
-    metric = _metric_of(loader, li["product_id"], start)
+    metric, product = _metric_of(loader, li["product_id"], start)
     wanted = {**(li.get("presentation_group_values") or {}), **(li.get("pricing_group_values") or {})}
     watermark = entry.row.events_watermark if entry.row is not None and entry.status != "DRAFT" else None
     keys = loader.keys(customer_id)
@@ -197,8 +225,8 @@ def explain(
     used = _used(metric)
     tiers = _tiers(li)
     agg = metric.aggregation_type
-    # Per-event tier shares only where the events' running total is the line's quantity scale (COUNT and
-    # SUM with no quantity conversion on the product); otherwise the line's tier rows alone are shown.
+    # Per-event tier shares only where the events' running total (converted to the line's units) is the
+    # line's quantity (COUNT and SUM, no rounding in the way); otherwise the line's tier rows alone are shown.
     per_event = bool(tiers) and agg in ADDITIVE
     first = hour_start(hour_of(entry.crow.starting_at))
     summary: _Summary | None = None
@@ -224,11 +252,14 @@ def explain(
         offset,
         limit,
         used,
+        product,
     )
-    quantity = summary.quantity
+    metric_quantity = summary.quantity
+    quantity = _in_line_units(metric_quantity, product)
     line_quantity = li.get("quantity")
-    if per_event and (line_quantity is None or Decimal(str(line_quantity)) != quantity):
-        for ev_doc in page:  # a converted or rounded quantity: the events' scale is not the tiers'
+    unrounded = convert(metric_quantity, product)
+    if per_event and (line_quantity is None or Decimal(str(line_quantity)) != unrounded):
+        for ev_doc in page:  # a rounded quantity: the events' running total is not the tiers' scale
             ev_doc["tiers"] = []
         per_event = False
     late_events = summary.late_events
@@ -248,6 +279,9 @@ def explain(
         "line_quantity": li.get("quantity"),
         "credit_type": li.get("credit_type") or doc["credit_type"],
         "quantity": quantity,
+        "metric_quantity": metric_quantity,
+        "quantity_conversion": _conversion_doc(product),
+        "quantity_rounding": _rounding_doc(product),
         "verified": verify,
         "value_before_period": summary.before,
         "events_watermark": watermark,
@@ -339,6 +373,7 @@ def _page(
     offset: int,
     limit: int,
     used: list[str],
+    product: Product | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """The page [offset, offset + limit) of the counted events, oldest first, and whether more follow:
     the events are streamed and the read stops at the first event past the page. Tier shares need the
@@ -358,6 +393,8 @@ def _page(
             shares = None
             if per_event:
                 step = Decimal(1) if agg == "COUNT" else (c.quantity or Decimal(0))
+                if product is not None:
+                    step = convert(step, product)  # the tiers are in the line's units
                 shares = tier_shares(tiers, running, running + step)
                 running += step
             if matched >= offset:
