@@ -160,4 +160,5 @@ def test_demo_invoice_explains_its_metered_lines_only(seeded: tuple[Server, str,
         for i in linked:
             r = c.get(f"/ui/customers/{bluefin.id}/invoices/{usage.id}/explain?line={i}")
             assert r.status_code == 200, r.text[:300]
-            assert "matches the line" in r.text
+            summary = re.search(r'<div class="summary".*?</div>', r.text, re.S)
+            assert "matches the line" in r.text, (i, summary.group(0) if summary else r.text[:2000])

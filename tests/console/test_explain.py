@@ -25,6 +25,7 @@ def _setup(
     key: str | None,
     events: list[tuple[int, dict[str, Any]]],
     rate: dict[str, Any] | None = None,
+    product_extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A metric of `agg` over `key`, a FLAT $0.01 product on a rate card, a customer (events sent to its
     ingest alias) on a contract from this month's start, and `events` (hour offset, properties)."""
@@ -42,7 +43,9 @@ def _setup(
     if key:
         metric_args["aggregation_key"] = key
     metric = c.v1.billable_metrics.create(name=f"{agg} {uid}", aggregation_type=agg, **metric_args).data.id
-    product = c.v1.contracts.products.create(name=f"P {uid}", type="USAGE", billable_metric_id=metric).data.id
+    product = c.v1.contracts.products.create(
+        name=f"P {uid}", type="USAGE", billable_metric_id=metric, **(product_extra or {})
+    ).data.id
     card = c.v1.contracts.rate_cards.create(name=f"card {uid}").data.id
     c.v1.contracts.rate_cards.rates.add(
         rate_card_id=card,
@@ -161,7 +164,8 @@ def test_events_reaggregate_to_the_line_quantity(
     s = _setup(clock_server, agg, key, events)
     line = s["invoice"].line_items[s["index"]]
     assert Decimal(str(line.quantity)) == expected
-    x = _explain(clock_server, s)
+    x = _explain(clock_server, s, verify=True)
+    assert x["verified"] is True
     assert Decimal(str(x["quantity"])) == expected
     assert Decimal(str(x["line_quantity"])) == expected
     assert x["aggregation_type"] == agg
@@ -178,6 +182,34 @@ def test_events_reaggregate_to_the_line_quantity(
             ("us", Decimal(4)),
             ("eu", Decimal(4)),
         }
+
+
+@pytest.mark.parametrize(("agg", "key", "events", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_the_rollups_summary_equals_the_reaggregation(
+    clock_server: Running,
+    agg: str,
+    key: str | None,
+    events: list[tuple[int, dict[str, Any]]],
+    expected: Decimal,
+) -> None:
+    # Without `verify` the quantity, groups and event count come from the usage rollups; with it, from
+    # every event re-aggregated: both say the same, and the same page of events.
+    s = _setup(clock_server, agg, key, events)
+    fast = _explain(clock_server, s)
+    full = _explain(clock_server, s, verify=True)
+    assert (fast["verified"], full["verified"]) == (False, True)
+    assert Decimal(str(fast["quantity"])) == Decimal(str(full["quantity"])) == expected
+    assert (
+        fast["event_count"] == full["event_count"] == len([e for e in events if key is None or key in e[1]])
+    )
+    groups = [(g["group_values"], Decimal(str(g["quantity"]))) for g in fast["groups"]]
+    assert groups == [(g["group_values"], Decimal(str(g["quantity"]))) for g in full["groups"]]
+    assert fast["events"] == full["events"]
+    assert fast["value_before_period"] == full["value_before_period"]
+    # A page cut short streams only what it needs and still says whether more follow.
+    first = _explain(clock_server, s, limit=1)
+    assert first["events"] == full["events"][:1]
+    assert (first["next_page"] is not None) == (full["event_count"] > 1)
 
 
 def test_events_are_paginated(clock_server: Running) -> None:
@@ -222,6 +254,13 @@ def test_console_explain_page(clock_server: Running) -> None:
     # 2 + 3 = 5, matching the line.
     assert 'id="explained-quantity">5<' in r.text
     assert "matches the line" in r.text
+    assert "From the usage rollups" in r.text
+    assert "Re-aggregate all 2 events" in r.text
+    proof = c.get(f"{link}&offset=0&verify=1")
+    assert proof.status_code == 200
+    assert "Re-aggregated from every event" in proof.text
+    assert 'id="explained-quantity">5<' in proof.text
+    assert "matches the line" in proof.text
     assert f"{s['uid']}-0" in r.text
     assert "<b>eu</b>" not in r.text
     assert "&lt;b&gt;eu&lt;/b&gt;" in r.text
@@ -247,14 +286,20 @@ def test_finalized_invoice_explains_with_its_watermark(clock_server: Running) ->
             }
         ]
     )
-    x = _explain(clock_server, s)
-    assert x["status"] == "FINALIZED"
-    assert isinstance(x["events_watermark"], int)
-    # 10 + 5 = 15 billed; the late 100 is listed apart.
-    assert Decimal(str(x["quantity"])) == Decimal(15) == Decimal(str(x["line_quantity"]))
-    assert x["event_count"] == 2
-    assert x["late_event_count"] == 1
-    assert [e["transaction_id"] for e in x["late_events"]] == [f"{s['uid']}-late"]
+    for verify in (True, False):
+        x = _explain(clock_server, s, verify=verify)
+        assert x["status"] == "FINALIZED"
+        assert x["verified"] is verify
+        assert isinstance(x["events_watermark"], int)
+        # 10 + 5 = 15 billed; the late 100 is listed apart (the rollups hold it: taken back out).
+        assert Decimal(str(x["quantity"])) == Decimal(15) == Decimal(str(x["line_quantity"]))
+        assert x["event_count"] == 2
+        assert [(g["group_values"], Decimal(str(g["quantity"]))) for g in x["groups"]] == [
+            ({"region": "us"}, Decimal(15))
+        ]
+        assert [e["transaction_id"] for e in x["events"]] == [f"{s['uid']}-0", f"{s['uid']}-1"]
+        assert x["late_event_count"] == 1
+        assert [e["transaction_id"] for e in x["late_events"]] == [f"{s['uid']}-late"]
 
 
 def test_a_tiered_line_is_split_by_tier_down_to_each_event(clock_server: Running) -> None:
@@ -298,3 +343,95 @@ def test_untiered_and_non_additive_lines_carry_no_event_shares(clock_server: Run
     flat = _explain(clock_server, _setup(clock_server, "COUNT", None, [(1, {})]))
     assert flat["tiers"] == []
     assert flat["events_split_by_tier"] is False
+
+
+def test_a_late_maximum_is_explained_by_reaggregating(clock_server: Running) -> None:
+    # MAX of 10 and 5 = 10 billed; a late 100 is in the rollups but not on the invoice, and a maximum
+    # cannot be taken back out of them: the answer re-aggregates (verified) even without `verify`.
+    s = _setup(clock_server, "MAX", "n", [(1, {"n": 10, "region": "us"}), (2, {"n": 5, "region": "us"})])
+    t1 = add_months(s["t0"], 1)
+    with clock_server.http() as h:
+        set_clock(h, t1 + timedelta(hours=24, minutes=1))
+    late = {"n": 100, "region": "us"}
+    clock_server.sdk().v1.usage.ingest(
+        usage=[
+            {
+                "transaction_id": f"{s['uid']}-late",
+                "customer_id": s["customer"],
+                "event_type": s["et"],
+                "timestamp": iso(t1 - timedelta(hours=1)),
+                "properties": late,
+            }
+        ]
+    )
+    x = _explain(clock_server, s)
+    assert x["verified"] is True
+    assert Decimal(str(x["quantity"])) == Decimal(10) == Decimal(str(x["line_quantity"]))
+    assert x["event_count"] == 2
+    assert x["late_event_count"] == 1
+
+
+def test_latest_bills_the_rise_from_the_rollups(clock_server: Running) -> None:
+    # LATEST: last month ends at 9 (5 then 9); this month 12: the line bills 12 - 9 = 3, with
+    # value_before_period 9, from the rollups and from every event alike.
+    s = _setup(clock_server, "LATEST", "n", [(1, {"n": 5, "region": "us"}), (2, {"n": 9, "region": "us"})])
+    t1 = add_months(s["t0"], 1)
+    with clock_server.http() as h:
+        set_clock(h, t1 + timedelta(hours=24, minutes=1))
+    c = clock_server.sdk()
+    c.v1.usage.ingest(
+        usage=[
+            {
+                "transaction_id": f"{s['uid']}-next",
+                "customer_id": s["customer"],
+                "event_type": s["et"],
+                "timestamp": iso(t1 + timedelta(hours=2)),
+                "properties": {"n": 12, "region": "us"},
+            }
+        ]
+    )
+    inv = next(
+        i
+        for i in c.v1.customers.invoices.list(customer_id=s["customer"], type="USAGE")
+        if i.start_timestamp == t1
+    )
+    s2 = {**s, "invoice": inv}
+    fast = _explain(clock_server, s2)
+    full = _explain(clock_server, s2, verify=True)
+    for x in (fast, full):
+        assert Decimal(str(x["quantity"])) == Decimal(3) == Decimal(str(x["line_quantity"]))
+        assert Decimal(str(x["value_before_period"])) == Decimal(9)
+        assert x["event_count"] == 1
+    assert (fast["verified"], full["verified"]) == (False, True)
+
+
+@pytest.mark.parametrize("verify", [False, True])
+def test_a_converted_line_is_explained_in_the_lines_units(clock_server: Running, verify: bool) -> None:
+    # Tokens billed per thousand: SUM of n = 1,500 + 2,750 = 4,250 tokens; divided by 1,000 = 4.25,
+    # rounded up to 0 decimal places = 5 on the line. Tiers are in the line's units: the first 3 at
+    # 2 cents, the rest at 1 cent. Event 0 moves the running total 0 -> 1.5 (all tier 1); event 1 moves it
+    # 1.5 -> 4.25: 1.5 in tier 1 and 1.25 in tier 2.
+    s = _setup(
+        clock_server,
+        "SUM",
+        "n",
+        [(1, {"n": 1500, "region": "us"}), (2, {"n": 2750, "region": "us"})],
+        rate={"rate_type": "TIERED", "tiers": [{"price": 2, "size": 3}, {"price": 1}]},
+        product_extra={
+            "quantity_conversion": {"conversion_factor": 1000, "operation": "DIVIDE", "name": "per 1K"},
+            "quantity_rounding": {"decimal_places": 0, "rounding_method": "ROUND_UP"},
+        },
+    )
+    x = _explain(clock_server, s, verify=verify)
+    assert Decimal(str(x["line_quantity"])) == Decimal(5)
+    assert Decimal(str(x["quantity"])) == Decimal(5)
+    assert Decimal(str(x["metric_quantity"])) == Decimal(4250)
+    assert x["quantity_conversion"]["operation"] == "DIVIDE"
+    assert x["quantity_rounding"]["rounding_method"] == "ROUND_UP"
+    # Rounding moves the line off the events' running total, so no per-event tier shares are claimed.
+    assert x["events_split_by_tier"] is False
+    c = sign_in(clock_server)
+    r = c.get(f"/ui/customers/{s['customer']}/invoices/{s['invoice'].id}/explain?line={s['index']}")
+    assert r.status_code == 200
+    assert "matches the line" in r.text
+    assert "divided by 1,000" in r.text

@@ -307,7 +307,13 @@ EXPLAIN_PAGE = 50
 
 @router.get("/customers/{customer_id}/invoices/{invoice_id}/explain")
 def explain_page(
-    request: Request, ctx: ConsoleCtx, customer_id: str, invoice_id: str, line: int = 0, offset: int = 0
+    request: Request,
+    ctx: ConsoleCtx,
+    customer_id: str,
+    invoice_id: str,
+    line: int = 0,
+    offset: int = 0,
+    verify: int = 0,
 ) -> Response:
     if offset < 0:
         raise BadRequest("offset: must not be negative")
@@ -321,8 +327,10 @@ def explain_page(
             offset=offset,
             limit=EXPLAIN_PAGE,
             now=ctx.now(),
+            verify=bool(verify),
         )
     base = invoice_url(customer_id, invoice_id)
+    keep = "&verify=1" if verify else ""
     priced = invoice_render.Money(out["credit_type"])
     for t in out["tiers"]:
         t["price_text"] = priced.price(t["price"])
@@ -333,8 +341,11 @@ def explain_page(
         "explain.html",
         x=out,
         invoice_url=base,
-        next_url=f"{base}/explain?line={line}&offset={nxt}" if nxt is not None else None,
-        prev_url=f"{base}/explain?line={line}&offset={max(0, offset - EXPLAIN_PAGE)}" if offset else None,
+        next_url=f"{base}/explain?line={line}&offset={nxt}{keep}" if nxt is not None else None,
+        prev_url=f"{base}/explain?line={line}&offset={max(0, offset - EXPLAIN_PAGE)}{keep}"
+        if offset
+        else None,
+        verify_url=f"{base}/explain?line={line}&offset={offset}&verify=1",
         first=offset + 1,
     )
 

@@ -230,7 +230,8 @@ def regenerate(ctx: CtxDep, req: JsonBody[s.InvoiceRef]) -> JSONResponse:
 
 @router.post("/tally/v1/invoices/explain", response_model=Data[s.ExplanationDoc])
 def explain_line(ctx: CtxDep, req: JsonBody[s.ExplainLine]) -> JSONResponse:
-    """The events behind one usage line, re-aggregated to its quantity (tally.invoices.explain)."""
+    """The events behind one usage line, its quantity from the usage rollups, or with `verify` every event
+    re-aggregated to it (tally.invoices.explain)."""
     offset = decode_cursor(req.next_page) or 0
     if type(offset) is not int or offset < 0:
         raise BadRequest("next_page: invalid cursor")
@@ -245,6 +246,7 @@ def explain_line(ctx: CtxDep, req: JsonBody[s.ExplainLine]) -> JSONResponse:
             offset=offset,
             limit=n,
             now=ctx.now(),
+            verify=req.verify,
         )
     nxt = out.pop("next_offset")
     out["next_page"] = encode_cursor(nxt) if nxt is not None else None

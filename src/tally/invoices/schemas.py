@@ -133,6 +133,9 @@ class ExplainLine(Req):
     line_index: int = Field(ge=0)
     limit: int | None = Field(default=None, ge=1, le=100)
     next_page: str | None = None
+    # True: re-aggregate every event of the period (the proof; slow for a busy customer). False: the
+    # quantity, groups and event count come from the usage rollups rating reads.
+    verify: bool = False
 
 
 class EventTierShareDoc(Doc):
@@ -180,7 +183,13 @@ class ExplanationDoc(Doc):
     ending_before: WireTs
     line_quantity: WireNum | None
     credit_type: dict[str, Any]  # what the tier prices and subtotals are in
-    quantity: WireNum  # the events re-aggregated: equal to line_quantity
+    # In the line's units (after the product's quantity conversion and rounding). verified: the events
+    # re-aggregated; otherwise the usage rollups' figure for the line.
+    quantity: WireNum
+    metric_quantity: WireNum  # the same in the billable metric's units, before the conversion
+    quantity_conversion: dict[str, Any] | None  # the product's: operation, conversion_factor, name
+    quantity_rounding: dict[str, Any] | None  # the product's: rounding_method, decimal_places
+    verified: bool  # whether `quantity`, `groups` and `event_count` come from re-aggregating every event
     value_before_period: WireNum | None  # LATEST: the last value before the period (the line bills the rise)
     events_watermark: int | None  # finalized invoices: only events at or below this log position count
     event_count: int

@@ -537,11 +537,18 @@ class ClickHouseEventStore:
         return [r[0] for r in self._query(statement)]
 
     def raw_events(
-        self, conn: Connection, tenant_id: str, keys: list[str], start: datetime, end: datetime
+        self,
+        conn: Connection,
+        tenant_id: str,
+        keys: list[str],
+        start: datetime,
+        end: datetime,
+        event_types: list[str] | None = None,
+        after_position: int | None = None,
     ) -> Iterable[RawEvent]:
         # The SQL events table stays the log of every accepted event (dedup, watermarks): an explanation
         # reads it there, with the same positions the watermark compares.
-        return repo.raw_events(conn, tenant_id, keys, start, end)
+        return repo.raw_events(conn, tenant_id, keys, start, end, event_types, after_position)
 
     def sql_rows(
         self, conn: Connection, metric_id: str, metric: SqlMetric, scope: sql_metrics.Scope

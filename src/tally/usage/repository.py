@@ -4,12 +4,23 @@ the exact decimal functions of tally.usage.sqlfuncs; PostgreSQL's NUMERIC is exa
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+from collections.abc import Generator, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, distinct, func, literal, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 
 from tally.metering import hour_start
 from tally.models.catalog import billable_metrics as bm
@@ -175,35 +186,68 @@ def streaming_metric_rows(conn: Connection, tenant_id: str) -> list[Row[Any]]:
 
 
 def raw_events(
-    conn: Connection, tenant_id: str, keys: list[str], start: datetime, end: datetime
-) -> Iterable[RawEvent]:
+    conn: Connection,
+    tenant_id: str,
+    keys: list[str],
+    start: datetime,
+    end: datetime,
+    event_types: list[str] | None = None,
+    after_position: int | None = None,
+) -> Iterator[RawEvent]:
     """The events of these customer keys stamped in [start, end), in (timestamp, transaction id) order,
-    streamed (index ix_events_customer_time)."""
-    stmt = (
-        select(
-            ev.c.transaction_id,
-            ev.c.customer_id,
-            ev.c.event_type,
-            ev.c.timestamp,
-            ev.c.properties,
-            ev.c.received_at,
-            late_gate.position(conn).label("position"),
-        )
-        .where(ev.c.tenant_id == tenant_id, ev.c.customer_id.in_(keys), ev.c.timestamp >= start)
-        .where(ev.c.timestamp < end)
-        .order_by(ev.c.timestamp, ev.c.transaction_id)
-    )
-    result = conn.execution_options(stream_results=True, yield_per=1000).execute(stmt)
-    for r in result:
-        yield RawEvent(
-            r.transaction_id,
-            r.customer_id,
-            r.event_type,
-            r.timestamp,
-            dict(r.properties or {}),
-            r.received_at,
-            int(r.position or 0),
-        )
+    streamed, optionally only of `event_types` and only logged after `after_position`. The caller may stop
+    reading early (an explanation's page): the cursors are closed.
+
+    One query per customer key (and event type), each an index range in timestamp order
+    (ix_events_customer_time, or ix_events_type_customer with types) that PostgreSQL streams with an
+    incremental sort on the transaction id, merged here: the first rows come without sorting the period.
+    (PostgreSQL does not merge the branches of a UNION ALL this way; it sorts them all.) Transaction ids
+    compare bytewise (COLLATE "C" on PostgreSQL, SQLite's default), as Python compares them."""
+    position = late_gate.position(conn)
+    txn = ev.c.transaction_id.collate("C") if conn.dialect.name == "postgresql" else ev.c.transaction_id
+    branches = []
+    for key in dict.fromkeys(keys):
+        for event_type in dict.fromkeys(event_types) if event_types is not None else [None]:
+            stmt = select(
+                ev.c.transaction_id,
+                ev.c.customer_id,
+                ev.c.event_type,
+                ev.c.timestamp,
+                ev.c.properties,
+                ev.c.received_at,
+                position.label("position"),
+            ).where(ev.c.tenant_id == tenant_id, ev.c.customer_id == key, ev.c.timestamp >= start)
+            stmt = stmt.where(ev.c.timestamp < end)
+            if event_type is not None:
+                stmt = stmt.where(ev.c.event_type == event_type)
+            if after_position is not None:
+                stmt = stmt.where(position > after_position)
+            branches.append(_stream(conn, stmt.order_by(ev.c.timestamp, txn)))
+    try:
+        if len(branches) == 1:
+            yield from branches[0]
+        else:
+            yield from heapq.merge(*branches, key=lambda e: (e.timestamp, e.transaction_id))
+    finally:
+        for b in branches:
+            b.close()
+
+
+def _stream(conn: Connection, stmt: Any) -> Generator[RawEvent]:
+    result = conn.execution_options(stream_results=True, yield_per=500).execute(stmt)
+    try:
+        for r in result:
+            yield RawEvent(
+                r.transaction_id,
+                r.customer_id,
+                r.event_type,
+                r.timestamp,
+                dict(r.properties or {}),
+                r.received_at,
+                int(r.position or 0),
+            )
+    finally:
+        result.close()
 
 
 # --- unmatched events (the console's /ui/events) --------------------------------------------------------

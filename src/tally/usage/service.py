@@ -133,6 +133,11 @@ def _decoder(conn: Connection, tenant_id: str, group_keys: set[str]) -> dict[str
     return out
 
 
+def decode_groups(conn: Connection, tenant_id: str, group_keys: set[str]) -> dict[str, GroupValues]:
+    """The group values each rollup group key stands for (a hashed long key through its stored text)."""
+    return _decoder(conn, tenant_id, group_keys)
+
+
 def compute(
     conn: Connection,
     tenant_id: str,

@@ -73,10 +73,19 @@ class EventStore(Protocol):
     ) -> list[sql_metrics.Row]: ...
 
     def raw_events(
-        self, conn: Connection, tenant_id: str, keys: list[str], start: datetime, end: datetime
+        self,
+        conn: Connection,
+        tenant_id: str,
+        keys: list[str],
+        start: datetime,
+        end: datetime,
+        event_types: list[str] | None = None,
+        after_position: int | None = None,
     ) -> Iterable[RawEvent]:
         """The accepted events of these customer keys in [start, end), oldest first, each with its log
-        position (invoice explanations: tally.invoices.explain)."""
+        position (invoice explanations: tally.invoices.explain). `event_types`: only events of these
+        types (None: every type); `after_position`: only events logged after that position (late events
+        of a finalized invoice)."""
         ...
 
 
@@ -134,9 +143,16 @@ class SqlEventStore:
         return sql_metrics.run(conn, metric_id, metric, scope)
 
     def raw_events(
-        self, conn: Connection, tenant_id: str, keys: list[str], start: datetime, end: datetime
+        self,
+        conn: Connection,
+        tenant_id: str,
+        keys: list[str],
+        start: datetime,
+        end: datetime,
+        event_types: list[str] | None = None,
+        after_position: int | None = None,
     ) -> Iterable[RawEvent]:
-        return repo.raw_events(conn, tenant_id, keys, start, end)
+        return repo.raw_events(conn, tenant_id, keys, start, end, event_types, after_position)
 
 
 _lock = threading.Lock()
