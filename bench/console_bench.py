@@ -225,6 +225,12 @@ def _api_ids(base: str, s: Seed) -> None:
     s.ids["billable_metric_id"] = next(m["id"] for m in metrics if m["name"] == "Compute hours")
     s.ids["customer_id"] = s.heavy
     s.ids["contract_id"] = s.contract
+    # One of the heavy customer's commits or credits (the ledger-entry form).
+    body = {"customer_id": s.heavy, "include_contract_balances": True, "limit": 1}
+    found = httpx.post(f"{base}/v1/contracts/customerBalances/list", headers=h, json=body, timeout=60)
+    balances = found.json().get("data") or [] if found.status_code == 200 else []
+    if balances:
+        s.ids["balance_id"] = balances[0]["id"]
 
 
 def _sign_in(base: str, token: str) -> httpx.Client:
@@ -241,7 +247,7 @@ def _targets(s: Seed) -> list[tuple[str, str | None, str]]:
     """(route path, URL or None to skip, note) for every GET console route present at run time."""
     from tally.console import mount
 
-    alias = {"id": "customer_id", "metric_id": "billable_metric_id"}
+    alias = {"id": "customer_id", "metric_id": "billable_metric_id", "card_id": "rate_card_id"}
     out: list[tuple[str, str | None, str]] = []
     for route in mount.routes():
         if "GET" not in route.methods:
