@@ -11,9 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
+from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import shot, watch_for_scripts
 from tests.conftest import Running
 from tests.sdk.invoice_support import Scenario, build, ingest
 
@@ -124,20 +124,7 @@ def test_viewer_has_no_actions(clock_server: Running, scenario: tuple[Scenario, 
 
 
 def test_hostile_name_is_text_and_runs_no_script(clock_server: Running, page: Page) -> None:
-    dialogs: list[str] = []
-    errors: list[str] = []
-
-    def on_dialog(d: Dialog) -> None:
-        dialogs.append(d.message)
-        d.dismiss()
-
-    def on_console(m: ConsoleMessage) -> None:
-        if m.type == "error":
-            errors.append(m.text)
-
-    page.on("dialog", on_dialog)
-    page.on("console", on_console)
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    dialogs, errors = watch_for_scripts(page)
     customer = clock_server.sdk().v1.customers.create(name=HOSTILE).data.id
     _sign_in_with_token(page, clock_server)
     page.goto(clock_server.url + "/ui/customers?q=%3Cimg")

@@ -11,7 +11,6 @@ import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,13 +19,12 @@ from sqlalchemy import Engine
 from tally.auth import service as auth
 from tally.billable_metrics import service as metrics
 from tally.billable_metrics.schemas import CreateMetric
-from tally.db import migrate, uow
-from tally.db.engine import make_engine
+from tally.db import uow
 from tally.metering import MetricDef, reference_usage
 from tally.usage import rollups
 from tally.usage.events import AcceptedEvent, Span
 from tally.usage.service import compute
-from tests.support.servers import create_pg_database, drop_pg_database
+from tests.support.engines import migrated_engine
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 MONTH = timedelta(days=31)
@@ -34,19 +32,8 @@ MONTH = timedelta(days=31)
 
 @pytest.fixture(scope="module")
 def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if backend == "sqlite":
-        path: Path = tmp_path_factory.mktemp("db") / "r.db"
-        eng = make_engine(f"sqlite:///{path}")
-        migrate.upgrade(eng)
+    with migrated_engine(backend, tmp_path_factory.mktemp("db")) as eng:
         yield eng
-        eng.dispose()
-    else:
-        url = create_pg_database()
-        eng = make_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-        migrate.upgrade(eng)
-        yield eng
-        eng.dispose()
-        drop_pg_database(url)
 
 
 def _tenant_and_metric(engine: Engine, name: str, **kw: Any) -> tuple[str, MetricDef]:

@@ -12,7 +12,6 @@ import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,15 +20,14 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from tally.auth import service as auth
-from tally.db import migrate, uow
-from tally.db.engine import make_engine
+from tally.db import uow
 from tally.errors import BadRequest
 from tally.metering import sql as m_sql
 from tally.metering.sql import canon, evaluate
 from tally.models.events import events as events_table
 from tally.usage import sql_metrics
 from tally.usage.events import AcceptedEvent
-from tests.support.servers import create_pg_database, drop_pg_database
+from tests.support.engines import migrated_engine
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -62,19 +60,8 @@ QUERIES = [
 
 @pytest.fixture(scope="module")
 def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    if backend == "sqlite":
-        path: Path = tmp_path_factory.mktemp("db") / "sqlm.db"
-        eng = make_engine(f"sqlite:///{path}")
-        migrate.upgrade(eng)
+    with migrated_engine(backend, tmp_path_factory.mktemp("db")) as eng:
         yield eng
-        eng.dispose()
-    else:
-        url = create_pg_database()
-        eng = make_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-        migrate.upgrade(eng)
-        yield eng
-        eng.dispose()
-        drop_pg_database(url)
 
 
 numbers = st.one_of(
