@@ -152,3 +152,31 @@ def test_tampered_and_expired_urls_get_a_403_page(clock_server: Running, scenari
     assert r.status_code == 403
     assert "expired" in r.text
     assert r.headers["content-type"].startswith("text/html")
+
+
+def test_billable_status_filter_keeps_invoices_of_that_status(
+    clock_server: Running, scenario: Scenario
+) -> None:
+    # The customer's invoices are all billable (none was issued as unbillable): `billable` keeps the
+    # draft's $25.00 of tokens, `unbillable` keeps nothing, any other value is a 400.
+    client = clock_server.sdk()
+
+    def page(value: str) -> str:
+        url = client.v1.dashboards.get_embeddable_url(
+            customer_id=scenario.customer,
+            dashboard="invoices",
+            dashboard_options=[{"key": "billable_status_filter", "value": value}],
+        ).data.url
+        assert url is not None
+        r = _open(url)
+        assert r.status_code == 200, r.text[:300]
+        return r.text
+
+    assert "$25.00" in page("billable")
+    assert "$25.00" not in page("unbillable")
+    with pytest.raises(metronome.BadRequestError, match=r"dashboard_options\[0\]\.value"):
+        client.v1.dashboards.get_embeddable_url(
+            customer_id=scenario.customer,
+            dashboard="invoices",
+            dashboard_options=[{"key": "billable_status_filter", "value": "sometimes"}],
+        )

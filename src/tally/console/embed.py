@@ -163,6 +163,8 @@ def _invoices(conn: Connection, claims: tokens.Claims, now: Any) -> list[dict[st
     statuses = {"DRAFT", "FINALIZED"} if usage_only else _status_wanted(opts)
     kind = "USAGE" if usage_only else opts.get("invoice_type")
     show_zero = opts.get("show_zero_usage_line_items") == "true"
+    # Invoices are billable unless issued as unbillable (historical invoices may be).
+    billable = opts.get("billable_status_filter")
     out = []
     found = invoices.entries(
         conn, loader, claims.tenant_id, claims.customer_id, now, contract_id=opts.get("contract_id") or None
@@ -172,6 +174,8 @@ def _invoices(conn: Connection, claims: tokens.Claims, now: Any) -> list[dict[st
             continue
         doc = e.materialize(loader, now)
         if kind and doc.get("type") != kind:
+            continue
+        if billable and doc.get("billable_status", "billable") != billable:
             continue
         lines = []
         for li in doc["line_items"]:

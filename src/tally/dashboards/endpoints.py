@@ -25,7 +25,7 @@ OPTION_VALUES: dict[str, frozenset[str] | None] = {
     "invoice_type": frozenset({"USAGE", "SCHEDULED"}),
     "invoice_status_filter": frozenset({"VOID", "FINALIZED", "DRAFT", "FINALIZED_AND_DRAFT", "ALL"}),
     "hide_voided_invoices": frozenset({"true", "false"}),
-    "billable_status_filter": None,
+    "billable_status_filter": frozenset({"billable", "unbillable"}),
     "hide_grant_name": frozenset({"true", "false"}),
     "credit_ledger_credit_type_id": None,
 }
