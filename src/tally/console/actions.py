@@ -268,21 +268,7 @@ def _balance(ctx: Ctx, customer_id: str, balance_id: str) -> dict[str, Any]:
     now = ctx.now()
     with ctx.read() as conn:
         customer = customers.get(conn, ctx.tenant_id, customer_id)
-        found = balances.list_balances(
-            conn,
-            ctx.tenant_id,
-            customer_id,
-            kinds=("PREPAID", "POSTPAID", "CREDIT"),
-            include_contract=True,
-            include_archived=False,
-            balance_id=balance_id,
-            covering=None,
-            starting_at=None,
-            effective_before=None,
-            after=None,
-            limit=1,
-            now=now,
-        )
+        found = balances.live_balances(conn, ctx.tenant_id, customer_id, now, limit=1, balance_id=balance_id)
         if not found:
             raise Refused(404, f"Commit or credit {balance_id} not found")
         names = wire.names_for(conn, ctx.tenant_id, [], found[:1], now, ledgers=False)

@@ -87,9 +87,15 @@ def _visible(
 
 
 def live_balances(
-    conn: Connection, tenant_id: str, customer_id: str, now: datetime, limit: int
+    conn: Connection,
+    tenant_id: str,
+    customer_id: str,
+    now: datetime,
+    limit: int,
+    balance_id: str | None = None,
 ) -> list[Balance]:
-    """Every unarchived commit and credit of the customer, customer-level and on its contracts."""
+    """Every unarchived commit and credit of the customer, customer-level and on its contracts (only the
+    one with `balance_id` when given)."""
     return list_balances(
         conn,
         tenant_id,
@@ -97,7 +103,7 @@ def live_balances(
         kinds=("PREPAID", "POSTPAID", "CREDIT"),
         include_contract=True,
         include_archived=False,
-        balance_id=None,
+        balance_id=balance_id,
         covering=None,
         starting_at=None,
         effective_before=None,

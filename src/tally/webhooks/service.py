@@ -176,20 +176,9 @@ def event_to_wire(event: Row[Any], deliveries: list[Row[Any]]) -> dict[str, Any]
         "type": event.type,
         "properties": event.properties,
         "created_at": format_timestamp(event.created_at),
+        # Each delivery as delivery_to_wire shows it, without the ids the event already gives.
         "deliveries": [
-            {
-                "webhook_id": d.endpoint_id,
-                "status": d.status,
-                "attempts": d.attempts,
-                "first_attempted_at": _ts(d.first_attempted_at),
-                "last_attempted_at": _ts(d.last_attempted_at),
-                # While an attempt is in flight this is the end of its lease.
-                "next_attempt_at": _ts(d.next_attempt_at),
-                "delivered_at": _ts(d.delivered_at),
-                "last_status_code": d.last_status_code,
-                "last_error": d.last_error,
-            }
-            for d in deliveries
+            {k: v for k, v in delivery_to_wire(d).items() if k not in ("id", "event_id")} for d in deliveries
         ],
     }
 
@@ -255,6 +244,7 @@ def delivery_to_wire(d: Row[Any]) -> dict[str, Any]:
         "attempts": d.attempts,
         "first_attempted_at": _ts(d.first_attempted_at),
         "last_attempted_at": _ts(d.last_attempted_at),
+        # While an attempt is in flight this is the end of its lease.
         "next_attempt_at": _ts(d.next_attempt_at),
         "delivered_at": _ts(d.delivered_at),
         "last_status_code": d.last_status_code,
