@@ -18,7 +18,7 @@ from metronome import Metronome
 from sqlalchemy import Engine, select
 
 from tally.clock import FixedClock
-from tally.contracts.balances import add_manual_entry
+from tally.contracts.balances.service import add_manual_entry
 from tally.contracts.schemas import AddManualBalanceEntry
 from tally.contracts.service import row as contract_row
 from tally.db import uow

@@ -17,7 +17,7 @@ import pytest
 from metronome import Metronome
 from sqlalchemy import select
 
-from tally.contracts.ledger import Deduction, balances_for, record_deductions
+from tally.contracts.balances.ledger import Deduction, balances_for, record_deductions
 from tally.db import uow
 from tally.db.engine import make_engine
 from tally.models.tenants import tenants

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from tally.contracts import balances, ledger
+from tally.contracts.balances import ledger
+from tally.contracts.balances import service as balances
 from tally.contracts.schemas import AddManualBalanceEntry
 from tally.db.uow import WriteConn
 from tally.invoices import service as invoices

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tally.contracts.recurring import _round
+from tally.contracts.balances.recurring import _round
 from tally.money.credit_types import USD_CENTS_ID, fiat_id
 
 EXACT = Decimal("548.387096774193548387")  # 1000 x 17/31

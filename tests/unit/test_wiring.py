@@ -12,7 +12,7 @@ def test_threshold_evaluation_is_registered_by_create_app_alone() -> None:
     # A fresh interpreter, so nothing imported earlier (the worker, the test-clock router) registers it.
     code = (
         "from sqlalchemy import create_engine\n"
-        "from tally.contracts import thresholds\n"
+        "from tally.contracts.balances import thresholds\n"
         "assert thresholds.evaluators() == ()\n"
         "from tally.server.app import create_app\n"
         "from tally.settings import load\n"

@@ -19,9 +19,9 @@ from sqlalchemy import Connection, Row
 
 from tally.alerts.kinds import ENTITY_KINDS, FIELD_ENTITY, INVOICE_TYPES, Family, Kind
 from tally.alerts.repository import Alert
-from tally.contracts import balances as balances_service
-from tally.contracts import ledger
 from tally.contracts import service as contracts
+from tally.contracts.balances import ledger
+from tally.contracts.balances import service as balances_service
 from tally.contracts.service import Balance
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.custom_fields import service as custom_fields

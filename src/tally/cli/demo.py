@@ -41,7 +41,7 @@ from tally.billable_metrics.schemas import CreateMetric
 from tally.clock import FixedClock
 from tally.console import accounts
 from tally.contracts import service as contracts
-from tally.contracts import thresholds
+from tally.contracts.balances import thresholds
 from tally.contracts.schemas_create import CreateContract
 from tally.customers import service as customers
 from tally.customers.schemas import CreateCustomer

@@ -23,9 +23,11 @@ from starlette.responses import Response
 
 from tally.console.fmt import balance_credit_type
 from tally.console.web import PREFIX, ConsoleCtx, Ctx, Forbidden, Form, check_csrf, redirect, render
-from tally.contracts import balances, thresholds, wire
 from tally.contracts import schemas as contract_schemas
 from tally.contracts import service as contracts
+from tally.contracts import wire
+from tally.contracts.balances import service as balances
+from tally.contracts.balances import thresholds
 from tally.contracts.schemas_create import CreateContract
 from tally.customers import schemas as customer_schemas
 from tally.customers import service as customers

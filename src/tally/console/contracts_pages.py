@@ -15,8 +15,9 @@ from tally.console import charts
 from tally.console.fmt import money
 from tally.console.pricing import USD_CENTS, moment, qty, rate_label, unit_price, when
 from tally.console.web import PREFIX, ConsoleCtx, render
-from tally.contracts import lifecycle, wire, wire_contract
 from tally.contracts import service as contracts
+from tally.contracts import wire, wire_contract
+from tally.contracts.edits import lifecycle
 from tally.customers import service as customers
 from tally.errors import NotFound
 from tally.rate_cards import service as rate_cards

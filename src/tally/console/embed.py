@@ -22,7 +22,8 @@ from starlette.responses import HTMLResponse, Response
 
 from tally.console.fmt import balance_credit_type, money, period
 from tally.console.web import env
-from tally.contracts import balances, wire
+from tally.contracts import wire
+from tally.contracts.balances import service as balances
 from tally.customers import service as customers
 from tally.dashboards import tokens
 from tally.dashboards.endpoints import EMBED_PATH

@@ -30,8 +30,9 @@ from tally.console.web import (
     render,
     secure_headers,
 )
-from tally.contracts import balances, wire
 from tally.contracts import service as contracts
+from tally.contracts import wire
+from tally.contracts.balances import service as balances
 from tally.customers import service as customers
 from tally.db import uow
 from tally.errors import BadRequest

@@ -7,12 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from tally.auth.dependencies import CtxDep, JsonBody, json_body
-from tally.contracts import lifecycle, named_schedules, packages, service, thresholds, wire, wire_contract
-from tally.contracts import rate_schedule as schedule
 from tally.contracts import schemas as s
+from tally.contracts import service, wire, wire_contract
+from tally.contracts.balances import thresholds
+from tally.contracts.edits import lifecycle
+from tally.contracts.edits.schemas import EditContract
+from tally.contracts.edits.schemas_balance import EditCommit, EditCredit
+from tally.contracts.packages import service as packages
 from tally.contracts.schemas_create import AmendContract, CreateContract
-from tally.contracts.schemas_edit import EditContract
-from tally.contracts.schemas_edit_balance import EditCommit, EditCredit
+from tally.contracts.terms import named_schedules
+from tally.contracts.terms import rate_schedule as schedule
 from tally.db import uow
 from tally.errors import BadRequest
 from tally.kit.api import RawBody, parse

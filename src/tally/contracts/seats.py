@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tally.contracts import ledger
+from tally.contracts.balances import ledger
 from tally.contracts.service import Balance, Contract
 from tally.contracts.service import get as get_contract
 from tally.credit_types.builtin import USD_CENTS_ID

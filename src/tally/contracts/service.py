@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from tally.billing_providers import service as billing_providers
-from tally.contracts import recurring, rollover, thresholds
 from tally.contracts import repository as repo
-from tally.contracts.rollover import roll_over_contract
+from tally.contracts.balances import recurring, rollover, thresholds
+from tally.contracts.balances.rollover import roll_over_contract
 from tally.contracts.schemas_create import CreateContract
-from tally.contracts.terms import Doc, Terms, dump, plain
+from tally.contracts.terms.normalize import Doc, Terms, dump, plain
 from tally.custom_fields import service as custom_fields
 from tally.customers import service as customers
 from tally.db.uow import WriteConn

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tally.contracts import ledger
-from tally.contracts.edit_updates import quantity_steps
+from tally.contracts.balances import ledger
+from tally.contracts.edits.updates import quantity_steps
 from tally.contracts.service import BALANCE_ENTITY, TERM_ENTITIES, Balance, Contract
 from tally.custom_fields import service as custom_fields
 from tally.products import service as products

@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Engine, Row
 
 from tally.clock import Clock
-from tally.contracts import recurring
 from tally.contracts import service as contracts
+from tally.contracts.balances import recurring
 from tally.db import uow
 from tally.db.uow import WriteConn
 from tally.invoices import repository as repo

@@ -26,8 +26,8 @@ from typing import Any, Literal
 from pydantic import Field
 from sqlalchemy import Connection, Row
 
-from tally.contracts import ledger
 from tally.contracts import service as contracts
+from tally.contracts.balances import ledger
 from tally.customers import service as customers
 from tally.errors import BadRequest, Conflict
 from tally.ids import new_id

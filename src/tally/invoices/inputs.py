@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from tally.billable_metrics import service as metrics_service
-from tally.contracts import ledger
+from tally.contracts.balances import ledger
 from tally.credit_types import service as credit_types
 from tally.customers import service as customers
 from tally.errors import NotFound

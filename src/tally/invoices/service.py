@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from tally.billing_providers import service as billing_providers
-from tally.contracts import ledger
 from tally.contracts import service as contracts
+from tally.contracts.balances import ledger
 from tally.db.uow import WriteConn
 from tally.errors import BadRequest, Conflict, NotFound
 from tally.invoices import documents

@@ -38,10 +38,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, Text, case, func, null, select, type_coerce, update
 
 from tally.clock import Clock
-from tally.contracts import balances as contract_balances
-from tally.contracts import ledger
 from tally.contracts import service as contracts
-from tally.contracts import thresholds as config
+from tally.contracts.balances import ledger
+from tally.contracts.balances import service as contract_balances
+from tally.contracts.balances import thresholds as config
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.custom_fields import service as custom_fields
 from tally.db import uow

@@ -7,9 +7,9 @@ from fastapi import APIRouter
 from tally.alerts.endpoints import router as alerts
 from tally.billable_metrics.endpoints import router as billable_metrics
 from tally.billing_providers.endpoints import router as billing_providers
-from tally.contracts.balance_endpoints import router as contract_balances
+from tally.contracts.balances.endpoints import router as contract_balances
 from tally.contracts.endpoints import router as contracts
-from tally.contracts.package_endpoints import router as packages
+from tally.contracts.packages.endpoints import router as packages
 from tally.contracts.seat_endpoints import router as contract_seats
 from tally.credit_types.endpoints import router as credit_types
 from tally.custom_fields.endpoints import router as custom_fields

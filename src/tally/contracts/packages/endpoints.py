@@ -1,4 +1,4 @@
-"""`v1.packages.*` (thin: parse, one unit of work; the rules are in tally.contracts.packages)."""
+"""`v1.packages.*` (thin: parse, one unit of work; the rules are in tally.contracts.packages.service)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
 from tally.auth.dependencies import CtxDep, json_body
-from tally.contracts import packages
+from tally.contracts.packages import service as packages
 from tally.db import uow
 from tally.errors import BadRequest
 from tally.kit.api import RawBody
@@ -19,7 +19,7 @@ from tally.wire import parse_timestamp
 router = APIRouter(prefix="/v1/packages")
 
 
-# Request shapes for /openapi.json. The routes check the raw body by hand (tally.contracts.packages), so these
+# Request shapes for /openapi.json. The routes check the raw body by hand (packages.service), so these
 # only document it (RawBody).
 class _Doc(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, and_, exists, select
 
-from tally.contracts import ledger
 from tally.contracts import repository as repo
-from tally.contracts.terms import Doc
+from tally.contracts.balances import ledger
+from tally.contracts.terms.normalize import Doc
 from tally.ids import new_id
 from tally.models.invoices import invoices
 from tally.rating.adjustments.rollover import roll_over

@@ -1,5 +1,5 @@
 """Customer-level commits and credits, manual ledger entries, balance listing and net balance (SPEC §5.4,
-§7). Balances are computed from the ledger (tally.contracts.ledger), never stored as counters."""
+§7). Balances are computed from the ledger (tally.contracts.balances.ledger), never stored as counters."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
-from tally.contracts import ledger
 from tally.contracts import repository as repo
 from tally.contracts import schemas as s
+from tally.contracts.balances import ledger
 from tally.contracts.schemas_create import CreateCustomerCommit, CreateCustomerCredit
 from tally.contracts.service import BALANCE_ENTITY, Balance, insert_balance
-from tally.contracts.terms import Terms, dump, plain
+from tally.contracts.terms.normalize import Terms, dump, plain
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.custom_fields import service as custom_fields
 from tally.customers import service as customers

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tally.contracts import edit_updates as updates
-from tally.contracts import recurring, thresholds
 from tally.contracts import repository as repo
 from tally.contracts import schemas as s
+from tally.contracts.balances import recurring, thresholds
+from tally.contracts.edits import updates
+from tally.contracts.edits.schemas import EditContract
 from tally.contracts.schemas_create import AmendContract
-from tally.contracts.schemas_edit import EditContract
 from tally.contracts.service import (
     Contract,
     build_terms,
@@ -29,7 +29,7 @@ from tally.contracts.service import (
     record_edit,
     set_term_custom_fields,
 )
-from tally.contracts.terms import Doc, Terms, dump, plain
+from tally.contracts.terms.normalize import Doc, Terms, dump, plain
 from tally.contracts.wire import (
     Names,
     balance_wire,

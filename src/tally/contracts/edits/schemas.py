@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tally.contracts.schemas_terms import (
+from tally.contracts.terms.schemas import (
     AmendResellerRoyalty,
     ArchiveCommit,
     CommitAccessSchedule,

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from tally.contracts.terms import Doc, Terms
+from tally.contracts.terms.normalize import Doc, Terms
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.db import uow
 from tally.errors import BadRequest, NotFound

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from tally.auth.dependencies import CtxDep, JsonBody
-from tally.contracts import balances, wire
 from tally.contracts import schemas as s
+from tally.contracts import wire
+from tally.contracts.balances import service as balances
 from tally.contracts.schemas_create import CreateCustomerCommit, CreateCustomerCredit
 from tally.db import uow
 from tally.kit.pagination import after_id, check_limit, cut

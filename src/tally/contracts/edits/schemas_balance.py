@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from tally.contracts.schemas_terms import (
+from tally.contracts.terms.schemas import (
     CommitHierarchyConfiguration,
     CommitSpecifierInput,
     UpdateCommitAccessSchedule,

@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tally.contracts import recurring, seats
 from tally.contracts import repository as repo
-from tally.contracts.terms import Doc, Terms, plain
+from tally.contracts import seats
+from tally.contracts.balances import recurring
+from tally.contracts.terms.normalize import Doc, Terms, plain
 from tally.errors import BadRequest
 from tally.kit.api import hour_aligned
 from tally.wire import parse_timestamp
