@@ -116,6 +116,15 @@ def parse_timestamp(text: str, field: str) -> datetime:
         raise BadRequest(f"{field}: {text[:40]!r} is not a valid date and time") from None
 
 
+def as_timestamp(value: str | datetime, field: str = "timestamp") -> datetime:
+    """A stored timestamp (an RFC 3339 string, or already a datetime) as an aware UTC datetime."""
+    return value if isinstance(value, datetime) else parse_timestamp(value, field)
+
+
+def optional_timestamp(value: str | datetime | None, field: str = "timestamp") -> datetime | None:
+    return None if value is None else as_timestamp(value, field)
+
+
 def format_timestamp(value: datetime) -> str:
     value = value.astimezone(UTC)
     base = value.strftime("%Y-%m-%dT%H:%M:%S")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Row
@@ -18,6 +19,7 @@ from tally.contracts import repository as repo
 from tally.contracts.balances import recurring, rollover, thresholds
 from tally.contracts.balances.rollover import roll_over_contract
 from tally.contracts.schemas_create import CreateContract
+from tally.contracts.terms import model
 from tally.contracts.terms.normalize import Doc, Terms, dump, plain
 from tally.custom_fields import service as custom_fields
 from tally.customers import service as customers
@@ -30,7 +32,7 @@ from tally.notifications import lifecycle as notifications
 from tally.rate_cards import service as rate_cards
 from tally.rating.inputs import AnchorDay, Frequency, UsageStatementSchedule
 from tally.rating.periods import schedule_anchor
-from tally.wire import format_timestamp, parse_timestamp
+from tally.wire import format_timestamp, optional_timestamp, parse_timestamp
 
 ENTITY = "contract"
 UNIQUENESS_SCOPE = "contract"
@@ -73,6 +75,11 @@ class Balance:
     archived_at: datetime | None
     doc: Doc
 
+    @cached_property
+    def parsed(self) -> model.Balance:
+        """The stored document as a typed value, parsed on first use."""
+        return model.parse(self.doc, model.Balance)
+
     @classmethod
     def of(cls, row: Row[Any]) -> Balance:
         return cls(
@@ -113,6 +120,11 @@ class Contract:
     initial_terms: Doc
     balances: list[Balance] = field(default_factory=list)
     edits: list[Edit] = field(default_factory=list)
+
+    @cached_property
+    def parsed(self) -> model.Terms:
+        """The stored terms as a typed value, parsed on first use."""
+        return model.parse(self.terms, model.Terms)
 
 
 def _contract(row: Row[Any], balances: list[Balance], edits: list[Edit]) -> Contract:
@@ -192,7 +204,7 @@ def get_as_of(conn: Connection, tenant_id: str, customer_id: str, contract_id: s
             contract_id,
             b.get("amendment_id"),
             parse_timestamp(b["created_at"], "created_at"),
-            _ts(b.get("archived_at")),
+            optional_timestamp(b.get("archived_at")),
             b["doc"],
         )
         for b in state["balances"]
@@ -202,8 +214,8 @@ def get_as_of(conn: Connection, tenant_id: str, customer_id: str, contract_id: s
         customer_id=current.customer_id,
         rate_card_id=terms.get("rate_card_id"),
         starting_at=parse_timestamp(terms["starting_at"], "starting_at"),
-        ending_before=_ts(terms.get("ending_before")),
-        archived_at=_ts(state.get("archived_at")),
+        ending_before=optional_timestamp(terms.get("ending_before")),
+        archived_at=optional_timestamp(state.get("archived_at")),
         created_at=current.created_at,
         created_by=current.created_by,
         uniqueness_key=current.uniqueness_key,
@@ -212,10 +224,6 @@ def get_as_of(conn: Connection, tenant_id: str, customer_id: str, contract_id: s
         balances=balances,
         edits=[e for e in current.edits if e.seq <= snap.seq],
     )
-
-
-def _ts(value: str | None) -> datetime | None:
-    return None if value is None else parse_timestamp(value, "timestamp")
 
 
 def page(

@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -27,7 +26,7 @@ from tally.money.context import MONEY_CONTEXT
 from tally.money.rounding import round_to
 from tally.rating.inputs import Frequency
 from tally.rating.periods import boundary, index_at
-from tally.wire import parse_timestamp
+from tally.wire import as_timestamp
 
 HORIZON = timedelta(days=400)  # open-ended templates: children up to this far past now
 CUSTOM_DECIMAL_PLACES = 6  # the engine's default precision for a custom pricing unit
@@ -44,10 +43,6 @@ _CARRIED = (
     "netsuite_sales_order_id",
     "hierarchy_configuration",
 )
-
-
-def _ts(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else parse_timestamp(value, "timestamp")
 
 
 def _child_id(parent_id: str, n: int, part: str = "") -> str:
@@ -68,14 +63,14 @@ def _periods(
     terms: Doc, r: Doc, until: datetime
 ) -> Iterator[tuple[int, datetime, datetime, datetime, datetime]]:
     """(index, clipped start, clipped end, full start, full end) of each recurrence period."""
-    start = max(_ts(r["starting_at"]), _ts(terms["starting_at"]))
-    ends = [_ts(x) for x in (r.get("ending_before"), terms.get("ending_before")) if x is not None]
+    start = max(as_timestamp(r["starting_at"]), as_timestamp(terms["starting_at"]))
+    ends = [as_timestamp(x) for x in (r.get("ending_before"), terms.get("ending_before")) if x is not None]
     stop = min([*ends, until])
     if r.get("recurrence_frequency"):
-        anchor, freq = _ts(r["starting_at"]), Frequency(r["recurrence_frequency"])
+        anchor, freq = as_timestamp(r["starting_at"]), Frequency(r["recurrence_frequency"])
     else:
         uss = terms["usage_statement_schedule"]
-        anchor, freq = _ts(uss["billing_anchor_date"]), Frequency(uss["frequency"])
+        anchor, freq = as_timestamp(uss["billing_anchor_date"]), Frequency(uss["frequency"])
     n = index_at(anchor, freq, start)
     while True:
         full_lo, full_hi = boundary(anchor, freq, n), boundary(anchor, freq, n + 1)
@@ -90,7 +85,7 @@ def children(terms: Doc, r: Doc, credit: bool, until: datetime) -> list[Doc]:
     """The child balance documents of template `r` whose periods start before `until`."""
     proration = r.get("proration", "FIRST_AND_LAST")
     duration = int(r["commit_duration"]["value"])
-    ends = [_ts(x) for x in (r.get("ending_before"), terms.get("ending_before")) if x is not None]
+    ends = [as_timestamp(x) for x in (r.get("ending_before"), terms.get("ending_before")) if x is not None]
     out: list[Doc] = []
     for i, (n, lo, hi, full_lo, full_hi) in enumerate(_periods(terms, r, until)):
         first, last = i == 0 and lo > full_lo, hi < full_hi
@@ -159,9 +154,9 @@ def children(terms: Doc, r: Doc, credit: bool, until: datetime) -> list[Doc]:
 
 def _nth_end(terms: Doc, r: Doc, full_lo: datetime, n: int, duration: int) -> datetime:
     if r.get("recurrence_frequency"):
-        return boundary(_ts(r["starting_at"]), Frequency(r["recurrence_frequency"]), n + duration)
+        return boundary(as_timestamp(r["starting_at"]), Frequency(r["recurrence_frequency"]), n + duration)
     uss = terms["usage_statement_schedule"]
-    return boundary(_ts(uss["billing_anchor_date"]), Frequency(uss["frequency"]), n + duration)
+    return boundary(as_timestamp(uss["billing_anchor_date"]), Frequency(uss["frequency"]), n + duration)
 
 
 def materialize(

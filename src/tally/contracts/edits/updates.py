@@ -20,16 +20,12 @@ from tally.contracts.balances import recurring
 from tally.contracts.terms.normalize import Doc, Terms, plain
 from tally.errors import BadRequest
 from tally.kit.api import hour_aligned
-from tally.wire import parse_timestamp
+from tally.wire import as_timestamp
 
 _RECURRING = (
     ("update_recurring_commits", "recurring_commits", "recurring_commit_id", False),
     ("update_recurring_credits", "recurring_credits", "recurring_credit_id", True),
 )
-
-
-def _ts(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else parse_timestamp(value, "timestamp")
 
 
 # ------------------------------------------------------------------------------ recurring (§5.7)
@@ -52,7 +48,7 @@ def apply_recurring_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) -> se
             new = dict(found[0])
             if "ending_before" in upd:
                 end = hour_aligned(upd["ending_before"], f"{field}.ending_before")
-                if end <= _ts(new["starting_at"]):
+                if end <= as_timestamp(new["starting_at"]):
                     raise BadRequest(f"{field}.ending_before: must be after the template's starting_at")
                 new["ending_before"] = end
             for part in ("access_amount", "invoice_amount"):
@@ -100,7 +96,7 @@ def sync_recurring_children(
             for row in rows:
                 if row.doc.get(idk) != r["id"] or row.archived_at is not None:
                     continue
-                start = _ts(row.doc["access_schedule"]["schedule_items"][0]["starting_at"])
+                start = as_timestamp(row.doc["access_schedule"]["schedule_items"][0]["starting_at"])
                 if start <= now and row.id in wanted:
                     _truncate_started(conn, tenant_id, row, wanted[row.id])
                     continue
@@ -117,7 +113,7 @@ def _truncate_started(conn: Connection, tenant_id: str, row: Any, want: Doc) -> 
     """A started child keeps its amount; its access ends no later than the re-derived child's."""
     item = row.doc["access_schedule"]["schedule_items"][0]
     new_end = want["access_schedule"]["schedule_items"][0]["ending_before"]
-    if _ts(new_end) >= _ts(item["ending_before"]):
+    if as_timestamp(new_end) >= as_timestamp(item["ending_before"]):
         return
     doc = dict(row.doc)
     doc["access_schedule"] = {
@@ -139,11 +135,11 @@ def quantity_steps(sub: Doc) -> list[tuple[datetime, Decimal]]:
     """(effective date, quantity from then on): updates by date, in the order sent on equal dates (the
     rating engine's `quantity_at` rule); the first step is the initial quantity at the start."""
     q = Decimal(sub["initial_quantity"])
-    steps = [(_ts(sub["starting_at"]), q)]
-    for u in sorted(sub.get("quantity_updates") or [], key=lambda u: _ts(u["starting_at"])):
+    steps = [(as_timestamp(sub["starting_at"]), q)]
+    for u in sorted(sub.get("quantity_updates") or [], key=lambda u: as_timestamp(u["starting_at"])):
         given = u.get("quantity")
         q = Decimal(given) if given is not None else q + Decimal(u["quantity_delta"])
-        at = max(_ts(u["starting_at"]), steps[0][0])
+        at = max(as_timestamp(u["starting_at"]), steps[0][0])
         if steps[-1][0] == at:
             steps[-1] = (at, q)
         else:
@@ -163,7 +159,7 @@ def apply_subscription_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) ->
         if not upd:
             raise BadRequest(f"{field}: nothing to update")
         new = dict(found[0])
-        start = _ts(new["starting_at"])
+        start = as_timestamp(new["starting_at"])
         if "ending_before" in upd:
             end = hour_aligned(upd["ending_before"], f"{field}.ending_before")
             if end <= start:
@@ -180,7 +176,7 @@ def apply_subscription_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) ->
                 raise BadRequest(f"{field}.quantity_updates: {msg}")
             if not updates:
                 raise BadRequest(f"{field}.quantity_updates: at least one update is required")
-            end_at = _ts(new["ending_before"]) if new.get("ending_before") else None
+            end_at = as_timestamp(new["ending_before"]) if new.get("ending_before") else None
             for j, u in enumerate(updates):
                 uf = f"{field}.quantity_updates[{j}]"
                 at = hour_aligned(u["starting_at"], f"{uf}.starting_at")

@@ -25,7 +25,7 @@ from tally.models.contracts import contracts as contracts_table
 from tally.models.packages import packages
 from tally.rate_cards import service as rate_cards
 from tally.rating.periods import add_months
-from tally.wire import format_timestamp, parse_timestamp
+from tally.wire import as_timestamp, format_timestamp, parse_timestamp
 
 UNITS = ("DAYS", "WEEKS", "MONTHS", "YEARS")
 UNIQUENESS_SCOPE = "package"
@@ -246,13 +246,13 @@ def by_alias(conn: Connection, tenant_id: str, alias: str, at: datetime) -> Row[
     for r in rows:
         for a in r.aliases:
             lo, hi = a.get("starting_at"), a.get("ending_before")
-            if a["name"] == alias and (lo is None or _ts(lo) <= at) and (hi is None or at < _ts(hi)):
+            if (
+                a["name"] == alias
+                and (lo is None or as_timestamp(lo, "alias") <= at)
+                and (hi is None or at < as_timestamp(hi, "alias"))
+            ):
                 return r
     raise BadRequest(f"package_alias: no package has alias {alias!r} at {format_timestamp(at)}")
-
-
-def _ts(v: Any) -> datetime:
-    return v if isinstance(v, datetime) else parse_timestamp(v, "alias")
 
 
 def list_rows(

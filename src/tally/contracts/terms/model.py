@@ -1,0 +1,441 @@
+"""The stored contract terms as typed, immutable values (issue 13 §1).
+
+A contract's `terms` document and each commit's or credit's `doc` are stored as Metronome-shaped JSON
+(written by `terms.normalize`). They are parsed here once, where the contracts domain reads them from the
+repository (`service.Contract.parsed`, `service.Balance.parsed`), and passed on as these values; the wire
+builders are pure functions from them to JSON. `dump` gives back the stored JSON (a round trip keeps the
+document: stored documents stay as they are, no migration).
+
+msgspec Structs (frozen): parse + dump of a realistic contract is several times faster than pydantic and
+than dataclasses converted by hand (`bench/terms_bench.py`), and msgspec is already the JSON codec.
+Fields follow the request schemas' order, so a dumped piece has the stored key order. An unknown stored
+key is an error (`forbid_unknown_fields`), so a value never silently drops part of its document.
+
+Closed sets are enums, the rating engine's where the domain is the same (`CommitType`, `AccessType`,
+`BalanceRateType`, `OverrideType`, `RateType`, `Frequency`, `AnchorDay`, `CollectionSchedule`, ...).
+Configuration the contracts domain only stores and echoes (hierarchy, billing provider, reseller
+royalties, threshold and spend-tracker configurations, custom rates) stays a JSON object (`Json`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import msgspec
+
+from tally.rating.inputs import (
+    AccessType,
+    AmountDistribution,
+    AnchorDay,
+    BalanceRateType,
+    CollectionSchedule,
+    CommitType,
+    Frequency,
+    OverrideTarget,
+    OverrideType,
+    Prioritization,
+    RateType,
+)
+from tally.wire import format_timestamp
+
+Json = dict[str, Any]
+
+__all__ = [
+    "AccessType",
+    "AmountDistribution",
+    "AnchorDay",
+    "BalanceRateType",
+    "CollectionSchedule",
+    "CommitType",
+    "Frequency",
+    "OverrideTarget",
+    "OverrideType",
+    "Prioritization",
+    "RateType",
+]
+
+
+class Proration(StrEnum):
+    NONE = "NONE"
+    FIRST = "FIRST"
+    LAST = "LAST"
+    FIRST_AND_LAST = "FIRST_AND_LAST"
+
+
+class RoundingMethod(StrEnum):
+    HALF_UP = "HALF_UP"
+    FLOOR = "FLOOR"
+    CEILING = "CEILING"
+
+
+class QuantityManagementMode(StrEnum):
+    SEAT_BASED = "SEAT_BASED"
+    QUANTITY_ONLY = "QUANTITY_ONLY"
+
+
+class InvoicePlacement(StrEnum):
+    ON_SCHEDULED_INVOICE = "ON_SCHEDULED_INVOICE"
+    ON_USAGE_INVOICE = "ON_USAGE_INVOICE"
+
+
+class TransitionType(StrEnum):
+    RENEWAL = "RENEWAL"
+    SUPERSEDE = "SUPERSEDE"
+
+
+class _Value(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
+    """A stored piece: immutable; absent keys are None and are left out again on dump."""
+
+
+# ------------------------------------------------------------------------------------- schedules
+
+
+class ScheduleItem(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One dated invoice (an invoice schedule's item)."""
+
+    id: str | None = None
+    timestamp: datetime
+    amount: Decimal | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    invoice_id: str | None = None
+    archived_at: datetime | None = None
+
+
+class RecurringSchedule(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    amount_distribution: AmountDistribution
+    ending_before: datetime
+    frequency: Frequency
+    starting_at: datetime
+    amount: Decimal | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+
+
+class InvoiceSchedule(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    credit_type_id: str
+    schedule_items: tuple[ScheduleItem, ...]
+    do_not_invoice: bool | None = None
+    recurring_schedule_source: RecurringSchedule | None = None
+
+
+class Segment(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One access-schedule segment: `amount` usable in [starting_at, ending_before)."""
+
+    id: str | None = None
+    amount: Decimal
+    ending_before: datetime
+    starting_at: datetime
+    archived_at: datetime | None = None
+
+
+class AccessSchedule(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    access_type: AccessType
+    schedule_items: tuple[Segment, ...]
+    credit_type_id: str | None = None
+
+
+class Specifier(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    presentation_group_values: dict[str, str] | None = None
+    pricing_group_values: dict[str, str] | None = None
+    product_id: str | None = None
+    product_tags: tuple[str, ...] | None = None
+
+
+class RolledOverFrom(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    commit_id: str | None = None
+    credit_id: str | None = None
+    contract_id: str
+
+
+class Balance(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A commit (PREPAID or POSTPAID) or credit (CREDIT), contract- or customer-level."""
+
+    product_id: str
+    type: CommitType
+    customer_id: str | None = None
+    priority: Decimal | None = None
+    applicable_contract_ids: tuple[str, ...] | None = None
+    applicable_product_ids: tuple[str, ...] | None = None
+    applicable_product_tags: tuple[str, ...] | None = None
+    description: str | None = None
+    hierarchy_configuration: Json | None = None
+    name: str | None = None
+    netsuite_sales_order_id: str | None = None
+    rate_type: BalanceRateType | None = None
+    rollover_fraction: Decimal | None = None
+    salesforce_opportunity_id: str | None = None
+    specifiers: tuple[Specifier, ...] | None = None
+    spend_tracker_attributes: Json | None = None
+    temporary_id: str | None = None
+    uniqueness_key: str | None = None
+    invoice_contract_id: str | None = None
+    payment_gate_config: Json | None = None
+    id: str
+    access_schedule: AccessSchedule
+    created_at: datetime
+    invoice_schedule: InvoiceSchedule | None = None
+    cost_basis: Decimal | None = None
+    rolled_over_from: RolledOverFrom | None = None
+    recurring_commit_id: str | None = None
+    recurring_credit_id: str | None = None
+    disable_trueup: bool | None = None
+    threshold_kind: str | None = None
+
+
+# ------------------------------------------------------------------------------------- overrides
+
+
+class OverrideSpecifier(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    any_commit_or_credit_ids: tuple[str, ...] | None = None
+    billing_frequency: Frequency | None = None
+    commit_ids: tuple[str, ...] | None = None
+    presentation_group_values: dict[str, str] | None = None
+    pricing_group_values: dict[str, str] | None = None
+    product_id: str | None = None
+    product_tags: tuple[str, ...] | None = None
+    recurring_commit_ids: tuple[str, ...] | None = None
+
+
+class Tier(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    price: Decimal
+    size: Decimal | None = None
+
+
+class OverwriteRate(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    rate_type: RateType
+    credit_type_id: str | None = None
+    custom_rate: Json | None = None
+    is_prorated: bool | None = None
+    price: Decimal | None = None
+    quantity: Decimal | None = None
+    tiers: tuple[Tier, ...] | None = None
+
+
+class OverrideTier(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    multiplier: Decimal
+    size: Decimal | None = None
+
+
+class Override(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    starting_at: datetime
+    applicable_product_tags: tuple[str, ...] | None = None
+    ending_before: datetime | None = None
+    entitled: bool | None = None
+    is_commit_specific: bool | None = None
+    multiplier: Decimal | None = None
+    override_specifiers: tuple[OverrideSpecifier, ...] | None = None
+    overwrite_rate: OverwriteRate | None = None
+    priority: Decimal | None = None
+    product_id: str | None = None
+    target: OverrideTarget | None = None
+    tiers: tuple[OverrideTier, ...] | None = None
+    type: OverrideType | None = None
+    id: str
+    created_at: datetime
+    archived_at: datetime | None = None
+
+
+# ------------------------------------------------------------------------------ other terms
+
+
+class ScheduledCharge(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A scheduled charge or a discount: a FIXED product billed on a schedule."""
+
+    product_id: str
+    schedule: InvoiceSchedule
+    name: str | None = None
+    netsuite_sales_order_id: str | None = None
+    id: str
+    archived_at: datetime | None = None
+
+
+class ProfessionalService(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    max_amount: Decimal
+    product_id: str
+    quantity: Decimal
+    unit_price: Decimal
+    description: str | None = None
+    netsuite_sales_order_id: str | None = None
+    id: str
+
+
+class AccessAmount(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    unit_price: Decimal
+    access_type: AccessType | None = None
+    credit_type_id: str | None = None
+    quantity: Decimal | None = None
+
+
+class CommitDuration(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    unit: str
+    value: Decimal
+
+
+class InvoiceAmount(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    credit_type_id: str
+    quantity: Decimal
+    unit_price: Decimal
+
+
+class Rounding(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    decimal_places: Decimal
+    rounding_method: RoundingMethod
+
+
+class ProrationRounding(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    access: Rounding | None = None
+    invoice: Rounding | None = None
+
+
+class Recurring(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A recurring commit or credit template (its children are ordinary balances)."""
+
+    access_amount: AccessAmount
+    commit_duration: CommitDuration
+    priority: Decimal
+    product_id: str
+    starting_at: datetime
+    applicable_product_ids: tuple[str, ...] | None = None
+    applicable_product_tags: tuple[str, ...] | None = None
+    description: str | None = None
+    ending_before: datetime | None = None
+    hierarchy_configuration: Json | None = None
+    name: str | None = None
+    netsuite_sales_order_id: str | None = None
+    proration: Proration
+    rate_type: BalanceRateType
+    recurrence_frequency: Frequency | None = None
+    rollover_fraction: Decimal | None = None
+    specifiers: tuple[Specifier, ...] | None = None
+    subscription_config: Json | None = None
+    temporary_id: str | None = None
+    invoice_amount: InvoiceAmount | None = None
+    proration_rounding: ProrationRounding | None = None
+    id: str
+    archived_at: datetime | None = None
+
+
+class SubscriptionRate(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    billing_frequency: Frequency
+    product_id: str
+
+
+class BillingCycleConfig(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    anchor_date: datetime | None = None
+    invoice_placement: InvoicePlacement | None = None
+
+
+class SeatConfig(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    initial_seat_ids: tuple[str, ...]
+    seat_group_key: str
+    initial_unassigned_seats: Decimal | None = None
+
+
+class Subscription(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    collection_schedule: CollectionSchedule
+    # Echoed as stored: its key order follows the request (the defaults are appended), so it stays JSON.
+    proration: Json
+    subscription_rate: SubscriptionRate
+    billing_cycle_config: BillingCycleConfig | None = None
+    description: str | None = None
+    ending_before: datetime | None = None
+    initial_quantity: Decimal | None = None
+    name: str | None = None
+    quantity_management_mode: QuantityManagementMode
+    seat_config: SeatConfig | None = None
+    starting_at: datetime
+    temporary_id: str | None = None
+    id: str
+    created_at: datetime
+    quantity_updates: tuple[Json, ...] | None = None
+    seat_events: tuple[Json, ...] | None = None
+    archived_at: datetime | None = None
+
+
+class UsageStatementSchedule(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    frequency: Frequency
+    day: AnchorDay
+    billing_anchor_date: datetime | None = None
+    invoice_generation_starting_at: datetime | None = None
+
+
+class UsageFilter(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    group_key: str
+    group_values: tuple[str, ...]
+    starting_at: datetime
+    ending_before: datetime | None = None
+
+
+class Transition(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    from_contract_id: str
+    to_contract_id: str
+    type: TransitionType
+    future_invoice_behavior: Json | None = None
+    rollover_pending: Json | None = None
+    rollover_done_at: datetime | None = None
+
+
+class Terms(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A contract's stored terms (its commits and credits are stored apart, as `Balance`s)."""
+
+    id: str
+    customer_id: str
+    starting_at: datetime
+    ending_before: datetime | None = None
+    rate_card_id: str | None = None
+    usage_statement_schedule: UsageStatementSchedule
+    multiplier_override_prioritization: Prioritization
+    package_id: str | None = None
+    name: str | None = None
+    net_payment_terms_days: Decimal | None = None
+    scheduled_charges_on_usage_invoices: str | None = None
+    spend_threshold_configuration: Json | None = None
+    prepaid_balance_threshold_configuration: Json | None = None
+    spend_trackers: tuple[Json, ...] | None = None
+    hierarchy_configuration: Json | None = None
+    billing_provider_configuration: Json | None = None
+    reseller_royalties: tuple[Json, ...] | None = None
+    revenue_system_configuration: Json | None = None
+    salesforce_opportunity_id: str | None = None
+    netsuite_sales_order_id: str | None = None
+    total_contract_value: Decimal | None = None
+    overrides: tuple[Override, ...]
+    scheduled_charges: tuple[ScheduledCharge, ...]
+    discounts: tuple[ScheduledCharge, ...]
+    subscriptions: tuple[Subscription, ...]
+    professional_services: tuple[ProfessionalService, ...]
+    recurring_commits: tuple[Recurring, ...]
+    recurring_credits: tuple[Recurring, ...]
+    usage_filter: tuple[UsageFilter, ...]
+    transitions: tuple[Transition, ...]
+    archived_at: datetime | None = None
+
+
+# ------------------------------------------------------------------------------- parse / dump
+
+V = TypeVar("V", bound=_Value)
+
+
+def parse(doc: Json, kind: type[V]) -> V:
+    """A stored document (or a piece of one) as its typed value."""
+    return msgspec.convert(doc, kind, strict=False)
+
+
+def dump(value: _Value) -> Json:
+    """The stored JSON of a typed value (timestamps as the RFC 3339 strings documents store)."""
+    out: Json = _plain(msgspec.to_builtins(value, builtin_types=(Decimal, datetime)))
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
