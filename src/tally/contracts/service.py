@@ -126,6 +126,10 @@ class Contract:
         """The stored terms as a typed value, parsed on first use."""
         return model.parse(self.terms, model.Terms)
 
+    @cached_property
+    def initial_parsed(self) -> model.Terms:
+        return model.parse(self.initial_terms, model.Terms)
+
 
 def _contract(row: Row[Any], balances: list[Balance], edits: list[Edit]) -> Contract:
     return Contract(

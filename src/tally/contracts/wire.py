@@ -10,14 +10,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection
 
 from tally.contracts.balances import ledger
 from tally.contracts.edits.updates import quantity_steps
 from tally.contracts.service import BALANCE_ENTITY, TERM_ENTITIES, Balance, Contract
+from tally.contracts.terms import model
 from tally.custom_fields import service as custom_fields
 from tally.products import service as products
 from tally.rate_cards.rates import credit_type_names
+from tally.rating.inputs import AccessType, CommitType
 from tally.wire import format_timestamp, parse_timestamp
 
 Doc = dict[str, Any]
@@ -93,32 +96,43 @@ def names_for(
     return names
 
 
-def _copy(src: Doc, keys: Iterable[str]) -> Doc:
-    return {k: src[k] for k in keys if src.get(k) is not None}
+def json_of(value: Any) -> Any:
+    """A typed value as the JSON the stored document held (lists, RFC 3339 strings, plain objects)."""
+    if isinstance(value, msgspec.Struct):
+        return model.dump(value)
+    if isinstance(value, tuple):
+        return [json_of(v) for v in value]
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    return value
 
 
-def schedule_wire(s: Doc, names: Names) -> Doc:
+def pick(src: msgspec.Struct, keys: Iterable[str]) -> Doc:
+    return {k: json_of(v) for k in keys if (v := getattr(src, k)) is not None}
+
+
+def schedule_wire(s: model.InvoiceSchedule, names: Names) -> Doc:
     out: Doc = {
-        "credit_type": names.credit_type(s["credit_type_id"]),
+        "credit_type": names.credit_type(s.credit_type_id),
         "schedule_items": [
-            _copy(i, ("id", "timestamp", "amount", "quantity", "unit_price", "invoice_id"))
-            for i in s["schedule_items"]
+            pick(i, ("id", "timestamp", "amount", "quantity", "unit_price", "invoice_id"))
+            for i in s.schedule_items
         ],
     }
-    if s.get("do_not_invoice") is not None:
-        out["do_not_invoice"] = s["do_not_invoice"]
+    if s.do_not_invoice is not None:
+        out["do_not_invoice"] = s.do_not_invoice
     return out
 
 
-def access_wire(a: Doc, names: Names) -> Doc:
+def access_wire(a: model.AccessSchedule, names: Names) -> Doc:
     out: Doc = {
         "schedule_items": [
-            _copy(i, ("id", "amount", "starting_at", "ending_before")) for i in a["schedule_items"]
+            pick(i, ("id", "amount", "starting_at", "ending_before")) for i in a.schedule_items
         ],
-        "access_type": a.get("access_type", "SPEND"),
+        "access_type": a.access_type or AccessType.SPEND,
     }
-    if a.get("credit_type_id"):
-        out["credit_type"] = names.credit_type(a["credit_type_id"])
+    if a.credit_type_id:
+        out["credit_type"] = names.credit_type(a.credit_type_id)
     return out
 
 
@@ -151,29 +165,29 @@ def balance_wire(
     include_ledgers: bool,
     with_contract: bool = True,
 ) -> Doc:
-    d = b.doc
+    d = b.parsed
     out: Doc = {
         "id": b.id,
         "type": b.kind,
-        "product": names.product(d["product_id"]),
-        "created_at": d["created_at"],
+        "product": names.product(d.product_id),
+        "created_at": format_timestamp(d.created_at),
     }
-    out["access_schedule"] = access_wire(d["access_schedule"], names)
-    out.update(_copy(d, _BALANCE_KEYS))
-    if b.kind != "CREDIT":
-        if d.get("invoice_schedule"):
-            out["invoice_schedule"] = schedule_wire(d["invoice_schedule"], names)
-        if d.get("cost_basis") is not None:
-            out["cost_basis"] = d["cost_basis"]
-        if d.get("spend_tracker_attributes"):
-            out["spend_tracker_attributes"] = d["spend_tracker_attributes"]
-        if d.get("invoice_contract_id"):
-            out["invoice_contract"] = {"id": d["invoice_contract_id"]}
-    if b.kind == "CREDIT" and out.get("rolled_over_from"):
-        rof = out["rolled_over_from"]
+    out["access_schedule"] = access_wire(d.access_schedule, names)
+    out.update(pick(d, _BALANCE_KEYS))
+    if d.type is not CommitType.CREDIT:
+        if d.invoice_schedule:
+            out["invoice_schedule"] = schedule_wire(d.invoice_schedule, names)
+        if d.cost_basis is not None:
+            out["cost_basis"] = d.cost_basis
+        if d.spend_tracker_attributes:
+            out["spend_tracker_attributes"] = d.spend_tracker_attributes
+        if d.invoice_contract_id:
+            out["invoice_contract"] = {"id": d.invoice_contract_id}
+    elif d.rolled_over_from is not None:
+        rof = d.rolled_over_from
         out["rolled_over_from"] = {
-            "contract_id": rof["contract_id"],
-            "credit_id": rof.get("credit_id", rof.get("commit_id")),
+            "contract_id": rof.contract_id,
+            "credit_id": rof.credit_id if rof.credit_id is not None else rof.commit_id,
         }
     if b.contract_id is not None and with_contract:
         out["contract"] = {"id": b.contract_id}
@@ -182,14 +196,14 @@ def balance_wire(
     out["custom_fields"] = names.fields(BALANCE_ENTITY[b.kind], b.id)
     entries = names.entries.get(b.id, [])
     if include_balance:
-        out["balance"] = ledger.balance_at(d, entries, b.archived_at, now)
+        out["balance"] = ledger.balance_at(b.doc, entries, b.archived_at, now)
     if include_ledgers:
-        out["ledger"] = [e.to_wire(b.kind) for e in ledger.ledger(b.kind, d, entries, b.archived_at, now)]
+        out["ledger"] = [e.to_wire(b.kind) for e in ledger.ledger(b.kind, b.doc, entries, b.archived_at, now)]
     return out
 
 
-def override_wire(o: Doc, names: Names) -> Doc:
-    out = _copy(
+def override_wire(o: model.Override, names: Names) -> Doc:
+    out = pick(
         o,
         (
             "id",
@@ -205,31 +219,31 @@ def override_wire(o: Doc, names: Names) -> Doc:
             "type",
         ),
     )
-    if o.get("product_id"):
-        out["product"] = names.product(o["product_id"])
-    if o.get("override_specifiers"):
-        out["override_specifiers"] = o["override_specifiers"]
-    if o.get("tiers"):
-        out["override_tiers"] = o["tiers"]
-    ow = o.get("overwrite_rate")
+    if o.product_id:
+        out["product"] = names.product(o.product_id)
+    if o.override_specifiers:
+        out["override_specifiers"] = json_of(o.override_specifiers)
+    if o.tiers:
+        out["override_tiers"] = json_of(o.tiers)
+    ow = o.overwrite_rate
     if ow:
-        rate = _copy(ow, ("rate_type", "custom_rate", "is_prorated", "price", "quantity", "tiers"))
-        if ow.get("credit_type_id"):
-            rate["credit_type"] = names.credit_type(ow["credit_type_id"])
+        rate = pick(ow, ("rate_type", "custom_rate", "is_prorated", "price", "quantity", "tiers"))
+        if ow.credit_type_id:
+            rate["credit_type"] = names.credit_type(ow.credit_type_id)
         out["overwrite_rate"] = rate
     return out
 
 
-def scheduled_wire(s: Doc, names: Names, entity: str) -> Doc:
-    out = _copy(s, ("id", "name", "netsuite_sales_order_id", "archived_at"))
-    out["product"] = names.product(s["product_id"])
-    out["schedule"] = schedule_wire(s["schedule"], names)
-    out["custom_fields"] = names.fields(entity, s["id"])
+def scheduled_wire(s: model.ScheduledCharge, names: Names, entity: str) -> Doc:
+    out = pick(s, ("id", "name", "netsuite_sales_order_id", "archived_at"))
+    out["product"] = names.product(s.product_id)
+    out["schedule"] = schedule_wire(s.schedule, names)
+    out["custom_fields"] = names.fields(entity, s.id)
     return out
 
 
-def pro_service_wire(p: Doc, names: Names) -> Doc:
-    out = _copy(
+def pro_service_wire(p: model.ProfessionalService, names: Names) -> Doc:
+    out = pick(
         p,
         (
             "id",
@@ -241,11 +255,11 @@ def pro_service_wire(p: Doc, names: Names) -> Doc:
             "netsuite_sales_order_id",
         ),
     )
-    out["custom_fields"] = names.fields("professional_service", p["id"])
+    out["custom_fields"] = names.fields("professional_service", p.id)
     return out
 
 
-def recurring_wire(r: Doc, names: Names, contract_id: str, credit: bool) -> Doc:
+def recurring_wire(r: model.Recurring, names: Names, contract_id: str, credit: bool) -> Doc:
     keys = [
         "id",
         "access_amount",
@@ -268,31 +282,28 @@ def recurring_wire(r: Doc, names: Names, contract_id: str, credit: bool) -> Doc:
     ]
     if not credit:
         keys.append("invoice_amount")
-    out = _copy(r, keys)
-    rounding = r.get("proration_rounding")
+    out = pick(r, keys)
+    rounding = r.proration_rounding
     if rounding:
-        out["proration_rounding"] = (
-            rounding if not credit else {k: v for k, v in rounding.items() if k == "access"}
+        out["proration_rounding"] = json_of(
+            rounding if not credit else model.ProrationRounding(access=rounding.access)
         )
-    acc = dict(out["access_amount"])
-    acc.setdefault("access_type", "SPEND")
-    out["access_amount"] = acc
-    out["product"] = names.product(r["product_id"])
-    out["anchor_date"] = r["starting_at"]
+    out["access_amount"].setdefault("access_type", model.AccessType.SPEND)
+    out["product"] = names.product(r.product_id)
+    out["anchor_date"] = format_timestamp(r.starting_at)
     out["contract"] = {"id": contract_id}
     return out
 
 
-def quantity_schedule(s: Doc, now: datetime | None) -> list[Doc]:
+def quantity_schedule(s: model.Subscription, now: datetime | None) -> list[Doc]:
     """The quantity in force now and the future changes (all of it when `now` is None)."""
     steps = quantity_steps(s)
-    end = s.get("ending_before")
     out: list[Doc] = []
     for i, (at, q) in enumerate(steps):
         item: Doc = {"quantity": q, "starting_at": format_timestamp(at)}
-        hi = format_timestamp(steps[i + 1][0]) if i + 1 < len(steps) else end
-        if hi:
-            item["ending_before"] = hi
+        hi = steps[i + 1][0] if i + 1 < len(steps) else s.ending_before
+        if hi is not None:
+            item["ending_before"] = format_timestamp(hi)
         out.append(item)
     if now is not None:
         live = [
@@ -302,8 +313,10 @@ def quantity_schedule(s: Doc, now: datetime | None) -> list[Doc]:
     return out
 
 
-def subscription_wire(s: Doc, names: Names, billing_periods: Doc, now: datetime | None = None) -> Doc:
-    out = _copy(
+def subscription_wire(
+    s: model.Subscription, names: Names, billing_periods: Doc, now: datetime | None = None
+) -> Doc:
+    out = pick(
         s,
         (
             "id",
@@ -317,19 +330,18 @@ def subscription_wire(s: Doc, names: Names, billing_periods: Doc, now: datetime 
             "name",
         ),
     )
-    rate = s["subscription_rate"]
     out["subscription_rate"] = {
-        "billing_frequency": rate["billing_frequency"],
-        "product": names.product(rate["product_id"]),
+        "billing_frequency": s.subscription_rate.billing_frequency,
+        "product": names.product(s.subscription_rate.product_id),
     }
     out["quantity_schedule"] = quantity_schedule(s, now)
     out["billing_periods"] = billing_periods
-    bcc = s.get("billing_cycle_config") or {}
+    bcc = s.billing_cycle_config or model.BillingCycleConfig()
     out["billing_cycle_config"] = {
-        "anchor_date": bcc.get("anchor_date", s["starting_at"]),
-        "invoice_placement": bcc.get("invoice_placement", "ON_USAGE_INVOICE"),
+        "anchor_date": format_timestamp(bcc.anchor_date or s.starting_at),
+        "invoice_placement": bcc.invoice_placement or model.InvoicePlacement.ON_USAGE_INVOICE,
     }
-    if s.get("seat_config"):
-        out["seat_config"] = {"seat_group_key": s["seat_config"]["seat_group_key"]}
-    out["custom_fields"] = names.fields("subscription", s["id"])
+    if s.seat_config:
+        out["seat_config"] = {"seat_group_key": s.seat_config.seat_group_key}
+    out["custom_fields"] = names.fields("subscription", s.id)
     return out

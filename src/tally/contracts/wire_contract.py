@@ -6,18 +6,21 @@ from datetime import datetime
 from typing import Any
 
 from tally.contracts.service import Balance, Contract
+from tally.contracts.terms import model
 from tally.contracts.wire import (
     Names,
     balance_wire,
+    json_of,
     override_wire,
+    pick,
     pro_service_wire,
     recurring_wire,
     scheduled_wire,
     subscription_wire,
 )
-from tally.rating.inputs import Frequency, RatingInputError
+from tally.rating.inputs import RatingInputError
 from tally.rating.periods import boundary, index_at, utc
-from tally.wire import format_timestamp, parse_timestamp
+from tally.wire import format_timestamp
 
 Doc = dict[str, Any]
 
@@ -37,20 +40,13 @@ _ECHO = (
 )
 
 
-def _uss(terms: Doc) -> Doc:
-    u = terms["usage_statement_schedule"]
-    return {"billing_anchor_date": u["billing_anchor_date"], "frequency": u["frequency"]}
-
-
-def _billing_periods(s: Doc, now: datetime) -> Doc:
+def _billing_periods(s: model.Subscription, now: datetime) -> Doc:
     """The subscription's previous / current / next billing periods around `now`."""
     try:
-        start = parse_timestamp(s["starting_at"], "starting_at")
-        anchor = parse_timestamp(
-            (s.get("billing_cycle_config") or {}).get("anchor_date") or s["starting_at"], "anchor"
-        )
-        end = parse_timestamp(s["ending_before"], "ending_before") if s.get("ending_before") else None
-        freq = Frequency(s["subscription_rate"]["billing_frequency"])
+        start = s.starting_at
+        anchor = (s.billing_cycle_config and s.billing_cycle_config.anchor_date) or s.starting_at
+        end = s.ending_before
+        freq = s.subscription_rate.billing_frequency
         t = max(utc(now), start)
         if end is not None and t >= end:
             return {}
@@ -68,7 +64,13 @@ def _billing_periods(s: Doc, now: datetime) -> Doc:
 
 
 def _terms_wire(
-    c: Contract, terms: Doc, balances: list[Balance], names: Names, now: datetime, flags: Doc
+    c: Contract,
+    terms: model.Terms | model.Amendment,
+    uss: model.UsageStatementSchedule,
+    balances: list[Balance],
+    names: Names,
+    now: datetime,
+    flags: Doc,
 ) -> Doc:
     inc_bal, inc_led = bool(flags.get("include_balance")), bool(flags.get("include_ledgers"))
     commits = [b for b in balances if b.kind != "CREDIT"]
@@ -80,60 +82,55 @@ def _terms_wire(
         "credits": [
             balance_wire(b, names, now, include_balance=inc_bal, include_ledgers=inc_led) for b in credits
         ],
-        "overrides": [override_wire(o, names) for o in terms.get("overrides", [])],
+        "overrides": [override_wire(o, names) for o in terms.overrides or ()],
         "scheduled_charges": [
-            scheduled_wire(s, names, "scheduled_charge") for s in terms.get("scheduled_charges", [])
+            scheduled_wire(s, names, "scheduled_charge") for s in terms.scheduled_charges or ()
         ],
-        "discounts": [scheduled_wire(s, names, "discount") for s in terms.get("discounts", [])],
-        "professional_services": [pro_service_wire(p, names) for p in terms.get("professional_services", [])],
-        "recurring_commits": [
-            recurring_wire(r, names, c.id, False) for r in terms.get("recurring_commits", [])
-        ],
-        "recurring_credits": [
-            recurring_wire(r, names, c.id, True) for r in terms.get("recurring_credits", [])
-        ],
-        "starting_at": terms["starting_at"],
+        "discounts": [scheduled_wire(s, names, "discount") for s in terms.discounts or ()],
+        "professional_services": [pro_service_wire(p, names) for p in terms.professional_services or ()],
+        "recurring_commits": [recurring_wire(r, names, c.id, False) for r in terms.recurring_commits or ()],
+        "recurring_credits": [recurring_wire(r, names, c.id, True) for r in terms.recurring_credits or ()],
+        "starting_at": format_timestamp(terms.starting_at),
         "transitions": [
-            {k: t[k] for k in ("from_contract_id", "to_contract_id", "type")}
-            for t in terms.get("transitions", [])
+            {"from_contract_id": t.from_contract_id, "to_contract_id": t.to_contract_id, "type": t.type}
+            for t in (terms.transitions if isinstance(terms, model.Terms) else ())
         ],
-        "usage_statement_schedule": _uss(terms),
+        "usage_statement_schedule": {
+            "billing_anchor_date": json_of(uss.billing_anchor_date),
+            "frequency": uss.frequency,
+        },
         "created_at": c.created_at,
         "created_by": c.created_by,
     }
     for key in _ECHO:
-        if terms.get(key) is not None:
-            out[key] = terms[key]
-    if terms.get("multiplier_override_prioritization"):
-        out["multiplier_override_prioritization"] = terms["multiplier_override_prioritization"]
+        if (value := getattr(terms, key, None)) is not None:
+            out[key] = json_of(value)
+    if isinstance(terms, model.Terms):
+        out["multiplier_override_prioritization"] = terms.multiplier_override_prioritization
     return out
 
 
-def _usage_filter_v1(terms: Doc) -> Doc | None:
-    versions = terms.get("usage_filter") or []
+_FILTER_KEYS = ("group_key", "group_values", "starting_at")
+
+
+def _usage_filter_v1(terms: model.Terms) -> Doc | None:
+    versions = terms.usage_filter
     if not versions:
         return None
-    first = versions[0]
     return {
-        "initial": {k: first[k] for k in ("group_key", "group_values", "starting_at") if k in first},
-        "updates": [{k: v[k] for k in ("group_key", "group_values", "starting_at")} for v in versions[1:]],
-        "current": {
-            k: versions[-1][k] for k in ("group_key", "group_values", "starting_at") if k in versions[-1]
-        },
+        "initial": pick(versions[0], _FILTER_KEYS),
+        "updates": [pick(v, _FILTER_KEYS) for v in versions[1:]],
+        "current": pick(versions[-1], _FILTER_KEYS),
     }
 
 
-def _usage_filter_v2(terms: Doc) -> list[Doc]:
-    versions = terms.get("usage_filter") or []
+def _usage_filter_v2(terms: model.Terms) -> list[Doc]:
+    versions = terms.usage_filter
     out = []
     for i, v in enumerate(versions):
-        item = {
-            "group_key": v["group_key"],
-            "group_values": v["group_values"],
-            "starting_at": v["starting_at"],
-        }
+        item = pick(v, _FILTER_KEYS)
         if i + 1 < len(versions):
-            item["ending_before"] = versions[i + 1]["starting_at"]
+            item["ending_before"] = format_timestamp(versions[i + 1].starting_at)
         out.append(item)
     return out
 
@@ -141,12 +138,13 @@ def _usage_filter_v2(terms: Doc) -> list[Doc]:
 def v1(c: Contract, names: Names, now: datetime, flags: Doc) -> Doc:
     amendments = [e for e in c.edits if e.kind == "AMEND"]
     base = [b for b in c.balances if b.amendment_id is None]
-    current = _terms_wire(c, c.terms, c.balances, names, now, flags)
-    initial = _terms_wire(c, c.initial_terms, base, names, now, flags)
-    uf = _usage_filter_v1(c.terms)
+    terms, initial_terms = c.parsed, c.initial_parsed
+    current = _terms_wire(c, terms, terms.usage_statement_schedule, c.balances, names, now, flags)
+    initial = _terms_wire(c, initial_terms, initial_terms.usage_statement_schedule, base, names, now, flags)
+    uf = _usage_filter_v1(terms)
     if uf is not None:
         current["usage_filter"] = uf
-    uf0 = _usage_filter_v1(c.initial_terms)
+    uf0 = _usage_filter_v1(initial_terms)
     if uf0 is not None:
         initial["usage_filter"] = uf0
     out: Doc = {
@@ -159,8 +157,7 @@ def v1(c: Contract, names: Names, now: datetime, flags: Doc) -> Doc:
         ],
         "custom_fields": names.fields("contract", c.id),
         "subscriptions": [
-            subscription_wire(s, names, _billing_periods(s, now), now)
-            for s in c.terms.get("subscriptions", [])
+            subscription_wire(s, names, _billing_periods(s, now), now) for s in terms.subscriptions
         ],
     }
     for key in (
@@ -169,8 +166,8 @@ def v1(c: Contract, names: Names, now: datetime, flags: Doc) -> Doc:
         "prepaid_balance_threshold_configuration",
         "spend_trackers",
     ):
-        if c.terms.get(key) is not None:
-            out[key] = c.terms[key]
+        if (value := getattr(terms, key)) is not None:
+            out[key] = json_of(value)
     if c.archived_at is not None:
         out["archived_at"] = c.archived_at
     if c.uniqueness_key is not None:
@@ -189,14 +186,8 @@ def _amendment(
     flags: Doc,
 ) -> Doc:
     mine = [b for b in c.balances if b.amendment_id == edit_id]
-    t = _terms_wire(
-        c,
-        {**changes, "usage_statement_schedule": c.terms["usage_statement_schedule"]},
-        mine,
-        names,
-        now,
-        flags,
-    )
+    amendment = model.parse(changes, model.Amendment)
+    t = _terms_wire(c, amendment, c.parsed.usage_statement_schedule, mine, names, now, flags)
     out = {
         k: t[k]
         for k in (
@@ -208,26 +199,31 @@ def _amendment(
             "professional_services",
         )
     }
-    out.update(id=edit_id, created_at=created_at, created_by=created_by, starting_at=changes["starting_at"])
+    out.update(
+        id=edit_id,
+        created_at=created_at,
+        created_by=created_by,
+        starting_at=format_timestamp(amendment.starting_at),
+    )
     for key in ("netsuite_sales_order_id", "salesforce_opportunity_id"):
-        if changes.get(key):
-            out[key] = changes[key]
+        if value := getattr(amendment, key):
+            out[key] = value
     return out
 
 
 def v2(c: Contract, names: Names, now: datetime, flags: Doc) -> Doc:
-    out = _terms_wire(c, c.terms, c.balances, names, now, flags)
+    terms = c.parsed
+    out = _terms_wire(c, terms, terms.usage_statement_schedule, c.balances, names, now, flags)
     out.update(
         id=c.id,
         customer_id=c.customer_id,
-        usage_filter=_usage_filter_v2(c.terms),
+        usage_filter=_usage_filter_v2(terms),
         custom_fields=names.fields("contract", c.id),
         subscriptions=[
-            subscription_wire(s, names, _billing_periods(s, now), now)
-            for s in c.terms.get("subscriptions", [])
+            subscription_wire(s, names, _billing_periods(s, now), now) for s in terms.subscriptions
         ],
     )
-    hc = c.terms.get("hierarchy_configuration") or {}
+    hc = terms.hierarchy_configuration or {}
     if hc.get("parent"):  # only the child side is known here; a parent's children are other contracts
         out["hierarchy_configuration"] = {
             k: hc[k] for k in ("parent", "payer", "usage_statement_behavior") if k in hc

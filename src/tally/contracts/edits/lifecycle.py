@@ -29,6 +29,7 @@ from tally.contracts.service import (
     record_edit,
     set_term_custom_fields,
 )
+from tally.contracts.terms import model
 from tally.contracts.terms.normalize import Doc, Terms, dump, plain
 from tally.contracts.wire import (
     Names,
@@ -460,21 +461,34 @@ def history_wire(c: Contract, names: Names) -> list[Doc]:
             if ch.get(key):
                 item[key] = [_added_balance(by_id.get(d["id"]), names) for d in ch[key] if d["id"] in by_id]
         if ch.get("add_overrides"):
-            item["add_overrides"] = [override_wire(o, names) for o in ch["add_overrides"]]
+            item["add_overrides"] = [
+                override_wire(o, names) for o in _pieces(ch, "add_overrides", model.Override)
+            ]
         if ch.get("add_scheduled_charges"):
             item["add_scheduled_charges"] = [
-                scheduled_wire(x, names, "scheduled_charge") for x in ch["add_scheduled_charges"]
+                scheduled_wire(x, names, "scheduled_charge")
+                for x in _pieces(ch, "add_scheduled_charges", model.ScheduledCharge)
             ]
         if ch.get("add_discounts"):
-            item["add_discounts"] = [scheduled_wire(x, names, "discount") for x in ch["add_discounts"]]
+            item["add_discounts"] = [
+                scheduled_wire(x, names, "discount")
+                for x in _pieces(ch, "add_discounts", model.ScheduledCharge)
+            ]
         if ch.get("add_professional_services"):
-            item["add_pro_services"] = [pro_service_wire(x, names) for x in ch["add_professional_services"]]
+            item["add_pro_services"] = [
+                pro_service_wire(x, names)
+                for x in _pieces(ch, "add_professional_services", model.ProfessionalService)
+            ]
         for key, credit in (("add_recurring_commits", False), ("add_recurring_credits", True)):
             if ch.get(key):
-                item[key] = [recurring_wire(r, names, c.id, credit) for r in ch[key]]
+                item[key] = [
+                    recurring_wire(r, names, c.id, credit) for r in _pieces(ch, key, model.Recurring)
+                ]
         if ch.get("add_subscriptions"):
             # As added; later quantity changes show under update_subscriptions.
-            item["add_subscriptions"] = [subscription_wire(x, names, {}) for x in ch["add_subscriptions"]]
+            item["add_subscriptions"] = [
+                subscription_wire(x, names, {}) for x in _pieces(ch, "add_subscriptions", model.Subscription)
+            ]
         for key in ("archive_commits", "archive_credits", "archive_scheduled_charges", "remove_overrides"):
             if ch.get(key):
                 item[key] = [{"id": x["id"]} for x in ch[key]]
@@ -496,6 +510,11 @@ def history_wire(c: Contract, names: Names) -> list[Doc]:
                 item[key] = ch[key]
         out.append(item)
     return out
+
+
+def _pieces(changes: Doc, key: str, kind: type[model.V]) -> list[model.V]:
+    """The terms an edit added under `key` (its history record stores them as written)."""
+    return [model.parse(x, kind) for x in changes[key]]
 
 
 _TEMPLATE_UPDATES = (

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 from tally.contracts import repository as repo
 from tally.contracts import seats
 from tally.contracts.balances import recurring
+from tally.contracts.terms import model
 from tally.contracts.terms.normalize import Doc, Terms, plain
 from tally.errors import BadRequest
 from tally.kit.api import hour_aligned
@@ -131,12 +132,12 @@ def all_recurring_ids(terms: Doc) -> set[str]:
 # ---------------------------------------------------------------------------- subscriptions (§5.8)
 
 
-def quantity_steps(sub: Doc) -> list[tuple[datetime, Decimal]]:
+def quantity_steps(sub: model.Subscription) -> list[tuple[datetime, Decimal]]:
     """(effective date, quantity from then on): updates by date, in the order sent on equal dates (the
     rating engine's `quantity_at` rule); the first step is the initial quantity at the start."""
-    q = Decimal(sub["initial_quantity"])
-    steps = [(as_timestamp(sub["starting_at"]), q)]
-    for u in sorted(sub.get("quantity_updates") or [], key=lambda u: as_timestamp(u["starting_at"])):
+    q = Decimal(sub.initial_quantity or 0)
+    steps = [(sub.starting_at, q)]
+    for u in sorted(sub.quantity_updates or (), key=lambda u: as_timestamp(u["starting_at"])):
         given = u.get("quantity")
         q = Decimal(given) if given is not None else q + Decimal(u["quantity_delta"])
         at = max(as_timestamp(u["starting_at"]), steps[0][0])
@@ -189,7 +190,7 @@ def apply_subscription_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) ->
                 if has_d and u["quantity_delta"] == 0:
                     raise BadRequest(f"{uf}.quantity_delta: must not be 0")
             new["quantity_updates"] = [*(new.get("quantity_updates") or []), *plain(updates)]
-            for at, q in quantity_steps(new):
+            for at, q in quantity_steps(model.parse(plain(new), model.Subscription)):
                 if q < 0:
                     raise BadRequest(
                         f"{field}.quantity_updates: the quantity would become {q} at {plain(at)}"

@@ -133,7 +133,7 @@ class Segment(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 class AccessSchedule(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    access_type: AccessType
+    access_type: AccessType | None = None  # SPEND when absent
     schedule_items: tuple[Segment, ...]
     credit_type_id: str | None = None
 
@@ -183,7 +183,7 @@ class Balance(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     recurring_commit_id: str | None = None
     recurring_credit_id: str | None = None
     disable_trueup: bool | None = None
-    threshold_kind: str | None = None
+    threshold_billing: Json | None = None
 
 
 # ------------------------------------------------------------------------------------- overrides
@@ -415,6 +415,22 @@ class Terms(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     archived_at: datetime | None = None
 
 
+class Amendment(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The terms a v1 amendment added (its edit's `changes`; its commits and credits are `Balance`s)."""
+
+    overrides: tuple[Override, ...] | None = None
+    scheduled_charges: tuple[ScheduledCharge, ...] | None = None
+    discounts: tuple[ScheduledCharge, ...] | None = None
+    subscriptions: tuple[Subscription, ...] | None = None
+    professional_services: tuple[ProfessionalService, ...] | None = None
+    recurring_commits: tuple[Recurring, ...] | None = None
+    recurring_credits: tuple[Recurring, ...] | None = None
+    starting_at: datetime
+    netsuite_sales_order_id: str | None = None
+    salesforce_opportunity_id: str | None = None
+    total_contract_value: Decimal | None = None
+
+
 # ------------------------------------------------------------------------------- parse / dump
 
 V = TypeVar("V", bound=_Value)
@@ -425,7 +441,7 @@ def parse(doc: Json, kind: type[V]) -> V:
     return msgspec.convert(doc, kind, strict=False)
 
 
-def dump(value: _Value) -> Json:
+def dump(value: msgspec.Struct) -> Json:
     """The stored JSON of a typed value (timestamps as the RFC 3339 strings documents store)."""
     out: Json = _plain(msgspec.to_builtins(value, builtin_types=(Decimal, datetime)))
     return out
