@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tally.contracts.balances.recurring import _round
+from tally.contracts.terms import model
 from tally.money.credit_types import USD_CENTS_ID, fiat_id
 
 EXACT = Decimal("548.387096774193548387")  # 1000 x 17/31
@@ -28,4 +29,5 @@ EXACT = Decimal("548.387096774193548387")  # 1000 x 17/31
 def test_proration_rounding(
     credit_type_id: str | None, rounding: dict[str, object] | None, expected: Decimal
 ) -> None:
-    assert _round(EXACT, rounding, credit_type_id) == expected
+    typed = None if rounding is None else model.parse(rounding, model.Rounding)
+    assert _round(EXACT, typed, credit_type_id) == expected

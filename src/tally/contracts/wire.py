@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import msgspec
 from sqlalchemy import Connection
 
 from tally.contracts.balances import ledger
 from tally.contracts.edits.updates import quantity_steps
 from tally.contracts.service import BALANCE_ENTITY, TERM_ENTITIES, Balance, Contract
 from tally.contracts.terms import model
+from tally.contracts.terms.model import json_of, pick
 from tally.custom_fields import service as custom_fields
 from tally.products import service as products
 from tally.rate_cards.rates import credit_type_names
@@ -94,21 +94,6 @@ def names_for(
         names.custom[entity] = custom_fields.values_for(conn, tenant_id, entity, ids)
     names.entries = dict(ledger.entries_by_balance(conn, tenant_id, [b.id for b in all_balances]))
     return names
-
-
-def json_of(value: Any) -> Any:
-    """A typed value as the JSON the stored document held (lists, RFC 3339 strings, plain objects)."""
-    if isinstance(value, msgspec.Struct):
-        return model.dump(value)
-    if isinstance(value, tuple):
-        return [json_of(v) for v in value]
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    return value
-
-
-def pick(src: msgspec.Struct, keys: Iterable[str]) -> Doc:
-    return {k: json_of(v) for k in keys if (v := getattr(src, k)) is not None}
 
 
 def schedule_wire(s: model.InvoiceSchedule, names: Names) -> Doc:

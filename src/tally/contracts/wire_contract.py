@@ -7,12 +7,11 @@ from typing import Any
 
 from tally.contracts.service import Balance, Contract
 from tally.contracts.terms import model
+from tally.contracts.terms.model import json_of, pick
 from tally.contracts.wire import (
     Names,
     balance_wire,
-    json_of,
     override_wire,
-    pick,
     pro_service_wire,
     recurring_wire,
     scheduled_wire,

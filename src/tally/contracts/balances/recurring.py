@@ -20,13 +20,13 @@ from decimal import Decimal
 from sqlalchemy import Connection
 
 from tally.contracts import repository as repo
+from tally.contracts.terms import model
 from tally.contracts.terms.normalize import Doc, plain
 from tally.credit_types.builtin import FIAT_BY_ID, USD_CENTS_ID
 from tally.money.context import MONEY_CONTEXT
 from tally.money.rounding import round_to
-from tally.rating.inputs import Frequency
+from tally.rating.inputs import AccessType, CommitType, Frequency
 from tally.rating.periods import boundary, index_at
-from tally.wire import as_timestamp
 
 HORIZON = timedelta(days=400)  # open-ended templates: children up to this far past now
 CUSTOM_DECIMAL_PLACES = 6  # the engine's default precision for a custom pricing unit
@@ -49,28 +49,36 @@ def _child_id(parent_id: str, n: int, part: str = "") -> str:
     return str(uuid.uuid5(uuid.UUID(parent_id), f"{n}{part}"))
 
 
-def _round(value: Decimal, rounding: Doc | None, credit_type_id: str | None) -> Decimal:
+def _round(value: Decimal, rounding: model.Rounding | None, credit_type_id: str | None) -> Decimal:
     """A prorated amount rounded with the template's proration_rounding, else to the credit type's own
     precision (whole cents for USD, the minor unit for other fiat, 6 places for custom pricing units)."""
-    places = (rounding or {}).get("decimal_places")
-    if places is None:
-        fiat = FIAT_BY_ID.get(credit_type_id or USD_CENTS_ID)
-        places = fiat.decimal_places if fiat is not None else CUSTOM_DECIMAL_PLACES
-    return round_to(value, int(places), (rounding or {}).get("rounding_method", "HALF_UP"))
+    if rounding is not None:
+        return round_to(value, int(rounding.decimal_places), rounding.rounding_method)
+    fiat = FIAT_BY_ID.get(credit_type_id or USD_CENTS_ID)
+    return round_to(value, fiat.decimal_places if fiat is not None else CUSTOM_DECIMAL_PLACES, "HALF_UP")
+
+
+def _grid(terms: model.Terms, r: model.Recurring) -> tuple[datetime, Frequency]:
+    """The anchor and frequency of the template's periods: its own, else the usage statements'."""
+    if r.recurrence_frequency is not None:
+        return r.starting_at, r.recurrence_frequency
+    uss = terms.usage_statement_schedule
+    assert uss.billing_anchor_date is not None  # set when the contract is created
+    return uss.billing_anchor_date, uss.frequency
+
+
+def _ends(terms: model.Terms, r: model.Recurring) -> list[datetime]:
+    return [x for x in (r.ending_before, terms.ending_before) if x is not None]
 
 
 def _periods(
-    terms: Doc, r: Doc, until: datetime
+    terms: model.Terms, r: model.Recurring, until: datetime
 ) -> Iterator[tuple[int, datetime, datetime, datetime, datetime]]:
     """(index, clipped start, clipped end, full start, full end) of each recurrence period."""
-    start = max(as_timestamp(r["starting_at"]), as_timestamp(terms["starting_at"]))
-    ends = [as_timestamp(x) for x in (r.get("ending_before"), terms.get("ending_before")) if x is not None]
+    start = max(r.starting_at, terms.starting_at)
+    ends = _ends(terms, r)
     stop = min([*ends, until])
-    if r.get("recurrence_frequency"):
-        anchor, freq = as_timestamp(r["starting_at"]), Frequency(r["recurrence_frequency"])
-    else:
-        uss = terms["usage_statement_schedule"]
-        anchor, freq = as_timestamp(uss["billing_anchor_date"]), Frequency(uss["frequency"])
+    anchor, freq = _grid(terms, r)
     n = index_at(anchor, freq, start)
     while True:
         full_lo, full_hi = boundary(anchor, freq, n), boundary(anchor, freq, n + 1)
@@ -81,41 +89,41 @@ def _periods(
         n += 1
 
 
-def children(terms: Doc, r: Doc, credit: bool, until: datetime) -> list[Doc]:
+def children(terms: model.Terms, r: model.Recurring, credit: bool, until: datetime) -> list[Doc]:
     """The child balance documents of template `r` whose periods start before `until`."""
-    proration = r.get("proration", "FIRST_AND_LAST")
-    duration = int(r["commit_duration"]["value"])
-    ends = [as_timestamp(x) for x in (r.get("ending_before"), terms.get("ending_before")) if x is not None]
+    proration = r.proration
+    duration = int(r.commit_duration.value)
+    ends = _ends(terms, r)
+    anchor, freq = _grid(terms, r)
+    first_prorated = proration in (model.Proration.FIRST, model.Proration.FIRST_AND_LAST)
+    last_prorated = proration in (model.Proration.LAST, model.Proration.FIRST_AND_LAST)
+    rounding = r.proration_rounding or model.ProrationRounding()
+    acc = r.access_amount
+    ct = acc.credit_type_id
     out: list[Doc] = []
     for i, (n, lo, hi, full_lo, full_hi) in enumerate(_periods(terms, r, until)):
         first, last = i == 0 and lo > full_lo, hi < full_hi
-        prorated = (first and proration in ("FIRST", "FIRST_AND_LAST")) or (
-            last and proration in ("LAST", "FIRST_AND_LAST")
-        )
+        prorated = (first and first_prorated) or (last and last_prorated)
         fraction = Decimal(1)
         if prorated:
             fraction = MONEY_CONTEXT.divide(
                 Decimal(int((hi - lo).total_seconds())), Decimal(int((full_hi - full_lo).total_seconds()))
             )
-        acc = r["access_amount"]
-        ct = acc.get("credit_type_id")
-        granted = MONEY_CONTEXT.multiply(Decimal(acc["unit_price"]), Decimal(acc.get("quantity") or 1))
-        rounding = r.get("proration_rounding") or {}
+        granted = MONEY_CONTEXT.multiply(acc.unit_price, acc.quantity or Decimal(1))
         if prorated:
-            granted = _round(MONEY_CONTEXT.multiply(granted, fraction), rounding.get("access"), ct)
+            granted = _round(MONEY_CONTEXT.multiply(granted, fraction), rounding.access, ct)
         # Access lasts `commit_duration` periods from the child's start (on the same grid).
-        access_end = _nth_end(terms, r, full_lo, n, duration)
+        access_end = boundary(anchor, freq, n + duration)
         if ends:
             access_end = min(access_end, min(ends))
-        cid = _child_id(r["id"], n)
-        doc: Doc = {k: r[k] for k in _CARRIED if r.get(k) is not None}
-        doc["id"] = cid
-        doc["type"] = "CREDIT" if credit else "PREPAID"
+        doc: Doc = model.pick(r, _CARRIED)
+        doc["id"] = _child_id(r.id, n)
+        doc["type"] = CommitType.CREDIT if credit else CommitType.PREPAID
         doc["access_schedule"] = {
-            "access_type": acc.get("access_type", "SPEND"),
+            "access_type": acc.access_type or AccessType.SPEND,
             "schedule_items": [
                 {
-                    "id": _child_id(r["id"], n, ":access"),
+                    "id": _child_id(r.id, n, ":access"),
                     "amount": granted,
                     "starting_at": lo,
                     "ending_before": access_end,
@@ -124,22 +132,19 @@ def children(terms: Doc, r: Doc, credit: bool, until: datetime) -> list[Doc]:
         }
         if ct is not None:
             doc["access_schedule"]["credit_type_id"] = ct
-        doc.setdefault("rate_type", "LIST_RATE")
         doc["created_at"] = lo
-        doc["recurring_credit_id" if credit else "recurring_commit_id"] = r["id"]
+        doc["recurring_credit_id" if credit else "recurring_commit_id"] = r.id
         doc["cost_basis"] = Decimal(0)
-        inv = None if credit else r.get("invoice_amount")
+        inv = None if credit else r.invoice_amount
         if inv is not None:
-            paid = MONEY_CONTEXT.multiply(Decimal(inv["unit_price"]), Decimal(inv["quantity"]))
+            paid = MONEY_CONTEXT.multiply(inv.unit_price, inv.quantity)
             if prorated:
-                paid = _round(
-                    MONEY_CONTEXT.multiply(paid, fraction), rounding.get("invoice"), inv["credit_type_id"]
-                )
+                paid = _round(MONEY_CONTEXT.multiply(paid, fraction), rounding.invoice, inv.credit_type_id)
             doc["invoice_schedule"] = {
-                "credit_type_id": inv["credit_type_id"],
+                "credit_type_id": inv.credit_type_id,
                 "schedule_items": [
                     {
-                        "id": _child_id(r["id"], n, ":invoice"),
+                        "id": _child_id(r.id, n, ":invoice"),
                         "timestamp": lo,
                         "amount": paid,
                         "unit_price": paid,
@@ -152,22 +157,16 @@ def children(terms: Doc, r: Doc, credit: bool, until: datetime) -> list[Doc]:
     return out
 
 
-def _nth_end(terms: Doc, r: Doc, full_lo: datetime, n: int, duration: int) -> datetime:
-    if r.get("recurrence_frequency"):
-        return boundary(as_timestamp(r["starting_at"]), Frequency(r["recurrence_frequency"]), n + duration)
-    uss = terms["usage_statement_schedule"]
-    return boundary(as_timestamp(uss["billing_anchor_date"]), Frequency(uss["frequency"]), n + duration)
-
-
 def materialize(
     conn: Connection, tenant_id: str, customer_id: str, contract_id: str, terms: Doc, now: datetime
 ) -> int:
     """Store the children of every recurring template of the contract that are missing; idempotent."""
     until = now + HORIZON
+    typed = model.parse(plain(terms), model.Terms)
     wanted: list[Doc] = []
-    for key, credit in (("recurring_commits", False), ("recurring_credits", True)):
-        for r in terms.get(key) or []:
-            wanted.extend(children(terms, r, credit, until))
+    for templates, credit in ((typed.recurring_commits, False), (typed.recurring_credits, True)):
+        for r in templates:
+            wanted.extend(children(typed, r, credit, until))
     if not wanted:
         return 0
     have = {row.id for row in repo.balances_of_contracts(conn, tenant_id, [contract_id])}

@@ -89,13 +89,15 @@ def sync_recurring_children(
     if not touched:
         return
     rows = repo.balances_of_contracts(conn, tenant_id, [contract_id])
+    typed = model.parse(plain(terms), model.Terms)
     for _, lst, idk, credit in _RECURRING:
-        for r in terms.get(lst) or []:
-            if r["id"] not in touched:
+        templates: tuple[model.Recurring, ...] = getattr(typed, lst)
+        for r in templates:
+            if r.id not in touched:
                 continue
-            wanted = {d["id"]: d for d in recurring.children(terms, r, credit, now + recurring.HORIZON)}
+            wanted = {d["id"]: d for d in recurring.children(typed, r, credit, now + recurring.HORIZON)}
             for row in rows:
-                if row.doc.get(idk) != r["id"] or row.archived_at is not None:
+                if row.doc.get(idk) != r.id or row.archived_at is not None:
                     continue
                 start = as_timestamp(row.doc["access_schedule"]["schedule_items"][0]["starting_at"])
                 if start <= now and row.id in wanted:

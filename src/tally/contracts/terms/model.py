@@ -19,6 +19,7 @@ royalties, threshold and spend-tracker configurations, custom rates) stays a JSO
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -445,6 +446,22 @@ def dump(value: msgspec.Struct) -> Json:
     """The stored JSON of a typed value (timestamps as the RFC 3339 strings documents store)."""
     out: Json = _plain(msgspec.to_builtins(value, builtin_types=(Decimal, datetime)))
     return out
+
+
+def json_of(value: Any) -> Any:
+    """A typed value (or a field of one) as the JSON its document holds: lists, RFC 3339 strings, objects."""
+    if isinstance(value, msgspec.Struct):
+        return dump(value)
+    if isinstance(value, tuple):
+        return [json_of(v) for v in value]
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    return value
+
+
+def pick(value: msgspec.Struct, keys: Iterable[str]) -> Json:
+    """The fields `keys` of `value` that are set, in that order, as JSON."""
+    return {k: json_of(v) for k in keys if (v := getattr(value, k)) is not None}
 
 
 def _plain(value: Any) -> Any:
