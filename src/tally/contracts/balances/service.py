@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from msgspec.structs import replace
 from sqlalchemy import Connection, Row
 
 from tally.contracts import repository as repo
@@ -14,7 +15,8 @@ from tally.contracts import schemas as s
 from tally.contracts.balances import ledger
 from tally.contracts.schemas_create import CreateCustomerCommit, CreateCustomerCredit
 from tally.contracts.service import BALANCE_ENTITY, Balance, insert_balance
-from tally.contracts.terms.normalize import Terms, dump, plain
+from tally.contracts.terms import model
+from tally.contracts.terms.normalize import Terms, dump
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.custom_fields import service as custom_fields
 from tally.customers import service as customers
@@ -23,7 +25,7 @@ from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
 from tally.money.context import total as money_total
-from tally.wire import parse_timestamp
+from tally.rating.inputs import AccessType
 
 MANUAL_SCOPE = "manual_ledger_entry"
 SCOPE = {"commit": "customer_commit", "credit": "customer_credit"}
@@ -147,7 +149,10 @@ def list_balances(
         b = Balance.of(r)
         if b.archived_at is not None and not include_archived:
             continue
-        if access_type is not None and b.doc["access_schedule"].get("access_type", "SPEND") != access_type:
+        if (
+            access_type is not None
+            and (b.parsed.access_schedule.access_type or AccessType.SPEND) != access_type
+        ):
             continue
         if not _visible(b, covering, starting_at, effective_before):
             continue
@@ -167,30 +172,25 @@ def update_end_date(conn: WriteConn, tenant_id: str, req: Any, kind: str, now: d
         raise NotFound(f"{kind.capitalize()} {bid} not found")
     if b.kind == "POSTPAID":
         raise BadRequest("Only PREPAID commits can have their end date updated")
-    doc = dict(b.doc)
+    current = Balance.of(b).parsed
     access_end = req.access_ending_before
     invoices_end = getattr(req, "invoices_ending_before", None)
     if access_end is None and invoices_end is None:
         raise BadRequest("access_ending_before or invoices_ending_before is required")
     if access_end is not None:
         hour_aligned(access_end, "access_ending_before")
-        items = []
-        for seg in doc["access_schedule"]["schedule_items"]:
-            start, end = parse_timestamp(seg["starting_at"], "s"), parse_timestamp(seg["ending_before"], "e")
-            if start >= access_end:
-                continue
-            items.append(plain({**seg, "ending_before": min(end, access_end)}))
+        items = tuple(
+            replace(seg, ending_before=min(seg.ending_before, access_end))
+            for seg in current.access_schedule.schedule_items
+            if seg.starting_at < access_end
+        )
         if not items:
             raise BadRequest("access_ending_before: must be after the first segment starts")
-        doc["access_schedule"] = {**doc["access_schedule"], "schedule_items": items}
-    if invoices_end is not None and doc.get("invoice_schedule"):
-        kept = [
-            i
-            for i in doc["invoice_schedule"]["schedule_items"]
-            if parse_timestamp(i["timestamp"], "t") < invoices_end
-        ]
-        doc["invoice_schedule"] = {**doc["invoice_schedule"], "schedule_items": kept}
-    repo.update_balance(conn, tenant_id, b.id, {"doc": doc})
+        current = replace(current, access_schedule=replace(current.access_schedule, schedule_items=items))
+    if invoices_end is not None and current.invoice_schedule:
+        kept = tuple(i for i in current.invoice_schedule.schedule_items if i.timestamp < invoices_end)
+        current = replace(current, invoice_schedule=replace(current.invoice_schedule, schedule_items=kept))
+    repo.update_balance(conn, tenant_id, b.id, {"doc": model.dump(current)})
 
 
 def add_manual_entry(conn: WriteConn, tenant_id: str, req: s.AddManualBalanceEntry, now: datetime) -> None:
@@ -249,8 +249,8 @@ def net_balance(
     rows = [
         b
         for b in rows
-        if b.doc["access_schedule"].get("access_type", "SPEND") == access
-        and b.doc["access_schedule"].get("credit_type_id") == credit_type
+        if (b.parsed.access_schedule.access_type or AccessType.SPEND) == access
+        and b.parsed.access_schedule.credit_type_id == credit_type
     ]
     if req.filters:
         custom = {
