@@ -215,3 +215,23 @@ def test_the_edge_values_are_the_parsed_documents(conn: WriteConn) -> None:
 )
 def test_pieces_round_trip(doc: dict[str, Any], kind: type[model._Value]) -> None:
     assert _stored(model.dump(model.parse(_stored(doc), kind))) == _stored(doc)
+
+
+def test_as_of_reads_the_typed_snapshot(conn: WriteConn) -> None:
+    contract = _rich_contract(conn)
+    tenant_id = conn.exec_driver_sql("select tenant_id from contracts where id = ?", (contract.id,)).scalar()
+    assert tenant_id is not None
+    then = contracts.get_as_of(conn, tenant_id, contract.customer_id, contract.id, NOW)
+    assert (then.starting_at, then.ending_before, then.rate_card_id, then.archived_at) == (
+        contract.starting_at,
+        contract.ending_before,
+        contract.rate_card_id,
+        None,
+    )
+    assert then.parsed == contract.parsed
+    assert sorted((b.id, b.kind, b.created_at) for b in then.balances) == sorted(
+        (b.id, b.kind, b.created_at) for b in contract.balances
+    )
+    assert [b.parsed for b in sorted(then.balances, key=lambda b: b.id)] == [
+        b.parsed for b in sorted(contract.balances, key=lambda b: b.id)
+    ]

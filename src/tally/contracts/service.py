@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from msgspec.structs import replace
 from sqlalchemy import Connection, Row
 
 from tally.billing_providers import service as billing_providers
@@ -32,7 +33,6 @@ from tally.notifications import lifecycle as notifications
 from tally.rate_cards import service as rate_cards
 from tally.rating.inputs import AnchorDay, Frequency, UsageStatementSchedule
 from tally.rating.periods import schedule_anchor
-from tally.wire import format_timestamp, optional_timestamp, parse_timestamp
 
 ENTITY = "contract"
 UNIQUENESS_SCOPE = "contract"
@@ -198,32 +198,32 @@ def get_as_of(conn: Connection, tenant_id: str, customer_id: str, contract_id: s
     snap = repo.snapshot_at(conn, tenant_id, contract_id, at)
     if snap is None:
         raise NotFound(f"Contract {contract_id} did not exist at {at.isoformat()}")
-    state = snap.snapshot
-    terms = state["terms"]
+    state = model.parse(snap.snapshot, model.Snapshot)
+    terms = model.parse(state.terms, model.Terms)
     balances = [
         Balance(
-            b["id"],
-            b["kind"],
+            b.id,
+            b.kind,
             current.customer_id,
             contract_id,
-            b.get("amendment_id"),
-            parse_timestamp(b["created_at"], "created_at"),
-            optional_timestamp(b.get("archived_at")),
-            b["doc"],
+            b.amendment_id,
+            b.created_at,
+            b.archived_at,
+            b.doc,
         )
-        for b in state["balances"]
+        for b in state.balances
     ]
     return Contract(
         id=current.id,
         customer_id=current.customer_id,
-        rate_card_id=terms.get("rate_card_id"),
-        starting_at=parse_timestamp(terms["starting_at"], "starting_at"),
-        ending_before=optional_timestamp(terms.get("ending_before")),
-        archived_at=optional_timestamp(state.get("archived_at")),
+        rate_card_id=terms.rate_card_id,
+        starting_at=terms.starting_at,
+        ending_before=terms.ending_before,
+        archived_at=state.archived_at,
         created_at=current.created_at,
         created_by=current.created_by,
         uniqueness_key=current.uniqueness_key,
-        terms=terms,
+        terms=state.terms,
         initial_terms=current.initial_terms,
         balances=balances,
         edits=[e for e in current.edits if e.seq <= snap.seq],
@@ -539,14 +539,16 @@ def _renewal_rollover(
     if final_end is None or rollover.final_invoice_finalized(conn, tenant_id, old, final_end):
         _roll(conn, tenant_id, old.id, contract_id, req.customer_id, req.starting_at, req.ending_before, now)
         return
-    terms = dict(old.terms)
-    marker = rollover.pending_marker(req.starting_at, req.ending_before, final_end)
-    terms["transitions"] = [
-        {**t, "rollover_pending": marker}
-        if t.get("to_contract_id") == contract_id and t.get("type") == "RENEWAL"
+    marker = model.RolloverPending(
+        at=req.starting_at, ending_before=req.ending_before, final_usage_end=final_end
+    )
+    transitions = [
+        replace(t, rollover_pending=marker)
+        if t.to_contract_id == contract_id and t.type is model.TransitionType.RENEWAL
         else t
-        for t in terms.get("transitions", [])
+        for t in model.parse(old.terms, model.Terms).transitions
     ]
+    terms = {**old.terms, "transitions": [model.dump(t) for t in transitions]}
     repo.update_contract(conn, tenant_id, old.id, {"terms": plain(terms)})
 
 
@@ -574,28 +576,22 @@ def complete_rollover(
         return False
     ran = False
     transitions = []
-    for t in old.terms.get("transitions", []):
-        marker = t.get("rollover_pending")
-        if (
-            marker is not None
-            and t.get("from_contract_id") == contract_id
-            and parse_timestamp(marker["final_usage_end"], "final_usage_end") == usage_end
-        ):
-            end = marker.get("ending_before")
+    for t in model.parse(old.terms, model.Terms).transitions:
+        marker = t.rollover_pending
+        if marker is not None and t.from_contract_id == contract_id and marker.final_usage_end == usage_end:
             _roll(
                 conn,
                 tenant_id,
                 contract_id,
-                t["to_contract_id"],
+                t.to_contract_id,
                 old.customer_id,
-                parse_timestamp(marker["at"], "at"),
-                parse_timestamp(end, "ending_before") if end else None,
+                marker.at,
+                marker.ending_before,
                 now,
             )
-            t = {k: v for k, v in t.items() if k != "rollover_pending"}
-            t["rollover_done_at"] = format_timestamp(now)
+            t = replace(t, rollover_pending=None, rollover_done_at=now)
             ran = True
-        transitions.append(t)
+        transitions.append(model.dump(t))
     if ran:
         repo.update_contract(
             conn, tenant_id, contract_id, {"terms": plain({**old.terms, "transitions": transitions})}

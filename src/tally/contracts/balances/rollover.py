@@ -32,7 +32,7 @@ from tally.rating.adjustments.rollover import roll_over
 from tally.rating.from_wire import commit_from_wire
 from tally.rating.inputs import AnchorDay, Commit, Frequency, UsageStatementSchedule
 from tally.rating.periods import add_months, period_containing
-from tally.wire import format_timestamp, parse_timestamp
+from tally.wire import parse_timestamp
 
 _BUMP = {"PREPAID": "commit", "CREDIT": "credit"}
 # A rollover balance is a fresh grant: no invoice, and not a child or duplicate of anything.
@@ -168,11 +168,3 @@ def final_invoice_finalized(conn: Connection, tenant_id: str, old: Row[Any], fin
         )
     )
     return bool(conn.execute(q).scalar())
-
-
-def pending_marker(at: datetime, new_end: datetime | None, final_end: datetime) -> dict[str, Any]:
-    return {
-        "at": format_timestamp(at),
-        "ending_before": format_timestamp(new_end) if new_end is not None else None,
-        "final_usage_end": format_timestamp(final_end),
-    }

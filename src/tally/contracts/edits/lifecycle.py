@@ -80,11 +80,9 @@ def _add_terms(
 ) -> dict[str, list[Doc]]:
     """Validate the added terms (request keys renamed by keymap), store them, return what was added."""
     renamed = {keymap.get(k, k): v for k, v in body.items()}
-    start = parse_timestamp(c.terms["starting_at"], "starting_at")
-    end = parse_timestamp(c.terms["ending_before"], "ending_before") if c.terms.get("ending_before") else None
+    start, end = c.parsed.starting_at, c.parsed.ending_before
     t = Terms(conn, tenant_id, start, now)
-    prioritization = c.terms.get("multiplier_override_prioritization", "LOWEST_MULTIPLIER")
-    built = build_terms(t, renamed, start, end, prioritization, prefix)
+    built = build_terms(t, renamed, start, end, c.parsed.multiplier_override_prioritization, prefix)
     terms = dict(c.terms)
     for key in _LISTS:
         if built[key]:
@@ -157,9 +155,7 @@ class _Edit:
     changes: Doc = field(default_factory=dict)
 
     def checker(self) -> Terms:
-        return Terms(
-            self.conn, self.tenant_id, parse_timestamp(self.c.terms["starting_at"], "starting_at"), self.now
-        )
+        return Terms(self.conn, self.tenant_id, self.c.parsed.starting_at, self.now)
 
 
 def edit(conn: WriteConn, tenant_id: str, req: EditContract, now: datetime, created_by: str) -> str:
@@ -313,7 +309,7 @@ def _check_end(
     if end is None:
         return
     hour_aligned(end, field)
-    if end <= parse_timestamp(c.terms["starting_at"], "starting_at"):
+    if end <= c.parsed.starting_at:
         raise BadRequest(f"{field}: must be after the contract's starting_at")
     # Metronome: an end date earlier than the end of an existing finalized invoice is refused unless the
     # caller allows it; the finalized invoices stay as they are either way.

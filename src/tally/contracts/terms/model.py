@@ -371,12 +371,21 @@ class UsageFilter(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True)
     ending_before: datetime | None = None
 
 
+class RolloverPending(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A renewal's rollover waiting for the old contract's final usage invoice (`ending_before` is null
+    for an open-ended renewal: stored as null, so this piece keeps its None values)."""
+
+    at: datetime
+    ending_before: datetime | None
+    final_usage_end: datetime
+
+
 class Transition(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     from_contract_id: str
     to_contract_id: str
     type: TransitionType
     future_invoice_behavior: Json | None = None
-    rollover_pending: Json | None = None
+    rollover_pending: RolloverPending | None = None
     rollover_done_at: datetime | None = None
 
 
@@ -432,9 +441,26 @@ class Amendment(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     total_contract_value: Decimal | None = None
 
 
+class SnapshotBalance(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    id: str
+    kind: CommitType
+    amendment_id: str | None
+    created_at: datetime
+    archived_at: datetime | None
+    doc: Json
+
+
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The whole state an edit-history row keeps (`service.snapshot`): terms, archival, balances."""
+
+    terms: Json
+    archived_at: datetime | None
+    balances: tuple[SnapshotBalance, ...]
+
+
 # ------------------------------------------------------------------------------- parse / dump
 
-V = TypeVar("V", bound=_Value)
+V = TypeVar("V", bound=msgspec.Struct)
 
 
 def parse(doc: Json, kind: type[V]) -> V:
