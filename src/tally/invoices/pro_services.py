@@ -20,6 +20,7 @@ from pydantic import Field
 from sqlalchemy import Connection, Row
 
 from tally.contracts import service as contracts
+from tally.contracts.terms.model import ProfessionalService
 from tally.custom_fields import service as custom_fields
 from tally.customers import service as customers
 from tally.errors import BadRequest, Conflict
@@ -78,7 +79,7 @@ def _amendment_check(contract: contracts.Contract, line: ProServiceLine, field: 
 
 
 def _price(
-    line: ProServiceLine, term: dict[str, Any], field: str
+    line: ProServiceLine, term: ProfessionalService, field: str
 ) -> tuple[Decimal, Decimal | None, Decimal | None]:
     """(exact total, quantity, unit price) of a line; quantity and unit price are None for an amount."""
     if line.amount is not None:
@@ -92,7 +93,7 @@ def _price(
             "unit_price needs quantity" if line.unit_price is not None else "amount or quantity is required"
         )
         raise BadRequest(f"{field}: {what}")
-    unit_price = line.unit_price if line.unit_price is not None else Decimal(term["unit_price"])
+    unit_price = line.unit_price if line.unit_price is not None else term.unit_price
     return mul(unit_price, line.quantity), line.quantity, unit_price
 
 
@@ -132,7 +133,7 @@ def _issue(
     if crow.archived_at is not None:
         raise BadRequest(f"contract_id: contract {req.contract_id} is archived")
     _ordered(req.netsuite_invoice_header_start, req.netsuite_invoice_header_end, "netsuite_invoice_header")
-    terms = {p["id"]: p for p in crow.terms.get("professional_services") or []}
+    terms = {p.id: p for p in contract.parsed.professional_services}
     loader = Loader(conn, tenant_id)
     engine_contract = loader.contract(crow, now)
     currency: CreditType = engine_contract.rate_card.fiat_credit_type
@@ -160,7 +161,7 @@ def _issue(
         amount = currency.round(exact, mode)
         ps_id = line.professional_service_id
         billed[ps_id] = add(billed.get(ps_id, ZERO), amount)
-        cap = Decimal(term["max_amount"])
+        cap = term.max_amount
         if billed[ps_id] > cap:
             raise BadRequest(
                 f"{field}: professional service {ps_id} would be billed {num(billed[ps_id])} in all, "
@@ -169,10 +170,10 @@ def _issue(
         total = add(total, amount)
         out: dict[str, Any] = {
             "credit_type": {"id": currency.id, "name": names.get(currency.id, currency.name)},
-            "name": _product_name(loader, term["product_id"], req.issued_at),
+            "name": _product_name(loader, term.product_id, req.issued_at),
             "total": num(amount),
             "type": LINE_TYPE,
-            "product_id": term["product_id"],
+            "product_id": term.product_id,
             "product_type": "FixedProductListItem",
             "professional_service_id": ps_id,
         }

@@ -25,14 +25,14 @@ from sqlalchemy import Connection, Row, and_, exists, select
 
 from tally.contracts import repository as repo
 from tally.contracts.balances import ledger
+from tally.contracts.terms import model
 from tally.contracts.terms.normalize import Doc
 from tally.ids import new_id
 from tally.models.invoices import invoices
 from tally.rating.adjustments.rollover import roll_over
 from tally.rating.from_wire import commit_from_wire
-from tally.rating.inputs import AnchorDay, Commit, Frequency, UsageStatementSchedule
+from tally.rating.inputs import Commit, UsageStatementSchedule
 from tally.rating.periods import add_months, period_containing
-from tally.wire import parse_timestamp
 
 _BUMP = {"PREPAID": "commit", "CREDIT": "credit"}
 # A rollover balance is a fresh grant: no invoice, and not a child or duplicate of anything.
@@ -75,7 +75,7 @@ def roll_over_contract(
     mine = {
         r.id: r
         for r in repo.balances_of_contracts(conn, tenant_id, [old_contract_id])
-        if r.archived_at is None and r.kind in _BUMP and r.doc.get("rollover_fraction")
+        if r.archived_at is None and r.kind in _BUMP and model.parse(r.doc, model.Balance).rollover_fraction
     }
     if not mine:
         return []
@@ -140,13 +140,8 @@ def final_usage_end(old: Row[Any], at: datetime) -> datetime | None:
     last = min(ends)
     if last <= old.starting_at:
         return None
-    uss = old.terms.get("usage_statement_schedule") or {}
-    anchor = uss.get("billing_anchor_date")
-    sched = UsageStatementSchedule(
-        Frequency(uss.get("frequency", "MONTHLY")),
-        AnchorDay(uss.get("day", "FIRST_OF_MONTH")),
-        parse_timestamp(anchor, "billing_anchor_date") if isinstance(anchor, str) else anchor,
-    )
+    uss = model.parse(old.terms, model.Terms).usage_statement_schedule
+    sched = UsageStatementSchedule(uss.frequency, uss.day, uss.billing_anchor_date)
     return period_containing(
         sched, old.starting_at, old.ending_before, last - timedelta(microseconds=1)
     ).ending_before
