@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from msgspec.structs import replace
 from sqlalchemy import Connection
 
 from tally.contracts import repository as repo
@@ -23,6 +24,7 @@ from tally.errors import BadRequest
 from tally.kit.api import hour_aligned
 from tally.wire import as_timestamp
 
+AmountT = TypeVar("AmountT", model.AccessAmount, model.InvoiceAmount)
 _RECURRING = (
     ("update_recurring_commits", "recurring_commits", "recurring_commit_id", False),
     ("update_recurring_credits", "recurring_credits", "recurring_credit_id", True),
@@ -46,31 +48,38 @@ def apply_recurring_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) -> se
                 raise BadRequest(f"{field}.{idk}: {rid} is not on this contract")
             if not upd:
                 raise BadRequest(f"{field}: nothing to update")
-            new = dict(found[0])
+            new = model.parse(plain(found[0]), model.Recurring)
             if "ending_before" in upd:
                 end = hour_aligned(upd["ending_before"], f"{field}.ending_before")
-                if end <= as_timestamp(new["starting_at"]):
+                if end <= new.starting_at:
                     raise BadRequest(f"{field}.ending_before: must be after the template's starting_at")
-                new["ending_before"] = end
-            for part in ("access_amount", "invoice_amount"):
-                if part not in upd:
-                    continue
-                if part == "invoice_amount" and not new.get("invoice_amount"):
+                new = replace(new, ending_before=end)
+            if "access_amount" in upd:
+                new = replace(new, access_amount=_amount(t, new.access_amount, upd, "access_amount", field))
+            if "invoice_amount" in upd:
+                if new.invoice_amount is None:
                     raise BadRequest(f"{field}.invoice_amount: this recurring commit has no invoice amount")
-                for k, v in upd[part].items():
-                    t.non_negative(v, f"{field}.{part}.{k}")
-                new[part] = {**new[part], **upd[part]}
+                new = replace(
+                    new, invoice_amount=_amount(t, new.invoice_amount, upd, "invoice_amount", field)
+                )
             if "rate_type" in upd:
-                new["rate_type"] = upd["rate_type"]
+                new = replace(new, rate_type=model.BalanceRateType(upd["rate_type"]))
             if "proration_rounding" in upd:
-                new["proration_rounding"] = {
-                    **(new.get("proration_rounding") or {}),
-                    **upd["proration_rounding"],
-                }
-            terms[lst] = [plain(new) if r["id"] == rid else r for r in items]
+                given = {k: model.parse(v, model.Rounding) for k, v in upd["proration_rounding"].items()}
+                new = replace(
+                    new,
+                    proration_rounding=replace(new.proration_rounding or model.ProrationRounding(), **given),
+                )
+            terms[lst] = [model.dump(new) if r["id"] == rid else r for r in items]
             touched.add(rid)
             changes.setdefault(key, []).append({idk: rid, **upd})
     return touched
+
+
+def _amount(t: Terms, current: AmountT, upd: Doc, part: str, field: str) -> AmountT:
+    for k, v in upd[part].items():
+        t.non_negative(v, f"{field}.{part}.{k}")
+    return replace(current, **upd[part])
 
 
 def sync_recurring_children(
