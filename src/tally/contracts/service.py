@@ -31,12 +31,16 @@ from tally.kit.api import hour_aligned
 from tally.models.contracts import contracts as contracts_table
 from tally.notifications import lifecycle as notifications
 from tally.rate_cards import service as rate_cards
-from tally.rating.inputs import AnchorDay, Frequency, UsageStatementSchedule
+from tally.rating.inputs import AnchorDay, CommitType, Frequency, UsageStatementSchedule
 from tally.rating.periods import schedule_anchor
 
 ENTITY = "contract"
 UNIQUENESS_SCOPE = "contract"
-BALANCE_ENTITY = {"PREPAID": "commit", "POSTPAID": "commit", "CREDIT": "contract_credit"}
+BALANCE_ENTITY = {
+    CommitType.PREPAID: "commit",
+    CommitType.POSTPAID: "commit",
+    CommitType.CREDIT: "contract_credit",
+}
 # Lists of terms whose items may carry custom fields, and the custom-field entity of each.
 TERM_ENTITIES = {
     "scheduled_charges": "scheduled_charge",
@@ -67,7 +71,7 @@ custom_fields.register_entity_table(ENTITY, contracts_table)
 @dataclass(frozen=True)
 class Balance:
     id: str
-    kind: str
+    kind: CommitType
     customer_id: str
     contract_id: str | None
     amendment_id: str | None
@@ -84,7 +88,7 @@ class Balance:
     def of(cls, row: Row[Any]) -> Balance:
         return cls(
             row.id,
-            row.kind,
+            CommitType(row.kind),
             row.customer_id,
             row.contract_id,
             row.amendment_id,
@@ -277,7 +281,7 @@ def document(conn: Connection, tenant_id: str, contract_id: str) -> Doc:
             doc["applicable_contract_ids"] = applies
         elif b.contract_id != contract_id:
             continue
-        out["credits" if b.kind == "CREDIT" else "commits"].append(doc)
+        out["credits" if b.kind == CommitType.CREDIT else "commits"].append(doc)
     return out
 
 
@@ -379,7 +383,8 @@ def build_terms(
         t.balance(c, c["type"], f"{prefix}commits[{i}]") for i, c in enumerate(body.get("commits") or [])
     ]
     out["credits"] = [
-        t.balance(c, "CREDIT", f"{prefix}credits[{i}]") for i, c in enumerate(body.get("credits") or [])
+        t.balance(c, CommitType.CREDIT, f"{prefix}credits[{i}]")
+        for i, c in enumerate(body.get("credits") or [])
     ]
     out["recurring_commits"] = [
         t.recurring(r, f"{prefix}recurring_commits[{i}]", credit=False)
@@ -620,7 +625,7 @@ def _transition(
             # The renewal carries the commitment on: the old contract's postpaid commits bill no true-up on
             # invoices not yet finalized (finalized ones never change).
             for bal in repo.balances_of_contracts(conn, tenant_id, [old.id]):
-                if bal.kind == "POSTPAID":
+                if bal.kind == CommitType.POSTPAID:
                     repo.update_balance(
                         conn, tenant_id, bal.id, {"doc": plain({**bal.doc, "disable_trueup": True})}
                     )

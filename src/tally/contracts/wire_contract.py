@@ -17,7 +17,7 @@ from tally.contracts.wire import (
     scheduled_wire,
     subscription_wire,
 )
-from tally.rating.inputs import RatingInputError
+from tally.rating.inputs import CommitType, RatingInputError
 from tally.rating.periods import boundary, index_at, utc
 from tally.wire import format_timestamp
 
@@ -72,8 +72,8 @@ def _terms_wire(
     flags: Doc,
 ) -> Doc:
     inc_bal, inc_led = bool(flags.get("include_balance")), bool(flags.get("include_ledgers"))
-    commits = [b for b in balances if b.kind != "CREDIT"]
-    credits = [b for b in balances if b.kind == "CREDIT"]
+    commits = [b for b in balances if b.kind != CommitType.CREDIT]
+    credits = [b for b in balances if b.kind == CommitType.CREDIT]
     out: Doc = {
         "commits": [
             balance_wire(b, names, now, include_balance=inc_bal, include_ledgers=inc_led) for b in commits

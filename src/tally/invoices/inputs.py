@@ -35,6 +35,7 @@ from tally.rate_cards import rates as rate_rows
 from tally.rate_cards import service as rate_cards
 from tally.rating import inputs as ri
 from tally.rating.from_wire import contract_from_wire
+from tally.rating.inputs import CommitType
 from tally.rating.periods import Period
 from tally.usage import service as usage
 from tally.usage.events import Span
@@ -187,8 +188,8 @@ class Loader:
         balances = ledger.balances_for(self.conn, self.tenant_id, row.customer_id, row.id, at, self.known)
         if release:
             balances = [_released(b, release) for b in balances]
-        doc["commits"] = [b for b in balances if b["type"] != "CREDIT"]
-        doc["credits"] = [b for b in balances if b["type"] == "CREDIT"]
+        doc["commits"] = [b for b in balances if b["type"] != CommitType.CREDIT]
+        doc["credits"] = [b for b in balances if b["type"] == CommitType.CREDIT]
         card = self.card(row.rate_card_id)
         wanted = list(card.product_ids)
         for b in balances:

@@ -12,6 +12,7 @@ from tally.contracts.schemas_create import CreateCustomerCommit, CreateCustomerC
 from tally.db import uow
 from tally.kit.pagination import after_id, check_limit, cut
 from tally.kit.responses import Data, Empty, IdDoc, JSONResponse, Page, data, empty, page
+from tally.rating.inputs import CommitType
 
 router = APIRouter(prefix="/v1/contracts")
 
@@ -33,13 +34,18 @@ def create_credit(ctx: CtxDep, req: JsonBody[CreateCustomerCredit]) -> JSONRespo
 @router.post("/customerCommits/list", response_model=Page[s.BalanceDoc])
 def list_commits(ctx: CtxDep, req: JsonBody[s.ListCustomerCommits]) -> JSONResponse:
     return _list(
-        ctx, req, ("PREPAID", "POSTPAID"), bool(req.include_contract_commits), req.commit_id, req.access_type
+        ctx,
+        req,
+        (CommitType.PREPAID, CommitType.POSTPAID),
+        bool(req.include_contract_commits),
+        req.commit_id,
+        req.access_type,
     )
 
 
 @router.post("/customerCredits/list", response_model=Page[s.BalanceDoc])
 def list_credits(ctx: CtxDep, req: JsonBody[s.ListCustomerCredits]) -> JSONResponse:
-    return _list(ctx, req, ("CREDIT",), bool(req.include_contract_credits), req.credit_id, None)
+    return _list(ctx, req, (CommitType.CREDIT,), bool(req.include_contract_credits), req.credit_id, None)
 
 
 @router.post("/customerBalances/list", response_model=Page[s.BalanceDoc])
@@ -47,7 +53,7 @@ def list_balances(ctx: CtxDep, req: JsonBody[s.ListBalances]) -> JSONResponse:
     return _list(
         ctx,
         req,
-        ("PREPAID", "POSTPAID", "CREDIT"),
+        (CommitType.PREPAID, CommitType.POSTPAID, CommitType.CREDIT),
         # A customer's balances include its contracts' unless asked not to (docs/decisions.md, Contracts).
         req.include_contract_balances is not False,
         req.id,

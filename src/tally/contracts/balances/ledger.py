@@ -22,10 +22,15 @@ from tally.contracts import repository as repo
 from tally.ids import new_id
 from tally.money.context import add
 from tally.money.context import total as money_total
+from tally.rating.inputs import CommitType
 from tally.wire import format_timestamp, parse_timestamp
 
 ZERO = Decimal(0)
-PREFIX = {"PREPAID": "PREPAID_COMMIT", "POSTPAID": "POSTPAID_COMMIT", "CREDIT": "CREDIT"}
+PREFIX = {
+    CommitType.PREPAID: "PREPAID_COMMIT",
+    CommitType.POSTPAID: "POSTPAID_COMMIT",
+    CommitType.CREDIT: "CREDIT",
+}
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,7 @@ def segment_balance(seg: Segment, entries: list[Entry]) -> Decimal:
 
 
 def ledger(
-    kind: str, doc: dict[str, Any], entries: list[Entry], archived_at: datetime | None, now: datetime
+    kind: CommitType, doc: dict[str, Any], entries: list[Entry], archived_at: datetime | None, now: datetime
 ) -> list[Entry]:
     """The full ledger as of `now`: starts, stored entries, and expirations of segments that have ended."""
     prefix = PREFIX[kind]
@@ -172,7 +177,9 @@ def ledger(
     for seg in segments(doc):
         if not _live(seg, archived_at) or seg.starting_at > now:
             continue
-        start_type = "POSTPAID_COMMIT_INITIAL_BALANCE" if kind == "POSTPAID" else f"{prefix}_SEGMENT_START"
+        start_type = (
+            "POSTPAID_COMMIT_INITIAL_BALANCE" if kind == CommitType.POSTPAID else f"{prefix}_SEGMENT_START"
+        )
         out.append(Entry(start_type, seg.amount, seg.starting_at, seg.id))
         end = _end(seg, archived_at)
         if end <= now:
@@ -237,7 +244,7 @@ def record_deductions(
             raise ValueError(f"unknown balance {d.balance_id}")
         if d.amount < 0:
             raise ValueError("a deduction amount is positive")
-        if d.trueup and found.kind != "POSTPAID":
+        if d.trueup and found.kind != CommitType.POSTPAID:
             raise ValueError(f"a true-up is for a POSTPAID commit, not {found.kind}")
         # Stored on the segment so the segment's balance drops to 0 and no expiration follows.
         segment_id = d.segment_id or segments(found.doc)[0].id

@@ -31,10 +31,10 @@ from tally.ids import new_id
 from tally.models.invoices import invoices
 from tally.rating.adjustments.rollover import roll_over
 from tally.rating.from_wire import commit_from_wire
-from tally.rating.inputs import Commit, UsageStatementSchedule
+from tally.rating.inputs import Commit, CommitType, UsageStatementSchedule
 from tally.rating.periods import add_months, period_containing
 
-_BUMP = {"PREPAID": "commit", "CREDIT": "credit"}
+_BUMP = {CommitType.PREPAID: "commit", CommitType.CREDIT: "credit"}
 # A rollover balance is a fresh grant: no invoice, and not a child or duplicate of anything.
 _NOT_CARRIED = (
     "invoice_schedule",

@@ -25,7 +25,7 @@ from tally.errors import BadRequest, NotFound
 from tally.ids import new_id
 from tally.kit.api import hour_aligned
 from tally.money.context import total as money_total
-from tally.rating.inputs import AccessType
+from tally.rating.inputs import AccessType, CommitType
 
 MANUAL_SCOPE = "manual_ledger_entry"
 SCOPE = {"commit": "customer_commit", "credit": "customer_credit"}
@@ -41,14 +41,14 @@ def create_customer_balance(
     customers.get(conn, tenant_id, req.customer_id)
     body = dump(req)
     t = Terms(conn, tenant_id, now, now)
-    btype = body.pop("type") if kind == "commit" else "CREDIT"
+    btype = body.pop("type") if kind == "commit" else CommitType.CREDIT
     for i, cid in enumerate(body.get("applicable_contract_ids") or []):
         found = repo.get_contract(conn, tenant_id, cid)
         if found is None or found.customer_id != req.customer_id:
             raise BadRequest(f"applicable_contract_ids[{i}]: contract {cid} not found for this customer")
     inv_contract = body.pop("invoice_contract_id", None)
-    needs_invoice = btype == "POSTPAID" or (
-        btype == "PREPAID"
+    needs_invoice = btype == CommitType.POSTPAID or (
+        btype == CommitType.PREPAID
         and body.get("invoice_schedule")
         and not body["invoice_schedule"].get("do_not_invoice")
     )
@@ -102,7 +102,7 @@ def live_balances(
         conn,
         tenant_id,
         customer_id,
-        kinds=("PREPAID", "POSTPAID", "CREDIT"),
+        kinds=(CommitType.PREPAID, CommitType.POSTPAID, CommitType.CREDIT),
         include_contract=True,
         include_archived=False,
         balance_id=balance_id,
@@ -168,9 +168,9 @@ def update_end_date(conn: WriteConn, tenant_id: str, req: Any, kind: str, now: d
     """Shorten a customer-level PREPAID commit or credit: its access and/or invoice schedule end earlier."""
     bid = req.commit_id if kind == "commit" else req.credit_id
     b = repo.get_balance(conn, tenant_id, bid, lock=True)
-    if b is None or b.customer_id != req.customer_id or (b.kind == "CREDIT") != (kind == "credit"):
+    if b is None or b.customer_id != req.customer_id or (b.kind == CommitType.CREDIT) != (kind == "credit"):
         raise NotFound(f"{kind.capitalize()} {bid} not found")
-    if b.kind == "POSTPAID":
+    if b.kind == CommitType.POSTPAID:
         raise BadRequest("Only PREPAID commits can have their end date updated")
     current = Balance.of(b).parsed
     access_end = req.access_ending_before
@@ -231,7 +231,11 @@ def add_manual_entry(conn: WriteConn, tenant_id: str, req: s.AddManualBalanceEnt
     )
 
 
-_TYPE_OF = {"PREPAID": "PREPAID_COMMIT", "POSTPAID": "POSTPAID_COMMIT", "CREDIT": "CREDIT"}
+_TYPE_OF = {
+    CommitType.PREPAID: "PREPAID_COMMIT",
+    CommitType.POSTPAID: "POSTPAID_COMMIT",
+    CommitType.CREDIT: "CREDIT",
+}
 
 
 def net_balance(

@@ -47,6 +47,7 @@ from tally.ids import new_id
 from tally.kit.api import hour_aligned
 from tally.money.context import mul
 from tally.notifications import lifecycle as notifications
+from tally.rating.inputs import CommitType
 from tally.wire import format_timestamp, parse_timestamp
 
 EDIT_SCOPE = "contract_edit"
@@ -248,7 +249,7 @@ def _update_balances(e: _Edit) -> None:
         for i, upd in enumerate(e.body.get(key) or []):
             bid = upd.pop(f"{kind}_id")
             b = repo.get_balance(e.conn, e.tenant_id, bid, lock=True)
-            if b is None or b.contract_id != e.c.id or (b.kind == "CREDIT") != (kind == "credit"):
+            if b is None or b.contract_id != e.c.id or (b.kind == CommitType.CREDIT) != (kind == "credit"):
                 raise BadRequest(f"{key}[{i}].{kind}_id: {bid} is not a {kind} on this contract")
             doc = update_balance_doc(e.checker(), b.kind, b.doc, upd, f"{key}[{i}]")
             repo.update_balance(e.conn, e.tenant_id, b.id, {"doc": plain(doc)})
@@ -385,12 +386,12 @@ def update_balance_doc(t: Terms, kind: str, doc: Doc, upd: Doc, field: str) -> D
             raise BadRequest(f"{field}.access_schedule: a balance keeps at least one segment")
         new["access_schedule"] = {**doc["access_schedule"], "schedule_items": items}
     if inv is not None:
-        if kind == "CREDIT" or not doc.get("invoice_schedule"):
+        if kind == CommitType.CREDIT or not doc.get("invoice_schedule"):
             raise BadRequest(f"{field}.invoice_schedule: this balance has no invoice schedule")
         new["invoice_schedule"] = _schedule_update(
             t, doc["invoice_schedule"], inv, f"{field}.invoice_schedule"
         )
-    if kind == "POSTPAID":
+    if kind == CommitType.POSTPAID:
         segs = new["access_schedule"]["schedule_items"]
         inv_items = (new.get("invoice_schedule") or {}).get("schedule_items", [])
         if (
@@ -412,13 +413,13 @@ def edit_balance(
     bid = body.pop(f"{kind}_id")
     customer_id = body.pop("customer_id")
     b = repo.get_balance(conn, tenant_id, bid, lock=True)
-    if b is None or b.customer_id != customer_id or (b.kind == "CREDIT") != (kind == "credit"):
+    if b is None or b.customer_id != customer_id or (b.kind == CommitType.CREDIT) != (kind == "credit"):
         raise NotFound(f"{kind.capitalize()} {bid} not found")
     if b.archived_at is not None:
         raise BadRequest(f"{kind.capitalize()} {bid} is archived")
     if b.contract_id is not None and "applicable_contract_ids" in body:
         raise BadRequest("applicable_contract_ids: not editable on a contract-level balance")
-    if b.kind == "POSTPAID" and "applicable_contract_ids" in body:
+    if b.kind == CommitType.POSTPAID and "applicable_contract_ids" in body:
         raise BadRequest("applicable_contract_ids: not editable on a POSTPAID commit")
     t = Terms(conn, tenant_id, now, now)
     if body.get("invoice_contract_id"):

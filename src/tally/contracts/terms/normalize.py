@@ -25,7 +25,7 @@ from tally.money.context import div, total
 from tally.money.credit_types import FIAT_BY_ID
 from tally.products import service as products
 from tally.rating.from_wire import schedule_from_wire
-from tally.rating.inputs import RatingInputError
+from tally.rating.inputs import CommitType, RatingInputError
 from tally.rating.schedules import expand
 from tally.wire import format_timestamp
 
@@ -221,7 +221,7 @@ class Terms:
         doc["created_at"] = self.now
         granted = total(s["amount"] for s in segments)
         inv = c.get("invoice_schedule")
-        if kind == "CREDIT" and inv is not None:
+        if kind == CommitType.CREDIT and inv is not None:
             raise BadRequest(f"{field}.invoice_schedule: credits are free and take no invoice schedule")
         if inv is not None:
             doc["invoice_schedule"] = self.invoice_schedule(
@@ -229,9 +229,9 @@ class Terms:
             )
             paid = total(i["amount"] for i in doc["invoice_schedule"]["schedule_items"])
             doc["cost_basis"] = div(paid, granted) if granted else Decimal(0)
-        elif kind != "POSTPAID":
+        elif kind != CommitType.POSTPAID:
             doc["cost_basis"] = Decimal(0)
-        if kind == "POSTPAID":
+        if kind == CommitType.POSTPAID:
             self._postpaid(c, doc, field)
         if c.get("temporary_id"):
             if c["temporary_id"] in self.temporary_ids:
