@@ -21,7 +21,8 @@ from tally.contracts.balances import recurring, rollover, thresholds
 from tally.contracts.balances.rollover import roll_over_contract
 from tally.contracts.schemas_create import CreateContract
 from tally.contracts.terms import model
-from tally.contracts.terms.normalize import Doc, Terms, dump, plain
+from tally.contracts.terms.model import plain
+from tally.contracts.terms.normalize import Doc, Terms, dump
 from tally.custom_fields import service as custom_fields
 from tally.customers import service as customers
 from tally.db.uow import WriteConn

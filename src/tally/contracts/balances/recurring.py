@@ -21,7 +21,8 @@ from sqlalchemy import Connection
 
 from tally.contracts import repository as repo
 from tally.contracts.terms import model
-from tally.contracts.terms.normalize import Doc, plain
+from tally.contracts.terms.model import plain
+from tally.contracts.terms.normalize import Doc
 from tally.credit_types.builtin import FIAT_BY_ID, USD_CENTS_ID
 from tally.money.context import MONEY_CONTEXT
 from tally.money.rounding import round_to

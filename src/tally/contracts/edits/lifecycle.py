@@ -30,7 +30,8 @@ from tally.contracts.service import (
     set_term_custom_fields,
 )
 from tally.contracts.terms import model
-from tally.contracts.terms.normalize import Doc, Terms, dump, plain
+from tally.contracts.terms.model import plain
+from tally.contracts.terms.normalize import Doc, Terms, dump
 from tally.contracts.wire import (
     Names,
     balance_wire,

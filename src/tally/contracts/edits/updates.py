@@ -19,7 +19,8 @@ from tally.contracts import repository as repo
 from tally.contracts import seats
 from tally.contracts.balances import recurring
 from tally.contracts.terms import model
-from tally.contracts.terms.normalize import Doc, Terms, plain
+from tally.contracts.terms.model import plain
+from tally.contracts.terms.normalize import Doc, Terms
 from tally.errors import BadRequest
 from tally.kit.api import hour_aligned
 from tally.wire import as_timestamp

@@ -470,7 +470,7 @@ def parse(doc: Json, kind: type[V]) -> V:
 
 def dump(value: msgspec.Struct) -> Json:
     """The stored JSON of a typed value (timestamps as the RFC 3339 strings documents store)."""
-    out: Json = _plain(msgspec.to_builtins(value, builtin_types=(Decimal, datetime)))
+    out: Json = plain(msgspec.to_builtins(value, builtin_types=(Decimal, datetime)))
     return out
 
 
@@ -490,11 +490,12 @@ def pick(value: msgspec.Struct, keys: Iterable[str]) -> Json:
     return {k: json_of(v) for k in keys if (v := getattr(value, k)) is not None}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A JSON value with datetimes as the RFC 3339 strings documents store."""
     if isinstance(value, datetime):
         return format_timestamp(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value

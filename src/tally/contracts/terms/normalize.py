@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tally.contracts.terms.model import plain
 from tally.credit_types import service as credit_types
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.errors import BadRequest, NotFound
@@ -27,20 +28,8 @@ from tally.products import service as products
 from tally.rating.from_wire import schedule_from_wire
 from tally.rating.inputs import CommitType, RatingInputError
 from tally.rating.schedules import expand
-from tally.wire import format_timestamp
 
 Doc = dict[str, Any]
-
-
-def plain(value: Any) -> Any:
-    """A dumped request value with datetimes as RFC 3339 strings (what documents store)."""
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def dump(model: Any) -> Doc:
