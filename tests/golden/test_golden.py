@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tally.rating.from_wire import rate_contract
+from tally.invoices.wire import rate_contract
 from tests.golden.scenarios import MAR, SCENARIOS
 
 

@@ -59,7 +59,7 @@ from tally.money.rounding import RoundingMode, round_to
 from tally.rating import inputs as ri
 from tally.rating.from_wire import commit_from_wire
 from tally.rating.periods import Period, add_months
-from tally.rating.results import Invoice, LineType
+from tally.rating.results import Invoice, LedgerEntryKind, LineType
 from tally.wire import parse_timestamp
 
 log = logging.getLogger("tally.thresholds")
@@ -71,7 +71,7 @@ SYNC_BATCH = 1000
 _SECOND = timedelta(seconds=1)
 # Lines a threshold commit (fiat, applicable to everything) can pay, and the prepaid draw-downs of them.
 _DRAWABLE = {LineType.USAGE, LineType.SUBSCRIPTION, LineType.CPU_CONVERSION}
-_DRAFT_DEDUCTIONS = {"PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION", "CREDIT_AUTOMATED_INVOICE_DEDUCTION"}
+_DRAFT_DEDUCTIONS = {ri.CommitType.PREPAID, ri.CommitType.CREDIT}
 _ENTITIES = {
     "Commit": {"PREPAID", "POSTPAID"},
     "ContractCredit": {"CREDIT"},
@@ -383,7 +383,7 @@ def _draft_consumption(
             continue
         inv = _draft(loader, crow, key, now, drafts)
         for e in inv.ledger_entries:
-            if e.type in _DRAFT_DEDUCTIONS and e.segment_id is not None:
+            if e.kind is LedgerEntryKind.DEDUCTION and e.commit_type in _DRAFT_DEDUCTIONS and e.segment_id:
                 out[(e.commit_id, e.segment_id)] = sub(out[(e.commit_id, e.segment_id)], e.amount)
     return out
 
