@@ -67,8 +67,16 @@ def _product_type(line: InvoiceLine) -> str | None:
     return PRODUCT_TYPE[line.product_type] if line.product_type is not None else None
 
 
-def _commit_type(line: InvoiceLine) -> str | None:
-    return COMMIT_TYPE[line.commit_type] if line.commit_type is not None else None
+def _billed_item(line: InvoiceLine) -> dict[str, Any]:
+    """The subscription, scheduled charge, discount or commit a line bills (None where it has none)."""
+    return {
+        "subscription_id": line.subscription_id,
+        "scheduled_charge_id": line.scheduled_charge_id,
+        "discount_id": line.discount_id,
+        "commit_id": line.commit_id,
+        "commit_segment_id": line.commit_segment_id,
+        "commit_type": COMMIT_TYPE[line.commit_type] if line.commit_type is not None else None,
+    }
 
 
 def _references(line: InvoiceLine) -> dict[str, Any]:
@@ -100,12 +108,7 @@ def line_wire(line: InvoiceLine, names: Mapping[str, str]) -> dict[str, Any]:
     refs = {
         "product_id": line.product_id,
         "product_type": _product_type(line),
-        "subscription_id": line.subscription_id,
-        "scheduled_charge_id": line.scheduled_charge_id,
-        "discount_id": line.discount_id,
-        "commit_id": line.commit_id,
-        "commit_segment_id": line.commit_segment_id,
-        "commit_type": _commit_type(line),
+        **_billed_item(line),
         "is_prorated": line.is_prorated,
     }
     out.update({k: v for k, v in refs.items() if v is not None})
@@ -221,12 +224,7 @@ def rated_line_json(line: InvoiceLine) -> dict[str, Any]:
         "pricing_group_values": dict(line.pricing_group_values) or None,
         "presentation_group_values": dict(line.presentation_group_values) or None,
         "is_prorated": line.is_prorated,
-        "subscription_id": line.subscription_id,
-        "scheduled_charge_id": line.scheduled_charge_id,
-        "discount_id": line.discount_id,
-        "commit_id": line.commit_id,
-        "commit_segment_id": line.commit_segment_id,
-        "commit_type": _commit_type(line),
+        **_billed_item(line),
         "quantity_consumed": plain(line.quantity_consumed) if line.quantity_consumed is not None else None,
     }
     out.update({k: v for k, v in optional.items() if v is not None})
