@@ -71,7 +71,7 @@ SYNC_BATCH = 1000
 _SECOND = timedelta(seconds=1)
 # Lines a threshold commit (fiat, applicable to everything) can pay, and the prepaid draw-downs of them.
 _DRAWABLE = {LineType.USAGE, LineType.SUBSCRIPTION, LineType.CPU_CONVERSION}
-_DRAFT_DEDUCTIONS = {ri.CommitType.PREPAID, ri.CommitType.CREDIT}
+_DRAFT_DEDUCTIONS = {(LedgerEntryKind.DEDUCTION, c) for c in (ri.CommitType.PREPAID, ri.CommitType.CREDIT)}
 _ENTITIES = {
     "Commit": {"PREPAID", "POSTPAID"},
     "ContractCredit": {"CREDIT"},
@@ -383,7 +383,7 @@ def _draft_consumption(
             continue
         inv = _draft(loader, crow, key, now, drafts)
         for e in inv.ledger_entries:
-            if e.kind is LedgerEntryKind.DEDUCTION and e.commit_type in _DRAFT_DEDUCTIONS and e.segment_id:
+            if (e.kind, e.commit_type) in _DRAFT_DEDUCTIONS and e.segment_id is not None:
                 out[(e.commit_id, e.segment_id)] = sub(out[(e.commit_id, e.segment_id)], e.amount)
     return out
 
