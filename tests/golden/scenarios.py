@@ -280,7 +280,7 @@ SCENARIOS: list[dict[str, Any]] = [
         },
         "usage": [use("p", "8")],
         "line_items": [
-            # 5 x (10 x 0.9 = 9) = 45; 3 x (10 x 0.95 = 9.5) = 28.5, shown rounded HALF_UP to 29 (tier subtotals
+            # 5 x (10 x 0.9 = 9) = 45; 3 x (10 x 0.95 = 9.5) = 28.5, shown HALF_UP as 29 (tier subtotals
             # are rounded like lines: docs/rating.md, rounding point); the line: 73.5 -> 74 (HALF_UP, once)
             tiered_line("p", "Product P", "8", [("0", "5", "9", "45"), ("5", "3", "9.5", "29")], "74")
         ],
@@ -543,7 +543,7 @@ SCENARIOS: list[dict[str, Any]] = [
         "name": "subscription_quantity_change",
         # docs/rating.md rule 29 prorates ARREARS quantity changes per segment; tally shows the two segments
         # as one line: quantity 3 x unit price 1000 with a total of 2355 (not 3000), is_prorated false.
-        "lines_differ": "one line (quantity 3, unit price 1000, total 2355, is_prorated false), not one per segment",
+        "lines_differ": "one line (quantity 3, unit price 1000, total 2355, not prorated), not two",
         "rates": [flat("seat", "1000", billing_frequency="MONTHLY")],
         "products": [{"id": "seat", "name": "Seat", "type": "SUBSCRIPTION"}],
         "contract": {
