@@ -14,6 +14,7 @@ from tally.rating.from_wire import commit_from_wire, rate_contract, schedule_fro
 from tally.rating.inputs import AnchorDay, Frequency, UsageStatementSchedule
 from tally.rating.periods import billing_periods
 from tally.rating.schedules import expand
+from tests.support.lines import applied_line, assert_lines, tiered_line, usage_line
 
 T0 = "2025-01-01T00:00:00Z"
 MAR = {"starting_at": "2025-03-01T00:00:00Z", "ending_before": "2025-04-01T00:00:00Z"}
@@ -53,13 +54,13 @@ def line_total(inv: dict[str, Any], prefix: str) -> str:
 
 # §3.3 quantity conversion and rounding: 3,500 MB / 1024 -> 3.41796875 GB.
 @pytest.mark.parametrize(
-    ("rounding", "expected"),
+    ("rounding", "expected", "gb"),
     [
-        ({"rounding_method": "ROUND_UP", "decimal_places": 0}, "100"),  # 4 GB x 25 = 100
-        ({"rounding_method": "ROUND_HALF_UP", "decimal_places": 2}, "85.5"),  # 3.42 x 25 = 85.5
+        ({"rounding_method": "ROUND_UP", "decimal_places": 0}, "100", "4"),  # 4 GB x 25 = 100
+        ({"rounding_method": "ROUND_HALF_UP", "decimal_places": 2}, "85.5", "3.42"),  # 3.42 x 25 = 85.5
     ],
 )
-def test_spec_3_3_quantity_conversion(rounding: dict[str, Any], expected: str) -> None:
+def test_spec_3_3_quantity_conversion(rounding: dict[str, Any], expected: str, gb: str) -> None:
     product = {
         "id": "gb",
         "name": "Storage",
@@ -70,11 +71,15 @@ def test_spec_3_3_quantity_conversion(rounding: dict[str, Any], expected: str) -
     inv = rate([flat("gb", "25")], [product], [("gb", "3500")], line_rounding="HALF_EVEN")
     total = Decimal(line_total(inv, "usage:gb"))
     assert total == round_to(Decimal(expected), 0, RoundingMode.HALF_EVEN)
+    # the line: the rounded GB at 25 a GB; 100 stays 100, 85.5 -> 86 (HALF_EVEN: 86 is even)
+    assert_lines(inv, [usage_line("gb", "Storage", gb, "25", str(total))])
 
 
 # §3.5 composite: 5% of compute+storage with a $500 minimum.
 @pytest.mark.parametrize(("spend", "expected"), [("800000", "50000"), ("2000000", "100000")])
 def test_spec_3_5_composite_minimum(spend: str, expected: str) -> None:
+    """Lines: compute spend x 1; support 0.05 of that spend (basis as its quantity), at least 50,000:
+    0.05 x 800,000 = 40,000 -> 50,000; 0.05 x 2,000,000 = 100,000."""
     products: list[dict[str, Any]] = [
         {"id": "compute", "name": "Compute"},
         {"id": "support", "name": "Support", "type": "COMPOSITE", "composite_product_ids": ["compute"]},
@@ -91,6 +96,13 @@ def test_spec_3_5_composite_minimum(spend: str, expected: str) -> None:
     ]
     inv = rate(rates, products, [("compute", spend)])
     assert line_total(inv, "usage:support") == expected
+    assert_lines(
+        inv,
+        [
+            usage_line("compute", "Compute", spend, "1", spend),
+            usage_line("support", "Support", spend, "0.05", expected),
+        ],
+    )
 
 
 # §4.3 tiered: 10,000 x 1 + 5,000 x 0.5 = 12,500 cents.
@@ -102,6 +114,9 @@ def test_spec_4_3_tiered() -> None:
         [("api", "15000")],
     )
     assert inv["total"] == "12500"
+    # tier 1 from 0: 10,000 x 1 = 10,000; tier 2 from 10,000: 5,000 x 0.5 = 2,500
+    tiers = [("0", "10000", "1", "10000"), ("10000", "5000", "0.5", "2500")]
+    assert_lines(inv, [tiered_line("api", "API", "15000", tiers, "12500")])
 
 
 # §5.3 overrides: list FLAT 10, 8 units.
@@ -109,7 +124,7 @@ OVR = {"starting_at": T0, "product_id": "p"}
 
 
 @pytest.mark.parametrize(
-    ("prioritization", "overrides", "expected"),
+    ("prioritization", "overrides", "expected", "whole"),
     [
         (
             "LOWEST_MULTIPLIER",
@@ -118,6 +133,7 @@ OVR = {"starting_at": T0, "product_id": "p"}
                 {**OVR, "type": "MULTIPLIER", "multiplier": "0.8"},
             ],
             "64",
+            usage_line("p", "P", "8", "8", "64"),  # lowest multiplier 0.8: 10 x 0.8 = 8; 8 x 8 = 64
         ),
         (
             "LOWEST_MULTIPLIER",
@@ -127,6 +143,7 @@ OVR = {"starting_at": T0, "product_id": "p"}
                 {**OVR, "type": "OVERWRITE", "overwrite_rate": {"rate_type": "FLAT", "price": "7"}},
             ],
             "56",
+            usage_line("p", "P", "8", "7", "56"),  # OVERWRITE wins: 8 x 7 = 56
         ),
         # 5 x 9 + 3 x 9.5 = 73.5 -> rounded once on the line
         (
@@ -136,14 +153,19 @@ OVR = {"starting_at": T0, "product_id": "p"}
                 {**OVR, "type": "MULTIPLIER", "priority": "2", "multiplier": "0.95"},
             ],
             "73.5",
+            # tier 1: 5 x (10 x 0.9) = 45; from 5: 3 x (10 x 0.95) = 28.5, shown HALF_UP as 29 (docs/rating.md)
+            tiered_line("p", "P", "8", [("0", "5", "9", "45"), ("5", "3", "9.5", "29")], "74"),
         ),
     ],
 )
-def test_spec_5_3_overrides(prioritization: str, overrides: list[dict[str, Any]], expected: str) -> None:
+def test_spec_5_3_overrides(
+    prioritization: str, overrides: list[dict[str, Any]], expected: str, whole: dict[str, Any]
+) -> None:
     contract = {"overrides": overrides, "multiplier_override_prioritization": prioritization}
     inv = rate([flat("p", "10")], [{"id": "p", "name": "P"}], [("p", "8")], contract)
     line = next(li for li in inv["line_items"] if li["key"].startswith("usage:p"))
     assert Decimal(line["total"]) == round_to(Decimal(expected), 0, RoundingMode.HALF_UP)
+    assert_lines(inv, [whole])
 
 
 # §5.4 amount_distribution: 1,000,000 cents over 3 occurrences.
