@@ -64,6 +64,20 @@ def tiered_line(
     return {**line, "total": total, **kw}
 
 
+def subscription_line(
+    sid: str, pid: str, name: str, quantity: str, unit_price: str, total: str, is_prorated: bool, **kw: Any
+) -> dict[str, Any]:
+    line = {"type": "subscription", "subscription_id": sid, "product_id": pid, "name": name}
+    return {
+        **line,
+        "quantity": quantity,
+        "unit_price": unit_price,
+        "total": total,
+        "is_prorated": is_prorated,
+        **kw,
+    }
+
+
 def applied_line(cid: str, kind: str, total: str, name: str | None = None, **kw: Any) -> dict[str, Any]:
     """A deduction from commit/credit ``cid`` (kind PREPAID, POSTPAID or CREDIT); unnamed balances are
     named after their kind ("Prepaid", "Credit")."""
