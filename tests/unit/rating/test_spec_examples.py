@@ -115,8 +115,8 @@ def test_spec_4_3_tiered() -> None:
     )
     assert inv["total"] == "12500"
     # tier 1 from 0: 10,000 x 1 = 10,000; tier 2 from 10,000: 5,000 x 0.5 = 2,500
-    tiers = [("0", "10000", "1", "10000"), ("10000", "5000", "0.5", "2500")]
-    assert_lines(inv, [tiered_line("api", "API", "15000", tiers, "12500")])
+    rows = [("0", "10000", "1", "10000"), ("10000", "5000", "0.5", "2500")]
+    assert_lines(inv, [tiered_line("api", "API", "15000", rows, "12500")])
 
 
 # §5.3 overrides: list FLAT 10, 8 units.
@@ -476,7 +476,11 @@ def test_spec_6_6_postpaid_trueup() -> None:
         assert applied == "-62500"
         # 62,500 x 1, absorbed whole by the postpaid commit; in December the shortfall
         # 1,000,000 - 12 x 62,500 = 250,000 is billed once (quantity 1 at 250,000)
-        trueup = {"type": "postpaid_trueup", "name": "Postpaid commit true-up", "quantity": "1"}
+        trueup: dict[str, Any] = {
+            "type": "postpaid_trueup",
+            "name": "Postpaid commit true-up",
+            "quantity": "1",
+        }
         trueup |= {"unit_price": "250000", "total": "250000", "postpaid_commit": {"id": "PP"}}
         assert_lines(
             inv,
