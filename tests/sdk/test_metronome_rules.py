@@ -365,7 +365,7 @@ def test_rule3_rollover_after_the_final_invoice(a: Metronome, h: httpx.Client, u
     # 30 calls x 100 = 3,000, all paid by the commit (10,000 available)
     drawn = [
         usage_line(product, f"use {uid}", "30", "100", "3000"),
-        applied_line(commit, "PREPAID", "-3000", "rolls"),
+        applied_line(commit, "PREPAID", "-3000", "rolls", product_id=fixed),
     ]
     assert_sdk_lines(draft, drawn)
 
