@@ -22,7 +22,7 @@ from tally.rating.periods import add_months
 from tests.conftest import Running
 from tests.sdk.invoice_support import clock_now, iso, set_clock
 from tests.sdk.invoice_support import clock_server as clock_server
-from tests.support.lines import applied_line, assert_lines, subscription_line, usage_line
+from tests.support.lines import applied_line, assert_sdk_lines, subscription_line, usage_line
 
 DAY = timedelta(days=1)
 AFTER_GRACE = timedelta(hours=24, minutes=1)  # a usage invoice is finalized 24 h after its period ends
@@ -65,15 +65,6 @@ def sub_lines(inv: Any) -> list[tuple[float, float, datetime | None, datetime | 
         for li in inv.line_items
         if li.type == "subscription"
     ]
-
-
-def assert_sdk_lines(inv: Any, expected: list[dict[str, Any]], *, by_start: bool = False) -> None:
-    """assert_lines on an SDK invoice; ``by_start`` orders its lines by service start first (the order of
-    one product's lines is not specified)."""
-    items = [li.model_dump(exclude_none=True) for li in inv.line_items]
-    if by_start:
-        items.sort(key=lambda li: li["starting_at"])
-    assert_lines({"line_items": items}, expected)
 
 
 def catalog(a: Metronome, uid: str, start: datetime, price: int) -> tuple[str, str]:

@@ -51,6 +51,15 @@ def assert_lines(invoice: dict[str, Any], expected: list[dict[str, Any]]) -> Non
     assert actual == [_project(e, fields) for e in expected], [li.get("key") for li in invoice["line_items"]]
 
 
+def assert_sdk_lines(invoice: Any, expected: list[dict[str, Any]], *, by_start: bool = False) -> None:
+    """assert_lines on an invoice from the Metronome SDK; ``by_start`` orders its lines by service start
+    first (the order of one product's lines is not specified)."""
+    items = [li.model_dump(exclude_none=True) for li in invoice.line_items]
+    if by_start:
+        items.sort(key=lambda li: li["starting_at"])
+    assert_lines({"line_items": items}, expected)
+
+
 def usage_line(pid: str, name: str, quantity: str, unit_price: str, total: str, **kw: Any) -> dict[str, Any]:
     line = {"type": "usage", "product_id": pid, "name": name, "quantity": quantity, "unit_price": unit_price}
     return {**line, "total": total, **kw}
