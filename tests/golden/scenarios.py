@@ -2,6 +2,8 @@
 
 Amounts are USD cents unless a scenario says otherwise. ``expect`` lists the invoice total, subtotal
 and the totals of lines by key prefix; the arithmetic is in the comment above each scenario.
+``line_items`` is every line of the invoice, in order (tests/support/lines.py), with its arithmetic beside
+it. ``lines_differ`` marks a scenario whose lines tally does not yet produce (a strict xfail, with why).
 """
 
 from __future__ import annotations
