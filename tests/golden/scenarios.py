@@ -3,7 +3,7 @@
 Amounts are USD cents unless a scenario says otherwise. ``expect`` lists the invoice total, subtotal
 and the totals of lines by key prefix; the arithmetic is in the comment above each scenario.
 ``line_items`` is every line of the invoice, in order (tests/support/lines.py), with its arithmetic beside
-it. ``lines_differ`` marks a scenario whose lines tally does not yet produce (a strict xfail, with why).
+it.
 """
 
 from __future__ import annotations
@@ -485,7 +485,6 @@ SCENARIOS: list[dict[str, Any]] = [
         "name": "quantity_commit",
         # SPEC 6.3 (and the SDK's LineItemAppliedCommitOrCredit) give the applied line an access_type; tally
         # leaves it out, so a reader cannot tell a QUANTITY draw from a SPEND one.
-        "lines_differ": "tally omits applied_commit_or_credit.access_type (QUANTITY) on the applied line",
         "rates": [flat("p", "4")],
         "products": [P],
         "contract": {
@@ -543,9 +542,7 @@ SCENARIOS: list[dict[str, Any]] = [
     #     = 1000 x 73/31 = 2354.84 -> 2355.
     {
         "name": "subscription_quantity_change",
-        # docs/rating.md rule 29 prorates ARREARS quantity changes per segment; tally shows the two segments
-        # as one line: quantity 3 x unit price 1000 with a total of 2355 (not 3000), is_prorated false.
-        "lines_differ": "one line (quantity 3, unit price 1000, total 2355, not prorated), not two",
+        # docs/rating.md rule 29: ARREARS quantity changes are prorated per segment, one line each.
         "rates": [flat("seat", "1000", billing_frequency="MONTHLY")],
         "products": [{"id": "seat", "name": "Seat", "type": "SUBSCRIPTION"}],
         "contract": {

@@ -84,7 +84,10 @@ def _references(line: InvoiceLine) -> dict[str, Any]:
     if line.commit_id is None:
         return {}
     if line.type is LineType.APPLIED and line.commit_type is not None:
-        return {"applied_commit_or_credit": {"id": line.commit_id, "type": line.commit_type.value}}
+        applied = {"id": line.commit_id, "type": line.commit_type.value}
+        if line.quantity_consumed is not None:  # a QUANTITY balance; absent means SPEND, the SDK's default
+            applied["access_type"] = "QUANTITY"
+        return {"applied_commit_or_credit": applied}
     if line.type is LineType.POSTPAID_TRUEUP:
         return {"postpaid_commit": {"id": line.commit_id}}
     return {}
