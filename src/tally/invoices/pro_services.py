@@ -260,6 +260,3 @@ def reissue(conn: Connection, row: Row[Any], now: datetime) -> str:
     req = ScheduleProServicesInvoice.model_validate(row.inputs)
     doc = _issue(conn, row.tenant_id, req, now, regenerated_from=row.id)
     return str(doc["id"])
-
-
-service.REISSUERS[service.PRO_SERVICES] = reissue

@@ -44,8 +44,20 @@ PRO_SERVICES, HISTORICAL = "PRO_SERVICES", "HISTORICAL"
 DRAFT, FINALIZED, VOID = "DRAFT", "FINALIZED", "VOID"
 # The invoice `type` each kind shows on the wire (and is filtered by).
 _WIRE_TYPE = {PRO_SERVICES: SCHEDULED, HISTORICAL: USAGE}
-# kind -> how a voided invoice of that kind is issued again (request-issued kinds register theirs).
-REISSUERS: dict[str, Callable[[Connection, Row[Any], datetime], str]] = {}
+Reissuer = Callable[[Connection, Row[Any], datetime], str]
+# kind -> how a voided invoice of that kind is issued again; `tally.jobs.wiring.install` registers the
+# request-issued kinds' (they import this module, so it cannot import them).
+_REISSUERS: dict[str, Reissuer] = {}
+
+
+def register_reissuer(kind: str, reissue: Reissuer) -> None:
+    _REISSUERS[kind] = reissue
+
+
+def reissuers() -> dict[str, Reissuer]:
+    return dict(_REISSUERS)
+
+
 _NS = uuid.UUID("3f0e0a5c-5a51-4d36-9a43-52b1d7a1c0de")
 _TICK = timedelta(microseconds=1)
 
@@ -594,7 +606,7 @@ def regenerate(conn: WriteConn, tenant_id: str, inv_id: str, now: datetime) -> s
         raise BadRequest(f"Invoice {inv_id} is not voided; only voided invoices can be regenerated")
     if row.status != VOID:
         raise BadRequest(f"Invoice {inv_id} is {row.status}; only voided invoices can be regenerated")
-    reissue = REISSUERS.get(row.kind)
+    reissue = _REISSUERS.get(row.kind)
     if reissue is not None:
         return reissue(conn, row, now)
     key = _key_of(row)
