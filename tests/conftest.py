@@ -99,10 +99,9 @@ class Running:
 def serving(backend: str, workdir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Running]:
     """A migrated, started server (`tally serve *args`, extra environment `env`) on its own database,
     stopped and dropped afterwards."""
-    srv, pg_url = make_server(backend, workdir, *args)
+    srv, pg_url = make_server(backend, workdir, *args, migrated=True)
     srv.env.update(env or {})
     try:
-        srv.cli("migrate")
         running = Running(srv)
         srv.start()
         yield running
