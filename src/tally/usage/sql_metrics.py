@@ -68,6 +68,15 @@ def _str(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
+def _standard_count(node: exp.Count, arg: exp.Expression | None) -> exp.Expression:
+    """COUNT(*), COUNT(DISTINCT x) or COUNT(x) as standard SQL spells them (PostgreSQL and SQLite)."""
+    if arg is None:
+        return exp.Count(this=exp.Star())
+    if isinstance(node.this, exp.Distinct):
+        return exp.Count(this=exp.Distinct(expressions=[arg]))
+    return exp.Count(this=arg)
+
+
 def _named_call(
     names: dict[type[exp.Expression], str], node: exp.Expression, args: list[exp.Expression]
 ) -> exp.Expression | None:
@@ -271,11 +280,7 @@ class PostgresTranslator(Translator):
 
     def aggregate(self, node: exp.Expression, arg: exp.Expression | None) -> exp.Expression:
         if isinstance(node, exp.Count):
-            if arg is None:
-                return exp.Count(this=exp.Star())
-            if isinstance(node.this, exp.Distinct):
-                return exp.Count(this=exp.Distinct(expressions=[arg]))
-            return exp.Count(this=arg)
+            return _standard_count(node, arg)
         assert arg is not None
         if isinstance(node, exp.Avg):
             return self.arith(exp.Div(), exp.Sum(this=arg), exp.Count(this=arg.copy()))
@@ -353,11 +358,7 @@ class SqliteTranslator(Translator):
 
     def aggregate(self, node: exp.Expression, arg: exp.Expression | None) -> exp.Expression:
         if isinstance(node, exp.Count):
-            if arg is None:
-                return exp.Count(this=exp.Star())
-            if isinstance(node.this, exp.Distinct):
-                return exp.Count(this=exp.Distinct(expressions=[arg]))
-            return exp.Count(this=arg)
+            return _standard_count(node, arg)
         assert arg is not None
         if isinstance(node, exp.Anonymous):
             name = "tally_q_latest" if str(node.this).upper() == "LATEST" else "tally_q_earliest"
