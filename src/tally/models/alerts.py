@@ -19,16 +19,7 @@ scan of the whole table every few seconds.
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Index,
-    Integer,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import Boolean, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 
 from tally.db.types import ExactDecimal
 from tally.models.base import at, doc, key, metadata, ref, tenant_ref

@@ -12,16 +12,7 @@ Usage queries read only these tables, never raw events. Rows are keyed by the st
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Index,
-    Integer,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 
 from tally.db.types import ExactDecimal
 from tally.models.base import at, metadata, ref, tenant_ref
