@@ -555,22 +555,15 @@ def _in(v: Any, items: list[Any]) -> bool | None:
     return None if any(x is None for x in items) else False
 
 
-def _and(a: bool | None, b: Callable[[], bool | None]) -> bool | None:
-    if a is False:
-        return False
+def _junction(decides: bool, a: bool | None, b: Callable[[], bool | None]) -> bool | None:
+    """SQL's three-valued AND (`decides` False) or OR (`decides` True): either side equal to `decides`
+    settles it (`b` is not evaluated when `a` does); otherwise NULL if either side is NULL."""
+    if a is decides:
+        return decides
     bv = b()
-    if bv is False:
-        return False
-    return None if a is None or bv is None else True
-
-
-def _or(a: bool | None, b: Callable[[], bool | None]) -> bool | None:
-    if a is True:
-        return True
-    bv = b()
-    if bv is True:
-        return True
-    return None if a is None or bv is None else False
+    if bv is decides:
+        return decides
+    return None if a is None or bv is None else not decides
 
 
 def _operation(node: exp.Expression, value: Callable[[exp.Expression], Any]) -> Any:
@@ -591,10 +584,8 @@ def _operation(node: exp.Expression, value: Callable[[exp.Expression], Any]) -> 
     if isinstance(node, exp.Not):
         v = value(node.this)
         return None if v is None else not v
-    if isinstance(node, exp.And):
-        return _and(value(node.this), lambda: value(node.expression))
-    if isinstance(node, exp.Or):
-        return _or(value(node.this), lambda: value(node.expression))
+    if isinstance(node, exp.And | exp.Or):
+        return _junction(isinstance(node, exp.Or), value(node.this), lambda: value(node.expression))
     if isinstance(node, exp.Case):
         for i in node.args.get("ifs") or []:
             if value(i.this) is True:
