@@ -9,7 +9,7 @@ listed in `tally.jobs.worker.STEPS`.
 from __future__ import annotations
 
 from tally.contracts import thresholds as contract_thresholds
-from tally.invoices import thresholds as invoice_thresholds
+from tally.invoices.thresholds import run as invoice_thresholds
 
 
 def install() -> None:
