@@ -21,7 +21,7 @@ from tally.rate_cards import rates as card_rates
 from tally.rate_cards import service as rate_cards
 from tally.rating import inputs as ri
 from tally.rating.from_wire import override_from_wire, product_from_wire
-from tally.rating.rates import active_overrides, is_entitled, override_targets, price_curve, rate_at
+from tally.rating.rates import active_overrides, override_targets, subscription_rate, unit_price
 from tally.wire import format_timestamp, parse_timestamp
 
 
@@ -106,16 +106,14 @@ def _pricer(
     )
 
     def price(t: datetime) -> tuple[Decimal, str] | None:
-        # The engine's own lookup: the rate for the billing frequency, else one of any frequency.
-        rate = rate_at(rates, ri.NO_GROUP, t, freq) or rate_at(rates, ri.NO_GROUP, t)
+        rate = subscription_rate(rates, t, freq)
         if rate is None:
             return None
-        active = active_overrides(targeting, t)
-        if not is_entitled(rate, active):
-            return None
         try:
-            unit = price_curve(rate, active, prioritization).curve[0].unit_price
+            unit = unit_price(rate, active_overrides(targeting, t), prioritization)
         except ri.RatingInputError:
+            return None
+        if unit is None:
             return None
         return unit, rate.credit_type_id or card.fiat_credit_type_id
 
