@@ -33,7 +33,7 @@ from tally.money.credit_types import FIAT_BY_ID
 from tally.rating import inputs as ri
 from tally.rating.engine import rate_scheduled_invoices, rate_usage_invoice
 from tally.rating.periods import Period, billing_periods, period_containing
-from tally.rating.results import Invoice, InvoiceType
+from tally.rating.results import Invoice, InvoiceType, LedgerEntryKind
 from tally.usage import late_gate
 from tally.webhooks import outbox
 from tally.wire import decode_json, format_timestamp, parse_timestamp
@@ -338,11 +338,11 @@ def _deductions(inv: Invoice, inv_id: str, contract_id: str) -> list[ledger.Dedu
     for e in inv.ledger_entries:
         if e.amount == 0:
             continue
-        if e.type == "POSTPAID_COMMIT_TRUEUP":  # SPEC §6.6: the shortfall this invoice bills
+        if e.kind is LedgerEntryKind.TRUEUP:  # SPEC §6.6: the shortfall this invoice bills
             out.append(
                 ledger.Deduction(e.commit_id, None, -e.amount, e.timestamp, inv_id, contract_id, trueup=True)
             )
-        elif e.type.endswith("_AUTOMATED_INVOICE_DEDUCTION") and e.segment_id is not None:
+        elif e.kind is LedgerEntryKind.DEDUCTION and e.segment_id is not None:
             out.append(
                 ledger.Deduction(e.commit_id, e.segment_id, -e.amount, e.timestamp, inv_id, contract_id)
             )

@@ -8,7 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from tally.invoices.thresholds import balance
-from tally.money.credit_types import USD_CENTS_ID
+from tally.money.credit_types import USD, USD_CENTS_ID
+from tally.rating.inputs import CommitType
+from tally.rating.results import Invoice, InvoiceType, LedgerEntry, LedgerEntryKind
 
 JAN = datetime(2025, 1, 1, tzinfo=UTC)
 FEB = datetime(2025, 2, 1, tzinfo=UTC)
@@ -91,3 +93,26 @@ def test_excluded_needs_every_filter_to_match_the_entity_and_value() -> None:
     assert balance.excluded([ops_eu_commits, ops_credits, no_filters], kinds, fields) == {"c1", "cr"}
     either = {"custom_field_filters": [{"entity": "ContractCreditOrCommit", "key": "team", "value": "ops"}]}
     assert balance.excluded([either], kinds, fields) == {"c1", "c2", "cr", "pp"}
+
+
+def test_drawn_by_sums_the_prepaid_and_credit_deductions_per_segment() -> None:
+    def entry(
+        kind: LedgerEntryKind, commit_type: CommitType, amount: str, segment: str | None = "s"
+    ) -> LedgerEntry:
+        return LedgerEntry(kind, commit_type, Decimal(amount), JAN, "b", segment)
+
+    drafts = [
+        _invoice(
+            entry(LedgerEntryKind.DEDUCTION, CommitType.PREPAID, "-30"),
+            entry(LedgerEntryKind.DEDUCTION, CommitType.POSTPAID, "-500"),  # postpaid: not a balance
+            entry(LedgerEntryKind.TRUEUP, CommitType.PREPAID, "-700"),  # not a draw-down
+            entry(LedgerEntryKind.DEDUCTION, CommitType.PREPAID, "-900", segment=None),  # no segment
+        ),
+        _invoice(entry(LedgerEntryKind.DEDUCTION, CommitType.CREDIT, "-12")),
+    ]
+    # deductions are negative: 0 - (-30) - (-12) = 42 drawn from segment s of balance b
+    assert balance.drawn_by(drafts) == {("b", "s"): Decimal("42")}
+
+
+def _invoice(*entries: LedgerEntry) -> Invoice:
+    return Invoice(InvoiceType.USAGE, "c", "k", USD, JAN, FEB, (), Decimal(0), Decimal(0), entries)

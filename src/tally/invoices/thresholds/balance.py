@@ -14,10 +14,10 @@ from tally.credit_types.builtin import USD_CENTS_ID
 from tally.money.context import ZERO, add, sub
 from tally.rating import inputs as ri
 from tally.rating.from_wire import commit_from_wire
-from tally.rating.results import Invoice
+from tally.rating.results import Invoice, LedgerEntryKind
 
 # The prepaid draw-downs of a draft's lines.
-_DRAFT_DEDUCTIONS = {"PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION", "CREDIT_AUTOMATED_INVOICE_DEDUCTION"}
+_DRAFT_DEDUCTIONS = {(LedgerEntryKind.DEDUCTION, c) for c in (ri.CommitType.PREPAID, ri.CommitType.CREDIT)}
 # The balance kinds a custom-field filter's entity names.
 _ENTITIES = {
     "Commit": {"PREPAID", "POSTPAID"},
@@ -56,7 +56,7 @@ def drawn_by(drafts: Iterable[Invoice]) -> dict[tuple[str, str], Decimal]:
     out: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     for inv in drafts:
         for e in inv.ledger_entries:
-            if e.type in _DRAFT_DEDUCTIONS and e.segment_id is not None:
+            if (e.kind, e.commit_type) in _DRAFT_DEDUCTIONS and e.segment_id is not None:
                 out[(e.commit_id, e.segment_id)] = sub(out[(e.commit_id, e.segment_id)], e.amount)
     return out
 
