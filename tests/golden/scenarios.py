@@ -773,4 +773,38 @@ SCENARIOS: list[dict[str, Any]] = [
         ],
         "expect": {"total": "300", "lines": {"applied:PC": "-500"}},
     },
+    # 35. Subscription in arrears that has no seats until 03-16, then 2 (0 -> 2): the seatless segment bills
+    #     nothing and shows no line; 2 x 1000 x 16/31 (03-16..04-01) = 1032.26 -> 1032.
+    {
+        "name": "subscription_seats_from_zero",
+        "rates": [flat("seat", "1000", billing_frequency="MONTHLY")],
+        "products": [{"id": "seat", "name": "Seat", "type": "SUBSCRIPTION"}],
+        "contract": {
+            "subscriptions": [
+                {
+                    "id": "S",
+                    "subscription_rate": {"product_id": "seat", "billing_frequency": "MONTHLY"},
+                    "initial_quantity": "0",
+                    "quantity_updates": [{"starting_at": "2025-03-16T00:00:00Z", "quantity": "2"}],
+                }
+            ]
+        },
+        "usage": [],
+        "line_items": [
+            # 2 x 1000 x 16/31 = 1032.26 -> 1032
+            {
+                "type": "subscription",
+                "product_id": "seat",
+                "name": "Seat",
+                "quantity": "2",
+                "unit_price": "1000",
+                "total": "1032",
+                "subscription_id": "S",
+                "is_prorated": True,
+                "starting_at": MAR16,
+                "ending_before": APR1,
+            },
+        ],
+        "expect": {"total": "1032"},
+    },
 ]

@@ -19,7 +19,7 @@ def test_threshold_evaluation_is_registered_by_create_app_alone() -> None:
         "from tally.server.app import create_app\n"
         "from tally.settings import load\n"
         "create_app(load(test_clock=False), create_engine('sqlite://'))\n"
-        "from tally.invoices.thresholds import evaluate_now\n"
+        "from tally.invoices.thresholds.run import evaluate_now\n"
         "assert thresholds.evaluators() == (evaluate_now,), thresholds.evaluators()\n"
         "create_app(load(test_clock=False), create_engine('sqlite://'))\n"
         "assert len(thresholds.evaluators()) == 1\n"

@@ -14,8 +14,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tally.contracts import recurring, seats
+from tally.contracts import recurring
 from tally.contracts import repository as repo
+from tally.contracts.seats import replay as seat_replay
+from tally.contracts.seats import updates as seats
 from tally.contracts.terms import Doc, Terms, plain
 from tally.errors import BadRequest
 from tally.kit.api import hour_aligned
@@ -174,7 +176,7 @@ def apply_subscription_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) ->
             new["proration"] = {**new["proration"], "rounding": upd["proration_rounding"]}
         updates = upd.get("quantity_updates")
         if updates is not None:
-            if new.get("quantity_management_mode") == seats.SEAT_BASED:
+            if new.get("quantity_management_mode") == seat_replay.SEAT_BASED:
                 msg = "not for SEAT_BASED subscriptions (use seat_updates)"
                 raise BadRequest(f"{field}.quantity_updates: {msg}")
             if not updates:

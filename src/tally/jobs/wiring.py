@@ -11,7 +11,7 @@ from __future__ import annotations
 from tally.contracts import thresholds as contract_thresholds
 from tally.invoices import historical, pro_services
 from tally.invoices import service as invoices
-from tally.invoices import thresholds as invoice_thresholds
+from tally.invoices.thresholds import run as invoice_thresholds
 
 
 def install() -> None:

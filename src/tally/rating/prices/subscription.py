@@ -36,7 +36,7 @@ from tally.rating.inputs import (
     Subscription,
 )
 from tally.rating.periods import Period, boundary, index_at, is_usage_period_end, schedule_anchor, utc
-from tally.rating.rates import RateIndex, active_overrides, is_entitled, price_curve
+from tally.rating.rates import RateIndex, active_overrides, subscription_rate, unit_price
 from tally.rating.results import LineType
 
 
@@ -128,16 +128,14 @@ def subscription_charges(
         if hi <= lo:
             continue
         part = Period(lo, hi)
-        rate = index.rate_at(product.id, (), lo, freq) or index.rate_at(product.id, (), lo)
+        rate = subscription_rate(index.by_product.get(product.id, ()), lo, freq)
         if rate is None:
             warnings.append(f"subscription {sub.id}: no rate for product {product.id} at {_stamp(lo)}")
             continue
         overrides = active_overrides(index.targeting(product, (), (), freq), lo)
-        if not is_entitled(rate, overrides):
+        price = unit_price(rate, overrides, contract.multiplier_override_prioritization)
+        if price is None:
             continue
-        priced = price_curve(rate, overrides, contract.multiplier_override_prioritization)
-        price = priced.curve[0].unit_price
-        factor = proration_factor(part, full) if sub.is_prorated else ONE
         placed = lo if advance else hi
         if wanted(placed, "advance" if advance else "arrears"):
             # ADVANCE (or unprorated): the quantity at the period start, for the whole part. ARREARS,
@@ -150,7 +148,7 @@ def subscription_charges(
                 segments = [g for g in _quantity_segments(sub, part) if g[2] != 0] or [(lo, hi, ZERO)]
             for a, b, qty in segments:
                 seg = Period(a, b)
-                f = factor if len(segments) == 1 else proration_factor(seg, full)
+                f = proration_factor(seg, full) if sub.is_prorated else ONE
                 charge = _charge(
                     contract,
                     sub,
