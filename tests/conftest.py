@@ -20,6 +20,8 @@ from metronome import Metronome
 
 from tests.support.servers import Server, drop_pg_database, make_server
 
+pytest.register_assert_rewrite("tests.support.lines")  # assert_lines failures show the differing fields
+
 # The egress guard (tests/support/egress/sitecustomize.py): every Python process the suite starts, and this
 # one, refuses and records any connection past loopback. The suite fails if anything was recorded.
 EGRESS_DIR = Path(__file__).resolve().parent / "support" / "egress"
@@ -97,10 +99,9 @@ class Running:
 def serving(backend: str, workdir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Running]:
     """A migrated, started server (`tally serve *args`, extra environment `env`) on its own database,
     stopped and dropped afterwards."""
-    srv, pg_url = make_server(backend, workdir, *args)
+    srv, pg_url = make_server(backend, workdir, *args, migrated=True)
     srv.env.update(env or {})
     try:
-        srv.cli("migrate")
         running = Running(srv)
         srv.start()
         yield running

@@ -3,6 +3,7 @@ success that stored something. The route list is the application's own route tab
 
 from __future__ import annotations
 
+import gzip
 import re
 
 import pytest
@@ -58,6 +59,22 @@ def test_oversized_body_is_413_everywhere(server: Running) -> None:
         r = c.post("/v1/billable-metrics/create", content=big, headers={"Content-Type": "application/json"})
     assert r.status_code == 413
     assert r.json()["message"]
+
+
+def test_webhooks_router_reads_bodies_with_its_own_smaller_limits(server: Running) -> None:
+    """The webhooks router reads bodies through the same reader as every other route (kit.api.read_json),
+    with 64 KiB limits: on the bytes sent and on what a gzip body inflates to."""
+    url = "/tally/v1/webhooks/create"
+    big = b'{"url": "https://example.com/' + b"x" * (64 * 1024) + b'"}'
+    bomb = gzip.compress(b'{"url": "https://example.com/' + b"x" * (1024 * 1024) + b'"}')
+    with server.http() as c:
+        r = c.post(url, content=big, headers={"Content-Type": "application/json"})
+        assert (r.status_code, r.json()["message"]) == (413, "Request body exceeds 65536 bytes")
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        r = c.post(url, content=bomb, headers=headers)
+        assert (r.status_code, r.json()["message"]) == (413, "Decompressed body exceeds 65536 bytes")
+        r = c.post(url, content=b"not gzip at all", headers=headers)
+        assert (r.status_code, r.json()["message"]) == (400, "Body is not valid gzip")
 
 
 @pytest.mark.parametrize(

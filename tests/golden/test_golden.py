@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from tally.rating.from_wire import rate_contract
+from tally.invoices.wire import rate_contract
 from tests.golden.scenarios import MAR, SCENARIOS
+from tests.support.lines import assert_lines
 
 
 def run(s: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +45,13 @@ def test_golden(scenario: dict[str, Any]) -> None:
         and li.get("applied_commit_or_credit", {}).get("type") != "POSTPAID"
     ]
     assert sum(Decimal(li["total"]) for li in counted) == Decimal(invoice["total"])
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s["name"] for s in SCENARIOS])
+def test_golden_lines(scenario: dict[str, Any]) -> None:
+    """Every line of the invoice, whole: product, quantity, unit price or tiers, amount, group values, and the
+    balance each deduction draws on."""
+    assert_lines(run(scenario), scenario["line_items"])
 
 
 def test_at_least_25_scenarios() -> None:

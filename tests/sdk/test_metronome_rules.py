@@ -22,6 +22,7 @@ from tally.rating.periods import add_months
 from tests.conftest import Running
 from tests.sdk.invoice_support import clock_now, iso, set_clock
 from tests.sdk.invoice_support import clock_server as clock_server
+from tests.support.lines import applied_line, assert_sdk_lines, subscription_line, usage_line
 
 DAY = timedelta(days=1)
 AFTER_GRACE = timedelta(hours=24, minutes=1)  # a usage invoice is finalized 24 h after its period ends
@@ -141,11 +142,41 @@ def test_rule1_advance_charged_at_period_start_off_grid_anchor_and_end(
         (1, 2000, m + 24 * DAY, n + 14 * DAY),
         (3, 1742, n + 14 * DAY, end),
     ]
+    assert sid is not None
+    seat = (sid, sub, f"plan {uid}")
+    # 2 x 3000 x 14/31 = 2709.68 -> 2,710, prorated
+    assert_sdk_lines(
+        scheduled[0],
+        [subscription_line(*seat, "2", "3000", "2710", True, starting_at=m, ending_before=m + 14 * DAY)],
+    )
+    # a full 30-day cycle: 2 x 3000 = 6,000
+    assert_sdk_lines(
+        scheduled[1],
+        [
+            subscription_line(
+                *seat, "2", "3000", "6000", False, starting_at=m + 14 * DAY, ending_before=n + 14 * DAY
+            )
+        ],
+    )
+    assert_sdk_lines(
+        scheduled[2],
+        [
+            # the increase: 1 x 3000 x 20/30 = 2,000
+            subscription_line(
+                *seat, "1", "3000", "2000", True, starting_at=m + 24 * DAY, ending_before=n + 14 * DAY
+            ),
+            # 3 x 3000 x 6/31 = 1741.94 -> 1,742
+            subscription_line(*seat, "3", "3000", "1742", True, starting_at=n + 14 * DAY, ending_before=end),
+        ],
+        by_start=True,
+    )
     usage = invoices(a, customer, "USAGE")
     assert [(i.start_timestamp, i.end_timestamp, i.status, i.total) for i in usage] == [
         (m, n, "FINALIZED", 0),
         (n, end, "FINALIZED", 0),
     ]
+    for inv in usage:
+        assert_sdk_lines(inv, [])  # no usage products, subscription charged on SCHEDULED invoices
 
 
 # ------------------------------------------------------------------------------------ rule 2
@@ -210,6 +241,25 @@ def test_rule2_invoice_placement_on_scheduled_invoice(a: Metronome, h: httpx.Cli
     assert sorted(sub_lines(scheduled[1])) == [(1, 1000, n, n2), (1, 5000, m, n)]
     (first,) = [i for i in invoices(a, customer, "USAGE") if i.start_timestamp == m]
     assert (first.status, first.total, sub_lines(first)) == ("FINALIZED", 0, [])
+    ids = {s.subscription_rate.product.id: s.id for s in got if s.id}
+    plan, addon = (ids[sub], sub, f"plan {uid}"), (ids[small], small, f"addon {uid}")
+    # ADVANCE [M, N): 1 x 1000
+    assert_sdk_lines(
+        scheduled[0], [subscription_line(*addon, "1", "1000", "1000", False, starting_at=m, ending_before=n)]
+    )
+    assert_sdk_lines(
+        scheduled[1],
+        [
+            subscription_line(
+                *plan, "1", "5000", "5000", False, starting_at=m, ending_before=n
+            ),  # ARREARS [M, N)
+            subscription_line(
+                *addon, "1", "1000", "1000", False, starting_at=n, ending_before=n2
+            ),  # ADVANCE [N, N2)
+        ],
+        by_start=True,
+    )
+    assert_sdk_lines(first, [])
 
 
 # ------------------------------------------------------------------------------------ rule 3
@@ -285,6 +335,7 @@ def test_rule3_rollover_after_the_final_invoice(a: Metronome, h: httpx.Client, u
             }
         ],
     ).data.id
+    (commit,) = [c.id for c in a.v2.contracts.retrieve(customer_id=customer, contract_id=old).data.commits]
     set_clock(h, m + 10 * DAY)
     _ingest(a, alias, uid, event, *[(m + 2 * DAY + timedelta(minutes=i), {}) for i in range(30)])
     new = a.v1.contracts.create(
@@ -302,10 +353,17 @@ def test_rule3_rollover_after_the_final_invoice(a: Metronome, h: httpx.Client, u
     assert bal.balance == 10000
     (draft,) = [i for i in invoices(a, customer, "USAGE", old) if i.start_timestamp == m]
     assert (draft.status, draft.subtotal, draft.total) == ("DRAFT", 3000, 0)
+    # 30 calls x 100 = 3,000, all paid by the commit (10,000 available)
+    drawn = [
+        usage_line(product, f"use {uid}", "30", "100", "3000"),
+        applied_line(commit, "PREPAID", "-3000", "rolls", product_id=fixed),
+    ]
+    assert_sdk_lines(draft, drawn)
 
     set_clock(h, n + AFTER_GRACE)
     final = a.v1.customers.invoices.retrieve(customer_id=customer, invoice_id=draft.id).data
     assert (final.status, final.total) == ("FINALIZED", 0)
+    assert_sdk_lines(final, drawn)
     balances = {
         b.id: b
         for b in a.v1.contracts.list_balances(
@@ -382,3 +440,14 @@ def test_rule4_latest_increments_at_the_rate_in_force(a: Metronome, h: httpx.Cli
         if li.product_id == product
     )
     assert lines == [(m, 8, 800), (m + 10 * DAY, 2, 400)]
+    name = f"use {uid}"
+    assert_sdk_lines(
+        inv,
+        [
+            # increments +5 +3 at 100: 8 x 100 = 800 for [M, M+10d)
+            usage_line(product, name, "8", "100", "800", starting_at=m, ending_before=m + 10 * DAY),
+            # increments -2 +4 at 200: 2 x 200 = 400 for [M+10d, N)
+            usage_line(product, name, "2", "200", "400", starting_at=m + 10 * DAY, ending_before=n),
+        ],
+        by_start=True,
+    )

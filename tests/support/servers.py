@@ -3,10 +3,13 @@ PostgreSQL database. Nothing is mocked: tests talk HTTP to the same code `tally 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +20,9 @@ import httpx
 import psycopg
 from sqlalchemy import Engine
 
+from tally.auth import service as auth
+from tally.clock import SystemClock
+from tally.db import uow
 from tally.db.engine import make_engine
 from tally.settings import sqlite_url
 
@@ -29,10 +35,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def create_pg_database() -> str:
+def create_pg_database(template: str | None = None) -> str:
     name = f"tally_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     return f"{base}/{name}"
 
@@ -80,7 +86,15 @@ class Server:
         return out.stdout
 
     def token(self, tenant: str) -> str:
-        return self.cli("tokens", "create", "--tenant", tenant).strip().splitlines()[-1]
+        """A new API token for `tenant` (created if missing), written straight into the server's database
+        by the same service `tally tokens create` calls (tests/api/test_tokens_cli.py drives the command)."""
+        engine = self.engine(pool_size=1)
+        try:
+            now = SystemClock().now()
+            with uow.write(engine) as conn:
+                return auth.create_token(conn, auth.get_or_create_tenant(conn, tenant, now), now, name="cli")
+        finally:
+            engine.dispose()
 
     def start(self) -> None:
         assert self.log_path is not None
@@ -117,8 +131,43 @@ class Server:
                 self.proc.wait()
 
 
-def make_server(backend: str, workdir: Path, *extra_args: str) -> tuple[Server, str | None]:
-    """A server ready to start, plus the PostgreSQL database url to drop afterwards (if any)."""
+class _Templates:
+    """One migrated database per backend per test process, copied for every server that asks for a
+    migrated database: `tally migrate` runs once instead of once per server. SQLite: the migrated file;
+    PostgreSQL: a template database (`CREATE DATABASE ... TEMPLATE`), dropped when the process ends."""
+
+    def __init__(self) -> None:
+        self._dir: Path | None = None
+        self._sqlite: Path | None = None
+        self._pg: str | None = None
+
+    def sqlite_file(self) -> Path:
+        if self._sqlite is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="tally-template-"))
+            srv, _ = make_server("sqlite", self._dir)
+            srv.cli("migrate")
+            self._sqlite = self._dir / "data" / "tally.db"
+        return self._sqlite
+
+    def pg_name(self) -> str:
+        if self._pg is None:
+            url = create_pg_database()
+            srv, _ = make_server("postgres", Path(tempfile.mkdtemp(prefix="tally-template-")))
+            srv.env["TALLY_DATABASE_URL"] = url
+            srv.cli("migrate")
+            self._pg = url.rsplit("/", 1)[1]
+            atexit.register(drop_pg_database, url)
+        return self._pg
+
+
+_TEMPLATES = _Templates()
+
+
+def make_server(
+    backend: str, workdir: Path, *extra_args: str, migrated: bool = False
+) -> tuple[Server, str | None]:
+    """A server ready to start, plus the PostgreSQL database url to drop afterwards (if any). With
+    `migrated`, its database starts as a copy of a migrated one (what `tally migrate` leaves)."""
     # OTEL_*: a server traces only when its test asks (tests/api/test_tracing.py).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TALLY_", "METRONOME_", "OTEL_"))}
     src = str(Path(__file__).resolve().parents[2] / "src")
@@ -128,8 +177,11 @@ def make_server(backend: str, workdir: Path, *extra_args: str) -> tuple[Server, 
     pg_url = None
     if backend == "sqlite":
         env["TALLY_DATA_DIR"] = str(workdir / "data")
+        if migrated:
+            (workdir / "data").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(_TEMPLATES.sqlite_file(), workdir / "data" / "tally.db")
     elif backend == "postgres":
-        pg_url = create_pg_database()
+        pg_url = create_pg_database(_TEMPLATES.pg_name() if migrated else None)
         env["TALLY_DATABASE_URL"] = pg_url
         env["TALLY_DATA_DIR"] = str(workdir / "data")  # holds secret.key (webhook signing secrets)
     else:

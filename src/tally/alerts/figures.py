@@ -33,7 +33,7 @@ from tally.money.context import total as money_total
 from tally.money.rounding import RoundingMode, round_to
 from tally.rating import inputs as ri
 from tally.rating.periods import Period
-from tally.rating.results import Invoice, LineType
+from tally.rating.results import Invoice, LedgerEntryKind, LineType
 from tally.usage import service as usage
 from tally.usage.events import Span
 from tally.wire import encode_json, format_timestamp
@@ -147,7 +147,7 @@ class CustomerView:
                 release = {k: -v for k, v in drawn.items()} if drawn else None
                 inv, _ = invoices.compute(self.loader, e.crow, e.key, self.now, release=release)
                 for le in inv.ledger_entries:
-                    if le.segment_id is None or not le.type.endswith("_AUTOMATED_INVOICE_DEDUCTION"):
+                    if le.segment_id is None or le.kind is not LedgerEntryKind.DEDUCTION:
                         continue
                     k = (le.commit_id, le.segment_id)
                     drawn[k] = sub(drawn.get(k, ZERO), le.amount)  # deductions are negative

@@ -5,10 +5,8 @@ Authentication runs as a router-level dependency, so it happens before any body 
 
 from __future__ import annotations
 
-import gzip
 import threading
 import time
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -22,9 +20,8 @@ from tally.audit import recorder as audit
 from tally.auth.service import Tenant, hash_token, tenant_for_token
 from tally.clock import Clock
 from tally.db import uow
-from tally.errors import BadRequest, PayloadTooLarge, Unauthorized
-from tally.kit.api import body_type
-from tally.wire import decode_json
+from tally.errors import BadRequest, Unauthorized
+from tally.kit.api import body_type, read_json
 
 TOKEN_CACHE_SECONDS = 5.0  # a revoked token stops working within this many seconds
 
@@ -121,37 +118,11 @@ MAX_DECOMPRESSED = 16 * 1024 * 1024
 
 
 async def json_body(request: Request) -> Any:
-    """The request body decoded exactly; a zero-length body is `{}` (the SDK sends none for some POSTs)."""
-    limit: int = request.app.state.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        raw = _gunzip(raw)
-    if not raw.strip():
-        return {}
-    body = decode_json(raw)
+    """The request body decoded exactly, within the configured size (`kit.api.read_json`); noted for the
+    audit log."""
+    body = await read_json(request, request.app.state.settings.max_body_bytes, MAX_DECOMPRESSED)
     audit.note_body(body)
     return body
-
-
-def _gunzip(raw: bytes) -> bytes:
-    try:
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        out = d.decompress(raw, MAX_DECOMPRESSED)
-        if d.unconsumed_tail:
-            raise PayloadTooLarge(f"Decompressed body exceeds {MAX_DECOMPRESSED} bytes")
-        return out
-    except (zlib.error, gzip.BadGzipFile):
-        raise BadRequest("Body is not valid gzip") from None
 
 
 BodyDep = Annotated[Any, Depends(json_body)]

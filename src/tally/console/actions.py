@@ -160,6 +160,24 @@ def _contract_choices(ctx: Ctx) -> dict[str, Any]:
     }
 
 
+def _balance_fields(form: dict[str, str], prefix: str) -> dict[str, Any]:
+    """The commit or credit of the new-contract form's `prefix` fieldset (the balance_fields macro): one
+    access-schedule item, and the optional priority and name."""
+    item = {
+        "amount": _amount(form.get(f"{prefix}_amount", ""), usd=True),
+        "starting_at": _ts(form.get(f"{prefix}_starting_at", "")),
+        "ending_before": _ts(form.get(f"{prefix}_ending_before", "")),
+    }
+    balance: dict[str, Any] = {
+        "product_id": form[f"{prefix}_product_id"],
+        "access_schedule": {"schedule_items": [item]},
+    }
+    for name in ("priority", "name"):
+        if form.get(f"{prefix}_{name}", "").strip():
+            balance[name] = form[f"{prefix}_{name}"].strip()
+    return balance
+
+
 def contract_body(customer_id: str, form: dict[str, str]) -> dict[str, Any]:
     """`POST /v1/contracts/create`'s body from the New contract form (USD amounts in dollars)."""
     body: dict[str, Any] = {
@@ -172,36 +190,9 @@ def contract_body(customer_id: str, form: dict[str, str]) -> dict[str, Any]:
     if form.get("ending_before", "").strip():
         body["ending_before"] = _ts(form["ending_before"])
     if form.get("commit_product_id"):
-        item = {
-            "amount": _amount(form.get("commit_amount", ""), usd=True),
-            "starting_at": _ts(form.get("commit_starting_at", "")),
-            "ending_before": _ts(form.get("commit_ending_before", "")),
-        }
-        commit: dict[str, Any] = {
-            "type": "PREPAID",
-            "product_id": form["commit_product_id"],
-            "access_schedule": {"schedule_items": [item]},
-        }
-        if form.get("commit_priority", "").strip():
-            commit["priority"] = form["commit_priority"].strip()
-        if form.get("commit_name", "").strip():
-            commit["name"] = form["commit_name"].strip()
-        body["commits"] = [commit]
+        body["commits"] = [{"type": "PREPAID", **_balance_fields(form, "commit")}]
     if form.get("credit_product_id"):
-        credit_item = {
-            "amount": _amount(form.get("credit_amount", ""), usd=True),
-            "starting_at": _ts(form.get("credit_starting_at", "")),
-            "ending_before": _ts(form.get("credit_ending_before", "")),
-        }
-        credit: dict[str, Any] = {
-            "product_id": form["credit_product_id"],
-            "access_schedule": {"schedule_items": [credit_item]},
-        }
-        if form.get("credit_priority", "").strip():
-            credit["priority"] = form["credit_priority"].strip()
-        if form.get("credit_name", "").strip():
-            credit["name"] = form["credit_name"].strip()
-        body["credits"] = [credit]
+        body["credits"] = [_balance_fields(form, "credit")]
     if form.get("discount_product_id"):
         # Metronome's contract `discounts`: a scheduled charge of the discount's amount on the given date.
         discount: dict[str, Any] = {

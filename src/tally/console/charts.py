@@ -62,13 +62,17 @@ class Span:
 
 
 @dataclass(frozen=True)
-class SpanBar:
+class Rect:
     x: float
     y: float
     width: float
     height: float
     css: str
     title: str
+
+
+@dataclass(frozen=True)
+class SpanBar(Rect):
     label: str
     label_x: float
     label_y: float
@@ -151,16 +155,6 @@ def timeline(spans: list[Span], now: datetime) -> Timeline:
 
 PLOT = 150
 GUTTER = 60  # left of the plot: the peak's label
-
-
-@dataclass(frozen=True)
-class Rect:
-    x: float
-    y: float
-    width: float
-    height: float
-    css: str
-    title: str
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from tally.auth import service as auth
 from tally.billing_providers import service as billing_providers
 from tally.console.web import PREFIX, ConsoleCtx, Form, check_csrf, redirect, render
 from tally.customers import service as customers
+from tally.customers.schemas import Filter as CustomerFilter
 from tally.errors import BadRequest, NotFound
 from tally.invoices import tenant_settings
 from tally.invoices.schemas import InvoiceSettings
@@ -54,16 +55,7 @@ def _names(ctx_conn: Any, tenant_id: str, ids: list[str]) -> dict[str, str]:
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    found = customers.page(
-        ctx_conn,
-        tenant_id,
-        after=None,
-        limit=len(wanted),
-        only_archived=False,
-        ids=wanted,
-        alias=None,
-        salesforce_ids=None,
-    )
+    found = customers.page(ctx_conn, tenant_id, CustomerFilter(ids=wanted), after=None, limit=len(wanted))
     return {c.id: c.name for c in found}
 
 

@@ -272,11 +272,16 @@ def invoice_pdf(ctx: ConsoleCtx, customer_id: str, invoice_id: str) -> Response:
     return secure_headers(response)
 
 
-@router.post("/customers/{customer_id}/invoices/{invoice_id}/void")
-def invoice_void(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id: str) -> Response:
+def _check_invoice_action(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id: str) -> None:
+    """Before an action on an invoice: the form's CSRF token, then a 404 unless it is this customer's."""
     check_csrf(ctx, form)
     with ctx.read() as conn:
-        output.view(conn, ctx.tenant_id, customer_id, invoice_id, ctx.now())  # 404 unless this customer's
+        output.view(conn, ctx.tenant_id, customer_id, invoice_id, ctx.now())
+
+
+@router.post("/customers/{customer_id}/invoices/{invoice_id}/void")
+def invoice_void(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id: str) -> Response:
+    _check_invoice_action(ctx, form, customer_id, invoice_id)
     with ctx.action("POST /v1/invoices/void", {"id": invoice_id}) as conn:
         invoices.void(conn, ctx.tenant_id, invoice_id, ctx.now())
     return redirect(invoice_url(customer_id, invoice_id))
@@ -284,9 +289,7 @@ def invoice_void(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id: str)
 
 @router.post("/customers/{customer_id}/invoices/{invoice_id}/regenerate")
 def invoice_regenerate(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id: str) -> Response:
-    check_csrf(ctx, form)
-    with ctx.read() as conn:
-        output.view(conn, ctx.tenant_id, customer_id, invoice_id, ctx.now())
+    _check_invoice_action(ctx, form, customer_id, invoice_id)
     with ctx.action("POST /v1/invoices/regenerate", {"id": invoice_id}) as conn:
         new_id = invoices.regenerate(conn, ctx.tenant_id, invoice_id, ctx.now())
     return redirect(invoice_url(customer_id, new_id))
@@ -295,9 +298,7 @@ def invoice_regenerate(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id
 @router.post("/customers/{customer_id}/invoices/{invoice_id}/stripe-retry")
 def invoice_stripe_retry(ctx: ConsoleCtx, form: Form, customer_id: str, invoice_id: str) -> Response:
     """The operator's retry of a Stripe sync that Stripe refused, as `POST /tally/v1/stripe/syncs/retry`."""
-    check_csrf(ctx, form)
-    with ctx.read() as conn:
-        output.view(conn, ctx.tenant_id, customer_id, invoice_id, ctx.now())
+    _check_invoice_action(ctx, form, customer_id, invoice_id)
     with ctx.action("POST /tally/v1/stripe/syncs/retry", {"invoice_id": invoice_id}) as conn:
         billing_providers.retry(conn, ctx.tenant_id, invoice_id, ctx.now())
     return redirect(invoice_url(customer_id, invoice_id))

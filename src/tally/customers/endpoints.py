@@ -53,16 +53,8 @@ def list_customers(
     if ingest_alias is not None and "\x00" in ingest_alias:
         raise BadRequest("ingest_alias: must not contain NUL characters")
     with uow.read(ctx.engine) as conn:
-        rows = service.page(
-            conn,
-            ctx.tenant_id,
-            after=after_id(next_page),
-            limit=n,
-            only_archived=only_archived,
-            ids=ids,
-            alias=ingest_alias,
-            salesforce_ids=salesforce,
-        )
+        f = s.Filter(only_archived, ids, ingest_alias, salesforce)
+        rows = service.page(conn, ctx.tenant_id, f, after=after_id(next_page), limit=n)
         items, nxt = cut(rows, n, lambda c: c.id)
         custom = custom_fields.values_for(conn, ctx.tenant_id, service.ENTITY, [c.id for c in items])
     return page([service.to_wire(c, custom[c.id]) for c in items], nxt)

@@ -4,9 +4,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, cast, delete, func, insert, select, update
+from sqlalchemy import Column, ColumnElement, Connection, Row, cast, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tally.customers.schemas import Filter
 from tally.models.customers import customer_aliases as a
 from tally.models.customers import customers as t
 
@@ -30,25 +31,17 @@ def _salesforce_id(conn: Connection) -> ColumnElement[Any]:
     return func.json_extract(t.c.customer_config, "$.salesforce_account_id")
 
 
-def page(
-    conn: Connection,
-    tenant_id: str,
-    *,
-    after: str | None,
-    limit: int,
-    only_archived: bool,
-    ids: list[str] | None,
-    alias: str | None,
-    salesforce_ids: list[str] | None,
-) -> list[Row[Any]]:
+def page(conn: Connection, tenant_id: str, f: Filter, *, after: str | None, limit: int) -> list[Row[Any]]:
     q = select(t).where(t.c.tenant_id == tenant_id)
-    q = q.where(t.c.archived_at.is_not(None) if only_archived else t.c.archived_at.is_(None))
-    if ids is not None:
-        q = q.where(t.c.id.in_(ids))
-    if alias is not None:
-        q = q.where(t.c.id.in_(select(a.c.customer_id).where(a.c.tenant_id == tenant_id, a.c.alias == alias)))
-    if salesforce_ids is not None:
-        q = q.where(_salesforce_id(conn).in_(salesforce_ids))
+    q = q.where(t.c.archived_at.is_not(None) if f.only_archived else t.c.archived_at.is_(None))
+    if f.ids is not None:
+        q = q.where(t.c.id.in_(f.ids))
+    if f.alias is not None:
+        q = q.where(
+            t.c.id.in_(select(a.c.customer_id).where(a.c.tenant_id == tenant_id, a.c.alias == f.alias))
+        )
+    if f.salesforce_ids is not None:
+        q = q.where(_salesforce_id(conn).in_(f.salesforce_ids))
     if after:
         q = q.where(t.c.id > after)
     return list(conn.execute(q.order_by(t.c.id).limit(limit + 1)).all())
@@ -76,14 +69,21 @@ def set_fields(conn: Connection, tenant_id: str, customer_id: str, **values: Any
     conn.execute(update(t).where(t.c.tenant_id == tenant_id, t.c.id == customer_id).values(**values))
 
 
+def _pairs(
+    conn: Connection, tenant_id: str, key: Column[str], value: Column[str], keys: Iterable[str]
+) -> list[tuple[str, str]]:
+    """(key, value) of the tenant's rows whose `key` is one of `keys`, read in chunks."""
+    out: list[tuple[str, str]] = []
+    for chunk in _chunks(list(keys)):
+        rows = conn.execute(select(key, value).where(key.table.c.tenant_id == tenant_id, key.in_(chunk)))
+        out.extend((r[0], r[1]) for r in rows)
+    return out
+
+
 def aliases_of(conn: Connection, tenant_id: str, customer_ids: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {i: [] for i in customer_ids}
-    for chunk in _chunks(customer_ids):
-        rows = conn.execute(
-            select(a.c.customer_id, a.c.alias).where(a.c.tenant_id == tenant_id, a.c.customer_id.in_(chunk))
-        )
-        for r in rows:
-            out[r.customer_id].append(r.alias)
+    for customer_id, alias in _pairs(conn, tenant_id, a.c.customer_id, a.c.alias, customer_ids):
+        out[customer_id].append(alias)
     for v in out.values():
         v.sort()
     return out
@@ -91,23 +91,11 @@ def aliases_of(conn: Connection, tenant_id: str, customer_ids: list[str]) -> dic
 
 def alias_owners(conn: Connection, tenant_id: str, aliases: Iterable[str]) -> dict[str, str]:
     """alias -> customer id, for those of `aliases` that are taken."""
-    out: dict[str, str] = {}
-    for chunk in _chunks(list(aliases)):
-        rows = conn.execute(
-            select(a.c.alias, a.c.customer_id).where(a.c.tenant_id == tenant_id, a.c.alias.in_(chunk))
-        )
-        out.update({r.alias: r.customer_id for r in rows})
-    return out
+    return dict(_pairs(conn, tenant_id, a.c.alias, a.c.customer_id, aliases))
 
 
 def external_id_owners(conn: Connection, tenant_id: str, values: Iterable[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for chunk in _chunks(list(values)):
-        rows = conn.execute(
-            select(t.c.external_id, t.c.id).where(t.c.tenant_id == tenant_id, t.c.external_id.in_(chunk))
-        )
-        out.update({r.external_id: r.id for r in rows})
-    return out
+    return dict(_pairs(conn, tenant_id, t.c.external_id, t.c.id, values))
 
 
 def existing_ids(conn: Connection, tenant_id: str, ids: Iterable[str]) -> set[str]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field
@@ -8,6 +9,17 @@ from tally.kit.api import BillingProviderName, Id, NonEmptyStr, Req, Str
 from tally.kit.responses import Doc, WireTs
 
 Alias = Id  # 1-255 characters, no NUL: an ingest alias fits the events.customer_id column
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which customers a page lists: live ones (archived ones with `only_archived`), narrowed to these ids,
+    the owner of an ingest alias, or these Salesforce account ids when given."""
+
+    only_archived: bool = False
+    ids: list[str] | None = None
+    alias: str | None = None
+    salesforce_ids: list[str] | None = None
 
 
 class CustomerConfig(Req):

@@ -20,7 +20,7 @@ from tally.billing_providers import service as billing_providers
 from tally.billing_providers.schemas import SetConfiguration
 from tally.custom_fields import service as custom_fields
 from tally.customers import repository as repo
-from tally.customers.schemas import BillingConfig, CreateCustomer, UpdateConfig
+from tally.customers.schemas import BillingConfig, CreateCustomer, Filter, UpdateConfig
 from tally.errors import BadRequest, Conflict, NotFound
 from tally.ids import new_id
 from tally.models.customers import customers as customers_table
@@ -145,27 +145,8 @@ def get(conn: Connection, tenant_id: str, customer_id: str) -> Customer:
     return Customer.of(row, repo.aliases_of(conn, tenant_id, [row.id])[row.id])
 
 
-def page(
-    conn: Connection,
-    tenant_id: str,
-    *,
-    after: str | None,
-    limit: int,
-    only_archived: bool,
-    ids: list[str] | None,
-    alias: str | None,
-    salesforce_ids: list[str] | None,
-) -> list[Customer]:
-    rows = repo.page(
-        conn,
-        tenant_id,
-        after=after,
-        limit=limit,
-        only_archived=only_archived,
-        ids=ids,
-        alias=alias,
-        salesforce_ids=salesforce_ids,
-    )
+def page(conn: Connection, tenant_id: str, f: Filter, *, after: str | None, limit: int) -> list[Customer]:
+    rows = repo.page(conn, tenant_id, f, after=after, limit=limit)
     aliases = repo.aliases_of(conn, tenant_id, [r.id for r in rows])
     return [Customer.of(r, aliases[r.id]) for r in rows]
 

@@ -368,6 +368,3 @@ def reissue(conn: Connection, row: Row[Any], now: datetime) -> str:
     _check(loader, crow, inv, field)
     _check_collisions(conn, crow, inv.inclusive_start_date, inv.exclusive_end_date, field)
     return str(_issue(conn, loader, crow, inv, now, field, regenerated_from=row.id)["id"])
-
-
-service.REISSUERS[service.HISTORICAL] = reissue

@@ -28,11 +28,11 @@ from tally.ids import new_id
 from tally.invoices import repository as repo
 from tally.invoices import service
 from tally.invoices.inputs import Loader
-from tally.invoices.wire import num, snapshot_bytes
+from tally.invoices.wire import PRODUCT_TYPE, num, snapshot_bytes
 from tally.kit.api import Id, NonNegNum, Req, Str, Ts
 from tally.money.context import ZERO, add, mul
 from tally.money.credit_types import CreditType
-from tally.rating.inputs import RatingOptions
+from tally.rating.inputs import ProductType, RatingOptions
 from tally.webhooks import outbox
 from tally.wire import decode_json, format_timestamp
 
@@ -174,7 +174,7 @@ def _issue(
             "total": num(amount),
             "type": LINE_TYPE,
             "product_id": term.product_id,
-            "product_type": "FixedProductListItem",
+            "product_type": PRODUCT_TYPE[ProductType.PRO_SERVICE],
             "professional_service_id": ps_id,
         }
         if quantity is not None and unit_price is not None:
@@ -261,6 +261,3 @@ def reissue(conn: Connection, row: Row[Any], now: datetime) -> str:
     req = ScheduleProServicesInvoice.model_validate(row.inputs)
     doc = _issue(conn, row.tenant_id, req, now, regenerated_from=row.id)
     return str(doc["id"])
-
-
-service.REISSUERS[service.PRO_SERVICES] = reissue

@@ -33,7 +33,7 @@ from tally.money.credit_types import FIAT_BY_ID
 from tally.rating import inputs as ri
 from tally.rating.engine import rate_scheduled_invoices, rate_usage_invoice
 from tally.rating.periods import Period, billing_periods, period_containing
-from tally.rating.results import Invoice, InvoiceType
+from tally.rating.results import Invoice, InvoiceType, LedgerEntryKind
 from tally.usage import late_gate
 from tally.webhooks import outbox
 from tally.wire import decode_json, format_timestamp, parse_timestamp
@@ -44,8 +44,20 @@ PRO_SERVICES, HISTORICAL = "PRO_SERVICES", "HISTORICAL"
 DRAFT, FINALIZED, VOID = "DRAFT", "FINALIZED", "VOID"
 # The invoice `type` each kind shows on the wire (and is filtered by).
 _WIRE_TYPE = {PRO_SERVICES: SCHEDULED, HISTORICAL: USAGE}
-# kind -> how a voided invoice of that kind is issued again (request-issued kinds register theirs).
-REISSUERS: dict[str, Callable[[Connection, Row[Any], datetime], str]] = {}
+Reissuer = Callable[[Connection, Row[Any], datetime], str]
+# kind -> how a voided invoice of that kind is issued again; `tally.jobs.wiring.install` registers the
+# request-issued kinds' (they import this module, so it cannot import them).
+_REISSUERS: dict[str, Reissuer] = {}
+
+
+def register_reissuer(kind: str, reissue: Reissuer) -> None:
+    _REISSUERS[kind] = reissue
+
+
+def reissuers() -> dict[str, Reissuer]:
+    return dict(_REISSUERS)
+
+
 _NS = uuid.UUID("3f0e0a5c-5a51-4d36-9a43-52b1d7a1c0de")
 _TICK = timedelta(microseconds=1)
 
@@ -338,11 +350,11 @@ def _deductions(inv: Invoice, inv_id: str, contract_id: str) -> list[ledger.Dedu
     for e in inv.ledger_entries:
         if e.amount == 0:
             continue
-        if e.type == "POSTPAID_COMMIT_TRUEUP":  # SPEC §6.6: the shortfall this invoice bills
+        if e.kind is LedgerEntryKind.TRUEUP:  # SPEC §6.6: the shortfall this invoice bills
             out.append(
                 ledger.Deduction(e.commit_id, None, -e.amount, e.timestamp, inv_id, contract_id, trueup=True)
             )
-        elif e.type.endswith("_AUTOMATED_INVOICE_DEDUCTION") and e.segment_id is not None:
+        elif e.kind is LedgerEntryKind.DEDUCTION and e.segment_id is not None:
             out.append(
                 ledger.Deduction(e.commit_id, e.segment_id, -e.amount, e.timestamp, inv_id, contract_id)
             )
@@ -594,7 +606,7 @@ def regenerate(conn: WriteConn, tenant_id: str, inv_id: str, now: datetime) -> s
         raise BadRequest(f"Invoice {inv_id} is not voided; only voided invoices can be regenerated")
     if row.status != VOID:
         raise BadRequest(f"Invoice {inv_id} is {row.status}; only voided invoices can be regenerated")
-    reissue = REISSUERS.get(row.kind)
+    reissue = _REISSUERS.get(row.kind)
     if reissue is not None:
         return reissue(conn, row, now)
     key = _key_of(row)

@@ -9,7 +9,9 @@ listed in `tally.jobs.worker.STEPS`.
 from __future__ import annotations
 
 from tally.contracts.balances import thresholds as contract_thresholds
-from tally.invoices import thresholds as invoice_thresholds
+from tally.invoices import historical, pro_services
+from tally.invoices import service as invoices
+from tally.invoices.thresholds import run as invoice_thresholds
 
 
 def install() -> None:
@@ -17,3 +19,7 @@ def install() -> None:
     # A contract create or v2 edit that carries a threshold configuration is evaluated at once (SPEC
     # §5.10: "toggling is_enabled to true results in an immediate evaluation").
     contract_thresholds.on_write(invoice_thresholds.evaluate_now)
+    # A voided invoice that a request issued (professional services, historical) is regenerated from that
+    # request; the invoice service dispatches on the invoice's kind.
+    invoices.register_reissuer(invoices.PRO_SERVICES, pro_services.reissue)
+    invoices.register_reissuer(invoices.HISTORICAL, historical.reissue)

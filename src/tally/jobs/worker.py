@@ -24,9 +24,10 @@ from tally import tracing
 from tally.alerts.evaluate import evaluate_due
 from tally.clock import Clock
 from tally.collection import sync as stripe_sync
-from tally.invoices import finalizer, thresholds
+from tally.invoices import finalizer
 from tally.invoices.finalizer import PassResult
 from tally.invoices.inputs import Catalog
+from tally.invoices.thresholds import run as thresholds
 from tally.kit import metrics
 from tally.notifications.lifecycle import fire_due
 from tally.settings import Settings, load

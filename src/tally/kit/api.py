@@ -6,6 +6,8 @@ becomes a 400 whose message names the field, in Metronome's `{"message": ...}` s
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
@@ -15,8 +17,41 @@ import anyio
 from fastapi import Depends, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from tally.errors import BadRequest
-from tally.wire import check_decimal, parse_decimal_string, parse_timestamp
+from tally.errors import BadRequest, PayloadTooLarge
+from tally.wire import check_decimal, decode_json, parse_decimal_string, parse_timestamp
+
+
+async def read_json(request: Request, limit: int, decompressed_limit: int) -> Any:
+    """The request body decoded exactly (tally.wire), refused past `limit` bytes as sent and, when
+    gzip-encoded, past `decompressed_limit` bytes inflated. A zero-length body is `{}` (the SDK sends none
+    for some POSTs)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        raw = _gunzip(raw, decompressed_limit)
+    if not raw.strip():
+        return {}
+    return decode_json(raw)
+
+
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    try:
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        out = d.decompress(raw, limit)
+        if d.unconsumed_tail:
+            raise PayloadTooLarge(f"Decompressed body exceeds {limit} bytes")
+        return out
+    except (zlib.error, gzip.BadGzipFile):
+        raise BadRequest("Body is not valid gzip") from None
 
 
 class Req(BaseModel):

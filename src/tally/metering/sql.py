@@ -516,33 +516,7 @@ def _row_value(m: SqlMetric, node: exp.Expression, ev: EventLike) -> Any:
         v = _row_value(m, node.this, ev)
         d = v if isinstance(v, Decimal) or v is None else to_number(v)
         return to_integer(d) if node.to.this.name in INT_TYPES else d
-    if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div):
-        a, b = _row_value(m, node.this, ev), _row_value(m, node.expression, ev)
-        return _arith(node, a, b)
-    if isinstance(node, exp.Neg):
-        v = _row_value(m, node.this, ev)
-        return None if v is None else -v
-    if isinstance(node, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE):
-        return _compare(node, _row_value(m, node.this, ev), _row_value(m, node.expression, ev))
-    if isinstance(node, exp.In):
-        v = _row_value(m, node.this, ev)
-        return _in(v, [_row_value(m, x, ev) for x in node.expressions])
-    if isinstance(node, exp.Is):
-        return _row_value(m, node.this, ev) is None
-    if isinstance(node, exp.Not):
-        v = _row_value(m, node.this, ev)
-        return None if v is None else not v
-    if isinstance(node, exp.And):
-        return _and(_row_value(m, node.this, ev), lambda: _row_value(m, node.expression, ev))
-    if isinstance(node, exp.Or):
-        return _or(_row_value(m, node.this, ev), lambda: _row_value(m, node.expression, ev))
-    if isinstance(node, exp.Case):
-        for i in node.args.get("ifs") or []:
-            if _row_value(m, i.this, ev) is True:
-                return _row_value(m, i.args["true"], ev)
-        default = node.args.get("default")
-        return None if default is None else _row_value(m, default, ev)
-    return _scalar_func(node, lambda n: _row_value(m, n, ev))
+    return _operation(node, lambda n: _row_value(m, n, ev))
 
 
 def _arith(node: exp.Expression, a: Decimal | None, b: Decimal | None) -> Decimal | None:
@@ -581,22 +555,44 @@ def _in(v: Any, items: list[Any]) -> bool | None:
     return None if any(x is None for x in items) else False
 
 
-def _and(a: bool | None, b: Callable[[], bool | None]) -> bool | None:
-    if a is False:
-        return False
+def _junction(decides: bool, a: bool | None, b: Callable[[], bool | None]) -> bool | None:
+    """SQL's three-valued AND (`decides` False) or OR (`decides` True): either side equal to `decides`
+    settles it (`b` is not evaluated when `a` does); otherwise NULL if either side is NULL."""
+    if a is decides:
+        return decides
     bv = b()
-    if bv is False:
-        return False
-    return None if a is None or bv is None else True
+    if bv is decides:
+        return decides
+    return None if a is None or bv is None else not decides
 
 
-def _or(a: bool | None, b: Callable[[], bool | None]) -> bool | None:
-    if a is True:
-        return True
-    bv = b()
-    if bv is True:
-        return True
-    return None if a is None or bv is None else False
+def _operation(node: exp.Expression, value: Callable[[exp.Expression], Any]) -> Any:
+    """An arithmetic, comparison, logical, CASE or scalar-function node, its operands valued by `value`
+    (one event's values, or a group's aggregates)."""
+    if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div):
+        return _arith(node, value(node.this), value(node.expression))
+    if isinstance(node, exp.Neg):
+        v = value(node.this)
+        return None if v is None else -v
+    if isinstance(node, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE):
+        return _compare(node, value(node.this), value(node.expression))
+    if isinstance(node, exp.In):
+        v = value(node.this)
+        return _in(v, [value(x) for x in node.expressions])
+    if isinstance(node, exp.Is):
+        return value(node.this) is None
+    if isinstance(node, exp.Not):
+        v = value(node.this)
+        return None if v is None else not v
+    if isinstance(node, exp.And | exp.Or):
+        return _junction(isinstance(node, exp.Or), value(node.this), lambda: value(node.expression))
+    if isinstance(node, exp.Case):
+        for i in node.args.get("ifs") or []:
+            if value(i.this) is True:
+                return value(i.args["true"])
+        default = node.args.get("default")
+        return None if default is None else value(default)
+    return _scalar_func(node, value)
 
 
 def _scalar_func(node: exp.Expression, value: Callable[[exp.Expression], Any]) -> Any:
@@ -635,37 +631,10 @@ def _aggregate_value(m: SqlMetric, node: exp.Expression, rows: Sequence[EventLik
         return _aggregate_value(m, node.this, rows)
     if isinstance(node, exp.Literal | exp.Null | exp.Boolean):
         return _row_value(m, node, rows[0])
-    if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div):
-        return _arith(node, _aggregate_value(m, node.this, rows), _aggregate_value(m, node.expression, rows))
-    if isinstance(node, exp.Neg):
-        v = _aggregate_value(m, node.this, rows)
-        return None if v is None else -v
     if isinstance(node, exp.Cast):
         v = _aggregate_value(m, node.this, rows)
         return to_integer(v) if node.to.this.name in INT_TYPES else v
-    if isinstance(node, exp.EQ | exp.NEQ | exp.GT | exp.GTE | exp.LT | exp.LTE):
-        return _compare(
-            node, _aggregate_value(m, node.this, rows), _aggregate_value(m, node.expression, rows)
-        )
-    if isinstance(node, exp.In):
-        items = [_aggregate_value(m, x, rows) for x in node.expressions]
-        return _in(_aggregate_value(m, node.this, rows), items)
-    if isinstance(node, exp.Is):
-        return _aggregate_value(m, node.this, rows) is None
-    if isinstance(node, exp.Not):
-        v = _aggregate_value(m, node.this, rows)
-        return None if v is None else not v
-    if isinstance(node, exp.And):
-        return _and(_aggregate_value(m, node.this, rows), lambda: _aggregate_value(m, node.expression, rows))
-    if isinstance(node, exp.Or):
-        return _or(_aggregate_value(m, node.this, rows), lambda: _aggregate_value(m, node.expression, rows))
-    if isinstance(node, exp.Case):
-        for i in node.args.get("ifs") or []:
-            if _aggregate_value(m, i.this, rows) is True:
-                return _aggregate_value(m, i.args["true"], rows)
-        default = node.args.get("default")
-        return None if default is None else _aggregate_value(m, default, rows)
-    return _scalar_func(node, lambda n: _aggregate_value(m, n, rows))
+    return _operation(node, lambda n: _aggregate_value(m, n, rows))
 
 
 def _aggregate(m: SqlMetric, node: exp.Expression, rows: Sequence[EventLike]) -> Any:

@@ -19,43 +19,33 @@ scan of the whole table every few seconds.
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import Boolean, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 
-from tally.db.types import ExactDecimal, JsonDoc, UtcDateTime
-from tally.models.base import metadata
+from tally.db.types import ExactDecimal
+from tally.models.base import at, doc, key, metadata, ref, tenant_ref
 from tally.models.contracts import ledger_entries
 from tally.models.events import events
 
 alerts = Table(
     "alerts",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    key(),
+    tenant_ref(),
     Column("name", Text, nullable=False),
     Column("alert_type", String(64), nullable=False),
     Column("threshold", ExactDecimal, nullable=False),
-    Column("credit_type_id", String(36), nullable=True),
-    Column("customer_id", String(36), nullable=True),
-    Column("billable_metric_id", String(36), nullable=True),
-    Column("filters", JsonDoc, nullable=False),
+    ref("credit_type_id", nullable=True),
+    ref("customer_id", nullable=True),
+    ref("billable_metric_id", nullable=True),
+    doc("filters"),
     Column("evaluate_on_create", Boolean, nullable=False),
     Column("uniqueness_key", String(255), nullable=True),
     # enabled | archived
     Column("status", String(16), nullable=False),
     Column("sweep_pending", Boolean, nullable=False),
-    Column("sweep_after", String(36), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("archived_at", UtcDateTime, nullable=True),
+    ref("sweep_after", nullable=True),
+    at("created_at"),
+    at("archived_at", nullable=True),
 )
 Index("ix_alerts_tenant", alerts.c.tenant_id, alerts.c.status, alerts.c.id)
 Index("ix_alerts_customer", alerts.c.tenant_id, alerts.c.customer_id)
@@ -64,19 +54,19 @@ Index("uq_alerts_uniqueness_key", alerts.c.tenant_id, alerts.c.uniqueness_key, u
 alert_states = Table(
     "alert_states",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
-    Column("alert_id", String(36), ForeignKey("alerts.id"), nullable=False),
-    Column("customer_id", String(36), nullable=False),
+    tenant_ref(),
+    ref("alert_id", "alerts"),
+    ref("customer_id"),
     # ok | in_alarm
     Column("status", String(16), nullable=False),
     Column("triggered_by", String(64), nullable=True),
     # The figure last compared with the threshold (spend, usage, remaining balance, percent, days).
     Column("figure", ExactDecimal, nullable=True),
-    Column("detail", JsonDoc, nullable=False),
+    doc("detail"),
     Column("version", Integer, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
-    Column("evaluated_at", UtcDateTime, nullable=False),
-    Column("next_check_at", UtcDateTime, nullable=True),
+    at("updated_at"),
+    at("evaluated_at"),
+    at("next_check_at", nullable=True),
     PrimaryKeyConstraint("alert_id", "customer_id"),
 )
 Index("ix_alert_states_customer", alert_states.c.tenant_id, alert_states.c.customer_id)
@@ -85,8 +75,8 @@ Index("ix_alert_states_due", alert_states.c.next_check_at)
 alert_watermarks = Table(
     "alert_watermarks",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), primary_key=True),
-    Column("checked_at", UtcDateTime, nullable=False),
+    tenant_ref(primary_key=True),
+    at("checked_at"),
 )
 
 # The alert evaluator's change feed (see the module docstring).

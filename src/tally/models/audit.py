@@ -7,28 +7,27 @@ never stored (they can carry secrets): only the ids that name the resource.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table
+from sqlalchemy import Column, Index, String, Table
 
-from tally.db.types import UtcDateTime
-from tally.models.base import metadata
+from tally.models.base import at, key, metadata, ref, tenant_ref
 
 audit_logs = Table(
     "audit_logs",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    key(),
+    tenant_ref(),
     # The wire `timestamp`: the request's clock just before COMMIT.
-    Column("created_at", UtcDateTime, nullable=False),
+    at("created_at"),
     # e.g. "customer.create", "contract.edit"
     Column("action", String(128), nullable=False),
     Column("resource_type", String(64), nullable=True),
     Column("resource_id", String(255), nullable=True),
     # The API token that made the call (api_tokens.id and its label). No foreign key: the log outlives tokens.
-    Column("actor_id", String(36), nullable=False),
+    ref("actor_id"),
     Column("actor_name", String(255), nullable=False),
     # "METHOD /concrete/path"
     Column("description", String(1024), nullable=False),
-    Column("request_id", String(36), nullable=False),
+    ref("request_id"),
     Column("ip", String(64), nullable=True),
     Column("user_agent", String(512), nullable=True),
 )

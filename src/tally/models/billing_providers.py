@@ -8,55 +8,51 @@ no usable Stripe key.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text
 
-from tally.db.types import ExactDecimal, JsonDoc, UtcDateTime
-from tally.models.base import metadata
+from tally.db.types import ExactDecimal
+from tally.models.base import at, doc, key, metadata, ref, tenant_index, tenant_ref
 
 stripe_connections = Table(
     "stripe_connections",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), primary_key=True),
+    tenant_ref(primary_key=True),
     Column("salt", String(64), nullable=False),
     # base64(nonce || AES-GCM ciphertext) of the secret key and of Stripe's webhook signing secret.
     Column("secret_key_sealed", Text, nullable=False),
     Column("webhook_secret_sealed", Text, nullable=True),
     Column("account_id", String(255), nullable=True),
     Column("api_base", String(2048), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
+    at("created_at"),
+    at("updated_at"),
 )
 
 # v1.settings.billing_providers: delivery methods configured for the tenant.
 billing_provider_settings = Table(
     "billing_provider_settings",
     metadata,
-    Column("id", String(36), primary_key=True),  # the delivery_method_id
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    key(),  # the delivery_method_id
+    tenant_ref(),
     Column("billing_provider", String(32), nullable=False),
     Column("delivery_method", String(32), nullable=False),
-    Column("configuration", JsonDoc, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    doc("configuration"),
+    at("created_at"),
 )
-Index(
-    "ix_billing_provider_settings_tenant",
-    billing_provider_settings.c.tenant_id,
-    billing_provider_settings.c.id,
-)
+tenant_index(billing_provider_settings)
 
 customer_billing_configurations = Table(
     "customer_billing_configurations",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
-    Column("customer_id", String(36), ForeignKey("customers.id"), nullable=False),
+    key(),
+    tenant_ref(),
+    ref("customer_id", "customers"),
     Column("billing_provider", String(32), nullable=False),
     Column("delivery_method", String(32), nullable=False),
-    Column("delivery_method_id", String(36), nullable=False),
-    Column("configuration", JsonDoc, nullable=False),
+    ref("delivery_method_id"),
+    doc("configuration"),
     Column("tax_provider", String(16), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("archived_at", UtcDateTime, nullable=True),
+    at("created_at"),
+    at("archived_at", nullable=True),
 )
 Index(
     "ix_customer_billing_configurations_customer",
@@ -69,10 +65,10 @@ Index(
 stripe_invoice_syncs = Table(
     "stripe_invoice_syncs",
     metadata,
-    Column("invoice_id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
-    Column("customer_id", String(36), nullable=False),
-    Column("configuration_id", String(36), nullable=False),
+    key("invoice_id"),
+    tenant_ref(),
+    ref("customer_id"),
+    ref("configuration_id"),
     # pending (work to do) | done | error (Stripe refused it: waits for the operator's retry)
     Column("state", String(16), nullable=False),
     Column("void_requested", Boolean, nullable=False),
@@ -80,20 +76,20 @@ stripe_invoice_syncs = Table(
     # Bumped by each operator retry: the idempotency keys of a retried sync are new ones.
     Column("generation", Integer, nullable=False),
     # When the next attempt may start; while an attempt is in flight, the end of its lease.
-    Column("next_attempt_at", UtcDateTime, nullable=True),
-    Column("lease", String(36), nullable=True),
+    at("next_attempt_at", nullable=True),
+    ref("lease", nullable=True),
     Column("stripe_invoice_id", String(255), nullable=True),
     # Metronome's external_status: QUEUED, FINALIZED, SENT, PAID, PAYMENT_FAILED, VOID, SKIPPED, ...
     Column("external_status", String(32), nullable=False),
     Column("external_payment_id", String(255), nullable=True),
     Column("invoiced_total", ExactDecimal, nullable=True),
-    Column("issued_at", UtcDateTime, nullable=True),
+    at("issued_at", nullable=True),
     Column("pdf_url", String(2048), nullable=True),
     Column("error", Text, nullable=True),
     # When the worker next reads the Stripe invoice to catch a missed webhook.
-    Column("reconcile_at", UtcDateTime, nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
+    at("reconcile_at", nullable=True),
+    at("created_at"),
+    at("updated_at"),
 )
 Index("ix_stripe_invoice_syncs_due", stripe_invoice_syncs.c.state, stripe_invoice_syncs.c.next_attempt_at)
 Index("ix_stripe_invoice_syncs_reconcile", stripe_invoice_syncs.c.reconcile_at)
@@ -107,7 +103,7 @@ Index(
 stripe_webhook_events = Table(
     "stripe_webhook_events",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), primary_key=True),
+    tenant_ref(primary_key=True),
     Column("event_id", String(255), primary_key=True),
-    Column("received_at", UtcDateTime, nullable=False),
+    at("received_at"),
 )

@@ -3,70 +3,70 @@ named schedules, custom fields and uniqueness keys."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Table, Text
+from sqlalchemy import Boolean, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 
-from tally.db.types import ExactDecimal, JsonDoc, UtcDateTime
-from tally.models.base import metadata
+from tally.db.types import ExactDecimal
+from tally.models.base import at, doc, key, metadata, ref, tenant_index, tenant_ref
 
 
 def _tenant() -> Column[str]:
-    return Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False)
+    return tenant_ref()
 
 
 credit_types = Table(
     "credit_types",
     metadata,
-    Column("id", String(36), primary_key=True),
+    key(),
     # NULL tenant: a built-in fiat currency visible to every tenant (USD cents, EUR, ...).
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=True),
+    tenant_ref(nullable=True),
     Column("name", String(255), nullable=False),
     Column("is_currency", Boolean, nullable=False),
     Column("currency_code", String(3), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("archived_at", UtcDateTime, nullable=True),
+    at("created_at"),
+    at("archived_at", nullable=True),
 )
-Index("ix_credit_types_tenant", credit_types.c.tenant_id, credit_types.c.id)
+tenant_index(credit_types)
 
 billable_metrics = Table(
     "billable_metrics",
     metadata,
-    Column("id", String(36), primary_key=True),
-    _tenant(),
+    key(),
+    tenant_ref(),
     Column("name", String(255), nullable=False),
     Column("aggregation_type", String(16), nullable=True),
     Column("aggregation_key", String(255), nullable=True),
-    Column("event_type_filter", JsonDoc, nullable=True),
-    Column("property_filters", JsonDoc, nullable=False),
-    Column("group_keys", JsonDoc, nullable=False),
+    doc("event_type_filter", nullable=True),
+    doc("property_filters"),
+    doc("group_keys"),
     Column("sql", Text, nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("archived_at", UtcDateTime, nullable=True),
+    at("created_at"),
+    at("archived_at", nullable=True),
 )
-Index("ix_billable_metrics_tenant", billable_metrics.c.tenant_id, billable_metrics.c.id)
+tenant_index(billable_metrics)
 
 products = Table(
     "products",
     metadata,
-    Column("id", String(36), primary_key=True),
-    _tenant(),
+    key(),
+    tenant_ref(),
     Column("type", String(32), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("archived_at", UtcDateTime, nullable=True),
+    at("created_at"),
+    at("archived_at", nullable=True),
 )
-Index("ix_products_tenant", products.c.tenant_id, products.c.id)
+tenant_index(products)
 
 # Every state a product has had or will have: seq 0 is `initial`, later rows are `updates`. `spec` is
 # the full product state from `starting_at` on; `changes` holds only the fields that update set.
 product_versions = Table(
     "product_versions",
     metadata,
-    Column("product_id", String(36), ForeignKey("products.id"), nullable=False),
+    ref("product_id", "products"),
     Column("seq", Integer, nullable=False),
-    _tenant(),
-    Column("starting_at", UtcDateTime, nullable=False),
-    Column("spec", JsonDoc, nullable=False),
-    Column("changes", JsonDoc, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    tenant_ref(),
+    at("starting_at"),
+    doc("spec"),
+    doc("changes"),
+    at("created_at"),
     Column("created_by", String(255), nullable=False),
     PrimaryKeyConstraint("product_id", "seq"),
 )
@@ -74,29 +74,29 @@ product_versions = Table(
 rate_cards = Table(
     "rate_cards",
     metadata,
-    Column("id", String(36), primary_key=True),
-    _tenant(),
+    key(),
+    tenant_ref(),
     Column("name", String(255), nullable=False),
     Column("description", Text, nullable=True),
-    Column("fiat_credit_type_id", String(36), nullable=False),
-    Column("credit_type_conversions", JsonDoc, nullable=False),
-    Column("product_order", JsonDoc, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    ref("fiat_credit_type_id"),
+    doc("credit_type_conversions"),
+    doc("product_order"),
+    at("created_at"),
     Column("created_by", String(255), nullable=False),
-    Column("archived_at", UtcDateTime, nullable=True),
+    at("archived_at", nullable=True),
 )
-Index("ix_rate_cards_tenant", rate_cards.c.tenant_id, rate_cards.c.id)
+tenant_index(rate_cards)
 
 rate_card_aliases = Table(
     "rate_card_aliases",
     metadata,
-    Column("id", String(36), primary_key=True),
-    _tenant(),
-    Column("rate_card_id", String(36), ForeignKey("rate_cards.id"), nullable=False),
+    key(),
+    tenant_ref(),
+    ref("rate_card_id", "rate_cards"),
     Column("name", String(255), nullable=False),
-    Column("starting_at", UtcDateTime, nullable=True),
-    Column("ending_before", UtcDateTime, nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
+    at("starting_at", nullable=True),
+    at("ending_before", nullable=True),
+    at("created_at"),
 )
 Index("ix_rate_card_aliases_name", rate_card_aliases.c.tenant_id, rate_card_aliases.c.name)
 Index("ix_rate_card_aliases_card", rate_card_aliases.c.rate_card_id)
@@ -104,37 +104,37 @@ Index("ix_rate_card_aliases_card", rate_card_aliases.c.rate_card_id)
 rates = Table(
     "rates",
     metadata,
-    Column("id", String(36), primary_key=True),
-    _tenant(),
-    Column("rate_card_id", String(36), ForeignKey("rate_cards.id"), nullable=False),
-    Column("product_id", String(36), ForeignKey("products.id"), nullable=False),
-    Column("starting_at", UtcDateTime, nullable=False),
-    Column("ending_before", UtcDateTime, nullable=True),
+    key(),
+    tenant_ref(),
+    ref("rate_card_id", "rate_cards"),
+    ref("product_id", "products"),
+    at("starting_at"),
+    at("ending_before", nullable=True),
     Column("entitled", Boolean, nullable=False),
     Column("rate_type", String(32), nullable=False),
     Column("price", ExactDecimal, nullable=True),
     Column("quantity", ExactDecimal, nullable=True),
-    Column("tiers", JsonDoc, nullable=True),
+    doc("tiers", nullable=True),
     Column("is_prorated", Boolean, nullable=True),
     Column("billing_frequency", String(16), nullable=True),
-    Column("pricing_group_values", JsonDoc, nullable=True),
-    Column("credit_type_id", String(36), nullable=False),
-    Column("commit_rate", JsonDoc, nullable=True),
-    Column("custom_rate", JsonDoc, nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
+    doc("pricing_group_values", nullable=True),
+    ref("credit_type_id"),
+    doc("commit_rate", nullable=True),
+    doc("custom_rate", nullable=True),
+    at("created_at"),
 )
 Index("ix_rates_card_product", rates.c.rate_card_id, rates.c.product_id, rates.c.starting_at)
 
 named_schedules = Table(
     "named_schedules",
     metadata,
-    Column("id", String(36), primary_key=True),
-    _tenant(),
+    key(),
+    tenant_ref(),
     # rate_card | contract | customer
     Column("owner_type", String(16), nullable=False),
-    Column("owner_id", String(36), nullable=False),
+    ref("owner_id"),
     Column("schedule_name", String(255), nullable=False),
-    Column("segments", JsonDoc, nullable=False),
+    doc("segments"),
 )
 Index(
     "uq_named_schedules_owner",
@@ -148,20 +148,20 @@ Index(
 custom_field_keys = Table(
     "custom_field_keys",
     metadata,
-    _tenant(),
+    tenant_ref(),
     Column("entity", String(32), nullable=False),
     Column("key", String(255), nullable=False),
     Column("enforce_uniqueness", Boolean, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    at("created_at"),
     PrimaryKeyConstraint("tenant_id", "entity", "key"),
 )
 
 custom_field_values = Table(
     "custom_field_values",
     metadata,
-    _tenant(),
+    tenant_ref(),
     Column("entity", String(32), nullable=False),
-    Column("entity_id", String(36), nullable=False),
+    ref("entity_id"),
     Column("key", String(255), nullable=False),
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("tenant_id", "entity", "entity_id", "key"),
@@ -178,10 +178,10 @@ Index(
 uniqueness_keys = Table(
     "uniqueness_keys",
     metadata,
-    _tenant(),
+    tenant_ref(),
     Column("scope", String(64), nullable=False),
     Column("key", String(255), nullable=False),
-    Column("object_id", String(36), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    ref("object_id"),
+    at("created_at"),
     PrimaryKeyConstraint("tenant_id", "scope", "key"),
 )

@@ -13,32 +13,31 @@ the rendered PDFs of issued invoices.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, LargeBinary, PrimaryKeyConstraint, String, Table
+from sqlalchemy import BigInteger, Column, LargeBinary, PrimaryKeyConstraint, String, Table
 
-from tally.db.types import JsonDoc, UtcDateTime
-from tally.models.base import metadata
+from tally.models.base import at, doc, metadata, ref, tenant_ref
 
 invoice_number_counters = Table(
     "invoice_number_counters",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), primary_key=True),
+    tenant_ref(primary_key=True),
     Column("last_number", BigInteger, nullable=False),
 )
 
 customer_billing_details = Table(
     "customer_billing_details",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
-    Column("customer_id", String(36), ForeignKey("customers.id"), nullable=False),
-    Column("details", JsonDoc, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
+    tenant_ref(),
+    ref("customer_id", "customers"),
+    doc("details"),
+    at("updated_at"),
     PrimaryKeyConstraint("tenant_id", "customer_id"),
 )
 
 invoice_logos = Table(
     "invoice_logos",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    tenant_ref(),
     Column("sha256", String(64), nullable=False),
     Column("media_type", String(32), nullable=False),
     Column("data", LargeBinary, nullable=False),
@@ -48,11 +47,11 @@ invoice_logos = Table(
 invoice_pdfs = Table(
     "invoice_pdfs",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
-    Column("invoice_id", String(36), nullable=False),
+    tenant_ref(),
+    ref("invoice_id"),
     # FINALIZED or VOID: a voided invoice's PDF carries the VOID watermark, so each status has its own.
     Column("status", String(16), nullable=False),
     Column("pdf", LargeBinary, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    at("created_at"),
     PrimaryKeyConstraint("tenant_id", "invoice_id", "status"),
 )

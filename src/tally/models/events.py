@@ -6,21 +6,20 @@ belongs to is resolved when usage is read (late binding, SPEC §1.4)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Table
+from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table
 
-from tally.db.types import JsonDoc, UtcDateTime
-from tally.models.base import metadata
+from tally.models.base import at, doc, metadata, tenant_ref
 
 events = Table(
     "events",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    tenant_ref(),
     Column("transaction_id", String(255), nullable=False),
     Column("customer_id", String(255), nullable=False),
     Column("event_type", String(255), nullable=False),
-    Column("timestamp", UtcDateTime, nullable=False),
-    Column("properties", JsonDoc, nullable=False),
-    Column("received_at", UtcDateTime, nullable=False),
+    at("timestamp"),
+    doc("properties"),
+    at("received_at"),
     # The event's position in the log (usage.late_gate): on PostgreSQL drawn from the `events_seq`
     # sequence at INSERT; SQLite leaves it NULL and uses the rowid, assigned in commit order.
     Column("seq", BigInteger, nullable=True),

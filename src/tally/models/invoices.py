@@ -8,25 +8,24 @@ its SHA-256 (a trigger refuses to change either once the row has left DRAFT).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
-from tally.db.types import JsonDoc, UtcDateTime
-from tally.models.base import metadata
+from tally.models.base import at, doc, key, metadata, ref, tenant_ref
 
 invoices = Table(
     "invoices",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
-    Column("customer_id", String(36), nullable=False),
-    Column("contract_id", String(36), nullable=False),
+    key(),
+    tenant_ref(),
+    ref("customer_id"),
+    ref("contract_id"),
     # USAGE | SCHEDULED (computed by tally) | PRO_SERVICES | HISTORICAL (issued by a request:
     # invoices.pro_services, invoices.historical)
     Column("kind", String(16), nullable=False),
     # DRAFT | FINALIZED | VOID
     Column("status", String(16), nullable=False),
-    Column("period_start", UtcDateTime, nullable=False),
-    Column("period_end", UtcDateTime, nullable=False),
+    at("period_start"),
+    at("period_end"),
     # 0 while live; a voided invoice takes the next number for its key, so keys stay unique.
     Column("void_seq", Integer, nullable=False),
     # Tells apart invoices issued by requests that share a period (a PRO_SERVICES invoice's own id);
@@ -34,11 +33,11 @@ invoices = Table(
     Column("issue_ref", String(36), nullable=False, server_default=""),
     # What a request-issued invoice was computed from (HISTORICAL usage, PRO_SERVICES request), for
     # breakdowns and regenerate; immutable once issued, like the snapshot.
-    Column("inputs", JsonDoc, nullable=True),
-    Column("regenerated_from_invoice_id", String(36), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("finalized_at", UtcDateTime, nullable=True),
-    Column("voided_at", UtcDateTime, nullable=True),
+    doc("inputs", nullable=True),
+    ref("regenerated_from_invoice_id", nullable=True),
+    at("created_at"),
+    at("finalized_at", nullable=True),
+    at("voided_at", nullable=True),
     # The invoice's JSON (tally's exact codec) and its SHA-256, set when it leaves DRAFT.
     Column("snapshot", Text, nullable=True),
     Column("content_hash", String(64), nullable=True),
@@ -48,7 +47,7 @@ invoices = Table(
     # Issue 15 (models.documents, invoices.numbering): the sequential number (`<prefix>-<000001>`) and the
     # frozen issuer, bill-to and due date, set once in the transaction that takes the invoice out of DRAFT.
     Column("number", String(64), nullable=True),
-    Column("document", JsonDoc, nullable=True),
+    doc("document", nullable=True),
 )
 Index(
     "uq_invoices_key",
@@ -69,12 +68,12 @@ Index("ix_invoices_customer", invoices.c.tenant_id, invoices.c.customer_id, invo
 billing_state = Table(
     "billing_state",
     metadata,
-    Column("contract_id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
-    Column("next_due_at", UtcDateTime, nullable=True),
+    key("contract_id"),
+    tenant_ref(),
+    at("next_due_at", nullable=True),
     # contract_edits.seq the schedule was computed from; a newer edit makes the worker recompute it.
     Column("synced_seq", Integer, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
+    at("updated_at"),
 )
 Index("ix_billing_state_due", billing_state.c.next_due_at)
 
@@ -83,5 +82,5 @@ test_clock = Table(
     "test_clock",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("now", UtcDateTime, nullable=False),
+    at("now"),
 )

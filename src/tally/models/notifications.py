@@ -10,16 +10,15 @@ replayed or repeated firing is never delivered twice.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table, UniqueConstraint
+from sqlalchemy import Boolean, Column, Index, String, Table, UniqueConstraint
 
-from tally.db.types import JsonDoc, UtcDateTime
-from tally.models.base import metadata
+from tally.models.base import at, doc, key, metadata, ref, tenant_index, tenant_ref
 
 notification_configs = Table(
     "notification_configs",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    key(),
+    tenant_ref(),
     Column("name", String(255), nullable=False),
     # The lifecycle event the offset is relative to, e.g. "contract.end".
     Column("event_type", String(64), nullable=False),
@@ -27,43 +26,43 @@ notification_configs = Table(
     Column("offset", String(64), nullable=False),
     Column("uniqueness_key", String(128), nullable=True),
     Column("created_by", String(255), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("archived_at", UtcDateTime, nullable=True),
+    at("created_at"),
+    at("archived_at", nullable=True),
     UniqueConstraint("tenant_id", "uniqueness_key", name="uq_notification_configs_key"),
 )
-Index("ix_notification_configs_tenant", notification_configs.c.tenant_id, notification_configs.c.id)
+tenant_index(notification_configs)
 
 # Only switches that differ from the default (every system notification is on) are stored.
 system_notification_settings = Table(
     "system_notification_settings",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), primary_key=True),
+    tenant_ref(primary_key=True),
     Column("event_type", String(64), primary_key=True),
     Column("is_enabled", Boolean, nullable=False),
-    Column("updated_at", UtcDateTime, nullable=False),
+    at("updated_at"),
 )
 
 lifecycle_schedule = Table(
     "lifecycle_schedule",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    key(),
+    tenant_ref(),
     # The contract the moment belongs to (NULL for a customer-level commit or credit).
-    Column("contract_id", String(36), nullable=True),
+    ref("contract_id", nullable=True),
     # The commit or credit, for commit.* / credit.* moments.
-    Column("balance_id", String(36), nullable=True),
+    ref("balance_id", nullable=True),
     # The outbox idempotency key of this delivery; see notifications.lifecycle.moment_key.
     Column("key", String(255), nullable=False),
     Column("event_type", String(64), nullable=False),
     # NULL for the system notification itself; else the offset configuration it fires for.
-    Column("offset_id", String(36), nullable=True),
+    ref("offset_id", nullable=True),
     # When the lifecycle event happens (the payload's `timestamp`).
-    Column("moment", UtcDateTime, nullable=False),
+    at("moment"),
     # moment + offset: when the worker sends it.
-    Column("fire_at", UtcDateTime, nullable=False),
+    at("fire_at"),
     # The envelope without its id: everything but the custom fields, which are read when it fires.
-    Column("payload", JsonDoc, nullable=False),
-    Column("fired_at", UtcDateTime, nullable=True),
+    doc("payload"),
+    at("fired_at", nullable=True),
     UniqueConstraint("tenant_id", "key", name="uq_lifecycle_schedule_key"),
 )
 Index("ix_lifecycle_schedule_due", lifecycle_schedule.c.fired_at, lifecycle_schedule.c.fire_at)

@@ -4,24 +4,23 @@ for that contract, so changing or archiving a package never rewrites existing co
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table
+from sqlalchemy import Column, String, Table
 
-from tally.db.types import JsonDoc, UtcDateTime
-from tally.models.base import metadata
+from tally.models.base import at, doc, key, metadata, tenant_index, tenant_ref
 
 packages = Table(
     "packages",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    key(),
+    tenant_ref(),
     Column("name", String(255), nullable=False),
     # The package as created (offsets, not dates), ids assigned to every term.
-    Column("doc", JsonDoc, nullable=False),
+    doc("doc"),
     # [{name, starting_at?, ending_before?}]; the most recently created package wins a shared alias.
-    Column("aliases", JsonDoc, nullable=False),
+    doc("aliases"),
     Column("uniqueness_key", String(255), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
+    at("created_at"),
     Column("created_by", String(255), nullable=False),
-    Column("archived_at", UtcDateTime, nullable=True),
+    at("archived_at", nullable=True),
 )
-Index("ix_packages_tenant", packages.c.tenant_id, packages.c.id)
+tenant_index(packages)

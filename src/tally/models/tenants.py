@@ -1,28 +1,27 @@
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table
+from sqlalchemy import Column, Index, String, Table
 
-from tally.db.types import JsonDoc, UtcDateTime
-from tally.models.base import metadata
+from tally.models.base import at, doc, key, metadata, tenant_ref
 
 tenants = Table(
     "tenants",
     metadata,
-    Column("id", String(36), primary_key=True),
+    key(),
     Column("name", String(255), nullable=False, unique=True),
-    Column("settings", JsonDoc, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    doc("settings"),
+    at("created_at"),
 )
 
 api_tokens = Table(
     "api_tokens",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    key(),
+    tenant_ref(),
     # SHA-256 of the token; the token itself is shown once and never stored.
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("name", String(255), nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("revoked_at", UtcDateTime, nullable=True),
+    at("created_at"),
+    at("revoked_at", nullable=True),
 )
 Index("ix_api_tokens_tenant", api_tokens.c.tenant_id)

@@ -8,21 +8,20 @@ an enabled configuration, so a pass reads only those.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table
+from sqlalchemy import Boolean, Column, Index, Integer, Table
 
-from tally.db.types import UtcDateTime
-from tally.models.base import metadata
+from tally.models.base import at, key, metadata, tenant_ref
 
 threshold_state = Table(
     "threshold_state",
     metadata,
-    Column("contract_id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    key("contract_id"),
+    tenant_ref(),
     # contract_edits.seq the `enabled` flag was read from; a newer edit makes the evaluator re-read terms.
     Column("synced_seq", Integer, nullable=False),
     # Either configuration enabled on a contract that is not archived.
     Column("enabled", Boolean, nullable=False),
-    Column("evaluated_at", UtcDateTime, nullable=True),
-    Column("updated_at", UtcDateTime, nullable=False),
+    at("evaluated_at", nullable=True),
+    at("updated_at"),
 )
 Index("ix_threshold_state_enabled", threshold_state.c.enabled)

@@ -12,33 +12,23 @@ Usage queries read only these tables, never raw events. Rows are keyed by the st
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    PrimaryKeyConstraint,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import BigInteger, Column, Index, Integer, PrimaryKeyConstraint, String, Table, Text
 
-from tally.db.types import ExactDecimal, UtcDateTime
-from tally.models.base import metadata
+from tally.db.types import ExactDecimal
+from tally.models.base import at, metadata, ref, tenant_ref
 
 usage_rollups = Table(
     "usage_rollups",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
-    Column("metric_id", String(36), nullable=False),
+    tenant_ref(),
+    ref("metric_id"),
     Column("customer_key", String(255), nullable=False),
     Column("hour", Integer, nullable=False),
     Column("group_key", String(512), nullable=False),
     Column("count", BigInteger, nullable=False),
     Column("total", ExactDecimal, nullable=True),
     Column("maximum", ExactDecimal, nullable=True),
-    Column("latest_ts", UtcDateTime, nullable=True),
+    at("latest_ts", nullable=True),
     Column("latest_txn", String(255), nullable=True),
     Column("latest_value", ExactDecimal, nullable=True),
     PrimaryKeyConstraint("tenant_id", "metric_id", "customer_key", "hour", "group_key"),
@@ -55,8 +45,8 @@ Index(
 usage_uniques = Table(
     "usage_uniques",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
-    Column("metric_id", String(36), nullable=False),
+    tenant_ref(),
+    ref("metric_id"),
     Column("slice", Integer, nullable=False),
     Column("customer_key", String(255), nullable=False),
     Column("hour", Integer, nullable=False),
@@ -69,7 +59,7 @@ usage_uniques = Table(
 usage_group_values = Table(
     "usage_group_values",
     metadata,
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    tenant_ref(),
     Column("group_key", String(512), nullable=False),
     Column("group_values", Text, nullable=False),
     PrimaryKeyConstraint("tenant_id", "group_key"),

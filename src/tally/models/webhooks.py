@@ -11,21 +11,20 @@ HMAC-SHA256(server key, salt), the server key living outside the database (webho
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Integer, String, Table, Text, UniqueConstraint
 
-from tally.db.types import JsonDoc, UtcDateTime
-from tally.models.base import metadata
+from tally.models.base import at, doc, key, metadata, ref, tenant_index, tenant_ref
 
 webhook_events = Table(
     "webhook_events",
     metadata,
     # The envelope id receivers dedupe on; stable across retries.
-    Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    key(),
+    tenant_ref(),
     Column("type", String(128), nullable=False),
     # The envelope's `properties` object.
-    Column("properties", JsonDoc, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
+    doc("properties"),
+    at("created_at"),
     # Set when the event must exist at most once (a lifecycle moment): a second enqueue with the same key
     # is a no-op, so a replayed worker pass or a restart never sends it twice.
     Column("idempotency_key", String(255), nullable=True),
@@ -36,41 +35,41 @@ Index("ix_webhook_events_tenant", webhook_events.c.tenant_id, webhook_events.c.c
 webhook_endpoints = Table(
     "webhook_endpoints",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
+    key(),
+    tenant_ref(),
     Column("url", String(2048), nullable=False),
     Column("description", Text, nullable=True),
     # The signing secret is derived from this salt and the server key; the secret itself is never stored.
     Column("secret_salt", String(64), nullable=False),
     # After rotateSecret: the previous salt, still signing (second header) until it expires.
     Column("previous_secret_salt", String(64), nullable=True),
-    Column("previous_secret_expires_at", UtcDateTime, nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
-    Column("secret_rotated_at", UtcDateTime, nullable=True),
-    Column("archived_at", UtcDateTime, nullable=True),
+    at("previous_secret_expires_at", nullable=True),
+    at("created_at"),
+    at("secret_rotated_at", nullable=True),
+    at("archived_at", nullable=True),
 )
-Index("ix_webhook_endpoints_tenant", webhook_endpoints.c.tenant_id, webhook_endpoints.c.id)
+tenant_index(webhook_endpoints)
 
 webhook_deliveries = Table(
     "webhook_deliveries",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("tenant_id", String(36), ForeignKey("tenants.id"), nullable=False),
-    Column("event_id", String(36), ForeignKey("webhook_events.id"), nullable=False),
-    Column("endpoint_id", String(36), ForeignKey("webhook_endpoints.id"), nullable=False),
+    key(),
+    tenant_ref(),
+    ref("event_id", "webhook_events"),
+    ref("endpoint_id", "webhook_endpoints"),
     # pending -> delivered | failed (retries exhausted) | canceled (endpoint archived)
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
     # When the next attempt may start; while an attempt is in flight, the end of its lease.
-    Column("next_attempt_at", UtcDateTime, nullable=True),
+    at("next_attempt_at", nullable=True),
     # Set by each claim; the outcome is recorded only by the claim that still holds it.
-    Column("lease", String(36), nullable=True),
-    Column("first_attempted_at", UtcDateTime, nullable=True),
-    Column("last_attempted_at", UtcDateTime, nullable=True),
-    Column("delivered_at", UtcDateTime, nullable=True),
+    ref("lease", nullable=True),
+    at("first_attempted_at", nullable=True),
+    at("last_attempted_at", nullable=True),
+    at("delivered_at", nullable=True),
     Column("last_status_code", Integer, nullable=True),
     Column("last_error", String(255), nullable=True),
-    Column("created_at", UtcDateTime, nullable=False),
+    at("created_at"),
     UniqueConstraint("event_id", "endpoint_id"),
 )
 Index("ix_webhook_deliveries_due", webhook_deliveries.c.status, webhook_deliveries.c.next_attempt_at)

@@ -41,6 +41,7 @@ from tally.rating.results import (
     InvoiceLine,
     InvoiceType,
     LedgerEntry,
+    LedgerEntryKind,
     LineType,
     SegmentBalance,
     TierLine,
@@ -55,23 +56,6 @@ _CHARGE_TYPES = {
     LineType.COMMIT_PURCHASE,
     LineType.CPU_CONVERSION,
     LineType.POSTPAID_TRUEUP,
-}
-_DEDUCTION = {
-    CommitType.PREPAID: "PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION",
-    CommitType.CREDIT: "CREDIT_AUTOMATED_INVOICE_DEDUCTION",
-    CommitType.POSTPAID: "POSTPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION",
-}
-_COMMIT_TYPE = {
-    CommitType.PREPAID: "PrepaidCommit",
-    CommitType.CREDIT: "PrepaidCommit",
-    CommitType.POSTPAID: "PostpaidCommit",
-}
-_PRODUCT_TYPE = {
-    ProductType.USAGE: "UsageProductListItem",
-    ProductType.SUBSCRIPTION: "SubscriptionProductListItem",
-    ProductType.COMPOSITE: "CompositeProductListItem",
-    ProductType.FIXED: "FixedProductListItem",
-    ProductType.PRO_SERVICE: "FixedProductListItem",
 }
 
 
@@ -211,14 +195,16 @@ def _rate(
                 total=total,
                 exact_total=tu.amount,
                 product_id=tu.commit.product_id,
-                product_type="FixedProductListItem",
+                product_type=ProductType.FIXED,
                 commit_id=tu.commit.id,
-                commit_type="PostpaidCommit",
+                commit_type=CommitType.POSTPAID,
                 quantity=Decimal(1),
                 unit_price=total,
             )
         )
-        ledger.append(LedgerEntry("POSTPAID_COMMIT_TRUEUP", -total, tu.timestamp, tu.commit.id))
+        ledger.append(
+            LedgerEntry(LedgerEntryKind.TRUEUP, CommitType.POSTPAID, -total, tu.timestamp, tu.commit.id)
+        )
         rounded_due[fiat_id] = rounded_due.get(fiat_id, ZERO) + total
 
     # 5. discounts (capped at what is due)
@@ -237,7 +223,7 @@ def _rate(
                 total=-total,
                 exact_total=-exact,
                 product_id=dd.discount.product_id,
-                product_type="FixedProductListItem",
+                product_type=ProductType.FIXED,
                 discount_id=dd.discount.id,
                 starting_at=dd.item.timestamp,
             )
@@ -327,7 +313,8 @@ def _settle(
             lines.append(applied)
             ledger.append(
                 LedgerEntry(
-                    _DEDUCTION[slot.commit.type],
+                    LedgerEntryKind.DEDUCTION,
+                    slot.commit.type,
                     -consumed,
                     deducted_at,
                     slot.commit.id,
@@ -375,7 +362,7 @@ def _charge_lines(c: Charge, ctx: _Context, mode: RoundingMode) -> list[InvoiceL
         "name": c.name,
         "credit_type_id": c.credit_type_id,
         "product_id": product.id if product else None,
-        "product_type": _PRODUCT_TYPE[product.type] if product else None,
+        "product_type": product.type if product else None,
         "starting_at": c.starting_at,
         "ending_before": c.ending_before,
         "pricing_group_values": c.pricing_group_values,
@@ -438,11 +425,10 @@ def _applied_line(
         total=-money,
         exact_total=-slot.used_money,
         product_id=commit.product_id,
-        product_type="FixedProductListItem",
+        product_type=ProductType.FIXED,
         commit_id=commit.id,
         commit_segment_id=slot.segment.id,
-        commit_type=_COMMIT_TYPE[commit.type],
-        applied_type=commit.type.value,
+        commit_type=commit.type,
         quantity_consumed=slot.used if quantity_based else None,
         excluded_from_total=slot.postpaid,
         starting_at=utc(slot.segment.starting_at),
@@ -589,7 +575,7 @@ def rate_scheduled_invoices(
                     quantity=f.quantity,
                     unit_price=f.unit_price,
                     product_id=f.product_id,
-                    product_type="FixedProductListItem",
+                    product_type=ProductType.FIXED,
                     starting_at=f.at,
                     ending_before=f.at,
                     scheduled_charge_id=f.scheduled_charge_id,

@@ -1,9 +1,10 @@
-"""Build engine inputs from plain dicts shaped like Metronome's JSON, and rate them: the library API.
+"""Build engine inputs from plain dicts shaped like Metronome's JSON.
 
 Values may be str, int or Decimal (never float); timestamps are RFC 3339 strings or aware datetimes.
+The library API (``tally.invoices.wire.rate_contract``) rates them and answers in Metronome's names.
 Example (a notebook)::
 
-    from tally.rating.from_wire import rate_contract
+    from tally.invoices.wire import rate_contract
     invoice = rate_contract(
         contract={"id": "k1", "customer_id": "c1", "starting_at": "2025-03-01T00:00:00Z"},
         rate_card={"id": "rc", "rates": [{"product_id": "api", "rate_type": "FLAT", "price": "2",
@@ -24,7 +25,6 @@ from typing import Any
 
 from tally.money import CreditTypeConversion, RoundingMode, custom_pricing_unit, fiat, to_decimal
 from tally.money.credit_types import FIAT_BY_ID, USD
-from tally.rating.engine import rate_scheduled_invoices, rate_usage_invoice
 from tally.rating.inputs import (
     AccessSegment,
     AccessType,
@@ -55,7 +55,6 @@ from tally.rating.inputs import (
     RateCard,
     RateType,
     RatingInputError,
-    RatingOptions,
     RecurringSchedule,
     Schedule,
     ScheduledCharge,
@@ -67,8 +66,7 @@ from tally.rating.inputs import (
     UsageStatementSchedule,
     group_values,
 )
-from tally.rating.periods import Period, utc
-from tally.rating.prices.custom import CustomPricer
+from tally.rating.periods import utc
 
 Json = Mapping[str, Any]
 
@@ -368,40 +366,4 @@ def usage_from_wire(usage: Sequence[Json]) -> tuple[UsageRecord, ...]:
     )
 
 
-def rate_contract(
-    contract: Json,
-    *,
-    rate_card: Json,
-    products: Sequence[Json],
-    usage: Sequence[Json] = (),
-    period: Json,
-    credit_types: Sequence[Json] = (),
-    line_rounding: str = "HALF_UP",
-    custom_pricers: Mapping[str, CustomPricer] | None = None,
-) -> dict[str, Any]:
-    """Rate one usage period of a Metronome-shaped contract; returns the invoice as plain JSON values.
-
-    ``period`` is ``{"starting_at": ..., "ending_before": ...}``. Balance segments may carry
-    ``"consumed"``: what earlier invoices already drew from them.
-    """
-    built = contract_from_wire(contract, rate_card, products, credit_types)
-    invoice = rate_usage_invoice(
-        built,
-        usage_from_wire(usage),
-        Period(ts(period["starting_at"]), ts(period["ending_before"])),
-        options=RatingOptions(line_rounding=RoundingMode(line_rounding)),
-        custom_pricers=custom_pricers,
-    )
-    return invoice.to_json()
-
-
-def scheduled_invoices(
-    contract: Json, *, rate_card: Json, products: Sequence[Json], window: Json
-) -> list[dict[str, Any]]:
-    """SCHEDULED invoices (scheduled charges, commit purchases) dated inside ``window``, as JSON."""
-    built = contract_from_wire(contract, rate_card, products)
-    found = rate_scheduled_invoices(built, Period(ts(window["starting_at"]), ts(window["ending_before"])))
-    return [inv.to_json() for inv in found]
-
-
-__all__ = ["contract_from_wire", "fiat", "rate_contract", "scheduled_invoices", "usage_from_wire"]
+__all__ = ["contract_from_wire", "fiat", "usage_from_wire"]

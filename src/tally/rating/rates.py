@@ -101,6 +101,22 @@ def rate_at(
     return default
 
 
+def subscription_rate(rates: Sequence[Rate], t: datetime, frequency: Frequency) -> Rate | None:
+    """The rate a subscription is billed at: the product's rate for its billing frequency, else one of
+    any frequency (SPEC §4.3)."""
+    return rate_at(rates, NO_GROUP, t, frequency) or rate_at(rates, NO_GROUP, t)
+
+
+def unit_price(
+    rate: Rate, overrides: Sequence[IndexedOverride], prioritization: Prioritization
+) -> Decimal | None:
+    """A flat unit price (a subscription's) under the active `overrides`; None when they leave it not
+    entitled."""
+    if not is_entitled(rate, overrides):
+        return None
+    return price_curve(rate, overrides, prioritization).curve[0].unit_price
+
+
 class RateIndex:
     """Rates of one rate card indexed by product; overlapping rates are refused (SPEC §4.2 [U])."""
 

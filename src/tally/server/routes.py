@@ -10,7 +10,7 @@ from tally.billing_providers.endpoints import router as billing_providers
 from tally.contracts.balances.endpoints import router as contract_balances
 from tally.contracts.endpoints import router as contracts
 from tally.contracts.packages.endpoints import router as packages
-from tally.contracts.seat_endpoints import router as contract_seats
+from tally.contracts.seats.endpoints import router as contract_seats
 from tally.credit_types.endpoints import router as credit_types
 from tally.custom_fields.endpoints import router as custom_fields
 from tally.customers.endpoints import router as customers

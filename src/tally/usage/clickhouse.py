@@ -42,7 +42,8 @@ from tally.models.events import events as events_table
 from tally.usage import keys as gk
 from tally.usage import late_gate, rollups, sql_metrics
 from tally.usage import repository as repo
-from tally.usage.events import Cell, LatestCell, RawEvent, Span
+from tally.usage.events import Cell, LatestCell, Span
+from tally.usage.store import SqlEventLog
 
 SHIP_BATCH = 20_000
 _json = msgspec.json.Encoder(decimal_format="string")
@@ -342,7 +343,7 @@ def _merge(a: rollups.Cell, b: rollups.Cell) -> rollups.Cell:
     return a
 
 
-class ClickHouseEventStore:
+class ClickHouseEventStore(SqlEventLog):
     name = "clickhouse"
 
     def __init__(self, engine: Engine, executor: Executor, layout: Layout | None = None) -> None:
@@ -535,20 +536,6 @@ class ClickHouseEventStore:
                 f"AND hour >= {int(span.first)} AND hour < {int(span.end)} ORDER BY customer_id"
             )
         return [r[0] for r in self._query(statement)]
-
-    def raw_events(
-        self,
-        conn: Connection,
-        tenant_id: str,
-        keys: list[str],
-        start: datetime,
-        end: datetime,
-        event_types: list[str] | None = None,
-        after_position: int | None = None,
-    ) -> Iterable[RawEvent]:
-        # The SQL events table stays the log of every accepted event (dedup, watermarks): an explanation
-        # reads it there, with the same positions the watermark compares.
-        return repo.raw_events(conn, tenant_id, keys, start, end, event_types, after_position)
 
     def sql_rows(
         self, conn: Connection, metric_id: str, metric: SqlMetric, scope: sql_metrics.Scope

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Row,
+    TextClause,
     distinct,
     func,
     literal,
@@ -252,38 +253,35 @@ def _stream(conn: Connection, stmt: Any) -> Generator[RawEvent]:
 
 # --- unmatched events (the console's /ui/events) --------------------------------------------------------
 
-# Distinct values of an indexed column by a loose index scan: one index probe per distinct value, so a
-# customer with a million events costs one probe, not a million rows. Constant text; values are bound.
-_DISTINCT_KEYS = text(
-    """
+
+def _loose_scan(column: str, also: str = "") -> TextClause:
+    """The distinct values of an indexed `events` column by a loose index scan: one index probe per
+    distinct value, so a customer with a million events costs one probe, not a million rows. `also`: more
+    conditions on a value `k.v`. Constant text (the column is one of ours); values are bound."""
+    return text(
+        f"""
     WITH RECURSIVE k(v) AS (
-      SELECT (SELECT e.customer_id FROM events e
-              WHERE e.tenant_id = :t AND e.customer_id > :after ORDER BY e.customer_id LIMIT 1)
+      SELECT (SELECT e.{column} FROM events e
+              WHERE e.tenant_id = :t AND e.{column} > :after ORDER BY e.{column} LIMIT 1)
       UNION ALL
-      SELECT (SELECT e.customer_id FROM events e
-              WHERE e.tenant_id = :t AND e.customer_id > k.v ORDER BY e.customer_id LIMIT 1)
+      SELECT (SELECT e.{column} FROM events e
+              WHERE e.tenant_id = :t AND e.{column} > k.v ORDER BY e.{column} LIMIT 1)
       FROM k WHERE k.v IS NOT NULL
     )
     SELECT k.v FROM k
-    WHERE k.v IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.tenant_id = :t AND c.id = k.v)
-      AND NOT EXISTS (SELECT 1 FROM customer_aliases a WHERE a.tenant_id = :t AND a.alias = k.v)
+    WHERE k.v IS NOT NULL{also}
     LIMIT :n
-    """
-)
-_DISTINCT_TYPES = text(
-    """
-    WITH RECURSIVE k(v) AS (
-      SELECT (SELECT e.event_type FROM events e
-              WHERE e.tenant_id = :t AND e.event_type > :after ORDER BY e.event_type LIMIT 1)
-      UNION ALL
-      SELECT (SELECT e.event_type FROM events e
-              WHERE e.tenant_id = :t AND e.event_type > k.v ORDER BY e.event_type LIMIT 1)
-      FROM k WHERE k.v IS NOT NULL
+    """  # noqa: S608
     )
-    SELECT k.v FROM k WHERE k.v IS NOT NULL LIMIT :n
+
+
+_DISTINCT_KEYS = _loose_scan(
+    "customer_id",
     """
+      AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.tenant_id = :t AND c.id = k.v)
+      AND NOT EXISTS (SELECT 1 FROM customer_aliases a WHERE a.tenant_id = :t AND a.alias = k.v)""",
 )
+_DISTINCT_TYPES = _loose_scan("event_type")
 
 
 def unknown_customer_keys(conn: Connection, tenant_id: str, after: str, limit: int) -> list[str]:

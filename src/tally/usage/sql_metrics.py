@@ -68,6 +68,31 @@ def _str(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
+def _standard_count(node: exp.Count, arg: exp.Expression | None) -> exp.Expression:
+    """COUNT(*), COUNT(DISTINCT x) or COUNT(x) as standard SQL spells them (PostgreSQL and SQLite)."""
+    if arg is None:
+        return exp.Count(this=exp.Star())
+    if isinstance(node.this, exp.Distinct):
+        return exp.Count(this=exp.Distinct(expressions=[arg]))
+    return exp.Count(this=arg)
+
+
+def _named_call(
+    names: dict[type[exp.Expression], str], node: exp.Expression, args: list[exp.Expression]
+) -> exp.Expression | None:
+    """A metric function as a call of the dialect's function of that name (None: not one of `names`).
+    ROUND takes its places as a literal (0 when not given); CEIL and FLOOR take only their operand."""
+    name = next((name for kind, name in names.items() if isinstance(node, kind)), None)
+    if name is None:
+        return None
+    if isinstance(node, exp.Round):
+        places = node.args.get("decimals")
+        return _fn(name, args[0], exp.Literal.number(int(places.this) if places else 0))
+    if isinstance(node, exp.Ceil | exp.Floor):
+        return _fn(name, args[0])
+    return _fn(name, *args)
+
+
 class Translator:
     """Rebuilds a checked SqlMetric tree for one dialect. Subclasses say how numbers, time and properties
     are expressed; the structure (scoping, grouping, buckets) is shared."""
@@ -255,11 +280,7 @@ class PostgresTranslator(Translator):
 
     def aggregate(self, node: exp.Expression, arg: exp.Expression | None) -> exp.Expression:
         if isinstance(node, exp.Count):
-            if arg is None:
-                return exp.Count(this=exp.Star())
-            if isinstance(node.this, exp.Distinct):
-                return exp.Count(this=exp.Distinct(expressions=[arg]))
-            return exp.Count(this=arg)
+            return _standard_count(node, arg)
         assert arg is not None
         if isinstance(node, exp.Avg):
             return self.arith(exp.Div(), exp.Sum(this=arg), exp.Count(this=arg.copy()))
@@ -304,6 +325,14 @@ class PostgresTranslator(Translator):
 
 _SQLITE_ARITH = {"Add": "tally_q_add", "Sub": "tally_q_sub", "Mul": "tally_q_mul", "Div": "tally_q_div"}
 _SQLITE_AGG = {"Sum": "tally_q_sum", "Min": "tally_q_min", "Max": "tally_q_max", "Avg": "tally_q_avg"}
+_SQLITE_FUNC: dict[type[exp.Expression], str] = {
+    exp.Cast: "tally_q_int",
+    exp.Least: "tally_q_least",
+    exp.Greatest: "tally_q_greatest",
+    exp.Round: "tally_q_round",
+    exp.Ceil: "tally_q_ceil",
+    exp.Floor: "tally_q_floor",
+}
 
 
 class SqliteTranslator(Translator):
@@ -322,24 +351,14 @@ class SqliteTranslator(Translator):
         return node.__class__(this=_fn("tally_q_cmp", a, b), expression=exp.Literal.number(0))
 
     def func(self, node: exp.Expression, args: list[exp.Expression]) -> exp.Expression:
-        if isinstance(node, exp.Cast):
-            return _fn("tally_q_int", *args)
-        if isinstance(node, exp.Least | exp.Greatest):
-            return _fn("tally_q_least" if isinstance(node, exp.Least) else "tally_q_greatest", *args)
-        if isinstance(node, exp.Round):
-            places = node.args.get("decimals")
-            return _fn("tally_q_round", args[0], exp.Literal.number(int(places.this) if places else 0))
-        if isinstance(node, exp.Ceil | exp.Floor):
-            return _fn("tally_q_ceil" if isinstance(node, exp.Ceil) else "tally_q_floor", args[0])
+        call = _named_call(_SQLITE_FUNC, node, args)
+        if call is not None:
+            return call
         return _fn("tally_q_trunc", _str(node.args["unit"].name.upper()), args[0])
 
     def aggregate(self, node: exp.Expression, arg: exp.Expression | None) -> exp.Expression:
         if isinstance(node, exp.Count):
-            if arg is None:
-                return exp.Count(this=exp.Star())
-            if isinstance(node.this, exp.Distinct):
-                return exp.Count(this=exp.Distinct(expressions=[arg]))
-            return exp.Count(this=arg)
+            return _standard_count(node, arg)
         assert arg is not None
         if isinstance(node, exp.Anonymous):
             name = "tally_q_latest" if str(node.this).upper() == "LATEST" else "tally_q_earliest"
@@ -364,13 +383,18 @@ class SqliteTranslator(Translator):
 
 # --- ClickHouse ----------------------------------------------------------------------------------------
 
-
-def _ch(name: str, *args: exp.Expression) -> exp.Expression:
-    return exp.Anonymous(this=name, expressions=list(args))
+_CLICKHOUSE_FUNC: dict[type[exp.Expression], str] = {
+    exp.Cast: "trunc",
+    exp.Least: "least",
+    exp.Greatest: "greatest",
+    exp.Round: "round",
+    exp.Ceil: "ceil",
+    exp.Floor: "floor",
+}
 
 
 def _dec(node: exp.Expression) -> exp.Expression:
-    return _ch("toDecimal256", node, exp.Literal.number(m_sql.DIV_PLACES))
+    return _fn("toDecimal256", node, exp.Literal.number(m_sql.DIV_PLACES))
 
 
 class ClickHouseTranslator(Translator):
@@ -388,76 +412,70 @@ class ClickHouseTranslator(Translator):
 
     def output(self, node: exp.Expression, kind: str) -> exp.Expression:
         if kind == "ts":
-            node = _ch("toDateTime64", node, exp.Literal.number(6), _str("UTC"))
-        return _ch("toString", node)
+            node = _fn("toDateTime64", node, exp.Literal.number(6), _str("UTC"))
+        return _fn("toString", node)
 
     def number(self, d: Decimal) -> exp.Expression:
         return _dec(_str(str(d)))
 
     def to_number(self, node: exp.Expression, integer: bool) -> exp.Expression:
-        parsed = _ch(
+        parsed = _fn(
             "if",
-            _ch("match", node, _str(m_sql.NUMBER_PATTERN)),
-            _ch("toDecimal256OrNull", node.copy(), exp.Literal.number(m_sql.DIV_PLACES)),
+            _fn("match", node, _str(m_sql.NUMBER_PATTERN)),
+            _fn("toDecimal256OrNull", node.copy(), exp.Literal.number(m_sql.DIV_PLACES)),
             exp.Null(),
         )
-        return _ch("trunc", parsed) if integer else parsed
+        return _fn("trunc", parsed) if integer else parsed
 
     def arith(self, node: exp.Expression, a: exp.Expression, b: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Div):
             # The divisor is never 0 inside divideDecimal (ClickHouse evaluates both branches of if).
             zero = exp.EQ(this=b, expression=self.number(Decimal(0)))
-            safe = _ch("if", zero, self.number(Decimal(1)), b.copy())
-            quotient = _ch("divideDecimal", a, safe, exp.Literal.number(21))
-            rounded = _ch("round", quotient, exp.Literal.number(m_sql.DIV_PLACES))
-            return _ch("if", zero.copy(), exp.Null(), rounded)
+            safe = _fn("if", zero, self.number(Decimal(1)), b.copy())
+            quotient = _fn("divideDecimal", a, safe, exp.Literal.number(21))
+            rounded = _fn("round", quotient, exp.Literal.number(m_sql.DIV_PLACES))
+            return _fn("if", zero.copy(), exp.Null(), rounded)
         return _dec(exp.Paren(this=node.__class__(this=a, expression=b)))
 
     def func(self, node: exp.Expression, args: list[exp.Expression]) -> exp.Expression:
-        if isinstance(node, exp.Cast):
-            return _ch("trunc", *args)
-        if isinstance(node, exp.Least | exp.Greatest):
-            return _ch("least" if isinstance(node, exp.Least) else "greatest", *args)
-        if isinstance(node, exp.Round):
-            places = node.args.get("decimals")
-            return _ch("round", args[0], exp.Literal.number(int(places.this) if places else 0))
-        if isinstance(node, exp.Ceil | exp.Floor):
-            return _ch("ceil" if isinstance(node, exp.Ceil) else "floor", args[0])
+        call = _named_call(_CLICKHOUSE_FUNC, node, args)
+        if call is not None:
+            return call
         unit = node.args["unit"].name.upper()
-        return _ch("toStartOfHour" if unit == "HOUR" else "toStartOfDay", args[0])
+        return _fn("toStartOfHour" if unit == "HOUR" else "toStartOfDay", args[0])
 
     def aggregate(self, node: exp.Expression, arg: exp.Expression | None) -> exp.Expression:
         if isinstance(node, exp.Count):
             if arg is None:
-                return _ch("count")
+                return _fn("count")
             if isinstance(node.this, exp.Distinct):
-                return _ch("uniqExact", arg)
-            return _ch("count", arg)
+                return _fn("uniqExact", arg)
+            return _fn("count", arg)
         assert arg is not None
         if isinstance(node, exp.Anonymous):
             name = "argMaxIf" if str(node.this).upper() == "LATEST" else "argMinIf"
             point = exp.Tuple(expressions=[_col("timestamp"), _col("transaction_id")])
-            present = _ch("isNotNull", arg.copy())
-            picked = _ch(name, arg, point, present)
-            none = exp.EQ(this=_ch("countIf", present.copy()), expression=exp.Literal.number(0))
-            return _ch("if", none, exp.Null(), picked)
+            present = _fn("isNotNull", arg.copy())
+            picked = _fn(name, arg, point, present)
+            none = exp.EQ(this=_fn("countIf", present.copy()), expression=exp.Literal.number(0))
+            return _fn("if", none, exp.Null(), picked)
         if isinstance(node, exp.Avg):
-            return self.arith(exp.Div(), _ch("sum", arg), _dec(_ch("count", arg.copy())))
+            return self.arith(exp.Div(), _fn("sum", arg), _dec(_fn("count", arg.copy())))
         name = {"Sum": "sum", "Min": "min", "Max": "max"}[type(node).__name__]
-        return _ch(name, arg)
+        return _fn(name, arg)
 
     def prop(self, name: str) -> exp.Expression:
         key = _str(name)
-        has = _ch("mapContains", _col("props"), key)
-        return _ch("if", has, exp.Bracket(this=_col("props"), expressions=[key.copy()]), exp.Null())
+        has = _fn("mapContains", _col("props"), key)
+        return _fn("if", has, exp.Bracket(this=_col("props"), expressions=[key.copy()]), exp.Null())
 
     def bound(self, ts: datetime) -> exp.Expression:
-        return _ch("toDateTime64", _str(sqlite_text(ts)), exp.Literal.number(6), _str("UTC"))
+        return _fn("toDateTime64", _str(sqlite_text(ts)), exp.Literal.number(6), _str("UTC"))
 
     def bucket(self, scope: Scope) -> exp.Expression:
-        seconds = _ch("toInt64", _ch("toUnixTimestamp", _col("timestamp")))
+        seconds = _fn("toInt64", _fn("toUnixTimestamp", _col("timestamp")))
         offset = exp.Sub(this=seconds, expression=exp.Literal.number(scope.first_epoch))
-        return _ch("intDiv", offset, exp.Literal.number(scope.width or _NONE_WIDTH))
+        return _fn("intDiv", offset, exp.Literal.number(scope.width or _NONE_WIDTH))
 
 
 # --- SQLite functions ----------------------------------------------------------------------------------

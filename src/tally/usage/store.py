@@ -89,7 +89,24 @@ class EventStore(Protocol):
         ...
 
 
-class SqlEventStore:
+class SqlEventLog:
+    """The SQL events table stays the log of every accepted event (dedup, watermarks) whatever store meters
+    them: raw events are read there, with the same positions the watermark compares."""
+
+    def raw_events(
+        self,
+        conn: Connection,
+        tenant_id: str,
+        keys: list[str],
+        start: datetime,
+        end: datetime,
+        event_types: list[str] | None = None,
+        after_position: int | None = None,
+    ) -> Iterable[RawEvent]:
+        return repo.raw_events(conn, tenant_id, keys, start, end, event_types, after_position)
+
+
+class SqlEventStore(SqlEventLog):
     """Events and rollups in the SQL database (SQLite or PostgreSQL)."""
 
     name = "sql"
@@ -141,18 +158,6 @@ class SqlEventStore:
         self, conn: Connection, metric_id: str, metric: SqlMetric, scope: sql_metrics.Scope
     ) -> list[sql_metrics.Row]:
         return sql_metrics.run(conn, metric_id, metric, scope)
-
-    def raw_events(
-        self,
-        conn: Connection,
-        tenant_id: str,
-        keys: list[str],
-        start: datetime,
-        end: datetime,
-        event_types: list[str] | None = None,
-        after_position: int | None = None,
-    ) -> Iterable[RawEvent]:
-        return repo.raw_events(conn, tenant_id, keys, start, end, event_types, after_position)
 
 
 _lock = threading.Lock()

@@ -2,12 +2,12 @@
 
 webhooks sits below auth in the layer order, so this router cannot import tally.auth. It runs inside
 the authenticated router (server/routes.py), whose dependency has already put the request's context on
-`request.state.ctx`; the body is read here with the same limits as `auth.dependencies.json_body`.
+`request.state.ctx`; the body is read by `kit.api.read_json`, as `auth.dependencies.json_body` reads it,
+with smaller limits.
 """
 
 from __future__ import annotations
 
-import zlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
@@ -16,15 +16,13 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from tally.db import uow
-from tally.errors import BadRequest, PayloadTooLarge
-from tally.kit.api import body_type
+from tally.kit.api import body_type, read_json
 from tally.kit.pagination import after_id, cut
 from tally.kit.pagination import check_limit as default_limit
 from tally.kit.responses import Data, IdDoc, JSONResponse, Page, data, page
 from tally.settings import Settings
 from tally.webhooks import keys, service
 from tally.webhooks import schemas as s
-from tally.wire import decode_json
 
 router = APIRouter(prefix="/tally/v1/webhooks")
 
@@ -45,25 +43,7 @@ def _ctx(request: Request) -> _Ctx:
 
 
 async def _body(request: Request) -> Any:
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise PayloadTooLarge(f"Request body exceeds {MAX_BODY} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if request.headers.get("content-encoding", "").lower() == "gzip":
-        try:
-            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            raw = d.decompress(raw, MAX_BODY)
-        except zlib.error:
-            raise BadRequest("Body is not valid gzip") from None
-        if d.unconsumed_tail:
-            raise PayloadTooLarge(f"Decompressed body exceeds {MAX_BODY} bytes")
-    if not raw.strip():
-        return {}
-    return decode_json(raw)
+    return await read_json(request, MAX_BODY, MAX_BODY)
 
 
 CtxDep = Annotated[_Ctx, Depends(_ctx)]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import tally.rating.engine as engine_module
+from tally.invoices.wire import rated_invoice_json
 from tally.rating import Period, PreparedContracts, rate_usage_invoice
 from tally.rating.inputs import (
     AccessSegment,
@@ -60,7 +61,7 @@ def test_the_engine_module_holds_no_contract_cache() -> None:
 
 
 def test_eight_threads_rating_at_once_agree_with_one() -> None:
-    alone = rate_usage_invoice(_contract(0), USAGE, MARCH).to_json()
+    alone = rated_invoice_json(rate_usage_invoice(_contract(0), USAGE, MARCH))
     assert rate_usage_invoice(_contract(0), USAGE, MARCH).total == EXPECTED_TOTAL
     errors: list[BaseException] = []
     results: list[dict[str, object]] = []
@@ -73,7 +74,7 @@ def test_eight_threads_rating_at_once_agree_with_one() -> None:
             start.wait(timeout=30)
             for i in range(CONTRACTS_PER_THREAD):
                 contract = _contract(0) if i % 7 == 0 else _contract(worker * 10_000 + i)
-                out = rate_usage_invoice(contract, USAGE, MARCH, prepared=own).to_json()
+                out = rated_invoice_json(rate_usage_invoice(contract, USAGE, MARCH, prepared=own))
                 if contract.id == "k0":
                     with lock:
                         results.append(out)

@@ -10,6 +10,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tally.invoices.wire import rated_invoice_json
 from tally.money import USD
 from tally.rating import Period, billing_periods, rate_usage_invoice
 from tally.rating.inputs import (
@@ -162,8 +163,8 @@ def test_pb5_order_and_batching(
             UsageRecord(r.product_id, r.timestamp, half, r.group_values),
             UsageRecord(r.product_id, r.timestamp, r.quantity - half, r.group_values),
         ]
-    a = rate_usage_invoice(contract, records, MARCH).to_json()
-    b = rate_usage_invoice(contract, split, MARCH).to_json()
+    a = rated_invoice_json(rate_usage_invoice(contract, records, MARCH))
+    b = rated_invoice_json(rate_usage_invoice(contract, split, MARCH))
     assert a == b
 
 

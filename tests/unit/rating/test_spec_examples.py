@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 
+from tally.invoices.wire import ledger_entry_type, rate_contract, scheduled_invoices
 from tally.money import USD, RoundingMode, round_to
 from tally.rating.adjustments.rollover import expiration_entry, roll_over
-from tally.rating.from_wire import commit_from_wire, rate_contract, schedule_from_wire, scheduled_invoices
+from tally.rating.from_wire import commit_from_wire, schedule_from_wire
 from tally.rating.inputs import AnchorDay, Frequency, UsageStatementSchedule
 from tally.rating.periods import billing_periods
 from tally.rating.schedules import expand
+from tests.support.lines import applied_line, assert_lines, subscription_line, tiered_line, usage_line
 
 T0 = "2025-01-01T00:00:00Z"
 MAR = {"starting_at": "2025-03-01T00:00:00Z", "ending_before": "2025-04-01T00:00:00Z"}
@@ -53,13 +55,13 @@ def line_total(inv: dict[str, Any], prefix: str) -> str:
 
 # §3.3 quantity conversion and rounding: 3,500 MB / 1024 -> 3.41796875 GB.
 @pytest.mark.parametrize(
-    ("rounding", "expected"),
+    ("rounding", "expected", "gb"),
     [
-        ({"rounding_method": "ROUND_UP", "decimal_places": 0}, "100"),  # 4 GB x 25 = 100
-        ({"rounding_method": "ROUND_HALF_UP", "decimal_places": 2}, "85.5"),  # 3.42 x 25 = 85.5
+        ({"rounding_method": "ROUND_UP", "decimal_places": 0}, "100", "4"),  # 4 GB x 25 = 100
+        ({"rounding_method": "ROUND_HALF_UP", "decimal_places": 2}, "85.5", "3.42"),  # 3.42 x 25 = 85.5
     ],
 )
-def test_spec_3_3_quantity_conversion(rounding: dict[str, Any], expected: str) -> None:
+def test_spec_3_3_quantity_conversion(rounding: dict[str, Any], expected: str, gb: str) -> None:
     product = {
         "id": "gb",
         "name": "Storage",
@@ -70,11 +72,15 @@ def test_spec_3_3_quantity_conversion(rounding: dict[str, Any], expected: str) -
     inv = rate([flat("gb", "25")], [product], [("gb", "3500")], line_rounding="HALF_EVEN")
     total = Decimal(line_total(inv, "usage:gb"))
     assert total == round_to(Decimal(expected), 0, RoundingMode.HALF_EVEN)
+    # the line: the rounded GB at 25 a GB; 100 stays 100, 85.5 -> 86 (HALF_EVEN: 86 is even)
+    assert_lines(inv, [usage_line("gb", "Storage", gb, "25", str(total))])
 
 
 # §3.5 composite: 5% of compute+storage with a $500 minimum.
 @pytest.mark.parametrize(("spend", "expected"), [("800000", "50000"), ("2000000", "100000")])
 def test_spec_3_5_composite_minimum(spend: str, expected: str) -> None:
+    """Lines: compute spend x 1; support 0.05 of that spend (basis as its quantity), at least 50,000:
+    0.05 x 800,000 = 40,000 -> 50,000; 0.05 x 2,000,000 = 100,000."""
     products: list[dict[str, Any]] = [
         {"id": "compute", "name": "Compute"},
         {"id": "support", "name": "Support", "type": "COMPOSITE", "composite_product_ids": ["compute"]},
@@ -91,6 +97,13 @@ def test_spec_3_5_composite_minimum(spend: str, expected: str) -> None:
     ]
     inv = rate(rates, products, [("compute", spend)])
     assert line_total(inv, "usage:support") == expected
+    assert_lines(
+        inv,
+        [
+            usage_line("compute", "Compute", spend, "1", spend),
+            usage_line("support", "Support", spend, "0.05", expected),
+        ],
+    )
 
 
 # §4.3 tiered: 10,000 x 1 + 5,000 x 0.5 = 12,500 cents.
@@ -102,6 +115,9 @@ def test_spec_4_3_tiered() -> None:
         [("api", "15000")],
     )
     assert inv["total"] == "12500"
+    # tier 1 from 0: 10,000 x 1 = 10,000; tier 2 from 10,000: 5,000 x 0.5 = 2,500
+    rows = [("0", "10000", "1", "10000"), ("10000", "5000", "0.5", "2500")]
+    assert_lines(inv, [tiered_line("api", "API", "15000", rows, "12500")])
 
 
 # §5.3 overrides: list FLAT 10, 8 units.
@@ -109,7 +125,7 @@ OVR = {"starting_at": T0, "product_id": "p"}
 
 
 @pytest.mark.parametrize(
-    ("prioritization", "overrides", "expected"),
+    ("prioritization", "overrides", "expected", "whole"),
     [
         (
             "LOWEST_MULTIPLIER",
@@ -118,6 +134,7 @@ OVR = {"starting_at": T0, "product_id": "p"}
                 {**OVR, "type": "MULTIPLIER", "multiplier": "0.8"},
             ],
             "64",
+            usage_line("p", "P", "8", "8", "64"),  # lowest multiplier 0.8: 10 x 0.8 = 8; 8 x 8 = 64
         ),
         (
             "LOWEST_MULTIPLIER",
@@ -127,6 +144,7 @@ OVR = {"starting_at": T0, "product_id": "p"}
                 {**OVR, "type": "OVERWRITE", "overwrite_rate": {"rate_type": "FLAT", "price": "7"}},
             ],
             "56",
+            usage_line("p", "P", "8", "7", "56"),  # OVERWRITE wins: 8 x 7 = 56
         ),
         # 5 x 9 + 3 x 9.5 = 73.5 -> rounded once on the line
         (
@@ -136,14 +154,19 @@ OVR = {"starting_at": T0, "product_id": "p"}
                 {**OVR, "type": "MULTIPLIER", "priority": "2", "multiplier": "0.95"},
             ],
             "73.5",
+            # 5 x (10 x 0.9) = 45; from 5: 3 x (10 x 0.95) = 28.5, shown HALF_UP as 29 (docs/rating.md)
+            tiered_line("p", "P", "8", [("0", "5", "9", "45"), ("5", "3", "9.5", "29")], "74"),
         ),
     ],
 )
-def test_spec_5_3_overrides(prioritization: str, overrides: list[dict[str, Any]], expected: str) -> None:
+def test_spec_5_3_overrides(
+    prioritization: str, overrides: list[dict[str, Any]], expected: str, whole: dict[str, Any]
+) -> None:
     contract = {"overrides": overrides, "multiplier_override_prioritization": prioritization}
     inv = rate([flat("p", "10")], [{"id": "p", "name": "P"}], [("p", "8")], contract)
     line = next(li for li in inv["line_items"] if li["key"].startswith("usage:p"))
     assert Decimal(line["total"]) == round_to(Decimal(expected), 0, RoundingMode.HALF_UP)
+    assert_lines(inv, [whole])
 
 
 # §5.4 amount_distribution: 1,000,000 cents over 3 occurrences.
@@ -217,6 +240,8 @@ def test_spec_5_7_proration_example() -> None:
     )
     assert inv["total"] == "1000"
     assert line_total(inv, "subscription:s@2024-02-01") == "1000"
+    feb = {"starting_at": "2024-02-01T00:00:00Z", "ending_before": "2024-03-01T00:00:00Z"}
+    assert_lines(inv, [subscription_line("s", "seat", "Seat", "1", "1000", "1000", False, **feb)])  # 1 x 1000
     first = scheduled_invoices(
         {"id": "k", "customer_id": "c", "starting_at": "2024-01-15T00:00:00Z", "subscriptions": [sub]},
         rate_card={
@@ -235,6 +260,9 @@ def test_spec_5_7_proration_example() -> None:
         window={"starting_at": "2024-01-15T00:00:00Z", "ending_before": "2024-02-01T00:00:00Z"},
     )
     assert [(i["start_timestamp"], i["total"]) for i in first] == [("2024-01-15T00:00:00Z", "548")]
+    jan = {"starting_at": "2024-01-15T00:00:00Z", "ending_before": "2024-02-01T00:00:00Z"}
+    # 1 x 1000 x 17/31 = 548.39 -> 548
+    assert_lines(first[0], [subscription_line("s", "seat", "Seat", "1", "1000", "548", True, **jan)])
 
 
 # §5.8 seats: $30/seat/month ADVANCE, 10 seats; 04-16 -> 15 with BILL_IMMEDIATELY, prorated.
@@ -279,6 +307,24 @@ def test_spec_5_8_subscription_increase() -> None:
     )
     assert april["total"] == "45000"
     assert line_total(april, "subscription:s@2025-05-01") == "45000"
+    apr1, apr16, may1 = "2025-04-01T00:00:00Z", "2025-04-16T00:00:00Z", "2025-05-01T00:00:00Z"
+    seat = ("s", "seat", "Seat")
+    # 10 x 3000 = 30,000 for [04-01, 05-01)
+    assert_lines(
+        sched[0],
+        [subscription_line(*seat, "10", "3000", "30000", False, starting_at=apr1, ending_before=may1)],
+    )
+    # the increase: 5 x 3000 x 15/30 = 7,500 for [04-16, 05-01)
+    assert_lines(
+        sched[1],
+        [subscription_line(*seat, "5", "3000", "7500", True, starting_at=apr16, ending_before=may1)],
+    )
+    # May in advance: 15 x 3000 = 45,000 for [05-01, 06-01)
+    june1 = "2025-06-01T00:00:00Z"
+    assert_lines(
+        april,
+        [subscription_line(*seat, "15", "3000", "45000", False, starting_at=may1, ending_before=june1)],
+    )
 
 
 # §5.9 periods: start 2024-09-15.
@@ -329,7 +375,7 @@ def test_spec_5_13_rollover() -> None:
     assert result.new_commit is not None
     assert result.new_commit.access_schedule[0].amount == Decimal(100000)
     assert result.new_commit.is_rollover
-    assert [(e.type, e.amount) for e in result.ledger_entries] == [
+    assert [(ledger_entry_type(e), e.amount) for e in result.ledger_entries] == [
         ("PREPAID_COMMIT_ROLLOVER", Decimal(-100000)),
         ("PREPAID_COMMIT_EXPIRATION", Decimal(-100000)),
     ]
@@ -380,6 +426,23 @@ def test_spec_6_6_worked_invoice() -> None:
     inv = rate(rates, products, [("compute", "12000"), ("storage", "15000")], contract)
     assert inv["subtotal"] == "139125"
     assert inv["total"] == "69125"
+    assert_lines(
+        inv,
+        [
+            usage_line("compute", "Compute", "12000", "10", "120000"),  # 12,000 x 10
+            # 10,000 x 1 + 5,000 x 0.5 = 12,500
+            tiered_line(
+                "storage",
+                "Storage",
+                "15000",
+                [("0", "10000", "1", "10000"), ("10000", "5000", "0.5", "2500")],
+                "12500",
+            ),
+            usage_line("support", "Support", "132500", "0.05", "6625"),  # 0.05 x (120,000 + 12,500)
+            applied_line("CR1", "CREDIT", "-10000"),  # free, same priority: first, all of its 10,000
+            applied_line("P1", "PREPAID", "-60000"),  # compute only: all of its 60,000
+        ],
+    )
     assert [(e["type"], e["amount"], e["timestamp"]) for e in inv["ledger_entries"]] == [
         ("CREDIT_AUTOMATED_INVOICE_DEDUCTION", "-10000", "2025-04-01T00:00:00Z"),
         ("PREPAID_COMMIT_AUTOMATED_INVOICE_DEDUCTION", "-60000", "2025-04-01T00:00:00Z"),
@@ -412,6 +475,19 @@ def test_spec_6_6_postpaid_trueup() -> None:
         )
         applied = line_total(inv, "applied:PP")
         assert applied == "-62500"
+        # 62,500 x 1, absorbed whole by the postpaid commit; in December the shortfall
+        # 1,000,000 - 12 x 62,500 = 250,000 is billed once (quantity 1 at 250,000)
+        trueup: dict[str, Any] = {
+            "type": "postpaid_trueup",
+            "name": "Postpaid commit true-up",
+            "quantity": "1",
+        }
+        trueup |= {"unit_price": "250000", "total": "250000", "postpaid_commit": {"id": "PP"}}
+        assert_lines(
+            inv,
+            [usage_line("p", "P", "62500", "1", "62500"), applied_line("PP", "POSTPAID", "-62500")]
+            + ([trueup] if month == 12 else []),
+        )
         consumed += 62500
         if month < 12:
             assert inv["total"] == "62500"  # postpaid application not subtracted
@@ -453,6 +529,18 @@ def test_spec_6_7_custom_pricing_unit() -> None:
     assert line_total(inv, "applied:T") == "-6500"
     assert line_total(inv, "cpu_conversion") == "7000"
     assert inv["total"] == "7000"
+    usd = USD.id
+    assert_lines(
+        inv,
+        [
+            usage_line("calls", "Calls", "1000", "10", "10000", credit_type_id=tok),  # 1,000 x 10 tokens
+            # the 3,500 tokens left x 2 cents = 7,000 cents
+            {"type": "cpu_conversion", "name": "tokens conversion", "quantity": "3500", "unit_price": "2"}
+            | {"total": "7000", "credit_type_id": usd},
+            # charge lines first, then deductions: all of the 6,500-token commit
+            applied_line("T", "PREPAID", "-6500", credit_type_id=tok),
+        ],
+    )
 
 
 # §7.1 doc example: $100 credit, $63 used in September -> expiration -37 at 10/1.
@@ -498,12 +586,15 @@ def test_spec_7_1_credit_ledger() -> None:
         period={"starting_at": "2024-09-01T00:00:00Z", "ending_before": "2024-10-01T00:00:00Z"},
     )
     assert inv["ledger_entries"][0]["amount"] == "-6300"
+    assert_lines(
+        inv, [usage_line("p", "P", "6300", "1", "6300"), applied_line("C", "CREDIT", "-6300")]
+    )  # $63
     assert inv["ledger_entries"][0]["timestamp"] == "2024-10-01T00:00:00Z"
     seg = credit.access_schedule[0]
     after = type(seg)(seg.id, seg.amount, seg.starting_at, seg.ending_before, Decimal(6300))
     entry = expiration_entry(credit, after)
     assert entry is not None
-    assert (entry.type, entry.amount, entry.timestamp) == (
+    assert (ledger_entry_type(entry), entry.amount, entry.timestamp) == (
         "CREDIT_EXPIRATION",
         Decimal(-3700),
         datetime(2024, 10, 1, tzinfo=UTC),
@@ -514,3 +605,4 @@ def test_spec_7_1_credit_ledger() -> None:
 def test_wire_cents_example() -> None:
     inv = rate([flat("api", "2")], [{"id": "api", "name": "API"}], [("api", "600")])
     assert inv["total"] == "1200"
+    assert_lines(inv, [usage_line("api", "API", "600", "2", "1200")])

@@ -33,6 +33,15 @@ from tally.rating.adjustments.rollover import roll_over
 from tally.rating.from_wire import commit_from_wire
 from tally.rating.inputs import Commit, CommitType, UsageStatementSchedule
 from tally.rating.periods import add_months, period_containing
+from tally.rating.results import LedgerEntry, LedgerEntryKind
+
+_SUFFIX = {LedgerEntryKind.ROLLOVER: "ROLLOVER", LedgerEntryKind.EXPIRATION: "EXPIRATION"}
+
+
+def entry_type(e: LedgerEntry) -> str:
+    """The stored type of a rollover's entry: `PREPAID_COMMIT_ROLLOVER`, `CREDIT_EXPIRATION`..."""
+    return f"{ledger.PREFIX[e.commit_type]}_{_SUFFIX[e.kind]}"
+
 
 _BUMP = {CommitType.PREPAID: "commit", CommitType.CREDIT: "credit"}
 # A rollover balance is a fresh grant: no invoice, and not a child or duplicate of anything.
@@ -100,10 +109,10 @@ def roll_over_contract(
                     "contract_id": old_contract_id,
                     "balance_id": old.id,
                     "segment_id": e.segment_id,
-                    "type": e.type,
+                    "type": entry_type(e),
                     "amount": e.amount,
                     "timestamp": e.timestamp,
-                    "new_contract_id": new_contract_id if e.type.endswith("_ROLLOVER") else None,
+                    "new_contract_id": new_contract_id if e.kind is LedgerEntryKind.ROLLOVER else None,
                     "created_at": now,
                 }
             )

@@ -16,8 +16,9 @@ from msgspec.structs import replace
 from sqlalchemy import Connection
 
 from tally.contracts import repository as repo
-from tally.contracts import seats
 from tally.contracts.balances import recurring
+from tally.contracts.seats import replay as seat_replay
+from tally.contracts.seats import updates as seats
 from tally.contracts.terms import model
 from tally.contracts.terms.model import plain
 from tally.contracts.terms.normalize import Doc, Terms
@@ -184,7 +185,7 @@ def apply_subscription_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) ->
             new["proration"] = {**new["proration"], "rounding": upd["proration_rounding"]}
         updates = upd.get("quantity_updates")
         if updates is not None:
-            if new.get("quantity_management_mode") == seats.SEAT_BASED:
+            if new.get("quantity_management_mode") == seat_replay.SEAT_BASED:
                 msg = "not for SEAT_BASED subscriptions (use seat_updates)"
                 raise BadRequest(f"{field}.quantity_updates: {msg}")
             if not updates:

@@ -15,18 +15,7 @@ from decimal import Decimal
 
 from tally.money.context import MONEY_CONTEXT, ZERO
 from tally.rating.inputs import AccessSegment, Commit, CommitType, RatingInputError
-from tally.rating.results import LedgerEntry
-
-_EXPIRATION = {
-    CommitType.PREPAID: "PREPAID_COMMIT_EXPIRATION",
-    CommitType.CREDIT: "CREDIT_EXPIRATION",
-    CommitType.POSTPAID: "POSTPAID_COMMIT_EXPIRATION",
-}
-_ROLLOVER = {
-    CommitType.PREPAID: "PREPAID_COMMIT_ROLLOVER",
-    CommitType.CREDIT: "CREDIT_ROLLOVER",
-    CommitType.POSTPAID: "POSTPAID_COMMIT_ROLLOVER",
-}
+from tally.rating.results import LedgerEntry, LedgerEntryKind
 
 
 def remaining(segment: AccessSegment) -> Decimal:
@@ -38,7 +27,9 @@ def expiration_entry(commit: Commit, segment: AccessSegment) -> LedgerEntry | No
     left = remaining(segment)
     if left == 0:
         return None
-    return LedgerEntry(_EXPIRATION[commit.type], -left, segment.ending_before, commit.id, segment.id)
+    return LedgerEntry(
+        LedgerEntryKind.EXPIRATION, commit.type, -left, segment.ending_before, commit.id, segment.id
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +59,11 @@ def roll_over(
         share = MONEY_CONTEXT.multiply(remaining(s), fraction)
         expired = MONEY_CONTEXT.subtract(remaining(s), share)
         if share:
-            entries.append(LedgerEntry(_ROLLOVER[commit.type], -share, at, commit.id, s.id))
+            entries.append(LedgerEntry(LedgerEntryKind.ROLLOVER, commit.type, -share, at, commit.id, s.id))
         if expired:
-            entries.append(LedgerEntry(_EXPIRATION[commit.type], -expired, at, commit.id, s.id))
+            entries.append(
+                LedgerEntry(LedgerEntryKind.EXPIRATION, commit.type, -expired, at, commit.id, s.id)
+            )
     if rolled == 0:
         return Rollover(None, tuple(entries))
     segment = AccessSegment(f"{new_commit_id}:0", rolled, at, access_ending_before)

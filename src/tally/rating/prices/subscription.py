@@ -36,7 +36,7 @@ from tally.rating.inputs import (
     Subscription,
 )
 from tally.rating.periods import Period, boundary, index_at, is_usage_period_end, schedule_anchor, utc
-from tally.rating.rates import RateIndex, active_overrides, is_entitled, price_curve
+from tally.rating.rates import RateIndex, active_overrides, subscription_rate, unit_price
 from tally.rating.results import LineType
 
 
@@ -128,42 +128,42 @@ def subscription_charges(
         if hi <= lo:
             continue
         part = Period(lo, hi)
-        rate = index.rate_at(product.id, (), lo, freq) or index.rate_at(product.id, (), lo)
+        rate = subscription_rate(index.by_product.get(product.id, ()), lo, freq)
         if rate is None:
             warnings.append(f"subscription {sub.id}: no rate for product {product.id} at {_stamp(lo)}")
             continue
         overrides = active_overrides(index.targeting(product, (), (), freq), lo)
-        if not is_entitled(rate, overrides):
+        price = unit_price(rate, overrides, contract.multiplier_override_prioritization)
+        if price is None:
             continue
-        priced = price_curve(rate, overrides, contract.multiplier_override_prioritization)
-        price = priced.curve[0].unit_price
-        factor = proration_factor(part, full) if sub.is_prorated else ONE
         placed = lo if advance else hi
         if wanted(placed, "advance" if advance else "arrears"):
+            # ADVANCE (or unprorated): the quantity at the period start, for the whole part. ARREARS,
+            # prorated: one line per quantity segment, each its quantity x price x its share of the period
+            # (docs/rating.md rule 29), so every line's quantity, unit price and total agree.
             if advance or not sub.is_prorated:
-                qty = quantity_at(sub, lo)
-                amount = _mul3(qty, price, factor)
+                segments = [(lo, hi, quantity_at(sub, lo))]
             else:
-                amount = ZERO
-                for a, b, q in _quantity_segments(sub, part):
-                    amount = MONEY_CONTEXT.add(amount, _mul3(q, price, proration_factor(Period(a, b), full)))
-                qty = _quantity_segments(sub, part)[-1][2]
-            key = f"subscription:{sub.id}@{_stamp(lo)}"
-            charge = _charge(
-                contract,
-                sub,
-                product.name,
-                rate.credit_type_id,
-                part,
-                rank,
-                price,
-                qty,
-                amount,
-                key,
-                factor != ONE,
-            )
-            charge.placed_at = placed
-            out.append(charge)
+                # A segment without seats bills nothing and shows no line (unless it is the only one).
+                segments = [g for g in _quantity_segments(sub, part) if g[2] != 0] or [(lo, hi, ZERO)]
+            for a, b, qty in segments:
+                seg = Period(a, b)
+                f = proration_factor(seg, full) if sub.is_prorated else ONE
+                charge = _charge(
+                    contract,
+                    sub,
+                    product.name,
+                    rate.credit_type_id,
+                    seg,
+                    rank,
+                    price,
+                    qty,
+                    _mul3(qty, price, f),
+                    f"subscription:{sub.id}@{_stamp(a)}",
+                    f != ONE,
+                )
+                charge.placed_at = placed
+                out.append(charge)
         if advance:
             for charge in _advance_increases(
                 contract, sub, product.name, rate.credit_type_id, full, part, price, rank

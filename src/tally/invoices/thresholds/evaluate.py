@@ -1,0 +1,190 @@
+"""One contract's threshold evaluation: load what the decisions need (the current period's draft, the
+available balance, the payment fraction), ask `decide`, and grant and invoice what it calls for. Runs in
+the caller's transaction; without `dry_run`, under the contract's lock (see the package docstring)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Row
+
+from tally.contracts import service as contracts
+from tally.contracts.balances import ledger
+from tally.contracts.balances import service as contract_balances
+from tally.contracts.balances import thresholds as config
+from tally.custom_fields import service as custom_fields
+from tally.db.uow import WriteConn
+from tally.invoices import repository as invoices_repo
+from tally.invoices import service
+from tally.invoices.inputs import Catalog, Loader
+from tally.invoices.thresholds import balance, decide, spend_trackers
+from tally.invoices.thresholds import repository as repo
+from tally.invoices.thresholds.grant import Grant, grant, invoice_time
+from tally.rating.periods import Period
+from tally.rating.results import Invoice
+
+log = logging.getLogger("tally.thresholds")
+
+Drafts = dict[service.Key, Invoice]  # usage drafts computed in one evaluation
+
+
+def evaluate(
+    conn: Connection,
+    tenant_id: str,
+    contract_id: str,
+    now: datetime,
+    catalog: Catalog,
+    *,
+    skip_locked: bool = False,
+    dry_run: bool = False,
+) -> list[Grant]:
+    """Evaluate one contract under its lock; grant and invoice what its thresholds call for. With
+    `dry_run` (any transaction, no lock taken): what would be granted, without commit ids."""
+    if not dry_run and not repo.lock(conn, tenant_id, contract_id, now, skip_locked):
+        return []  # another worker is evaluating it right now
+    crow = contracts.row(conn, tenant_id, contract_id)
+    if crow is None:
+        return []
+    enabled = decide.enabled(crow.terms, crow.archived_at)
+    if not dry_run:
+        repo.mark_evaluated(conn, contract_id, enabled, now)
+    end = crow.ending_before
+    if not enabled or now < crow.starting_at or (end is not None and now >= end):
+        return []
+    loader = Loader(conn, tenant_id, catalog)
+    grants: list[Grant] = []
+    at: datetime | None = None
+    drafts: Drafts = {}
+    # Spend first: its commit pays the period's usage, so the balance a recharge sees is unchanged by it.
+    for key, plan_of in ((config.SPEND, _spend), (config.PREPAID, _recharge)):
+        cfg = crow.terms.get(key) or {}
+        if not cfg.get("is_enabled"):
+            continue
+        plan = plan_of(conn, loader, crow, cfg, now, drafts)
+        if plan is None:
+            continue
+        if dry_run:
+            grants.append(Grant(plan.source, "", plan.amount, plan.invoiced))
+            continue
+        at = at or invoice_time(conn, crow, now)
+        grants.append(grant(conn, loader, crow, cfg, plan, now, at))
+        loader.forget(crow.id)
+        drafts.clear()
+    if at is not None:
+        scheduled = service.Key(crow.id, service.SCHEDULED, at, at)
+        # Not a dry run, so `conn` is the write its callers opened (`run`, `evaluate_now`).
+        service.finalize(WriteConn(conn), loader, crow, scheduled, now, known_unsettled=True)
+    return grants
+
+
+def _spend(
+    conn: Connection, loader: Loader, crow: Row[Any], cfg: dict[str, Any], now: datetime, drafts: Drafts
+) -> decide.Plan | None:
+    period = _current_period(crow, now)
+    if period is None:
+        return None
+    key = service.Key(crow.id, service.USAGE, period.starting_at, period.ending_before)
+    if _settled(conn, crow, key):
+        return None
+    inv = _draft(loader, crow, key, now, drafts)
+    uncovered = decide.uncovered(inv)
+    if not decide.spend_due(cfg, uncovered):
+        return None
+    return decide.spend(uncovered, inv.credit_type, period, _fraction(conn, crow, cfg, period))
+
+
+def _recharge(
+    conn: Connection, loader: Loader, crow: Row[Any], cfg: dict[str, Any], now: datetime, drafts: Drafts
+) -> decide.Plan | None:
+    card = loader.card(crow.rate_card_id).card
+    fiat = card.fiat_credit_type
+    ct_id = cfg.get("custom_credit_type_id") or fiat.id
+    available = _available_balance(conn, loader, crow, cfg, ct_id, now, drafts)
+    amount = decide.recharge_amount(cfg, available)
+    if amount is None:
+        return None
+    price = Decimal(1)
+    if ct_id != fiat.id:
+        conv = next((c for c in card.credit_type_conversions if c.custom_credit_type_id == ct_id), None)
+        if conv is None:
+            log.warning(
+                "contract %s: no %s conversion on its rate card; cannot invoice a recharge", crow.id, ct_id
+            )
+            return None
+        price = conv.fiat_per_custom_credit
+    fraction = _fraction(conn, crow, cfg, _current_period(crow, now))
+    return decide.recharge(cfg, amount, available, ct_id, fiat, price, fraction, now)
+
+
+def _available_balance(
+    conn: Connection,
+    loader: Loader,
+    crow: Row[Any],
+    cfg: dict[str, Any],
+    credit_type_id: str,
+    now: datetime,
+    drafts: Drafts | None = None,
+) -> Decimal:
+    """SPEC §5.11: the prepaid commits and credits the contract can draw (contract- and customer-level),
+    in `credit_type_id`, SPEND access, segments active now, less what finalized invoices took and what
+    its open usage drafts would take; balances excluded by `threshold_balance_specifiers` and seat-level
+    (INDIVIDUAL) grants do not count (`balance.available`)."""
+    docs = ledger.balances_for(conn, crow.tenant_id, crow.customer_id, crow.id, now)
+    excluded = _excluded(conn, crow.tenant_id, cfg, docs)
+    drawn = balance.drawn_by(_open_drafts(conn, loader, crow, now, {} if drafts is None else drafts))
+    return balance.available(docs, excluded, drawn, credit_type_id, now)
+
+
+def _open_drafts(
+    conn: Connection, loader: Loader, crow: Row[Any], now: datetime, drafts: Drafts
+) -> list[Invoice]:
+    """The drafts of the contract's unsettled usage periods."""
+    out = []
+    for p in service.usage_periods(crow, now):
+        key = service.Key(crow.id, service.USAGE, p.starting_at, p.ending_before)
+        if not _settled(conn, crow, key):
+            out.append(_draft(loader, crow, key, now, drafts))
+    return out
+
+
+def _excluded(conn: Connection, tenant_id: str, cfg: dict[str, Any], docs: list[dict[str, Any]]) -> set[str]:
+    """Balances matched by an `exclude` entry of `threshold_balance_specifiers`."""
+    excludes = balance.exclusions(cfg)
+    if not excludes:
+        return set()
+    kinds = {d["id"]: d["type"] for d in docs}
+    fields: dict[str, dict[str, str]] = {}
+    for entity in {contracts.BALANCE_ENTITY[k] for k in kinds.values()}:
+        ids = [i for i, k in kinds.items() if contracts.BALANCE_ENTITY[k] == entity]
+        fields.update(custom_fields.values_for(conn, tenant_id, entity, ids))
+    return balance.excluded(excludes, kinds, fields)
+
+
+def _fraction(conn: Connection, crow: Row[Any], cfg: dict[str, Any], period: Period | None) -> Decimal:
+    return spend_trackers.payment_fraction(
+        cfg, crow.terms, period, lambda: contract_balances.of_contract(conn, crow.tenant_id, crow.id)
+    )
+
+
+def _current_period(crow: Row[Any], now: datetime) -> Period | None:
+    periods = service.usage_periods(crow, now)
+    if periods and periods[-1].starting_at <= now < periods[-1].ending_before:
+        return periods[-1]
+    return None
+
+
+def _draft(loader: Loader, crow: Row[Any], key: service.Key, now: datetime, drafts: Drafts) -> Invoice:
+    if key not in drafts:
+        drafts[key], _ = service.compute(loader, crow, key, now)
+    return drafts[key]
+
+
+def _settled(conn: Connection, crow: Row[Any], key: service.Key) -> bool:
+    """True unless the key still has a live DRAFT (no row yet, or a regenerated draft)."""
+    rows = invoices_repo.rows_of_key(conn, crow.tenant_id, key.contract_id, key.kind, key.start, key.end)
+    if not rows:
+        return False
+    return not any(r.void_seq == 0 and r.status == service.DRAFT for r in rows)
