@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tally.contracts import service as contracts
 from tally.contracts.terms import model
@@ -219,7 +220,9 @@ def test_pieces_round_trip(doc: dict[str, Any], kind: type[model._Value]) -> Non
 
 def test_as_of_reads_the_typed_snapshot(conn: WriteConn) -> None:
     contract = _rich_contract(conn)
-    tenant_id = conn.exec_driver_sql("select tenant_id from contracts where id = ?", (contract.id,)).scalar()
+    tenant_id = conn.execute(
+        text("select tenant_id from contracts where id = :id"), {"id": contract.id}
+    ).scalar()
     assert tenant_id is not None
     then = contracts.get_as_of(conn, tenant_id, contract.customer_id, contract.id, NOW)
     assert (then.starting_at, then.ending_before, then.rate_card_id, then.archived_at) == (
