@@ -53,8 +53,8 @@ def _race(engine: Engine, tenant_id: str, contract_id: str, key: service.Key, no
         try:
             barrier.wait()
             with uow.write(engine) as conn:
-                crow = contract_row(conn, tenant_id, contract_id)
-                ok = service.finalize(conn, Loader(conn, tenant_id), crow, key, now)  # type: ignore[arg-type]
+                found = contract_row(conn, tenant_id, contract_id)
+                ok = service.finalize(conn, Loader(conn, tenant_id), found, key, now)  # type: ignore[arg-type]
             with lock:
                 results.append(ok)
         except BaseException as exc:
@@ -125,8 +125,8 @@ def test_database_refuses_to_rewrite_a_finalized_invoice(clock_server: Running, 
         s = build(client, h, "immutable" + iso(clock_now(h)).replace(":", "")[-6:])
     key = service.Key(s.contract, service.USAGE, s.t0, s.t1)
     with uow.write(engine) as conn:
-        crow = contract_row(conn, tenant_id, s.contract)
-        assert service.finalize(conn, Loader(conn, tenant_id), crow, key, s.t1 + timedelta(days=2))  # type: ignore[arg-type]
+        found = contract_row(conn, tenant_id, s.contract)
+        assert service.finalize(conn, Loader(conn, tenant_id), found, key, s.t1 + timedelta(days=2))  # type: ignore[arg-type]
     with uow.read(engine) as conn:
         row = conn.execute(
             select(invoices.c.id).where(
@@ -189,8 +189,8 @@ def test_finalization_races_late_ingest_credits_edits_and_a_second_scheduler(
     def finalizer() -> None:
         time.sleep(random.uniform(0, 0.4))  # land somewhere inside the late-ingest stream
         with uow.write(engine) as conn:
-            crow = contract_row(conn, tenant_id, s.contract)
-            ok = service.finalize(conn, Loader(conn, tenant_id), crow, key, now)  # type: ignore[arg-type]
+            found = contract_row(conn, tenant_id, s.contract)
+            ok = service.finalize(conn, Loader(conn, tenant_id), found, key, now)  # type: ignore[arg-type]
         with lock:
             finalized.append(ok)
 

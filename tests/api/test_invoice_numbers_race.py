@@ -65,9 +65,9 @@ def test_eight_finalizers_number_without_gaps(clock_server: Running, engine: Eng
     with uow.read(engine) as conn:
         loader = Loader(conn, tenant_id)
         for s in scenarios:
-            crow = contract_row(conn, tenant_id, s.contract)
-            assert crow is not None
-            due, _ = service.due_keys(conn, loader, crow, now, grace)
+            found = contract_row(conn, tenant_id, s.contract)
+            assert found is not None
+            due, _ = service.due_keys(conn, loader, found, now, grace)
             assert {k.kind for k in due} == {"USAGE", "SCHEDULED"}, due
             work += [(s.contract, k) for k in due]
     barrier = threading.Barrier(WORKERS)
@@ -82,8 +82,8 @@ def test_eight_finalizers_number_without_gaps(clock_server: Running, engine: Eng
             barrier.wait()
             for contract_id, key in mine:
                 with uow.write(engine) as conn:
-                    crow = contract_row(conn, tenant_id, contract_id)
-                    ok = service.finalize(conn, Loader(conn, tenant_id), crow, key, now)  # type: ignore[arg-type]
+                    found = contract_row(conn, tenant_id, contract_id)
+                    ok = service.finalize(conn, Loader(conn, tenant_id), found, key, now)  # type: ignore[arg-type]
                 if ok:
                     with lock:
                         won.append((contract_id, key))
@@ -129,16 +129,16 @@ def test_rolled_back_finalization_gives_its_number_back(clock_server: Running, e
 
     def finalize_then_fail() -> None:
         with uow.write(engine) as conn:
-            crow = contract_row(conn, tenant_id, s.contract)
-            assert service.finalize(conn, Loader(conn, tenant_id), crow, key, now)  # type: ignore[arg-type]
+            found = contract_row(conn, tenant_id, s.contract)
+            assert service.finalize(conn, Loader(conn, tenant_id), found, key, now)  # type: ignore[arg-type]
             raise Abort
 
     with pytest.raises(Abort):
         finalize_then_fail()
     assert _all_numbers(engine, tenant_id) == before
     with uow.write(engine) as conn:
-        crow = contract_row(conn, tenant_id, s.contract)
-        assert service.finalize(conn, Loader(conn, tenant_id), crow, key, now)  # type: ignore[arg-type]
+        found = contract_row(conn, tenant_id, s.contract)
+        assert service.finalize(conn, Loader(conn, tenant_id), found, key, now)  # type: ignore[arg-type]
     after = _all_numbers(engine, tenant_id)
     assert len(after) == len(before) + 1
     _assert_gapless(after)

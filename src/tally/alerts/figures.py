@@ -62,7 +62,7 @@ class Measure:
 
 @dataclass(frozen=True)
 class Draft:
-    crow: Row[Any]
+    contract_row: Row[Any]
     key: invoices.Key
     invoice_id: str
     invoice: Invoice
@@ -116,10 +116,10 @@ class CustomerView:
     def current_periods(self) -> list[tuple[Row[Any], Period]]:
         """The usage-statement period of each contract that contains now."""
         out = []
-        for crow in self.contracts():
-            periods = invoices.usage_periods(crow, self.now)
+        for contract_row in self.contracts():
+            periods = invoices.usage_periods(contract_row, self.now)
             if periods and periods[-1].starting_at <= self.now < periods[-1].ending_before:
-                out.append((crow, periods[-1]))
+                out.append((contract_row, periods[-1]))
         return out
 
     def next_boundary(self) -> datetime | None:
@@ -145,13 +145,13 @@ class CustomerView:
             out = []
             for e in entries:
                 release = {k: -v for k, v in drawn.items()} if drawn else None
-                inv, _ = invoices.compute(self.loader, e.crow, e.key, self.now, release=release)
+                inv, _ = invoices.compute(self.loader, e.contract_row, e.key, self.now, release=release)
                 for le in inv.ledger_entries:
                     if le.segment_id is None or le.kind is not LedgerEntryKind.DEDUCTION:
                         continue
                     k = (le.commit_id, le.segment_id)
                     drawn[k] = sub(drawn.get(k, ZERO), le.amount)  # deductions are negative
-                out.append(Draft(e.crow, e.key, e.id, inv))
+                out.append(Draft(e.contract_row, e.key, e.id, inv))
             self._drafts, self._drawn = out, drawn
         return self._drafts
 
@@ -243,7 +243,7 @@ def _at_least(alert: Alert, key: str, figure: Decimal, props: dict[str, Any] | N
 
 
 def _spend(alert: Alert, kind: Kind, view: CustomerView) -> Measure:
-    drafts = [d for d in view.current_usage_drafts() if view.contract_matches(alert, d.crow.id)]
+    drafts = [d for d in view.current_usage_drafts() if view.contract_matches(alert, d.contract_row.id)]
     group = alert.filters.get("group_values")
     if not drafts:
         return Measure((), view.next_boundary())
@@ -253,10 +253,10 @@ def _spend(alert: Alert, kind: Kind, view: CustomerView) -> Measure:
     sums: dict[tuple[tuple[str, str | None], ...], Decimal] = {}
     for d in drafts:
         period = Period(d.key.start, d.key.end)
-        contract = view.loader.contract(d.crow, view.now, period)
-        for values, records in _by_group(view.loader.usage(d.crow, contract, period), group).items():
+        contract = view.loader.contract(d.contract_row, view.now, period)
+        for values, records in _by_group(view.loader.usage(d.contract_row, contract, period), group).items():
             # Re-rate the group's usage alone, so tiers and rounding apply to the subset (SPEC §8.1).
-            inv, _ = invoices.compute(view.loader, d.crow, d.key, view.now, usage_override=records)
+            inv, _ = invoices.compute(view.loader, d.contract_row, d.key, view.now, usage_override=records)
             sums[values] = add(sums.get(values, ZERO), _usage_total(inv, alert.credit_type_id))
     parts = [
         _at_least(alert, group_key(dict(values)), spend, {"group_values": dict(values)})
@@ -320,7 +320,7 @@ def _invoice(alert: Alert, kind: Kind, view: CustomerView) -> Measure:
         for d in view.drafts()
         if d.key.kind in types
         and d.invoice.credit_type.id == alert.credit_type_id
-        and view.contract_matches(alert, d.crow.id)
+        and view.contract_matches(alert, d.contract_row.id)
     ]
     if not drafts:
         return Measure((), view.next_boundary())
@@ -333,7 +333,8 @@ def _monthly(alert: Alert, kind: Kind, view: CustomerView) -> Measure:
     drafts = [
         d
         for d in view.current_usage_drafts()
-        if d.invoice.credit_type.id == alert.credit_type_id and view.contract_matches(alert, d.crow.id)
+        if d.invoice.credit_type.id == alert.credit_type_id
+        and view.contract_matches(alert, d.contract_row.id)
     ]
     if not drafts:
         return Measure((), view.next_boundary())

@@ -39,7 +39,7 @@ class Slot:
 
 def credit_type_id(loader: Loader, e: service.Entry, now: datetime) -> str:
     """The credit type of a usage invoice's breakdowns: its contract's rate card currency."""
-    return loader.contract(e.crow, now).rate_card.fiat_credit_type.id
+    return loader.contract(e.contract_row, now).rate_card.fiat_credit_type.id
 
 
 def windows(entries: list[service.Entry], start: datetime, end: datetime, window_size: str) -> list[Slot]:
@@ -87,10 +87,10 @@ def render(loader: Loader, slots: list[Slot], now: datetime, skip_zero: bool) ->
         if e.id not in cache:
             period = Period(e.key.start, e.key.end)
             if e.key.kind == service.HISTORICAL and e.row is not None:
-                contract, usage = historical.rating_inputs(loader, e.crow, e.row, now, _released(e))
+                contract, usage = historical.rating_inputs(loader, e.contract_row, e.row, now, _released(e))
             else:
-                contract = loader.contract(e.crow, now, period, _released(e))
-                usage = loader.usage(e.crow, contract, period)
+                contract = loader.contract(e.contract_row, now, period, _released(e))
+                usage = loader.usage(e.contract_row, contract, period)
             cache[e.id] = (contract, usage, {})
         contract, usage, rated = cache[e.id]
 
@@ -135,8 +135,8 @@ def render(loader: Loader, slots: list[Slot], now: datetime, skip_zero: bool) ->
         out.append(
             {
                 "id": e.id,
-                "customer_id": e.crow.customer_id,
-                "contract_id": e.crow.id,
+                "customer_id": e.contract_row.customer_id,
+                "contract_id": e.contract_row.id,
                 "type": service.USAGE,
                 "status": e.status if doc is None else doc["status"],
                 "credit_type": {

@@ -121,7 +121,7 @@ def list_invoices(
             if len(out) == n:
                 break
             if include_list_prices:
-                doc = service.with_list_prices(loader, e.crow, doc)
+                doc = service.with_list_prices(loader, e.contract_row, doc)
             out.append(service.skip_zero(doc) if skip_zero_qty_line_items else doc)
             last = e
         more = last is not None and len(out) == n and found and found[-1] is not last
@@ -186,7 +186,7 @@ def retrieve(
         e = service.find(conn, loader, ctx.tenant_id, customer_id, invoice_id, now)
         doc = e.materialize(loader, now)
         if include_list_prices:
-            doc = service.with_list_prices(loader, e.crow, doc)
+            doc = service.with_list_prices(loader, e.contract_row, doc)
     return data(service.skip_zero(doc) if skip_zero_qty_line_items else doc)
 
 

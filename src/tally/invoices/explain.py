@@ -228,7 +228,7 @@ def explain(
     # Per-event tier shares only where the events' running total (converted to the line's units) is the
     # line's quantity (COUNT and SUM, no rounding in the way); otherwise the line's tier rows alone are shown.
     per_event = bool(tiers) and agg in ADDITIVE
-    first = hour_start(hour_of(entry.crow.starting_at))
+    first = hour_start(hour_of(entry.contract_row.starting_at))
     summary: _Summary | None = None
     if not verify:
         late_lo = first if agg == "LATEST" and first < lo else lo

@@ -96,21 +96,23 @@ def finalize_contracts(
     """Finalize what is due on a tenant's contracts (claimed by the caller); returns each one's next due
     time. What they all need is read in a few queries, not several per contract, and their balances stay
     locked until commit (`ledger.prefetch`)."""
-    crows = contracts.rows(conn, tenant_id, contract_ids)
+    contract_rows = contracts.rows(conn, tenant_id, contract_ids)
     settled = service.settled_keys(conn, tenant_id, contract_ids)
     loader = Loader(conn, tenant_id, catalog)
     # Lock order, as in every finalizer: the tenant's late-data slot, then balances, then invoice rows.
     # Both are taken here, outside the per-contract savepoints (a rolled-back savepoint drops its locks).
     late_gate.hold_for_finalize(conn, tenant_id)
-    loader.prefetch(list(crows.values()), lock_balances=True)
+    loader.prefetch(list(contract_rows.values()), lock_balances=True)
     next_due: dict[str, datetime | None] = {}
     for contract_id in contract_ids:
         result.contracts += 1
-        crow = crows.get(contract_id)
+        contract_row = contract_rows.get(contract_id)
         next_due[contract_id] = (
             None
-            if crow is None
-            else _finalize_contract(conn, loader, crow, now, grace, settled.get(contract_id, set()), result)
+            if contract_row is None
+            else _finalize_contract(
+                conn, loader, contract_row, now, grace, settled.get(contract_id, set()), result
+            )
         )
     return next_due
 
@@ -118,7 +120,7 @@ def finalize_contracts(
 def _finalize_contract(
     conn: WriteConn,
     loader: Loader,
-    crow: Row[Any],
+    contract_row: Row[Any],
     now: datetime,
     grace: timedelta,
     settled: set[tuple[str, datetime, datetime]],
@@ -127,21 +129,28 @@ def _finalize_contract(
     """Finalize what is due on one contract, in a savepoint; returns when its next work falls due."""
     savepoint = conn.begin_nested()
     try:
-        if crow.terms.get("recurring_commits") or crow.terms.get("recurring_credits"):
+        if contract_row.terms.get("recurring_commits") or contract_row.terms.get("recurring_credits"):
             # Open-ended recurring commits/credits: keep children stored ahead of time.
-            recurring.materialize(conn, crow.tenant_id, crow.customer_id, crow.id, crow.terms, now)
-            loader.forget(crow.id)  # its balances may have new children
-        due, nxt = service.due_keys(conn, loader, crow, now, grace, settled)
+            recurring.materialize(
+                conn,
+                contract_row.tenant_id,
+                contract_row.customer_id,
+                contract_row.id,
+                contract_row.terms,
+                now,
+            )
+            loader.forget(contract_row.id)  # its balances may have new children
+        due, nxt = service.due_keys(conn, loader, contract_row, now, grace, settled)
         for key in due:
-            if service.finalize(conn, loader, crow, key, now, known_unsettled=True):
+            if service.finalize(conn, loader, contract_row, key, now, known_unsettled=True):
                 result.finalized += 1
         savepoint.commit()
         return nxt
     except Exception:
         # One contract the engine refuses must not hold up everyone else: retry it later.
         savepoint.rollback()
-        loader.forget(crow.id)  # what was read inside the savepoint may be gone
-        log.exception("cannot finalize contract %s; retrying in %s", crow.id, RETRY_AFTER)
+        loader.forget(contract_row.id)  # what was read inside the savepoint may be gone
+        log.exception("cannot finalize contract %s; retrying in %s", contract_row.id, RETRY_AFTER)
         return now + RETRY_AFTER
 
 

@@ -121,7 +121,7 @@ def historical_contract(contract: ri.Contract) -> ri.Contract:
 
 def rating_inputs(
     loader: Loader,
-    crow: Row[Any],
+    contract_row: Row[Any],
     row: Row[Any],
     now: datetime,
     release: dict[tuple[str, str], Decimal] | None = None,
@@ -130,7 +130,7 @@ def rating_inputs(
     invoice itself drew from balances."""
     inv = HistoricalInvoice.model_validate(row.inputs)
     period = Period(row.period_start, row.period_end)
-    return historical_contract(loader.contract(crow, now, period, release)), usage_records(inv)
+    return historical_contract(loader.contract(contract_row, now, period, release)), usage_records(inv)
 
 
 # --------------------------------------------------------------------------------------- validation
@@ -157,9 +157,9 @@ def _slot_start(t: datetime, granularity: str) -> datetime:
 
 
 def _check_line(
-    loader: Loader, crow: Row[Any], inv: HistoricalInvoice, line: HistoricalUsageLine, field: str
+    loader: Loader, contract_row: Row[Any], inv: HistoricalInvoice, line: HistoricalUsageLine, field: str
 ) -> None:
-    if line.product_id not in loader.card(crow.rate_card_id).product_ids:
+    if line.product_id not in loader.card(contract_row.rate_card_id).product_ids:
         raise BadRequest(f"{field}.product_id: product {line.product_id} is not on the contract's rate card")
     view = None
     for start, v in loader.versions(line.product_id) or []:
@@ -212,36 +212,38 @@ def _check_line(
             raise BadRequest(f"{sf}: must lie within one {g} window (breakdown_granularity)")
 
 
-def _check(loader: Loader, crow: Row[Any], inv: HistoricalInvoice, field: str) -> None:
-    if crow.archived_at is not None:
-        raise BadRequest(f"{field}.contract_id: contract {crow.id} is archived")
+def _check(loader: Loader, contract_row: Row[Any], inv: HistoricalInvoice, field: str) -> None:
+    if contract_row.archived_at is not None:
+        raise BadRequest(f"{field}.contract_id: contract {contract_row.id} is archived")
     start, end = inv.inclusive_start_date, inv.exclusive_end_date
     _window(start, end, field)
-    contract_end = crow.ending_before or datetime.max.replace(tzinfo=start.tzinfo)
-    _inside(start, end, crow.starting_at, contract_end, field, "the contract")
-    currency = loader.card(crow.rate_card_id).card.fiat_credit_type
+    contract_end = contract_row.ending_before or datetime.max.replace(tzinfo=start.tzinfo)
+    _inside(start, end, contract_row.starting_at, contract_end, field, "the contract")
+    currency = loader.card(contract_row.rate_card_id).card.fiat_credit_type
     if inv.credit_type_id != currency.id:
         raise BadRequest(
             f"{field}.credit_type_id: must be the contract's currency {currency.id} ({currency.name})"
         )
     for j, line in enumerate(inv.usage_line_items):
-        _check_line(loader, crow, inv, line, f"{field}.usage_line_items[{j}]")
+        _check_line(loader, contract_row, inv, line, f"{field}.usage_line_items[{j}]")
 
 
 def _overlaps(a: datetime, b: datetime, c: datetime, d: datetime) -> bool:
     return a < d and c < b
 
 
-def _check_collisions(conn: Connection, crow: Row[Any], start: datetime, end: datetime, field: str) -> None:
+def _check_collisions(
+    conn: Connection, contract_row: Row[Any], start: datetime, end: datetime, field: str
+) -> None:
     span = f"[{format_timestamp(start)}, {format_timestamp(end)})"
-    for p in service.usage_periods(crow, end - _TICK):
+    for p in service.usage_periods(contract_row, end - _TICK):
         if _overlaps(start, end, p.starting_at, p.ending_before):
             raise Conflict(
                 f"{field}: {span} overlaps the usage period [{format_timestamp(p.starting_at)}, "
                 f"{format_timestamp(p.ending_before)}) that tally invoices itself; import only periods "
                 "before usage_statement_schedule.invoice_generation_starting_at"
             )
-    for r in repo.of_contracts(conn, crow.tenant_id, [crow.id]):
+    for r in repo.of_contracts(conn, contract_row.tenant_id, [contract_row.id]):
         if (
             r.kind in (service.USAGE, service.HISTORICAL)
             and r.status != service.VOID
@@ -250,7 +252,7 @@ def _check_collisions(conn: Connection, crow: Row[Any], start: datetime, end: da
             what = "historical" if r.kind == service.HISTORICAL else "usage"
             raise Conflict(
                 f"{field}: {span} overlaps the {what} invoice of [{format_timestamp(r.period_start)}, "
-                f"{format_timestamp(r.period_end)}) on contract {crow.id}"
+                f"{format_timestamp(r.period_end)}) on contract {contract_row.id}"
             )
 
 
@@ -260,14 +262,14 @@ def _check_collisions(conn: Connection, crow: Row[Any], start: datetime, end: da
 def _issue(
     conn: Connection,
     loader: Loader,
-    crow: Row[Any],
+    contract_row: Row[Any],
     inv: HistoricalInvoice,
     now: datetime,
     field: str,
     regenerated_from: str | None = None,
 ) -> dict[str, Any]:
     period = Period(inv.inclusive_start_date, inv.exclusive_end_date)
-    contract = historical_contract(loader.contract(crow, now, period))
+    contract = historical_contract(loader.contract(contract_row, now, period))
     try:
         rated: Invoice = rate_usage_invoice(contract, usage_records(inv), period)
     except ri.RatingInputError as exc:
@@ -292,9 +294,9 @@ def _issue(
         conn,
         {
             "id": inv_id,
-            "tenant_id": crow.tenant_id,
-            "customer_id": crow.customer_id,
-            "contract_id": crow.id,
+            "tenant_id": contract_row.tenant_id,
+            "customer_id": contract_row.customer_id,
+            "contract_id": contract_row.id,
             "kind": service.HISTORICAL,
             "status": service.FINALIZED,
             "period_start": period.starting_at,
@@ -309,11 +311,11 @@ def _issue(
             "content_hash": digest,
         },
     )
-    service.left_draft(conn, crow.tenant_id, inv_id, doc)
-    deductions = service._deductions(rated, inv_id, crow.id)
+    service.left_draft(conn, contract_row.tenant_id, inv_id, doc)
+    deductions = service._deductions(rated, inv_id, contract_row.id)
     if deductions:
-        ledger.record_deductions(conn, crow.tenant_id, deductions, now)
-    loader.forget(crow.id)  # the next invoice of the request sees this one's draw-down
+        ledger.record_deductions(conn, contract_row.tenant_id, deductions, now)
+    loader.forget(contract_row.id)  # the next invoice of the request sees this one's draw-down
     return doc
 
 
@@ -328,16 +330,16 @@ def _create_all(
         customers.get(conn, tenant_id, inv.customer_id)
         # Locked: two imports for one contract cannot both pass the overlap check.
         contracts.get(conn, tenant_id, inv.customer_id, inv.contract_id, lock=True)
-        crow = contracts.row(conn, tenant_id, inv.contract_id)
-        assert crow is not None
-        _check(loader, crow, inv, field)
+        contract_row = contracts.row(conn, tenant_id, inv.contract_id)
+        assert contract_row is not None
+        _check(loader, contract_row, inv, field)
         start, end = inv.inclusive_start_date, inv.exclusive_end_date
-        for s, e, j in seen.get(crow.id, []):
+        for s, e, j in seen.get(contract_row.id, []):
             if _overlaps(start, end, s, e):
                 raise BadRequest(f"{field}: overlaps invoices[{j}] of the same contract")
-        seen.setdefault(crow.id, []).append((start, end, i))
-        _check_collisions(conn, crow, start, end, field)
-        docs.append(_issue(conn, loader, crow, inv, now, field))
+        seen.setdefault(contract_row.id, []).append((start, end, i))
+        _check_collisions(conn, contract_row, start, end, field)
+        docs.append(_issue(conn, loader, contract_row, inv, now, field))
     return docs
 
 
@@ -361,10 +363,10 @@ def reissue(conn: Connection, row: Row[Any], now: datetime) -> str:
         raise Conflict(f"Invoice {row.id} was already regenerated as {done.id}")
     inv = HistoricalInvoice.model_validate(row.inputs)
     contracts.get(conn, row.tenant_id, row.customer_id, row.contract_id, lock=True)
-    crow = contracts.row(conn, row.tenant_id, row.contract_id)
-    assert crow is not None
+    contract_row = contracts.row(conn, row.tenant_id, row.contract_id)
+    assert contract_row is not None
     loader = Loader(conn, row.tenant_id)
     field = f"invoice {row.id}"
-    _check(loader, crow, inv, field)
-    _check_collisions(conn, crow, inv.inclusive_start_date, inv.exclusive_end_date, field)
-    return str(_issue(conn, loader, crow, inv, now, field, regenerated_from=row.id)["id"])
+    _check(loader, contract_row, inv, field)
+    _check_collisions(conn, contract_row, inv.inclusive_start_date, inv.exclusive_end_date, field)
+    return str(_issue(conn, loader, contract_row, inv, now, field, regenerated_from=row.id)["id"])

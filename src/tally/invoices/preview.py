@@ -50,19 +50,21 @@ def preview(
     events = [e for e in req.events if e.transaction_id is None or e.transaction_id not in taken]
     loader = Loader(conn, tenant_id)
     out = []
-    for crow in contracts.rows_of_customer(conn, tenant_id, customer_id):
-        if crow.archived_at is not None:
+    for contract_row in contracts.rows_of_customer(conn, tenant_id, customer_id):
+        if contract_row.archived_at is not None:
             continue
         try:
-            period = period_containing(service._schedule(crow), crow.starting_at, service._end_of(crow), now)
+            period = period_containing(
+                service._schedule(contract_row), contract_row.starting_at, service._end_of(contract_row), now
+            )
         except RatingInputError:
             continue  # the contract is not running now
-        contract = loader.contract(crow, now, period)
+        contract = loader.contract(contract_row, now, period)
         records = _records(loader, contract, events, period, now)
         if mode == "merge":
-            records = _merge(loader.usage(crow, contract, period), records, loader, contract)
+            records = _merge(loader.usage(contract_row, contract, period), records, loader, contract)
         inv = rate_usage_invoice(contract, records, period)
-        key = service.Key(crow.id, service.USAGE, period.starting_at, period.ending_before)
+        key = service.Key(contract_row.id, service.USAGE, period.starting_at, period.ending_before)
         doc = invoice_wire(
             inv,
             invoice_id=service.invoice_id(tenant_id, key, 0),

@@ -128,18 +128,18 @@ def _issue(
     customers.get(conn, tenant_id, req.customer_id)
     # The lock serializes issuance per contract, so two requests cannot both fit under max_amount.
     contract = contracts.get(conn, tenant_id, req.customer_id, req.contract_id, lock=True)
-    crow = contracts.row(conn, tenant_id, req.contract_id)
-    assert crow is not None
-    if crow.archived_at is not None:
+    contract_row = contracts.row(conn, tenant_id, req.contract_id)
+    assert contract_row is not None
+    if contract_row.archived_at is not None:
         raise BadRequest(f"contract_id: contract {req.contract_id} is archived")
     _ordered(req.netsuite_invoice_header_start, req.netsuite_invoice_header_end, "netsuite_invoice_header")
     terms = {p.id: p for p in contract.parsed.professional_services}
     loader = Loader(conn, tenant_id)
-    engine_contract = loader.contract(crow, now)
+    engine_contract = loader.contract(contract_row, now)
     currency: CreditType = engine_contract.rate_card.fiat_credit_type
     names = service.names_for(engine_contract)
     mode = RatingOptions().line_rounding
-    billed = _billed(conn, tenant_id, crow.id)
+    billed = _billed(conn, tenant_id, contract_row.id)
     ps_fields = custom_fields.values_for(conn, tenant_id, "professional_service", list(terms))
     lines: list[dict[str, Any]] = []
     total = ZERO
@@ -149,7 +149,7 @@ def _issue(
         if term is None:
             raise BadRequest(
                 f"{field}.professional_service_id: no professional service "
-                f"{line.professional_service_id} on contract {crow.id}"
+                f"{line.professional_service_id} on contract {contract_row.id}"
             )
         _amendment_check(contract, line, field)
         _ordered(
@@ -193,8 +193,8 @@ def _issue(
     at = format_timestamp(req.issued_at)
     doc: dict[str, Any] = {
         "id": inv_id,
-        "customer_id": crow.customer_id,
-        "contract_id": crow.id,
+        "customer_id": contract_row.customer_id,
+        "contract_id": contract_row.id,
         "type": service.wire_type(service.PRO_SERVICES),
         "status": service.FINALIZED,
         "credit_type": {"id": currency.id, "name": names.get(currency.id, currency.name)},
@@ -216,8 +216,8 @@ def _issue(
         {
             "id": inv_id,
             "tenant_id": tenant_id,
-            "customer_id": crow.customer_id,
-            "contract_id": crow.id,
+            "customer_id": contract_row.customer_id,
+            "contract_id": contract_row.id,
             "kind": service.PRO_SERVICES,
             "status": service.FINALIZED,
             "period_start": req.issued_at,
@@ -239,8 +239,8 @@ def _issue(
         "invoice.finalized",
         {
             "invoice_id": inv_id,
-            "customer_id": crow.customer_id,
-            "contract_id": crow.id,
+            "customer_id": contract_row.customer_id,
+            "contract_id": contract_row.id,
             "timestamp": format_timestamp(now),
         },
         now,

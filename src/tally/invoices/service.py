@@ -106,8 +106,8 @@ def set_grace(conn: WriteConn, tenant_id: str, hours: Decimal) -> None:
 # --------------------------------------------------------------------------------------- schedules
 
 
-def _schedule(crow: Row[Any]) -> ri.UsageStatementSchedule:
-    uss = crow.terms.get("usage_statement_schedule") or {}
+def _schedule(contract_row: Row[Any]) -> ri.UsageStatementSchedule:
+    uss = contract_row.terms.get("usage_statement_schedule") or {}
     anchor = uss.get("billing_anchor_date")
     return ri.UsageStatementSchedule(
         ri.Frequency(uss.get("frequency", "MONTHLY")),
@@ -116,29 +116,31 @@ def _schedule(crow: Row[Any]) -> ri.UsageStatementSchedule:
     )
 
 
-def _end_of(crow: Row[Any]) -> datetime | None:
+def _end_of(contract_row: Row[Any]) -> datetime | None:
     """Contract end, or the archive time: nothing is billed after an archive."""
-    ends = [t for t in (crow.ending_before, crow.archived_at) if t is not None]
+    ends = [t for t in (contract_row.ending_before, contract_row.archived_at) if t is not None]
     return min(ends) if ends else None
 
 
-def usage_periods(crow: Row[Any], until: datetime) -> list[Period]:
+def usage_periods(contract_row: Row[Any], until: datetime) -> list[Period]:
     """Usage-statement periods that have started by `until` (full periods, never clipped to `until`)."""
-    start, end = crow.starting_at, _end_of(crow)
+    start, end = contract_row.starting_at, _end_of(contract_row)
     if until < start or (end is not None and end <= start):
         return []
-    sched = _schedule(crow)
+    sched = _schedule(contract_row)
     stop = end
     if end is None or until < end:
         stop = period_containing(sched, start, end, until).ending_before
-    gen_start = (crow.terms.get("usage_statement_schedule") or {}).get("invoice_generation_starting_at")
+    gen_start = (contract_row.terms.get("usage_statement_schedule") or {}).get(
+        "invoice_generation_starting_at"
+    )
     first = parse_timestamp(gen_start, "invoice_generation_starting_at") if gen_start else None
     return [p for p in billing_periods(sched, start, stop) if first is None or p.ending_before > first]
 
 
-def scheduled_times(contract: ri.Contract, crow: Row[Any], horizon: datetime) -> list[datetime]:
+def scheduled_times(contract: ri.Contract, contract_row: Row[Any], horizon: datetime) -> list[datetime]:
     """Dates of SCHEDULED invoices (commit purchases, scheduled charges) before `horizon`."""
-    end = _end_of(crow)
+    end = _end_of(contract_row)
     lo = contract.starting_at - timedelta(days=366 * 5)
     hi = horizon if end is None else min(horizon, end + timedelta(hours=1))
     if hi <= lo:
@@ -146,18 +148,23 @@ def scheduled_times(contract: ri.Contract, crow: Row[Any], horizon: datetime) ->
     return [inv.start_timestamp for inv in rate_scheduled_invoices(contract, Period(lo, hi))]
 
 
-def horizon_of(crow: Row[Any], now: datetime) -> datetime:
-    periods = usage_periods(crow, now)
+def horizon_of(contract_row: Row[Any], now: datetime) -> datetime:
+    periods = usage_periods(contract_row, now)
     return max(now, periods[-1].ending_before) if periods else now
 
 
-def expected_keys(loader: Loader, crow: Row[Any], now: datetime) -> list[Key]:
+def expected_keys(loader: Loader, contract_row: Row[Any], now: datetime) -> list[Key]:
     """Every invoice the contract has by `now` (drafts included), archived contracts have none."""
-    if crow.archived_at is not None:
+    if contract_row.archived_at is not None:
         return []
-    keys = [Key(crow.id, USAGE, p.starting_at, p.ending_before) for p in usage_periods(crow, now)]
-    contract = loader.contract(crow, now)
-    keys += [Key(crow.id, SCHEDULED, t, t) for t in scheduled_times(contract, crow, horizon_of(crow, now))]
+    keys = [
+        Key(contract_row.id, USAGE, p.starting_at, p.ending_before) for p in usage_periods(contract_row, now)
+    ]
+    contract = loader.contract(contract_row, now)
+    keys += [
+        Key(contract_row.id, SCHEDULED, t, t)
+        for t in scheduled_times(contract, contract_row, horizon_of(contract_row, now))
+    ]
     return keys
 
 
@@ -176,7 +183,7 @@ def names_for(contract: ri.Contract) -> dict[str, str]:
 
 def compute(
     loader: Loader,
-    crow: Row[Any],
+    contract_row: Row[Any],
     key: Key,
     now: datetime,
     *,
@@ -188,13 +195,13 @@ def compute(
     (breakdowns); `usage_override` replaces the stored usage (preview)."""
     if key.kind == USAGE:
         period = Period(key.start, key.end)
-        contract = loader.contract(crow, now, period, release)
+        contract = loader.contract(contract_row, now, period, release)
         if usage_override is not None:
             usage = usage_override
         else:
-            usage = loader.usage(crow, contract, usage_window or period)
+            usage = loader.usage(contract_row, contract, usage_window or period)
         return rate_usage_invoice(contract, usage, period), contract
-    contract = loader.contract(crow, now, None, release)
+    contract = loader.contract(contract_row, now, None, release)
     found = [
         i
         for i in rate_scheduled_invoices(contract, Period(key.start, key.start + _TICK))
@@ -204,8 +211,8 @@ def compute(
         return found[0], contract
     empty = Invoice(
         InvoiceType.SCHEDULED,
-        crow.id,
-        crow.customer_id,
+        contract_row.id,
+        contract_row.customer_id,
         contract.rate_card.fiat_credit_type,
         key.start,
         key.end,
@@ -218,14 +225,14 @@ def compute(
 
 def draft_doc(
     loader: Loader,
-    crow: Row[Any],
+    contract_row: Row[Any],
     key: Key,
     inv_id: str,
     now: datetime,
     status: str = DRAFT,
     regenerated_from: str | None = None,
 ) -> tuple[dict[str, Any], Invoice]:
-    inv, contract = compute(loader, crow, key, now)
+    inv, contract = compute(loader, contract_row, key, now)
     doc = invoice_wire(
         inv,
         invoice_id=inv_id,
@@ -247,7 +254,7 @@ class Entry:
     id: str
     key: Key
     status: str
-    crow: Row[Any]
+    contract_row: Row[Any]
     row: Row[Any] | None = None
     doc: dict[str, Any] | None = field(default=None, repr=False)
 
@@ -256,13 +263,15 @@ class Entry:
             if self.row is not None and self.row.snapshot is not None:
                 doc = decode_json(self.row.snapshot.encode())
                 doc["status"] = self.row.status
-                external = billing_providers.external_invoice(loader.conn, self.crow.tenant_id, self.id)
+                external = billing_providers.external_invoice(
+                    loader.conn, self.contract_row.tenant_id, self.id
+                )
                 if external is not None:
                     doc["external_invoice"] = external
                 self.doc = with_number(doc, self.row)
             else:
                 regen = self.row.regenerated_from_invoice_id if self.row is not None else None
-                self.doc, _ = draft_doc(loader, self.crow, self.key, self.id, now, DRAFT, regen)
+                self.doc, _ = draft_doc(loader, self.contract_row, self.key, self.id, now, DRAFT, regen)
         return self.doc
 
 
@@ -297,18 +306,18 @@ def entries(
     for r in repo.of_customer(conn, tenant_id, customer_id):
         rows_by_key.setdefault(_key_of(r), []).append(r)
     out: list[Entry] = []
-    for crow in contracts.rows_of_customer(conn, tenant_id, customer_id):
-        if contract_id is not None and crow.id != contract_id:
+    for contract_row in contracts.rows_of_customer(conn, tenant_id, customer_id):
+        if contract_id is not None and contract_row.id != contract_id:
             continue
-        expected = expected_keys(loader, crow, now)
+        expected = expected_keys(loader, contract_row, now)
         keys = dict.fromkeys(expected)
-        keys.update(dict.fromkeys(k for k in rows_by_key if k.contract_id == crow.id))
+        keys.update(dict.fromkeys(k for k in rows_by_key if k.contract_id == contract_row.id))
         for key in keys:
             rows = rows_by_key.get(key, [])
             for r in rows:
-                out.append(Entry(r.id, key, r.status, crow, r))
+                out.append(Entry(r.id, key, r.status, contract_row, r))
             if not rows:
-                out.append(Entry(invoice_id(tenant_id, key, 0), key, DRAFT, crow))
+                out.append(Entry(invoice_id(tenant_id, key, 0), key, DRAFT, contract_row))
     return out
 
 
@@ -319,17 +328,17 @@ def find(
     if row is not None:
         if row.customer_id != customer_id:
             raise NotFound(f"Invoice {inv_id} not found")
-        crow = contracts.row(conn, tenant_id, row.contract_id)
-        assert crow is not None
-        return Entry(row.id, _key_of(row), row.status, crow, row)
+        contract_row = contracts.row(conn, tenant_id, row.contract_id)
+        assert contract_row is not None
+        return Entry(row.id, _key_of(row), row.status, contract_row, row)
     for e in entries(conn, loader, tenant_id, customer_id, now):
         if e.id == inv_id:
             return e
     raise NotFound(f"Invoice {inv_id} not found")
 
 
-def with_list_prices(loader: Loader, crow: Row[Any], doc: dict[str, Any]) -> dict[str, Any]:
-    rates = loader.card(crow.rate_card_id).card.rates
+def with_list_prices(loader: Loader, contract_row: Row[Any], doc: dict[str, Any]) -> dict[str, Any]:
+    rates = loader.card(contract_row.rate_card_id).card.rates
     names = {ct.id: ct.name for ct in FIAT_BY_ID.values()}
     lines = []
     for li in doc["line_items"]:
@@ -364,7 +373,7 @@ def _deductions(inv: Invoice, inv_id: str, contract_id: str) -> list[ledger.Dedu
 def finalize(
     conn: WriteConn,
     loader: Loader,
-    crow: Row[Any],
+    contract_row: Row[Any],
     key: Key,
     now: datetime,
     *,
@@ -373,7 +382,7 @@ def finalize(
     """Finalize the live invoice of `key` exactly once; False if another worker did (or is doing) it,
     or if the key was voided and not regenerated. `known_unsettled`: the caller has just seen that the
     key has no row (so a voided key cannot be mistaken for a fresh one)."""
-    tenant_id = crow.tenant_id
+    tenant_id = contract_row.tenant_id
     rows = (
         []
         if known_unsettled
@@ -385,18 +394,18 @@ def finalize(
         # The usual case: no row yet. Rate, then insert the row already FINALIZED; the unique key makes a
         # concurrent finalizer's insert a no-op (PostgreSQL makes it wait for ours to commit or roll back).
         first = invoice_id(tenant_id, key, 0)
-        if _finalize_row(conn, loader, crow, key, first, None, now, insert=True):
+        if _finalize_row(conn, loader, contract_row, key, first, None, now, insert=True):
             return True
     row = repo.live_row(conn, tenant_id, key.contract_id, key.kind, key.start, key.end, claim=True)
     if row is None or row.status != DRAFT:
         return False  # finalized (or being finalized) by someone else
-    return _finalize_row(conn, loader, crow, key, row.id, row.regenerated_from_invoice_id, now)
+    return _finalize_row(conn, loader, contract_row, key, row.id, row.regenerated_from_invoice_id, now)
 
 
 def _finalize_row(
     conn: Connection,
     loader: Loader,
-    crow: Row[Any],
+    contract_row: Row[Any],
     key: Key,
     inv_id: str,
     regen: str | None,
@@ -408,13 +417,13 @@ def _finalize_row(
     watermark = None
     if key.kind == USAGE:
         # Usage is read under the late-data gate: events up to the watermark are billed, later ones late.
-        late_gate.hold_for_finalize(conn, crow.tenant_id)
-        watermark = late_gate.watermark(conn, crow.tenant_id)
-    loader.lock_balances(crow.customer_id)  # lock order: late-data slot, balances, invoice row
-    doc, inv = draft_doc(loader, crow, key, inv_id, now, FINALIZED, regen)
+        late_gate.hold_for_finalize(conn, contract_row.tenant_id)
+        watermark = late_gate.watermark(conn, contract_row.tenant_id)
+    loader.lock_balances(contract_row.customer_id)  # lock order: late-data slot, balances, invoice row
+    doc, inv = draft_doc(loader, contract_row, key, inv_id, now, FINALIZED, regen)
     text, digest = snapshot_bytes(doc)
     if insert:
-        values = _row_values(crow.tenant_id, crow, key, inv_id, FINALIZED, now)
+        values = _row_values(contract_row.tenant_id, contract_row, key, inv_id, FINALIZED, now)
         values |= {
             "snapshot": text,
             "content_hash": digest,
@@ -423,28 +432,28 @@ def _finalize_row(
         }
         if not repo.insert_new(conn, values):
             return False
-    elif not repo.finalize(conn, crow.tenant_id, inv_id, text, digest, now, watermark):
+    elif not repo.finalize(conn, contract_row.tenant_id, inv_id, text, digest, now, watermark):
         return False
-    left_draft(conn, crow.tenant_id, inv_id, doc)
-    deductions = _deductions(inv, inv_id, crow.id)
+    left_draft(conn, contract_row.tenant_id, inv_id, doc)
+    deductions = _deductions(inv, inv_id, contract_row.id)
     if deductions:
-        ledger.record_deductions(conn, crow.tenant_id, deductions, now, loader.known)
-        loader.forget(crow.id)
+        ledger.record_deductions(conn, contract_row.tenant_id, deductions, now, loader.known)
+        loader.forget(contract_row.id)
     # A renewal waited for this invoice: roll over what it left (docs/decisions.md, issue 12).
-    pending = any(t.get("rollover_pending") for t in crow.terms.get("transitions", []))
+    pending = any(t.get("rollover_pending") for t in contract_row.terms.get("transitions", []))
     if (
         key.kind == USAGE
         and pending
-        and contracts.complete_rollover(conn, crow.tenant_id, crow.id, key.end, now)
+        and contracts.complete_rollover(conn, contract_row.tenant_id, contract_row.id, key.end, now)
     ):
-        loader.forget(crow.id)
+        loader.forget(contract_row.id)
     outbox.enqueue(  # same transaction: a rolled-back finalization notifies no one
         conn,
-        crow.tenant_id,
+        contract_row.tenant_id,
         "invoice.finalized",
         {
             "invoice_id": inv_id,
-            "customer_id": crow.customer_id,
+            "customer_id": contract_row.customer_id,
             "contract_id": key.contract_id,
             "timestamp": format_timestamp(now),
         },
@@ -452,7 +461,12 @@ def _finalize_row(
     )
     # Same transaction: a linked customer's invoice is staged for Stripe (collection/ sends it).
     billing_providers.enqueue_finalized(
-        conn, crow.tenant_id, crow.customer_id, crow.terms.get("billing_provider_configuration"), inv_id, now
+        conn,
+        contract_row.tenant_id,
+        contract_row.customer_id,
+        contract_row.terms.get("billing_provider_configuration"),
+        inv_id,
+        now,
     )
     return True
 
@@ -475,7 +489,7 @@ def left_draft(conn: Connection, tenant_id: str, inv_id: str, doc: dict[str, Any
 
 def _row_values(
     tenant_id: str,
-    crow: Row[Any],
+    contract_row: Row[Any],
     key: Key,
     inv_id: str,
     status: str,
@@ -485,7 +499,7 @@ def _row_values(
     return {
         "id": inv_id,
         "tenant_id": tenant_id,
-        "customer_id": crow.customer_id,
+        "customer_id": contract_row.customer_id,
         "contract_id": key.contract_id,
         "kind": key.kind,
         "status": status,
@@ -500,21 +514,24 @@ def _row_values(
 def due_keys(
     conn: Connection,
     loader: Loader,
-    crow: Row[Any],
+    contract_row: Row[Any],
     now: datetime,
     grace_period: timedelta,
     settled: set[tuple[str, datetime, datetime]] | None = None,
 ) -> tuple[list[Key], datetime | None]:
     """Keys that are due and not yet settled, and when the next one falls due. `settled`: the contract's
     (kind, start, end) with a row, if the caller has read them."""
-    if crow.archived_at is not None:
+    if contract_row.archived_at is not None:
         return [], None
     if settled is None:
-        settled = settled_keys(conn, crow.tenant_id, [crow.id]).get(crow.id, set())
-    keys = [Key(crow.id, USAGE, p.starting_at, p.ending_before) for p in usage_periods(crow, now)]
-    contract = loader.contract(crow, now)
+        settled = settled_keys(conn, contract_row.tenant_id, [contract_row.id]).get(contract_row.id, set())
+    keys = [
+        Key(contract_row.id, USAGE, p.starting_at, p.ending_before) for p in usage_periods(contract_row, now)
+    ]
+    contract = loader.contract(contract_row, now)
     keys += [
-        Key(crow.id, SCHEDULED, t, t) for t in scheduled_times(contract, crow, now + timedelta(days=400))
+        Key(contract_row.id, SCHEDULED, t, t)
+        for t in scheduled_times(contract, contract_row, now + timedelta(days=400))
     ]
     # SCHEDULED first (issued at their date). One that draws balances (subscription charges) makes the
     # finalizer forget the contract, so the next key is rated against the new balances.
@@ -542,28 +559,30 @@ def settled_keys(
 def _locate(conn: Connection, loader: Loader, tenant_id: str, inv_id: str, now: datetime) -> Entry:
     row = repo.get(conn, tenant_id, inv_id, lock=True)
     if row is not None:
-        crow = contracts.row(conn, tenant_id, row.contract_id)
-        assert crow is not None
-        return Entry(row.id, _key_of(row), row.status, crow, row)
+        contract_row = contracts.row(conn, tenant_id, row.contract_id)
+        assert contract_row is not None
+        return Entry(row.id, _key_of(row), row.status, contract_row, row)
     # A draft has no row yet: find the key its id was derived from. Usage keys come from the contract row
     # alone, so they are all tried before any contract is loaded for its scheduled invoice dates.
-    crows = [c for c in contracts.active_rows_of_tenant(conn, tenant_id) if c.archived_at is None]
+    contract_rows = [c for c in contracts.active_rows_of_tenant(conn, tenant_id) if c.archived_at is None]
     usage_keys = (
-        (c, Key(c.id, USAGE, p.starting_at, p.ending_before)) for c in crows for p in usage_periods(c, now)
+        (c, Key(c.id, USAGE, p.starting_at, p.ending_before))
+        for c in contract_rows
+        for p in usage_periods(c, now)
     )
 
     def scheduled_keys() -> Iterator[tuple[Row[Any], Key]]:
         # Commit invoice schedules live on balances: read every customer's at once, not per contract.
-        loader.prefetch(crows)
-        for c in crows:
+        loader.prefetch(contract_rows)
+        for c in contract_rows:
             for t in scheduled_times(loader.contract(c, now), c, horizon_of(c, now)):
                 yield c, Key(c.id, SCHEDULED, t, t)
 
-    for crow, key in itertools.chain(usage_keys, scheduled_keys()):
+    for contract_row, key in itertools.chain(usage_keys, scheduled_keys()):
         if invoice_id(tenant_id, key, 0) == inv_id and not repo.rows_of_key(
             conn, tenant_id, key.contract_id, key.kind, key.start, key.end
         ):
-            return Entry(inv_id, key, DRAFT, crow)
+            return Entry(inv_id, key, DRAFT, contract_row)
     raise NotFound(f"Invoice {inv_id} not found")
 
 
@@ -574,12 +593,12 @@ def void(conn: WriteConn, tenant_id: str, inv_id: str, now: datetime) -> str:
         return inv_id  # voiding twice is a no-op
     seq = repo.max_void_seq(conn, tenant_id, e.key.contract_id, e.key.kind, e.key.start, e.key.end) + 1
     if e.row is None:
-        repo.insert_new(conn, _row_values(tenant_id, e.crow, e.key, inv_id, DRAFT, now))
+        repo.insert_new(conn, _row_values(tenant_id, e.contract_row, e.key, inv_id, DRAFT, now))
     snapshot = digest = None
     if e.status == DRAFT:
         # Keep what the draft showed when it was voided (it never drew from balances).
         regen = e.row.regenerated_from_invoice_id if e.row is not None else None
-        doc, _ = draft_doc(loader, e.crow, e.key, inv_id, now, VOID, regen)
+        doc, _ = draft_doc(loader, e.contract_row, e.key, inv_id, now, VOID, regen)
         snapshot, digest = snapshot_bytes(doc)
     if not repo.void(conn, tenant_id, inv_id, seq, now, snapshot, digest):
         raise Conflict(f"Invoice {inv_id} changed while it was being voided; retry")
@@ -614,10 +633,10 @@ def regenerate(conn: WriteConn, tenant_id: str, inv_id: str, now: datetime) -> s
     live = [r for r in rows if r.void_seq == 0]
     if live:
         raise Conflict(f"Invoice {inv_id} was already regenerated as {live[0].id}")
-    crow = contracts.row(conn, tenant_id, row.contract_id)
-    assert crow is not None
+    contract_row = contracts.row(conn, tenant_id, row.contract_id)
+    assert contract_row is not None
     new_id = invoice_id(tenant_id, key, len(rows))
-    repo.insert(conn, _row_values(tenant_id, crow, key, new_id, DRAFT, now, regenerated_from=inv_id))
+    repo.insert(conn, _row_values(tenant_id, contract_row, key, new_id, DRAFT, now, regenerated_from=inv_id))
     if due_at(key, grace(conn, tenant_id)) <= now:
-        _finalize_row(conn, Loader(conn, tenant_id), crow, key, new_id, inv_id, now)
+        _finalize_row(conn, Loader(conn, tenant_id), contract_row, key, new_id, inv_id, now)
     return new_id

@@ -104,13 +104,13 @@ def contract_changed(conn: Connection, tenant_id: str, contract_id: str, kind: s
         .order_by(contract_edits.c.seq.desc())
         .limit(2)
     ).all()
-    crow = conn.execute(
+    contract_row = conn.execute(
         select(contracts).where(contracts.c.tenant_id == tenant_id, contracts.c.id == contract_id)
     ).one()
     edit_id = snaps[0].id
     current = snaps[0].snapshot
     previous = snaps[1].snapshot if len(snaps) > 1 else None
-    base = {"contract_id": contract_id, "customer_id": crow.customer_id}
+    base = {"contract_id": contract_id, "customer_id": contract_row.customer_id}
     event = {"CREATE": "contract.create", "ARCHIVE": "contract.archive"}.get(kind, "contract.edit")
     staged = _Staging(conn, tenant_id, now)
     staged.write_event(event, f"contract/{contract_id}/{edit_id}", base, contract_id, None)
@@ -128,7 +128,7 @@ def contract_changed(conn: Connection, tenant_id: str, contract_id: str, kind: s
             continue
         payload = {**base, f"{fam}_id": b["id"]}
         staged.write_event(f"{fam}.{action}", f"{fam}/{b['id']}/{edit_id}", payload, contract_id, b["id"])
-    reschedule_contract(conn, tenant_id, crow, now, staged.offsets)
+    reschedule_contract(conn, tenant_id, contract_row, now, staged.offsets)
 
 
 def balance_changed(conn: Connection, tenant_id: str, balance_id: str, action: str, now: datetime) -> None:
@@ -199,11 +199,23 @@ def _segments(fam: str, row: Any, base: dict[str, Any]) -> list[Moment]:
     return out
 
 
-def contract_moments(crow: Any, rows: Iterable[Any]) -> list[Moment]:
-    base = {"contract_id": crow.id, "customer_id": crow.customer_id}
-    out = [Moment("contract.start", crow.starting_at, f"contract/{crow.id}", base, crow.id)]
-    if crow.ending_before is not None:
-        out.append(Moment("contract.end", crow.ending_before, f"contract/{crow.id}", base, crow.id))
+def contract_moments(contract_row: Any, rows: Iterable[Any]) -> list[Moment]:
+    base = {"contract_id": contract_row.id, "customer_id": contract_row.customer_id}
+    out = [
+        Moment(
+            "contract.start", contract_row.starting_at, f"contract/{contract_row.id}", base, contract_row.id
+        )
+    ]
+    if contract_row.ending_before is not None:
+        out.append(
+            Moment(
+                "contract.end",
+                contract_row.ending_before,
+                f"contract/{contract_row.id}",
+                base,
+                contract_row.id,
+            )
+        )
     for b in rows:
         if b.archived_at is None:
             out.extend(_segments(FAMILY[b.kind], b, base))
@@ -213,20 +225,20 @@ def contract_moments(crow: Any, rows: Iterable[Any]) -> list[Moment]:
 def reschedule_contract(
     conn: Connection,
     tenant_id: str,
-    crow: Any,
+    contract_row: Any,
     now: datetime,
     configs: dict[str, list[OffsetConfig]] | None = None,
 ) -> None:
     """Replace the contract's unfired time-based schedule by what its current state implies."""
-    scope = (ls.c.tenant_id == tenant_id) & (ls.c.contract_id == crow.id)
+    scope = (ls.c.tenant_id == tenant_id) & (ls.c.contract_id == contract_row.id)
     conn.execute(delete(ls).where(scope, ls.c.fired_at.is_(None), ls.c.event_type.in_(TIME_BASED)))
-    if crow.archived_at is not None:
+    if contract_row.archived_at is not None:
         return
     rows = conn.execute(
-        select(balances).where(balances.c.tenant_id == tenant_id, balances.c.contract_id == crow.id)
+        select(balances).where(balances.c.tenant_id == tenant_id, balances.c.contract_id == contract_row.id)
     ).all()
     configs = offsets(conn, tenant_id) if configs is None else configs
-    for m in contract_moments(crow, rows):
+    for m in contract_moments(contract_row, rows):
         _schedule_all(conn, tenant_id, m, configs, now)
 
 
@@ -254,8 +266,8 @@ def reschedule_tenant(conn: Connection, tenant_id: str, now: datetime) -> None:
     live = conn.execute(
         select(contracts).where(contracts.c.tenant_id == tenant_id, contracts.c.archived_at.is_(None))
     ).all()
-    for crow in live:
-        reschedule_contract(conn, tenant_id, crow, now, configs)
+    for contract_row in live:
+        reschedule_contract(conn, tenant_id, contract_row, now, configs)
     loose = conn.execute(
         select(balances).where(
             balances.c.tenant_id == tenant_id,

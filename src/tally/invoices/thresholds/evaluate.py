@@ -45,14 +45,14 @@ def evaluate(
     `dry_run` (any transaction, no lock taken): what would be granted, without commit ids."""
     if not dry_run and not repo.lock(conn, tenant_id, contract_id, now, skip_locked):
         return []  # another worker is evaluating it right now
-    crow = contracts.row(conn, tenant_id, contract_id)
-    if crow is None:
+    contract_row = contracts.row(conn, tenant_id, contract_id)
+    if contract_row is None:
         return []
-    enabled = decide.enabled(crow.terms, crow.archived_at)
+    enabled = decide.enabled(contract_row.terms, contract_row.archived_at)
     if not dry_run:
         repo.mark_evaluated(conn, contract_id, enabled, now)
-    end = crow.ending_before
-    if not enabled or now < crow.starting_at or (end is not None and now >= end):
+    end = contract_row.ending_before
+    if not enabled or now < contract_row.starting_at or (end is not None and now >= end):
         return []
     loader = Loader(conn, tenant_id, catalog)
     grants: list[Grant] = []
@@ -60,49 +60,59 @@ def evaluate(
     drafts: Drafts = {}
     # Spend first: its commit pays the period's usage, so the balance a recharge sees is unchanged by it.
     for key, plan_of in ((config.SPEND, _spend), (config.PREPAID, _recharge)):
-        cfg = crow.terms.get(key) or {}
+        cfg = contract_row.terms.get(key) or {}
         if not cfg.get("is_enabled"):
             continue
-        plan = plan_of(conn, loader, crow, cfg, now, drafts)
+        plan = plan_of(conn, loader, contract_row, cfg, now, drafts)
         if plan is None:
             continue
         if dry_run:
             grants.append(Grant(plan.source, "", plan.amount, plan.invoiced))
             continue
-        at = at or invoice_time(conn, crow, now)
-        grants.append(grant(conn, loader, crow, cfg, plan, now, at))
-        loader.forget(crow.id)
+        at = at or invoice_time(conn, contract_row, now)
+        grants.append(grant(conn, loader, contract_row, cfg, plan, now, at))
+        loader.forget(contract_row.id)
         drafts.clear()
     if at is not None:
-        scheduled = service.Key(crow.id, service.SCHEDULED, at, at)
+        scheduled = service.Key(contract_row.id, service.SCHEDULED, at, at)
         # Not a dry run, so `conn` is the write its callers opened (`run`, `evaluate_now`).
-        service.finalize(WriteConn(conn), loader, crow, scheduled, now, known_unsettled=True)
+        service.finalize(WriteConn(conn), loader, contract_row, scheduled, now, known_unsettled=True)
     return grants
 
 
 def _spend(
-    conn: Connection, loader: Loader, crow: Row[Any], cfg: dict[str, Any], now: datetime, drafts: Drafts
+    conn: Connection,
+    loader: Loader,
+    contract_row: Row[Any],
+    cfg: dict[str, Any],
+    now: datetime,
+    drafts: Drafts,
 ) -> decide.Plan | None:
-    period = _current_period(crow, now)
+    period = _current_period(contract_row, now)
     if period is None:
         return None
-    key = service.Key(crow.id, service.USAGE, period.starting_at, period.ending_before)
-    if _settled(conn, crow, key):
+    key = service.Key(contract_row.id, service.USAGE, period.starting_at, period.ending_before)
+    if _settled(conn, contract_row, key):
         return None
-    inv = _draft(loader, crow, key, now, drafts)
+    inv = _draft(loader, contract_row, key, now, drafts)
     uncovered = decide.uncovered(inv)
     if not decide.spend_due(cfg, uncovered):
         return None
-    return decide.spend(uncovered, inv.credit_type, period, _fraction(conn, crow, cfg, period))
+    return decide.spend(uncovered, inv.credit_type, period, _fraction(conn, contract_row, cfg, period))
 
 
 def _recharge(
-    conn: Connection, loader: Loader, crow: Row[Any], cfg: dict[str, Any], now: datetime, drafts: Drafts
+    conn: Connection,
+    loader: Loader,
+    contract_row: Row[Any],
+    cfg: dict[str, Any],
+    now: datetime,
+    drafts: Drafts,
 ) -> decide.Plan | None:
-    card = loader.card(crow.rate_card_id).card
+    card = loader.card(contract_row.rate_card_id).card
     fiat = card.fiat_credit_type
     ct_id = cfg.get("custom_credit_type_id") or fiat.id
-    available = _available_balance(conn, loader, crow, cfg, ct_id, now, drafts)
+    available = _available_balance(conn, loader, contract_row, cfg, ct_id, now, drafts)
     amount = decide.recharge_amount(cfg, available)
     if amount is None:
         return None
@@ -111,18 +121,20 @@ def _recharge(
         conv = next((c for c in card.credit_type_conversions if c.custom_credit_type_id == ct_id), None)
         if conv is None:
             log.warning(
-                "contract %s: no %s conversion on its rate card; cannot invoice a recharge", crow.id, ct_id
+                "contract %s: no %s conversion on its rate card; cannot invoice a recharge",
+                contract_row.id,
+                ct_id,
             )
             return None
         price = conv.fiat_per_custom_credit
-    fraction = _fraction(conn, crow, cfg, _current_period(crow, now))
+    fraction = _fraction(conn, contract_row, cfg, _current_period(contract_row, now))
     return decide.recharge(cfg, amount, available, ct_id, fiat, price, fraction, now)
 
 
 def _available_balance(
     conn: Connection,
     loader: Loader,
-    crow: Row[Any],
+    contract_row: Row[Any],
     cfg: dict[str, Any],
     credit_type_id: str,
     now: datetime,
@@ -132,21 +144,21 @@ def _available_balance(
     in `credit_type_id`, SPEND access, segments active now, less what finalized invoices took and what
     its open usage drafts would take; balances excluded by `threshold_balance_specifiers` and seat-level
     (INDIVIDUAL) grants do not count (`balance.available`)."""
-    docs = ledger.balances_for(conn, crow.tenant_id, crow.customer_id, crow.id, now)
-    excluded = _excluded(conn, crow.tenant_id, cfg, docs)
-    drawn = balance.drawn_by(_open_drafts(conn, loader, crow, now, {} if drafts is None else drafts))
+    docs = ledger.balances_for(conn, contract_row.tenant_id, contract_row.customer_id, contract_row.id, now)
+    excluded = _excluded(conn, contract_row.tenant_id, cfg, docs)
+    drawn = balance.drawn_by(_open_drafts(conn, loader, contract_row, now, {} if drafts is None else drafts))
     return balance.available(docs, excluded, drawn, credit_type_id, now)
 
 
 def _open_drafts(
-    conn: Connection, loader: Loader, crow: Row[Any], now: datetime, drafts: Drafts
+    conn: Connection, loader: Loader, contract_row: Row[Any], now: datetime, drafts: Drafts
 ) -> list[Invoice]:
     """The drafts of the contract's unsettled usage periods."""
     out = []
-    for p in service.usage_periods(crow, now):
-        key = service.Key(crow.id, service.USAGE, p.starting_at, p.ending_before)
-        if not _settled(conn, crow, key):
-            out.append(_draft(loader, crow, key, now, drafts))
+    for p in service.usage_periods(contract_row, now):
+        key = service.Key(contract_row.id, service.USAGE, p.starting_at, p.ending_before)
+        if not _settled(conn, contract_row, key):
+            out.append(_draft(loader, contract_row, key, now, drafts))
     return out
 
 
@@ -163,28 +175,37 @@ def _excluded(conn: Connection, tenant_id: str, cfg: dict[str, Any], docs: list[
     return balance.excluded(excludes, kinds, fields)
 
 
-def _fraction(conn: Connection, crow: Row[Any], cfg: dict[str, Any], period: Period | None) -> Decimal:
+def _fraction(
+    conn: Connection, contract_row: Row[Any], cfg: dict[str, Any], period: Period | None
+) -> Decimal:
     return spend_trackers.payment_fraction(
-        cfg, crow.terms, period, lambda: contract_balances.of_contract(conn, crow.tenant_id, crow.id)
+        cfg,
+        contract_row.terms,
+        period,
+        lambda: contract_balances.of_contract(conn, contract_row.tenant_id, contract_row.id),
     )
 
 
-def _current_period(crow: Row[Any], now: datetime) -> Period | None:
-    periods = service.usage_periods(crow, now)
+def _current_period(contract_row: Row[Any], now: datetime) -> Period | None:
+    periods = service.usage_periods(contract_row, now)
     if periods and periods[-1].starting_at <= now < periods[-1].ending_before:
         return periods[-1]
     return None
 
 
-def _draft(loader: Loader, crow: Row[Any], key: service.Key, now: datetime, drafts: Drafts) -> Invoice:
+def _draft(
+    loader: Loader, contract_row: Row[Any], key: service.Key, now: datetime, drafts: Drafts
+) -> Invoice:
     if key not in drafts:
-        drafts[key], _ = service.compute(loader, crow, key, now)
+        drafts[key], _ = service.compute(loader, contract_row, key, now)
     return drafts[key]
 
 
-def _settled(conn: Connection, crow: Row[Any], key: service.Key) -> bool:
+def _settled(conn: Connection, contract_row: Row[Any], key: service.Key) -> bool:
     """True unless the key still has a live DRAFT (no row yet, or a regenerated draft)."""
-    rows = invoices_repo.rows_of_key(conn, crow.tenant_id, key.contract_id, key.kind, key.start, key.end)
+    rows = invoices_repo.rows_of_key(
+        conn, contract_row.tenant_id, key.contract_id, key.kind, key.start, key.end
+    )
     if not rows:
         return False
     return not any(r.void_seq == 0 and r.status == service.DRAFT for r in rows)

@@ -35,7 +35,7 @@ class Grant:
 def grant(
     conn: Connection,
     loader: Loader,
-    crow: Row[Any],
+    contract_row: Row[Any],
     cfg: dict[str, Any],
     plan: Plan,
     now: datetime,
@@ -44,15 +44,19 @@ def grant(
     """Store the commit `plan` describes, with one invoice-schedule item at `at`."""
     earlier = [
         b
-        for b in contract_balances.of_contract(conn, crow.tenant_id, crow.id)
+        for b in contract_balances.of_contract(conn, contract_row.tenant_id, contract_row.id)
         if (b.doc.get("threshold_billing") or {}).get("source") == plan.source
     ]
-    cid = commit_id(crow.id, plan.source, len(earlier))
-    invoice = service.invoice_id(crow.tenant_id, service.Key(crow.id, service.SCHEDULED, at, at), 0)
+    cid = commit_id(contract_row.id, plan.source, len(earlier))
+    invoice = service.invoice_id(
+        contract_row.tenant_id, service.Key(contract_row.id, service.SCHEDULED, at, at), 0
+    )
     product_id = cfg["commit"]["product_id"]
     name = cfg["commit"].get("name") or _product_name(loader, product_id, now)
     doc = commit_doc(cfg, plan, cid, name, invoice, now, at)
-    contracts.insert_balance(conn, crow.tenant_id, crow.customer_id, crow.id, doc, None, now)
+    contracts.insert_balance(
+        conn, contract_row.tenant_id, contract_row.customer_id, contract_row.id, doc, None, now
+    )
     return Grant(plan.source, cid, plan.amount, plan.invoiced)
 
 
@@ -118,15 +122,17 @@ def commit_doc(
     return doc
 
 
-def invoice_time(conn: Connection, crow: Row[Any], now: datetime) -> datetime:
+def invoice_time(conn: Connection, contract_row: Row[Any], now: datetime) -> datetime:
     """When the threshold invoice is dated: now (whole seconds), moved on by a second while that date
     already has a SCHEDULED invoice (an issued invoice never takes new lines; only a frozen test clock can
     evaluate twice in one second) or would be consolidated onto a usage invoice."""
     at = now.replace(microsecond=0)
-    consolidated = crow.terms.get("scheduled_charges_on_usage_invoices") == "ALL"
-    boundaries = {p.starting_at for p in service.usage_periods(crow, now + timedelta(days=1))}
+    consolidated = contract_row.terms.get("scheduled_charges_on_usage_invoices") == "ALL"
+    boundaries = {p.starting_at for p in service.usage_periods(contract_row, now + timedelta(days=1))}
     for _ in range(3600):
-        taken = invoices_repo.rows_of_key(conn, crow.tenant_id, crow.id, service.SCHEDULED, at, at)
+        taken = invoices_repo.rows_of_key(
+            conn, contract_row.tenant_id, contract_row.id, service.SCHEDULED, at, at
+        )
         if not taken and not (consolidated and at in boundaries):
             return at
         at += _SECOND
