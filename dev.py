@@ -3,7 +3,7 @@
 
     python3 dev.py serve [--port 8080] [--test-clock]   # run tally on the embedded SQLite database
     python3 dev.py serve --demo                         # the same, seeding the demo tenant first (once)
-    python3 dev.py test  [pytest args]                  # run the test suite (SQLite and PostgreSQL)
+    python3 dev.py test  [pytest args]                  # the test suite: SQLite, PostgreSQL, 2 workers
     python3 dev.py check                                # ruff, mypy, import-linter
 
 The first run creates .venv and installs the pinned dependencies; later runs reuse it and reinstall
@@ -130,7 +130,18 @@ def main(argv: list[str]) -> int:
         rc |= run(str(BIN / "lint-imports"))
         rc |= run(str(PY), "-m", "mypy")
         return rc
-    return run(str(PY), "-m", "pytest", *rest)
+    return run(str(PY), "-m", "pytest", *_parallel(rest), *rest)
+
+
+def _parallel(args: list[str]) -> list[str]:
+    """Two pytest-xdist workers, one test file each at a time, unless the arguments choose otherwise
+    (`-n 0` runs in one process). Most of a test's time is spent waiting on the server it drives, so two
+    workers keep both cores busy; TALLY_TEST_WORKERS sets another count."""
+    if "no:xdist" in args or any(
+        a == "--numprocesses" or a.startswith(("-n", "--numprocesses=")) for a in args
+    ):
+        return []
+    return ["-n", os.environ.get("TALLY_TEST_WORKERS", "2"), "--dist", "loadfile"]
 
 
 if __name__ == "__main__":
