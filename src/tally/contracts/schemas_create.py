@@ -9,8 +9,8 @@ from typing import Literal
 
 from tally.contracts.terms.schemas import (
     AmendResellerRoyalty,
+    BalanceScopeFields,
     CommitAccessSchedule,
-    CommitHierarchyConfiguration,
     CommitInvoiceScheduleScheduleItem,
     CommitSpecifierInput,
     CommitSpendTrackerAttributes,
@@ -54,25 +54,22 @@ class CommitInvoiceSchedule(Req):
     schedule_items: list[CommitInvoiceScheduleScheduleItem] | None = None
 
 
-class Commit(Req):
+class CommitFields(BalanceScopeFields):
+    """A contract commit's fields, at create and when a v2 edit adds one (which differ only in their
+    invoice schedule)."""
+
     product_id: Id
     type: Literal["PREPAID", "POSTPAID"]
     access_schedule: CommitAccessSchedule | None = None
     amount: Num | None = None
-    applicable_product_ids: list[Id] | None = None
-    applicable_product_tags: list[Str] | None = None
     custom_fields: dict[Str, Str] | None = None
-    description: Str | None = None
-    hierarchy_configuration: CommitHierarchyConfiguration | None = None
-    invoice_schedule: CommitInvoiceSchedule | None = None
-    name: Str | None = None
-    netsuite_sales_order_id: Id | None = None
     priority: Num | None = None
-    rate_type: Literal["COMMIT_RATE", "LIST_RATE"] | None = None
-    rollover_fraction: Num | None = None
-    specifiers: list[CommitSpecifierInput] | None = None
     spend_tracker_attributes: CommitSpendTrackerAttributes | None = None
     temporary_id: Id | None = None
+
+
+class Commit(CommitFields):
+    invoice_schedule: CommitInvoiceSchedule | None = None
 
 
 class Discount(Req):

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+from tally.contracts.schemas_create import CommitFields
 from tally.contracts.terms.schemas import (
     AmendResellerRoyalty,
     ArchiveCommit,
-    CommitAccessSchedule,
     CommitDuration,
     CommitHierarchyConfiguration,
     CommitInvoiceScheduleScheduleItem,
     CommitSpecifierInput,
-    CommitSpendTrackerAttributes,
     Credit,
     DiscountConfigurationCap,
     Override,
@@ -83,26 +82,9 @@ class AddCommitPaymentGateConfig(Req):
     tax_type: Literal["NONE", "STRIPE", "ANROK", "PRECALCULATED"] | None = None
 
 
-class AddCommit(Req):
-    product_id: Id
-    type: Literal["PREPAID", "POSTPAID"]
-    access_schedule: CommitAccessSchedule | None = None
-    amount: Num | None = None
-    applicable_product_ids: list[Id] | None = None
-    applicable_product_tags: list[Str] | None = None
-    custom_fields: dict[Str, Str] | None = None
-    description: Str | None = None
-    hierarchy_configuration: CommitHierarchyConfiguration | None = None
+class AddCommit(CommitFields):
     invoice_schedule: AddCommitInvoiceSchedule | None = None
-    name: Str | None = None
-    netsuite_sales_order_id: Id | None = None
     payment_gate_config: AddCommitPaymentGateConfig | None = None
-    priority: Num | None = None
-    rate_type: Literal["COMMIT_RATE", "LIST_RATE"] | None = None
-    rollover_fraction: Num | None = None
-    specifiers: list[CommitSpecifierInput] | None = None
-    spend_tracker_attributes: CommitSpendTrackerAttributes | None = None
-    temporary_id: Id | None = None
 
 
 class AddDiscount(Req):

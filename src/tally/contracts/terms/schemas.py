@@ -64,20 +64,26 @@ class CommitSpendTrackerAttributes(Req):
     counts_as_discounted: bool
 
 
-class Credit(Req):
-    access_schedule: CommitAccessSchedule
-    product_id: Id
+class BalanceScopeFields(Req):
+    """What every commit and credit request (on a contract, added by a v2 edit, recurring) says about
+    where its balance applies and how it is labelled."""
+
     applicable_product_ids: list[Id] | None = None
     applicable_product_tags: list[Str] | None = None
-    custom_fields: dict[Str, Str] | None = None
     description: Str | None = None
     hierarchy_configuration: CommitHierarchyConfiguration | None = None
     name: Str | None = None
     netsuite_sales_order_id: Id | None = None
-    priority: Num | None = None
     rate_type: Literal["COMMIT_RATE", "LIST_RATE"] | None = None
     rollover_fraction: Num | None = None
     specifiers: list[CommitSpecifierInput] | None = None
+
+
+class Credit(BalanceScopeFields):
+    access_schedule: CommitAccessSchedule
+    product_id: Id
+    custom_fields: dict[Str, Str] | None = None
+    priority: Num | None = None
 
 
 class OverrideOverrideSpecifier(Req):
@@ -256,7 +262,7 @@ class RecurringCommitSubscriptionConfig(Req):
     allocation: Literal["INDIVIDUAL", "POOLED"] | None = None
 
 
-class RecurringBalanceFields(Req):
+class RecurringBalanceFields(BalanceScopeFields):
     """A recurring commit's and recurring credit's shared fields."""
 
     access_amount: RecurringCommitAccessAmount
@@ -264,18 +270,9 @@ class RecurringBalanceFields(Req):
     priority: Num
     product_id: Id
     starting_at: Ts
-    applicable_product_ids: list[Id] | None = None
-    applicable_product_tags: list[Str] | None = None
-    description: Str | None = None
     ending_before: Ts | None = None
-    hierarchy_configuration: CommitHierarchyConfiguration | None = None
-    name: Str | None = None
-    netsuite_sales_order_id: Id | None = None
     proration: Literal["NONE", "FIRST", "LAST", "FIRST_AND_LAST"] | None = None
-    rate_type: Literal["COMMIT_RATE", "LIST_RATE"] | None = None
     recurrence_frequency: Literal["MONTHLY", "QUARTERLY", "ANNUAL", "WEEKLY", "DAILY"] | None = None
-    rollover_fraction: Num | None = None
-    specifiers: list[CommitSpecifierInput] | None = None
     subscription_config: RecurringCommitSubscriptionConfig | None = None
     temporary_id: Id | None = None
 
