@@ -27,7 +27,7 @@ from tally.invoices.finalizer import PassResult, finalize_contracts
 from tally.invoices.inputs import Catalog, Loader
 from tally.jobs.worker import run_pass
 from tally.models.contracts import ledger_entries
-from tally.models.invoices import invoices
+from tally.models.invoices import InvoiceKind, invoices
 from tally.models.tenants import tenants
 from tests.conftest import Running
 from tests.sdk.invoice_support import build, clock_now, clock_server, ingest, iso, set_clock  # noqa: F401
@@ -84,7 +84,7 @@ def test_eight_workers_finalize_once(clock_server: Running, engine: Engine) -> N
                 "r",
                 (s.token_event, clock_now(h) - timedelta(minutes=1), {"tokens": 1500, "region": "us"}),
             )
-            key = service.Key(s.contract, service.USAGE, s.t0, s.t1)
+            key = service.Key(s.contract, InvoiceKind.USAGE, s.t0, s.t1)
             now = s.t1 + timedelta(days=2)  # due, whatever the test clock says
             results = _race(engine, tenant_id, s.contract, key, now)
             assert sorted(results) == [False] * (WORKERS - 1) + [True], results
@@ -123,7 +123,7 @@ def test_database_refuses_to_rewrite_a_finalized_invoice(clock_server: Running, 
     with clock_server.http() as h, uow.read(engine) as conn:
         tenant_id = conn.execute(select(tenants.c.id).where(tenants.c.name == "alpha")).scalar_one()
         s = build(client, h, "immutable" + iso(clock_now(h)).replace(":", "")[-6:])
-    key = service.Key(s.contract, service.USAGE, s.t0, s.t1)
+    key = service.Key(s.contract, InvoiceKind.USAGE, s.t0, s.t1)
     with uow.write(engine) as conn:
         found = contract_row(conn, tenant_id, s.contract)
         assert service.finalize(conn, Loader(conn, tenant_id), found, key, s.t1 + timedelta(days=2))  # type: ignore[arg-type]
@@ -169,7 +169,7 @@ def test_finalization_races_late_ingest_credits_edits_and_a_second_scheduler(
         # The period is over but inside the 24 h grace: nothing finalizes it except the racers below.
         now = s.t1 + timedelta(hours=1)
         set_clock(h, now)
-    key = service.Key(s.contract, service.USAGE, s.t0, s.t1)
+    key = service.Key(s.contract, InvoiceKind.USAGE, s.t0, s.t1)
     barrier = threading.Barrier(WORKERS + 4)
     errors: list[BaseException] = []
     finalized: list[bool] = []

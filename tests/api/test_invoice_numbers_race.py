@@ -20,7 +20,7 @@ from tally.contracts.service import row as contract_row
 from tally.db import uow
 from tally.invoices import service
 from tally.invoices.inputs import Loader
-from tally.models.invoices import invoices
+from tally.models.invoices import InvoiceKind, invoices
 from tally.models.tenants import tenants
 from tests.conftest import Running
 from tests.sdk.invoice_support import build, clock_now, clock_server, iso  # noqa: F401
@@ -120,7 +120,7 @@ def test_rolled_back_finalization_gives_its_number_back(clock_server: Running, e
     tenant_id = _tenant(engine)
     with clock_server.http() as h:
         s = build(client, h, "rollback" + iso(clock_now(h)).replace(":", "")[-6:])
-    key = service.Key(s.contract, service.USAGE, s.t0, s.t1)
+    key = service.Key(s.contract, InvoiceKind.USAGE, s.t0, s.t1)
     now = s.t1 + timedelta(days=2)
     before = _all_numbers(engine, tenant_id)
 

@@ -28,6 +28,7 @@ from tally.custom_fields import service as custom_fields
 from tally.invoices import service as invoices
 from tally.invoices.inputs import Catalog, Loader
 from tally.metering import hour_of, hour_start
+from tally.models.invoices import InvoiceKind, InvoiceStatus
 from tally.money.context import ZERO, add, div, mul, sub
 from tally.money.context import total as money_total
 from tally.money.rounding import RoundingMode, round_to
@@ -138,7 +139,7 @@ class CustomerView:
             entries = [
                 e
                 for e in invoices.entries(self.conn, self.loader, self.tenant_id, self.customer_id, self.now)
-                if e.status == invoices.DRAFT and e.key.start <= self.now and e.key.contract_id in live
+                if e.status == InvoiceStatus.DRAFT and e.key.start <= self.now and e.key.contract_id in live
             ]
             entries.sort(key=lambda e: (e.key.start, e.key.kind, e.key.contract_id))
             drawn: dict[tuple[str, str], Decimal] = {}
@@ -157,7 +158,9 @@ class CustomerView:
 
     def current_usage_drafts(self) -> list[Draft]:
         return [
-            d for d in self.drafts() if d.key.kind == invoices.USAGE and d.key.start <= self.now < d.key.end
+            d
+            for d in self.drafts()
+            if d.key.kind == InvoiceKind.USAGE and d.key.start <= self.now < d.key.end
         ]
 
     # ------------------------------------------------------------------------------------- balances

@@ -621,6 +621,7 @@ def export_invoices(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from tally.invoices import export
+    from tally.models.invoices import InvoiceStatus
     from tally.wire import parse_timestamp
 
     try:
@@ -629,10 +630,10 @@ def export_invoices(
         raise typer.BadParameter(str(exc)) from None
     if hi <= lo:
         raise typer.BadParameter("--to must be after --from")
-    wanted = tuple(dict.fromkeys(s.upper() for s in status)) or ("FINALIZED",)
-    bad = [s for s in wanted if s not in export.STATUSES]
-    if bad:
-        raise typer.BadParameter(f"--status: {', '.join(bad)} is not one of {', '.join(export.STATUSES)}")
+    try:
+        wanted = export.statuses(status, "--status")
+    except TallyError as exc:
+        raise typer.BadParameter(str(exc)) from None
     settings = settings_mod.load()
     engine = _engine(settings)
     with uow.read(engine) as conn:
@@ -640,7 +641,7 @@ def export_invoices(
         if tenant_id is None:
             raise typer.BadParameter(f"--tenant: no tenant named {tenant!r}")
         q = export.Query(str(tenant_id), lo, hi, wanted, customer)
-        total = export.count_issued(conn, q) if wanted != ("DRAFT",) else None
+        total = export.count_issued(conn, q) if wanted != (InvoiceStatus.DRAFT,) else None
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("exporting invoices"),
@@ -651,7 +652,7 @@ def export_invoices(
         disable=not console.is_terminal,
     )
     with progress, out.open("w", newline="", encoding="utf-8") as f:
-        task = progress.add_task("invoices", total=None if "DRAFT" in wanted else total)
+        task = progress.add_task("invoices", total=None if InvoiceStatus.DRAFT in wanted else total)
         n = export.write_csv(engine, q, f, SystemClock().now(), lambda: progress.advance(task))
     typer.echo(f"wrote {n} line(s) to {out}", err=True)
 

@@ -32,6 +32,7 @@ from tally.db import uow
 from tally.errors import NotFound
 from tally.invoices import service as invoices
 from tally.invoices.inputs import Loader
+from tally.models.invoices import InvoiceKind, InvoiceStatus
 from tally.settings import Settings
 from tally.webhooks.keys import server_key
 from tally.wire import format_timestamp
@@ -148,12 +149,13 @@ def _groups(claims: tokens.Claims, li: dict[str, Any]) -> list[str]:
 
 def _status_wanted(options: dict[str, str]) -> set[str]:
     wanted = options.get("invoice_status_filter", "ALL")
-    statuses = {
-        "ALL": {"DRAFT", "FINALIZED", "VOID"},
-        "FINALIZED_AND_DRAFT": {"DRAFT", "FINALIZED"},
-    }.get(wanted, {wanted})
+    groups: dict[str, set[str]] = {
+        "ALL": set(InvoiceStatus),
+        "FINALIZED_AND_DRAFT": {InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED},
+    }
+    statuses = groups.get(wanted, {wanted})
     if options.get("hide_voided_invoices") == "true":
-        statuses.discard("VOID")
+        statuses.discard(InvoiceStatus.VOID)
     return statuses
 
 
@@ -161,8 +163,8 @@ def _invoices(conn: Connection, claims: tokens.Claims, now: Any) -> list[dict[st
     opts = claims.options
     usage_only = claims.dashboard == "usage"
     loader = Loader(conn, claims.tenant_id)
-    statuses = {"DRAFT", "FINALIZED"} if usage_only else _status_wanted(opts)
-    kind = "USAGE" if usage_only else opts.get("invoice_type")
+    statuses = {InvoiceStatus.DRAFT, InvoiceStatus.FINALIZED} if usage_only else _status_wanted(opts)
+    kind = InvoiceKind.USAGE if usage_only else opts.get("invoice_type")
     show_zero = opts.get("show_zero_usage_line_items") == "true"
     # Invoices are billable unless issued as unbillable (historical invoices may be).
     billable = opts.get("billable_status_filter")

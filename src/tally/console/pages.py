@@ -41,6 +41,7 @@ from tally.invoices import render as invoice_render
 from tally.invoices import service as invoices
 from tally.invoices.inputs import Loader
 from tally.kit.api import parse
+from tally.models.invoices import InvoiceStatus
 from tally.settings import Settings
 from tally.webhooks.keys import server_key
 from tally.wire import format_timestamp, parse_timestamp
@@ -165,7 +166,7 @@ def _invoice_rows(conn: Any, ctx: ConsoleCtx, customer_id: str, now: datetime) -
                 "type": doc.get("type", ""),
                 "period": period(e.key.start, e.key.end),
                 "total": money(doc["credit_type"], doc["total"]),
-                "current": e.status == "DRAFT" and e.key.start <= now < e.key.end,
+                "current": e.status == InvoiceStatus.DRAFT and e.key.start <= now < e.key.end,
                 "order": (format_timestamp(e.key.start), e.id),
                 "bounds": (e.key.start, e.key.end),
             }
@@ -371,12 +372,7 @@ def export_csv(
     hi = _when(request.query_params.get("to", ""), "to")
     if hi <= lo:
         raise BadRequest("to: must be after from")
-    wanted = tuple(dict.fromkeys(s.upper() for s in request.query_params.getlist("status") if s)) or (
-        "FINALIZED",
-    )
-    bad = [s for s in wanted if s not in export.STATUSES]
-    if bad:
-        raise BadRequest(f"status: {', '.join(bad)} is not one of {', '.join(export.STATUSES)}")
+    wanted = export.statuses(request.query_params.getlist("status"), "status")
     if customer:
         with ctx.read() as conn:
             customers.get(conn, ctx.tenant_id, customer)

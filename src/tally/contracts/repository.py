@@ -16,7 +16,7 @@ from tally.models.contracts import balances as b
 from tally.models.contracts import contract_edits as e
 from tally.models.contracts import contracts as c
 from tally.models.contracts import ledger_entries as le
-from tally.models.invoices import invoices
+from tally.models.invoices import InvoiceStatus, invoices
 
 # ------------------------------------------------------------------------------------ uniqueness
 
@@ -271,7 +271,7 @@ def last_finalized_invoice_end(conn: Connection, tenant_id: str, contract_id: st
     """The latest period end among the contract's finalized invoices (None if it has none)."""
     i = invoices.c
     q = select(func.max(i.period_end)).where(
-        i.tenant_id == tenant_id, i.contract_id == contract_id, i.status == "FINALIZED"
+        i.tenant_id == tenant_id, i.contract_id == contract_id, i.status == InvoiceStatus.FINALIZED
     )
     end: datetime | None = conn.execute(q).scalar()
     return end

@@ -21,6 +21,7 @@ from tally.errors import BadRequest
 from tally.invoices import historical, service
 from tally.invoices.inputs import Loader
 from tally.invoices.wire import line_wire, num
+from tally.models.invoices import InvoiceKind, InvoiceStatus
 from tally.rating.engine import PreparedContracts, rate_usage_invoice
 from tally.rating.periods import Period
 from tally.rating.results import Invoice
@@ -52,7 +53,11 @@ def windows(entries: list[service.Entry], start: datetime, end: datetime, window
         raise BadRequest(f"ending_before: the range holds more than {MAX_WINDOWS} {window_size} windows")
     out = []
     for e in entries:
-        if e.key.kind not in (service.USAGE, service.HISTORICAL) or e.key.end <= start or e.key.start >= end:
+        if (
+            e.key.kind not in (InvoiceKind.USAGE, InvoiceKind.HISTORICAL)
+            or e.key.end <= start
+            or e.key.start >= end
+        ):
             continue
         t = start
         while t < end:
@@ -65,7 +70,7 @@ def windows(entries: list[service.Entry], start: datetime, end: datetime, window
 
 def _released(entry: service.Entry) -> dict[tuple[str, str], Decimal] | None:
     """What a finalized invoice drew, per (balance, segment): given back so it can be recomputed."""
-    if entry.status != service.FINALIZED or entry.row is None or not entry.row.snapshot:
+    if entry.status != InvoiceStatus.FINALIZED or entry.row is None or not entry.row.snapshot:
         return None
     doc = decode_json(entry.row.snapshot.encode())
     out: dict[tuple[str, str], Decimal] = {}
@@ -86,7 +91,7 @@ def render(loader: Loader, slots: list[Slot], now: datetime, skip_zero: bool) ->
         e = slot.entry
         if e.id not in cache:
             period = Period(e.key.start, e.key.end)
-            if e.key.kind == service.HISTORICAL and e.row is not None:
+            if e.key.kind == InvoiceKind.HISTORICAL and e.row is not None:
                 contract, usage = historical.rating_inputs(loader, e.contract_row, e.row, now, _released(e))
             else:
                 contract = loader.contract(e.contract_row, now, period, _released(e))
@@ -131,13 +136,13 @@ def render(loader: Loader, slots: list[Slot], now: datetime, skip_zero: bool) ->
                 w["quantity"] = num(qty)
             w.pop("sub_line_items", None)
             lines.append(w)
-        doc = e.materialize(loader, now) if e.status != service.DRAFT else None
+        doc = e.materialize(loader, now) if e.status != InvoiceStatus.DRAFT else None
         out.append(
             {
                 "id": e.id,
                 "customer_id": e.contract_row.customer_id,
                 "contract_id": e.contract_row.id,
-                "type": service.USAGE,
+                "type": InvoiceKind.USAGE,
                 "status": e.status if doc is None else doc["status"],
                 "credit_type": {
                     "id": after.credit_type.id,

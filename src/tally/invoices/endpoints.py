@@ -25,6 +25,7 @@ from tally.invoices import schemas as s
 from tally.invoices.inputs import Loader
 from tally.kit.pagination import check_limit, decode_cursor, decode_key, encode_cursor
 from tally.kit.responses import Data, IdDoc, JSONResponse, Page, data, page
+from tally.models.invoices import InvoiceStatus
 from tally.wire import format_timestamp, parse_timestamp
 
 router = APIRouter()
@@ -42,7 +43,7 @@ PDF_DOC: dict[int | str, dict[str, Any]] = {
     }
 }
 
-_STATUSES = {"DRAFT", "FINALIZED", "VOID"}
+_STATUSES: set[str] = set(InvoiceStatus)
 _TYPES = {"USAGE", "USAGE_CONSOLIDATED", "SCHEDULED"}
 
 

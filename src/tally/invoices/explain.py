@@ -45,6 +45,7 @@ from tally.invoices.inputs import Loader
 from tally.metering import Accumulator, Contribution, MetricDef, group_sort_key, hour_of, hour_start
 from tally.metering.aggregate import Latest, later
 from tally.metering.values import add, string_form
+from tally.models.invoices import InvoiceStatus
 from tally.money.format import plain
 from tally.money.rounding import round_to
 from tally.rating.from_wire import product_from_wire
@@ -205,7 +206,9 @@ def explain(
     end = parse_timestamp(li.get("ending_before") or doc["end_timestamp"], "ending_before")
     metric, product = _metric_of(loader, li["product_id"], start)
     wanted = {**(li.get("presentation_group_values") or {}), **(li.get("pricing_group_values") or {})}
-    watermark = entry.row.events_watermark if entry.row is not None and entry.status != "DRAFT" else None
+    watermark = (
+        entry.row.events_watermark if entry.row is not None and entry.status != InvoiceStatus.DRAFT else None
+    )
     keys = loader.keys(customer_id)
     lo, hi = hour_start(hour_of(start)), _ceil_hour(end)
     # Only the event types the metric admits are read (in SQL); the rest of the filter stays in Python.

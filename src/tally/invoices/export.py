@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,16 +21,28 @@ from sqlalchemy import Connection, Engine, func, select
 
 from tally.customers import service as customers
 from tally.db import uow
+from tally.errors import BadRequest
 from tally.invoices import service
 from tally.invoices.inputs import Loader
 from tally.invoices.render import Money
 from tally.models.customers import customers as customers_table
-from tally.models.invoices import invoices
+from tally.models.invoices import InvoiceStatus, invoices
 from tally.money.format import plain
 from tally.wire import decode_json
 
 EXPORT_BATCH = 200
-STATUSES = ("DRAFT", "FINALIZED", "VOID")
+STATUSES = tuple(InvoiceStatus)
+
+
+def statuses(values: Iterable[str], field: str) -> tuple[InvoiceStatus, ...]:
+    """The statuses asked for (case-insensitive, FINALIZED when none); a BadRequest names `field`."""
+    wanted = tuple(dict.fromkeys(s.upper() for s in values if s)) or (InvoiceStatus.FINALIZED,)
+    bad = [s for s in wanted if s not in STATUSES]
+    if bad:
+        raise BadRequest(f"{field}: {', '.join(bad)} is not one of {', '.join(STATUSES)}")
+    return tuple(InvoiceStatus(s) for s in wanted)
+
+
 COLUMNS = [
     "invoice_number",
     "invoice_id",
@@ -57,7 +69,7 @@ class Query:
     tenant_id: str
     start: datetime
     end: datetime
-    statuses: tuple[str, ...] = ("FINALIZED",)
+    statuses: tuple[InvoiceStatus, ...] = (InvoiceStatus.FINALIZED,)
     customer_id: str | None = None
 
 
@@ -65,7 +77,7 @@ def _issued_filter(q: Query) -> list[Any]:
     inv = invoices.c
     where = [
         inv.tenant_id == q.tenant_id,
-        inv.status.in_([s for s in q.statuses if s != "DRAFT"]),
+        inv.status.in_([s for s in q.statuses if s != InvoiceStatus.DRAFT]),
         inv.period_end >= q.start,
         inv.period_end < q.end,
         inv.snapshot.is_not(None),
@@ -160,7 +172,7 @@ def _draft_rows(engine: Engine, q: Query, now: datetime, tick: Callable[[], None
             customer = customers.get(conn, q.tenant_id, customer_id)
             loader = Loader(conn, q.tenant_id)
             for e in service.entries(conn, loader, q.tenant_id, customer_id, now):
-                if e.status != "DRAFT" or not (q.start <= e.key.end < q.end):
+                if e.status != InvoiceStatus.DRAFT or not (q.start <= e.key.end < q.end):
                     continue
                 yield from _lines(e.materialize(loader, now), None, None, customer.name)
                 tick()
@@ -170,9 +182,9 @@ def rows(
     engine: Engine, q: Query, now: datetime, tick: Callable[[], None] = lambda: None
 ) -> Iterator[list[str]]:
     """Every line row (after the header `COLUMNS`), issued invoices first, then drafts."""
-    if any(s != "DRAFT" for s in q.statuses):
+    if any(s != InvoiceStatus.DRAFT for s in q.statuses):
         yield from _issued_rows(engine, q, tick)
-    if "DRAFT" in q.statuses:
+    if InvoiceStatus.DRAFT in q.statuses:
         yield from _draft_rows(engine, q, now, tick)
 
 

@@ -36,6 +36,7 @@ from tally.invoices import service
 from tally.invoices.inputs import Loader
 from tally.invoices.wire import invoice_wire, snapshot_bytes
 from tally.kit.api import Id, NonNegNum, Req, Str, Ts, hour_aligned
+from tally.models.invoices import InvoiceKind, InvoiceStatus
 from tally.rating import inputs as ri
 from tally.rating.engine import rate_usage_invoice
 from tally.rating.periods import Period
@@ -245,11 +246,11 @@ def _check_collisions(
             )
     for r in repo.of_contracts(conn, contract_row.tenant_id, [contract_row.id]):
         if (
-            r.kind in (service.USAGE, service.HISTORICAL)
-            and r.status != service.VOID
+            r.kind in (InvoiceKind.USAGE, InvoiceKind.HISTORICAL)
+            and r.status != InvoiceStatus.VOID
             and _overlaps(start, end, r.period_start, r.period_end)
         ):
-            what = "historical" if r.kind == service.HISTORICAL else "usage"
+            what = "historical" if r.kind == InvoiceKind.HISTORICAL else "usage"
             raise Conflict(
                 f"{field}: {span} overlaps the {what} invoice of [{format_timestamp(r.period_start)}, "
                 f"{format_timestamp(r.period_end)}) on contract {contract_row.id}"
@@ -278,12 +279,12 @@ def _issue(
     doc = invoice_wire(
         rated,
         invoice_id=inv_id,
-        status=service.FINALIZED,
+        status=InvoiceStatus.FINALIZED,
         names=service.names_for(contract),
         net_payment_terms_days=contract.net_payment_terms_days,
         regenerated_from=regenerated_from,
     )
-    doc["type"] = service.wire_type(service.HISTORICAL)
+    doc["type"] = service.wire_type(InvoiceKind.HISTORICAL)
     doc["issued_at"] = format_timestamp(inv.issue_date)
     if inv.billable_status is not None:
         doc["billable_status"] = inv.billable_status
@@ -297,8 +298,8 @@ def _issue(
             "tenant_id": contract_row.tenant_id,
             "customer_id": contract_row.customer_id,
             "contract_id": contract_row.id,
-            "kind": service.HISTORICAL,
-            "status": service.FINALIZED,
+            "kind": InvoiceKind.HISTORICAL,
+            "status": InvoiceStatus.FINALIZED,
             "period_start": period.starting_at,
             "period_end": period.ending_before,
             "void_seq": 0,

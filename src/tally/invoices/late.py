@@ -20,6 +20,7 @@ from tally.errors import NotFound
 from tally.invoices import repository as repo
 from tally.invoices.schemas import ListLateEvents
 from tally.kit.pagination import DEFAULT_LIMIT, decode_key, encode_cursor
+from tally.models.invoices import InvoiceKind
 from tally.wire import format_timestamp, parse_timestamp
 
 
@@ -28,7 +29,7 @@ def page(conn: Connection, tenant_id: str, req: ListLateEvents) -> tuple[list[di
     invoices = [
         r
         for r in repo.of_customer(conn, tenant_id, req.customer_id)
-        if r.kind == "USAGE"
+        if r.kind == InvoiceKind.USAGE
         and r.finalized_at is not None
         and (req.invoice_id is None or r.id == req.invoice_id)
     ]
@@ -79,7 +80,7 @@ def late_for(
     is not finalized."""
     for inv in repo.of_customer(conn, tenant_id, customer_id):
         if (
-            inv.kind == "USAGE"
+            inv.kind == InvoiceKind.USAGE
             and inv.finalized_at is not None
             and inv.period_start <= timestamp < inv.period_end
             and repo.is_late_event(conn, tenant_id, transaction_id, inv)

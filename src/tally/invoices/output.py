@@ -12,8 +12,9 @@ from tally.customers import service as customers
 from tally.db import uow
 from tally.invoices import documents, render, service
 from tally.invoices.inputs import Loader
+from tally.models.invoices import InvoiceStatus
 
-_ISSUED = {"FINALIZED", "VOID"}
+_ISSUED = {InvoiceStatus.FINALIZED, InvoiceStatus.VOID}
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,8 @@ def pdf(engine: Engine, tenant_id: str, customer_id: str, invoice_id: str, now: 
         parties = documents.parties(conn, tenant_id, doc, e.row)
     ctx = render.context(doc, parties, customer.name)
     body = render.pdf(ctx)
-    status = ctx["watermark"] or "FINALIZED"
-    if ctx["number_or_status"] != "DRAFT" and status in _ISSUED:
+    status = ctx["watermark"] or InvoiceStatus.FINALIZED
+    if ctx["number_or_status"] != InvoiceStatus.DRAFT and status in _ISSUED:
         # An issued invoice never changes: keep its PDF (a VOID one has its own, watermarked).
         with uow.write(engine) as conn:
             documents.store_pdf(conn, tenant_id, invoice_id, status, body, now)

@@ -25,6 +25,7 @@ from tally.invoices.inputs import Loader
 from tally.invoices.schemas import PreviewEvents
 from tally.invoices.wire import invoice_wire
 from tally.metering import hour_of, hour_start
+from tally.models.invoices import InvoiceKind, InvoiceStatus
 from tally.rating import inputs as ri
 from tally.rating.engine import rate_usage_invoice
 from tally.rating.inputs import RatingInputError
@@ -64,11 +65,11 @@ def preview(
         if mode == "merge":
             records = _merge(loader.usage(contract_row, contract, period), records, loader, contract)
         inv = rate_usage_invoice(contract, records, period)
-        key = service.Key(contract_row.id, service.USAGE, period.starting_at, period.ending_before)
+        key = service.Key(contract_row.id, InvoiceKind.USAGE, period.starting_at, period.ending_before)
         doc = invoice_wire(
             inv,
             invoice_id=service.invoice_id(tenant_id, key, 0),
-            status=service.DRAFT,
+            status=InvoiceStatus.DRAFT,
             names=service.names_for(contract),
             net_payment_terms_days=contract.net_payment_terms_days,
         )

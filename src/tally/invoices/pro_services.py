@@ -30,6 +30,7 @@ from tally.invoices import service
 from tally.invoices.inputs import Loader
 from tally.invoices.wire import PRODUCT_TYPE, num, snapshot_bytes
 from tally.kit.api import Id, NonNegNum, Req, Str, Ts
+from tally.models.invoices import InvoiceKind, InvoiceStatus
 from tally.money.context import ZERO, add, mul
 from tally.money.credit_types import CreditType
 from tally.rating.inputs import ProductType, RatingOptions
@@ -100,8 +101,8 @@ def _price(
 def _billed(conn: Connection, tenant_id: str, contract_id: str) -> dict[str, Decimal]:
     """What the contract's pro-services invoices that are not voided billed, per professional service."""
     out: dict[str, Decimal] = {}
-    for row in repo.of_kind(conn, tenant_id, contract_id, service.PRO_SERVICES):
-        if row.status == service.VOID or not row.snapshot:
+    for row in repo.of_kind(conn, tenant_id, contract_id, InvoiceKind.PRO_SERVICES):
+        if row.status == InvoiceStatus.VOID or not row.snapshot:
             continue
         for li in decode_json(row.snapshot.encode())["line_items"]:
             ps = li.get("professional_service_id")
@@ -195,8 +196,8 @@ def _issue(
         "id": inv_id,
         "customer_id": contract_row.customer_id,
         "contract_id": contract_row.id,
-        "type": service.wire_type(service.PRO_SERVICES),
-        "status": service.FINALIZED,
+        "type": service.wire_type(InvoiceKind.PRO_SERVICES),
+        "status": InvoiceStatus.FINALIZED,
         "credit_type": {"id": currency.id, "name": names.get(currency.id, currency.name)},
         "start_timestamp": at,
         "end_timestamp": at,
@@ -218,8 +219,8 @@ def _issue(
             "tenant_id": tenant_id,
             "customer_id": contract_row.customer_id,
             "contract_id": contract_row.id,
-            "kind": service.PRO_SERVICES,
-            "status": service.FINALIZED,
+            "kind": InvoiceKind.PRO_SERVICES,
+            "status": InvoiceStatus.FINALIZED,
             "period_start": req.issued_at,
             "period_end": req.issued_at,
             "void_seq": 0,

@@ -20,6 +20,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from tally.models.invoices import InvoiceStatus
 from tally.money.credit_types import FIAT_BY_ID, USD_CENTS_ID
 from tally.wire import parse_timestamp
 
@@ -149,7 +150,7 @@ def context(doc: dict[str, Any], parties: Parties, customer_name: str) -> dict[s
                     }
                 )
     status = doc["status"]
-    number_or_status = parties.number or ("DRAFT" if status == "DRAFT" else "not numbered")
+    number_or_status = parties.number or (status if status == InvoiceStatus.DRAFT else "not numbered")
     bill_to = dict(parties.bill_to)
     bill_to["legal_name"] = bill_to.get("legal_name") or customer_name
     logo_uri = None
@@ -161,7 +162,7 @@ def context(doc: dict[str, Any], parties: Parties, customer_name: str) -> dict[s
         "title": f"Invoice {number_or_status}",
         "invoice_id": doc["id"],
         "number_or_status": number_or_status,
-        "watermark": status if status in ("DRAFT", "VOID") else None,
+        "watermark": status if status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID) else None,
         "issuer": parties.issuer,
         "bill_to": bill_to,
         "logo_uri": logo_uri,

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
 from tally.db.upsert import insert_ignore, upsert_many
 from tally.models.contracts import contract_edits, contracts
 from tally.models.events import events
-from tally.models.invoices import billing_state, invoices
+from tally.models.invoices import InvoiceKind, InvoiceStatus, billing_state, invoices
 from tally.models.tenants import tenants
 from tally.usage import late_gate
 
@@ -20,7 +20,7 @@ INV = invoices.c
 # ---------------------------------------------------------------------------------------- invoices
 
 
-def key_filter(tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime) -> Any:
+def key_filter(tenant_id: str, contract_id: str, kind: InvoiceKind, start: datetime, end: datetime) -> Any:
     return and_(
         INV.tenant_id == tenant_id,
         INV.contract_id == contract_id,
@@ -31,7 +31,7 @@ def key_filter(tenant_id: str, contract_id: str, kind: str, start: datetime, end
 
 
 def rows_of_key(
-    conn: Connection, tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime
+    conn: Connection, tenant_id: str, contract_id: str, kind: InvoiceKind, start: datetime, end: datetime
 ) -> list[Row[Any]]:
     q = select(invoices).where(key_filter(tenant_id, contract_id, kind, start, end)).order_by(INV.void_seq)
     return list(conn.execute(q))
@@ -46,7 +46,7 @@ def live_row(
     conn: Connection,
     tenant_id: str,
     contract_id: str,
-    kind: str,
+    kind: InvoiceKind,
     start: datetime,
     end: datetime,
     *,
@@ -71,9 +71,9 @@ def finalize(
     """DRAFT -> FINALIZED exactly once: the WHERE clause makes every other attempt a no-op."""
     result = conn.execute(
         update(invoices)
-        .where(INV.tenant_id == tenant_id, INV.id == invoice_id, INV.status == "DRAFT")
+        .where(INV.tenant_id == tenant_id, INV.id == invoice_id, INV.status == InvoiceStatus.DRAFT)
         .values(
-            status="FINALIZED",
+            status=InvoiceStatus.FINALIZED,
             snapshot=snapshot,
             content_hash=content_hash,
             finalized_at=now,
@@ -92,12 +92,12 @@ def void(
     snapshot: str | None,
     content_hash: str | None,
 ) -> bool:
-    values: dict[str, Any] = {"status": "VOID", "void_seq": void_seq, "voided_at": now}
+    values: dict[str, Any] = {"status": InvoiceStatus.VOID, "void_seq": void_seq, "voided_at": now}
     if snapshot is not None:
         values |= {"snapshot": snapshot, "content_hash": content_hash}
     result = conn.execute(
         update(invoices)
-        .where(INV.tenant_id == tenant_id, INV.id == invoice_id, INV.status != "VOID")
+        .where(INV.tenant_id == tenant_id, INV.id == invoice_id, INV.status != InvoiceStatus.VOID)
         .values(**values)
     )
     return result.rowcount == 1
@@ -128,7 +128,7 @@ def of_contracts(conn: Connection, tenant_id: str, contract_ids: list[str]) -> l
     return list(conn.execute(q))
 
 
-def of_kind(conn: Connection, tenant_id: str, contract_id: str, kind: str) -> list[Row[Any]]:
+def of_kind(conn: Connection, tenant_id: str, contract_id: str, kind: InvoiceKind) -> list[Row[Any]]:
     """Every invoice row of one kind on a contract (request-issued kinds: their snapshots and inputs)."""
     q = select(invoices).where(INV.tenant_id == tenant_id, INV.contract_id == contract_id, INV.kind == kind)
     return list(conn.execute(q.order_by(INV.period_start, INV.id)))
@@ -140,7 +140,7 @@ def regenerated_from(conn: Connection, tenant_id: str, invoice_id: str) -> Row[A
 
 
 def max_void_seq(
-    conn: Connection, tenant_id: str, contract_id: str, kind: str, start: datetime, end: datetime
+    conn: Connection, tenant_id: str, contract_id: str, kind: InvoiceKind, start: datetime, end: datetime
 ) -> int:
     q = select(func.max(INV.void_seq)).where(key_filter(tenant_id, contract_id, kind, start, end))
     return int(conn.execute(q).scalar() or 0)

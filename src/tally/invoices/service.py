@@ -29,6 +29,7 @@ from tally.invoices import documents
 from tally.invoices import repository as repo
 from tally.invoices.inputs import Loader
 from tally.invoices.wire import invoice_wire, list_price, snapshot_bytes
+from tally.models.invoices import InvoiceKind, InvoiceStatus
 from tally.money.credit_types import FIAT_BY_ID
 from tally.rating import inputs as ri
 from tally.rating.engine import rate_scheduled_invoices, rate_usage_invoice
@@ -38,23 +39,19 @@ from tally.usage import late_gate
 from tally.webhooks import outbox
 from tally.wire import decode_json, format_timestamp, parse_timestamp
 
-USAGE, SCHEDULED = "USAGE", "SCHEDULED"
-# Issued by a request, FINALIZED from the start (invoices.pro_services, invoices.historical).
-PRO_SERVICES, HISTORICAL = "PRO_SERVICES", "HISTORICAL"
-DRAFT, FINALIZED, VOID = "DRAFT", "FINALIZED", "VOID"
 # The invoice `type` each kind shows on the wire (and is filtered by).
-_WIRE_TYPE = {PRO_SERVICES: SCHEDULED, HISTORICAL: USAGE}
+_WIRE_TYPE = {InvoiceKind.PRO_SERVICES: InvoiceKind.SCHEDULED, InvoiceKind.HISTORICAL: InvoiceKind.USAGE}
 Reissuer = Callable[[Connection, Row[Any], datetime], str]
 # kind -> how a voided invoice of that kind is issued again; `tally.jobs.wiring.install` registers the
 # request-issued kinds' (they import this module, so it cannot import them).
-_REISSUERS: dict[str, Reissuer] = {}
+_REISSUERS: dict[InvoiceKind, Reissuer] = {}
 
 
-def register_reissuer(kind: str, reissue: Reissuer) -> None:
+def register_reissuer(kind: InvoiceKind, reissue: Reissuer) -> None:
     _REISSUERS[kind] = reissue
 
 
-def reissuers() -> dict[str, Reissuer]:
+def reissuers() -> dict[InvoiceKind, Reissuer]:
     return dict(_REISSUERS)
 
 
@@ -65,7 +62,7 @@ _TICK = timedelta(microseconds=1)
 @dataclass(frozen=True, order=True)
 class Key:
     contract_id: str
-    kind: str
+    kind: InvoiceKind
     start: datetime
     end: datetime
 
@@ -74,7 +71,7 @@ class Key:
         return self.end
 
 
-def wire_type(kind: str) -> str:
+def wire_type(kind: InvoiceKind) -> InvoiceKind:
     return _WIRE_TYPE.get(kind, kind)
 
 
@@ -158,18 +155,19 @@ def expected_keys(loader: Loader, contract_row: Row[Any], now: datetime) -> list
     if contract_row.archived_at is not None:
         return []
     keys = [
-        Key(contract_row.id, USAGE, p.starting_at, p.ending_before) for p in usage_periods(contract_row, now)
+        Key(contract_row.id, InvoiceKind.USAGE, p.starting_at, p.ending_before)
+        for p in usage_periods(contract_row, now)
     ]
     contract = loader.contract(contract_row, now)
     keys += [
-        Key(contract_row.id, SCHEDULED, t, t)
+        Key(contract_row.id, InvoiceKind.SCHEDULED, t, t)
         for t in scheduled_times(contract, contract_row, horizon_of(contract_row, now))
     ]
     return keys
 
 
 def due_at(key: Key, grace_period: timedelta) -> datetime:
-    return key.end + grace_period if key.kind == USAGE else key.start
+    return key.end + grace_period if key.kind == InvoiceKind.USAGE else key.start
 
 
 # ------------------------------------------------------------------------------------------ compute
@@ -193,7 +191,7 @@ def compute(
 ) -> tuple[Invoice, ri.Contract]:
     """Rate the invoice for `key` from current data. `usage_window` limits usage to part of the period
     (breakdowns); `usage_override` replaces the stored usage (preview)."""
-    if key.kind == USAGE:
+    if key.kind == InvoiceKind.USAGE:
         period = Period(key.start, key.end)
         contract = loader.contract(contract_row, now, period, release)
         if usage_override is not None:
@@ -229,7 +227,7 @@ def draft_doc(
     key: Key,
     inv_id: str,
     now: datetime,
-    status: str = DRAFT,
+    status: InvoiceStatus = InvoiceStatus.DRAFT,
     regenerated_from: str | None = None,
 ) -> tuple[dict[str, Any], Invoice]:
     inv, contract = compute(loader, contract_row, key, now)
@@ -253,7 +251,7 @@ class Entry:
 
     id: str
     key: Key
-    status: str
+    status: InvoiceStatus
     contract_row: Row[Any]
     row: Row[Any] | None = None
     doc: dict[str, Any] | None = field(default=None, repr=False)
@@ -271,7 +269,9 @@ class Entry:
                 self.doc = with_number(doc, self.row)
             else:
                 regen = self.row.regenerated_from_invoice_id if self.row is not None else None
-                self.doc, _ = draft_doc(loader, self.contract_row, self.key, self.id, now, DRAFT, regen)
+                self.doc, _ = draft_doc(
+                    loader, self.contract_row, self.key, self.id, now, InvoiceStatus.DRAFT, regen
+                )
         return self.doc
 
 
@@ -291,7 +291,7 @@ def issued_snapshot(conn: Connection, tenant_id: str, inv_id: str) -> str | None
 
 
 def _key_of(row: Row[Any]) -> Key:
-    return Key(row.contract_id, row.kind, row.period_start, row.period_end)
+    return Key(row.contract_id, InvoiceKind(row.kind), row.period_start, row.period_end)
 
 
 def entries(
@@ -315,9 +315,9 @@ def entries(
         for key in keys:
             rows = rows_by_key.get(key, [])
             for r in rows:
-                out.append(Entry(r.id, key, r.status, contract_row, r))
+                out.append(Entry(r.id, key, InvoiceStatus(r.status), contract_row, r))
             if not rows:
-                out.append(Entry(invoice_id(tenant_id, key, 0), key, DRAFT, contract_row))
+                out.append(Entry(invoice_id(tenant_id, key, 0), key, InvoiceStatus.DRAFT, contract_row))
     return out
 
 
@@ -330,7 +330,7 @@ def find(
             raise NotFound(f"Invoice {inv_id} not found")
         contract_row = contracts.row(conn, tenant_id, row.contract_id)
         assert contract_row is not None
-        return Entry(row.id, _key_of(row), row.status, contract_row, row)
+        return Entry(row.id, _key_of(row), InvoiceStatus(row.status), contract_row, row)
     for e in entries(conn, loader, tenant_id, customer_id, now):
         if e.id == inv_id:
             return e
@@ -397,7 +397,7 @@ def finalize(
         if _finalize_row(conn, loader, contract_row, key, first, None, now, insert=True):
             return True
     row = repo.live_row(conn, tenant_id, key.contract_id, key.kind, key.start, key.end, claim=True)
-    if row is None or row.status != DRAFT:
+    if row is None or row.status != InvoiceStatus.DRAFT:
         return False  # finalized (or being finalized) by someone else
     return _finalize_row(conn, loader, contract_row, key, row.id, row.regenerated_from_invoice_id, now)
 
@@ -415,15 +415,15 @@ def _finalize_row(
 ) -> bool:
     """Finalize `inv_id`: its DRAFT row, or with `insert` a new row (False if the key has one already)."""
     watermark = None
-    if key.kind == USAGE:
+    if key.kind == InvoiceKind.USAGE:
         # Usage is read under the late-data gate: events up to the watermark are billed, later ones late.
         late_gate.hold_for_finalize(conn, contract_row.tenant_id)
         watermark = late_gate.watermark(conn, contract_row.tenant_id)
     loader.lock_balances(contract_row.customer_id)  # lock order: late-data slot, balances, invoice row
-    doc, inv = draft_doc(loader, contract_row, key, inv_id, now, FINALIZED, regen)
+    doc, inv = draft_doc(loader, contract_row, key, inv_id, now, InvoiceStatus.FINALIZED, regen)
     text, digest = snapshot_bytes(doc)
     if insert:
-        values = _row_values(contract_row.tenant_id, contract_row, key, inv_id, FINALIZED, now)
+        values = _row_values(contract_row.tenant_id, contract_row, key, inv_id, InvoiceStatus.FINALIZED, now)
         values |= {
             "snapshot": text,
             "content_hash": digest,
@@ -442,7 +442,7 @@ def _finalize_row(
     # A renewal waited for this invoice: roll over what it left (docs/decisions.md, issue 12).
     pending = any(t.get("rollover_pending") for t in contract_row.terms.get("transitions", []))
     if (
-        key.kind == USAGE
+        key.kind == InvoiceKind.USAGE
         and pending
         and contracts.complete_rollover(conn, contract_row.tenant_id, contract_row.id, key.end, now)
     ):
@@ -492,7 +492,7 @@ def _row_values(
     contract_row: Row[Any],
     key: Key,
     inv_id: str,
-    status: str,
+    status: InvoiceStatus,
     now: datetime,
     regenerated_from: str | None = None,
 ) -> dict[str, Any]:
@@ -526,18 +526,19 @@ def due_keys(
     if settled is None:
         settled = settled_keys(conn, contract_row.tenant_id, [contract_row.id]).get(contract_row.id, set())
     keys = [
-        Key(contract_row.id, USAGE, p.starting_at, p.ending_before) for p in usage_periods(contract_row, now)
+        Key(contract_row.id, InvoiceKind.USAGE, p.starting_at, p.ending_before)
+        for p in usage_periods(contract_row, now)
     ]
     contract = loader.contract(contract_row, now)
     keys += [
-        Key(contract_row.id, SCHEDULED, t, t)
+        Key(contract_row.id, InvoiceKind.SCHEDULED, t, t)
         for t in scheduled_times(contract, contract_row, now + timedelta(days=400))
     ]
     # SCHEDULED first (issued at their date). One that draws balances (subscription charges) makes the
     # finalizer forget the contract, so the next key is rated against the new balances.
     due = sorted(
         (k for k in keys if due_at(k, grace_period) <= now and (k.kind, k.start, k.end) not in settled),
-        key=lambda k: (k.kind != SCHEDULED, k.start),
+        key=lambda k: (k.kind != InvoiceKind.SCHEDULED, k.start),
     )
     upcoming = [due_at(k, grace_period) for k in keys if due_at(k, grace_period) > now]
     return due, (min(upcoming) if upcoming else None)
@@ -561,12 +562,12 @@ def _locate(conn: Connection, loader: Loader, tenant_id: str, inv_id: str, now: 
     if row is not None:
         contract_row = contracts.row(conn, tenant_id, row.contract_id)
         assert contract_row is not None
-        return Entry(row.id, _key_of(row), row.status, contract_row, row)
+        return Entry(row.id, _key_of(row), InvoiceStatus(row.status), contract_row, row)
     # A draft has no row yet: find the key its id was derived from. Usage keys come from the contract row
     # alone, so they are all tried before any contract is loaded for its scheduled invoice dates.
     contract_rows = [c for c in contracts.active_rows_of_tenant(conn, tenant_id) if c.archived_at is None]
     usage_keys = (
-        (c, Key(c.id, USAGE, p.starting_at, p.ending_before))
+        (c, Key(c.id, InvoiceKind.USAGE, p.starting_at, p.ending_before))
         for c in contract_rows
         for p in usage_periods(c, now)
     )
@@ -576,36 +577,36 @@ def _locate(conn: Connection, loader: Loader, tenant_id: str, inv_id: str, now: 
         loader.prefetch(contract_rows)
         for c in contract_rows:
             for t in scheduled_times(loader.contract(c, now), c, horizon_of(c, now)):
-                yield c, Key(c.id, SCHEDULED, t, t)
+                yield c, Key(c.id, InvoiceKind.SCHEDULED, t, t)
 
     for contract_row, key in itertools.chain(usage_keys, scheduled_keys()):
         if invoice_id(tenant_id, key, 0) == inv_id and not repo.rows_of_key(
             conn, tenant_id, key.contract_id, key.kind, key.start, key.end
         ):
-            return Entry(inv_id, key, DRAFT, contract_row)
+            return Entry(inv_id, key, InvoiceStatus.DRAFT, contract_row)
     raise NotFound(f"Invoice {inv_id} not found")
 
 
 def void(conn: WriteConn, tenant_id: str, inv_id: str, now: datetime) -> str:
     loader = Loader(conn, tenant_id)
     e = _locate(conn, loader, tenant_id, inv_id, now)
-    if e.status == VOID:
+    if e.status == InvoiceStatus.VOID:
         return inv_id  # voiding twice is a no-op
     seq = repo.max_void_seq(conn, tenant_id, e.key.contract_id, e.key.kind, e.key.start, e.key.end) + 1
     if e.row is None:
-        repo.insert_new(conn, _row_values(tenant_id, e.contract_row, e.key, inv_id, DRAFT, now))
+        repo.insert_new(conn, _row_values(tenant_id, e.contract_row, e.key, inv_id, InvoiceStatus.DRAFT, now))
     snapshot = digest = None
-    if e.status == DRAFT:
+    if e.status == InvoiceStatus.DRAFT:
         # Keep what the draft showed when it was voided (it never drew from balances).
         regen = e.row.regenerated_from_invoice_id if e.row is not None else None
-        doc, _ = draft_doc(loader, e.contract_row, e.key, inv_id, now, VOID, regen)
+        doc, _ = draft_doc(loader, e.contract_row, e.key, inv_id, now, InvoiceStatus.VOID, regen)
         snapshot, digest = snapshot_bytes(doc)
     if not repo.void(conn, tenant_id, inv_id, seq, now, snapshot, digest):
         raise Conflict(f"Invoice {inv_id} changed while it was being voided; retry")
-    if e.status == DRAFT:
+    if e.status == InvoiceStatus.DRAFT:
         left_draft(conn, tenant_id, inv_id, doc)
     billing_providers.request_void(conn, tenant_id, inv_id, now)  # its Stripe invoice, if any
-    if e.status == FINALIZED and e.row is not None and e.row.snapshot:
+    if e.status == InvoiceStatus.FINALIZED and e.row is not None and e.row.snapshot:
         doc = decode_json(e.row.snapshot.encode())
         commit_ids = [
             li["commit_id"]
@@ -623,9 +624,9 @@ def regenerate(conn: WriteConn, tenant_id: str, inv_id: str, now: datetime) -> s
         loader = Loader(conn, tenant_id)
         _locate(conn, loader, tenant_id, inv_id, now)
         raise BadRequest(f"Invoice {inv_id} is not voided; only voided invoices can be regenerated")
-    if row.status != VOID:
+    if row.status != InvoiceStatus.VOID:
         raise BadRequest(f"Invoice {inv_id} is {row.status}; only voided invoices can be regenerated")
-    reissue = _REISSUERS.get(row.kind)
+    reissue = _REISSUERS.get(InvoiceKind(row.kind))
     if reissue is not None:
         return reissue(conn, row, now)
     key = _key_of(row)
@@ -636,7 +637,10 @@ def regenerate(conn: WriteConn, tenant_id: str, inv_id: str, now: datetime) -> s
     contract_row = contracts.row(conn, tenant_id, row.contract_id)
     assert contract_row is not None
     new_id = invoice_id(tenant_id, key, len(rows))
-    repo.insert(conn, _row_values(tenant_id, contract_row, key, new_id, DRAFT, now, regenerated_from=inv_id))
+    repo.insert(
+        conn,
+        _row_values(tenant_id, contract_row, key, new_id, InvoiceStatus.DRAFT, now, regenerated_from=inv_id),
+    )
     if due_at(key, grace(conn, tenant_id)) <= now:
         _finalize_row(conn, Loader(conn, tenant_id), contract_row, key, new_id, inv_id, now)
     return new_id

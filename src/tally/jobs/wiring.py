@@ -12,6 +12,7 @@ from tally.contracts.balances import thresholds as contract_thresholds
 from tally.invoices import historical, pro_services
 from tally.invoices import service as invoices
 from tally.invoices.thresholds import run as invoice_thresholds
+from tally.models.invoices import InvoiceKind
 
 
 def install() -> None:
@@ -21,5 +22,5 @@ def install() -> None:
     contract_thresholds.on_write(invoice_thresholds.evaluate_now)
     # A voided invoice that a request issued (professional services, historical) is regenerated from that
     # request; the invoice service dispatches on the invoice's kind.
-    invoices.register_reissuer(invoices.PRO_SERVICES, pro_services.reissue)
-    invoices.register_reissuer(invoices.HISTORICAL, historical.reissue)
+    invoices.register_reissuer(InvoiceKind.PRO_SERVICES, pro_services.reissue)
+    invoices.register_reissuer(InvoiceKind.HISTORICAL, historical.reissue)

@@ -8,9 +8,30 @@ its SHA-256 (a trigger refuses to change either once the row has left DRAFT).
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text
 
 from tally.models.base import at, doc, key, metadata, ref, tenant_ref
+
+
+class InvoiceKind(StrEnum):
+    """`invoices.kind`: computed by tally (USAGE, SCHEDULED) or issued by a request, FINALIZED from the
+    start (PRO_SERVICES, HISTORICAL: invoices.pro_services, invoices.historical)."""
+
+    USAGE = "USAGE"
+    SCHEDULED = "SCHEDULED"
+    PRO_SERVICES = "PRO_SERVICES"
+    HISTORICAL = "HISTORICAL"
+
+
+class InvoiceStatus(StrEnum):
+    """`invoices.status`, tally's own lifecycle (not a billing provider's external status)."""
+
+    DRAFT = "DRAFT"
+    FINALIZED = "FINALIZED"
+    VOID = "VOID"
+
 
 invoices = Table(
     "invoices",
@@ -19,10 +40,9 @@ invoices = Table(
     tenant_ref(),
     ref("customer_id"),
     ref("contract_id"),
-    # USAGE | SCHEDULED (computed by tally) | PRO_SERVICES | HISTORICAL (issued by a request:
-    # invoices.pro_services, invoices.historical)
+    # InvoiceKind
     Column("kind", String(16), nullable=False),
-    # DRAFT | FINALIZED | VOID
+    # InvoiceStatus
     Column("status", String(16), nullable=False),
     at("period_start"),
     at("period_end"),

@@ -28,7 +28,7 @@ from tally.contracts.balances import ledger
 from tally.contracts.terms import model
 from tally.contracts.terms.normalize import Doc
 from tally.ids import new_id
-from tally.models.invoices import invoices
+from tally.models.invoices import InvoiceKind, InvoiceStatus, invoices
 from tally.rating.adjustments.rollover import roll_over
 from tally.rating.from_wire import commit_from_wire
 from tally.rating.inputs import Commit, CommitType, UsageStatementSchedule
@@ -164,10 +164,10 @@ def final_invoice_finalized(conn: Connection, tenant_id: str, old: Row[Any], fin
             and_(
                 i.tenant_id == tenant_id,
                 i.contract_id == old.id,
-                i.kind == "USAGE",
+                i.kind == InvoiceKind.USAGE,
                 i.period_end == final_end,
                 i.void_seq == 0,
-                i.status == "FINALIZED",
+                i.status == InvoiceStatus.FINALIZED,
             )
         )
     )

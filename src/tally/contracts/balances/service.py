@@ -77,9 +77,11 @@ def of_contract(conn: Connection, tenant_id: str, contract_id: str) -> list[Row[
     return repo.balances_of_contracts(conn, tenant_id, [contract_id])
 
 
-def _visible(
+def visible(
     b: Balance, at: datetime | None, starting_at: datetime | None, effective_before: datetime | None
 ) -> bool:
+    """Has the balance a segment covering `at`, one ending after `starting_at` and one starting before
+    `effective_before` (each only when given)? The list filters of balances and seat balances."""
     segs = ledger.segments(b.doc)
     if at is not None and not any(g.starting_at <= at < g.ending_before for g in segs):
         return False
@@ -154,7 +156,7 @@ def list_balances(
             and (b.parsed.access_schedule.access_type or AccessType.SPEND) != access_type
         ):
             continue
-        if not _visible(b, covering, starting_at, effective_before):
+        if not visible(b, covering, starting_at, effective_before):
             continue
         if exclude_zero and ledger.balance_at(b.doc, entries.get(b.id, []), b.archived_at, now) == 0:
             continue

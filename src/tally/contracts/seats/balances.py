@@ -10,6 +10,7 @@ from decimal import Decimal
 from sqlalchemy import Connection
 
 from tally.contracts.balances import ledger
+from tally.contracts.balances.service import visible
 from tally.contracts.seats.replay import SEAT_BASED, Doc, timeline
 from tally.contracts.seats.schemas import ListSeatBalances
 from tally.contracts.service import Balance, Contract
@@ -37,15 +38,6 @@ def _pins(doc: Doc) -> set[tuple[str, str]]:
         }
         pinned = pairs if pinned is None else pinned & pairs
     return pinned or set()
-
-
-def _visible(b: Balance, covering: datetime | None, lo: datetime | None, before: datetime | None) -> bool:
-    segs = ledger.segments(b.doc)
-    if covering is not None and not any(g.starting_at <= covering < g.ending_before for g in segs):
-        return False
-    if lo is not None and not any(g.ending_before > lo for g in segs):
-        return False
-    return before is None or any(g.starting_at < before for g in segs)
 
 
 _LEDGER_TYPES = {
@@ -152,7 +144,7 @@ def seat_balances(
         for b in c.balances
         if b.kind in _LEDGER_TYPES
         and (b.archived_at is None or b.archived_at > at)
-        and _visible(b, req.covering_date, req.starting_at, req.effective_before)
+        and visible(b, req.covering_date, req.starting_at, req.effective_before)
     ]
     pins = {b.id: _pins(b.doc) for b in pool}
     entries = ledger.entries_by_balance(conn, tenant_id, [b.id for b in pool])

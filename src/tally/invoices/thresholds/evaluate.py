@@ -23,6 +23,7 @@ from tally.invoices.inputs import Catalog, Loader
 from tally.invoices.thresholds import balance, decide, spend_trackers
 from tally.invoices.thresholds import repository as repo
 from tally.invoices.thresholds.grant import Grant, grant, invoice_time
+from tally.models.invoices import InvoiceKind, InvoiceStatus
 from tally.rating.periods import Period
 from tally.rating.results import Invoice
 
@@ -74,7 +75,7 @@ def evaluate(
         loader.forget(contract_row.id)
         drafts.clear()
     if at is not None:
-        scheduled = service.Key(contract_row.id, service.SCHEDULED, at, at)
+        scheduled = service.Key(contract_row.id, InvoiceKind.SCHEDULED, at, at)
         # Not a dry run, so `conn` is the write its callers opened (`run`, `evaluate_now`).
         service.finalize(WriteConn(conn), loader, contract_row, scheduled, now, known_unsettled=True)
     return grants
@@ -91,7 +92,7 @@ def _spend(
     period = _current_period(contract_row, now)
     if period is None:
         return None
-    key = service.Key(contract_row.id, service.USAGE, period.starting_at, period.ending_before)
+    key = service.Key(contract_row.id, InvoiceKind.USAGE, period.starting_at, period.ending_before)
     if _settled(conn, contract_row, key):
         return None
     inv = _draft(loader, contract_row, key, now, drafts)
@@ -156,7 +157,7 @@ def _open_drafts(
     """The drafts of the contract's unsettled usage periods."""
     out = []
     for p in service.usage_periods(contract_row, now):
-        key = service.Key(contract_row.id, service.USAGE, p.starting_at, p.ending_before)
+        key = service.Key(contract_row.id, InvoiceKind.USAGE, p.starting_at, p.ending_before)
         if not _settled(conn, contract_row, key):
             out.append(_draft(loader, contract_row, key, now, drafts))
     return out
@@ -208,4 +209,4 @@ def _settled(conn: Connection, contract_row: Row[Any], key: service.Key) -> bool
     )
     if not rows:
         return False
-    return not any(r.void_seq == 0 and r.status == service.DRAFT for r in rows)
+    return not any(r.void_seq == 0 and r.status == InvoiceStatus.DRAFT for r in rows)

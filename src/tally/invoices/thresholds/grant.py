@@ -18,6 +18,7 @@ from tally.invoices import repository as invoices_repo
 from tally.invoices import service
 from tally.invoices.inputs import Loader
 from tally.invoices.thresholds.decide import Plan
+from tally.models.invoices import InvoiceKind
 from tally.money.context import div
 
 DEFAULT_PRIORITY = Decimal(100)
@@ -49,7 +50,7 @@ def grant(
     ]
     cid = commit_id(contract_row.id, plan.source, len(earlier))
     invoice = service.invoice_id(
-        contract_row.tenant_id, service.Key(contract_row.id, service.SCHEDULED, at, at), 0
+        contract_row.tenant_id, service.Key(contract_row.id, InvoiceKind.SCHEDULED, at, at), 0
     )
     product_id = cfg["commit"]["product_id"]
     name = cfg["commit"].get("name") or _product_name(loader, product_id, now)
@@ -131,7 +132,7 @@ def invoice_time(conn: Connection, contract_row: Row[Any], now: datetime) -> dat
     boundaries = {p.starting_at for p in service.usage_periods(contract_row, now + timedelta(days=1))}
     for _ in range(3600):
         taken = invoices_repo.rows_of_key(
-            conn, contract_row.tenant_id, contract_row.id, service.SCHEDULED, at, at
+            conn, contract_row.tenant_id, contract_row.id, InvoiceKind.SCHEDULED, at, at
         )
         if not taken and not (consolidated and at in boundaries):
             return at
