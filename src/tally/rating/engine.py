@@ -1,9 +1,11 @@
 """The rating engine's public entry points: a contract, usage and a period in; an invoice out.
 
-Fixed order (STYLE rule 3): overrides -> pricing -> commits/credits draw-down -> minimums/true-ups
--> discounts -> rounding. Everything before the rounding step is exact; the rounding step rounds each
-line once, to its credit type's precision, with the named mode in ``RatingOptions``, and the invoice
-totals are sums of rounded lines.
+The rating order (STYLE rule 3; SPEC §6.4, §6.7) is the tuple ``STEPS``, and nowhere else: each step is a
+named function of one ``RatingRun``, the call's working state. Overrides and pricing, then balances draw
+down (custom pricing units, their conversion to fiat, fiat prepaid, postpaid), then rounding, then true-ups
+and discounts. Everything before ``round_lines`` is exact; it rounds each line once, to its credit type's
+precision, with the named mode in ``RatingOptions``. True-up and discount lines are rounded as they are
+made, and the invoice totals are sums of rounded lines. SCHEDULED invoices run the shared part, ``SETTLE``.
 """
 
 from __future__ import annotations
