@@ -153,10 +153,11 @@ def rate_usage_invoice(
 class RatingRun:
     """One rating call's working state, handed from step to step (``STEPS``).
 
-    Created per call and never shared: the steps fill ``charges``, then draw the per-call copies of the
-    balance ``slots`` down over them (``adjustments.drawdown`` records what each balance pays on the
-    slots and charge pieces themselves), then round them into ``lines``. Only ``Invoice`` leaves the
-    engine.
+    Each step reads what earlier steps left and adds its own part: ``charges``, then what the balance
+    ``slots`` pay, then ``lines``, ``ledger`` and ``balances``. Mutable on purpose: the draw-down records
+    payments on the ``Slot`` and charge ``Piece`` objects themselves, so a frozen run would still carry
+    mutable parts. Every call builds its own run (``_start``, over fresh copies of the prepared slots), no
+    run is shared or kept, and only the frozen ``Invoice`` leaves the engine.
     """
 
     contract: Contract
@@ -185,9 +186,35 @@ class RatingRun:
         return self.ctx.fiat.id
 
 
-def _balances(slot_template: list[Slot]) -> list[Slot]:
-    """Fresh copies of the prepared balance slots, for one call to draw down."""
-    return [Slot(s.commit, s.segment, s.credit_type_id, s.available) for s in slot_template]
+def _start(
+    contract: Contract,
+    lookups: tuple[_Context, RateIndex, list[Slot]],
+    window: Period,
+    period: Period,
+    deducted_at: datetime,
+    mode: RoundingMode,
+    warnings: list[str],
+    *,
+    charges: list[Charge] | None = None,
+    usage: Iterable[UsageRecord] = (),
+    custom_pricers: Mapping[str, CustomPricer] | None = None,
+) -> RatingRun:
+    """A run over fresh copies of the prepared balance slots (the prepared ones are never drawn down)."""
+    ctx, index, slot_template = lookups
+    return RatingRun(
+        contract=contract,
+        ctx=ctx,
+        index=index,
+        window=window,
+        period=period,
+        deducted_at=deducted_at,
+        mode=mode,
+        slots=[Slot(s.commit, s.segment, s.credit_type_id, s.available) for s in slot_template],
+        warnings=warnings,
+        usage=usage,
+        custom_pricers=custom_pricers or {},
+        charges=charges or [],
+    )
 
 
 def price(run: RatingRun) -> None:
@@ -364,10 +391,9 @@ STEPS: tuple[Step, ...] = (price, *SETTLE, true_up, apply_discounts)
 """The rating order of a usage invoice (SPEC §6.4, §6.7); ``_rate`` runs these and sums the lines."""
 
 
-def _run(run: RatingRun, steps: tuple[Step, ...]) -> RatingRun:
+def _run(run: RatingRun, steps: tuple[Step, ...]) -> None:
     for step in steps:
         step(run)
-    return run
 
 
 def _totals(lines: Iterable[InvoiceLine], fiat_id: str) -> tuple[Decimal, Decimal]:
@@ -385,7 +411,6 @@ def _rate(
     options: RatingOptions,
     custom_pricers: Mapping[str, CustomPricer],
 ) -> Invoice:
-    ctx, index, slot_template = lookups
     start = max(period.starting_at, utc(contract.starting_at))
     end = period.ending_before
     if contract.ending_before is not None:
@@ -393,26 +418,16 @@ def _rate(
     if end <= start:
         raise RatingInputError("the period does not overlap the contract")
     window = Period(start, end)
-    run = RatingRun(
-        contract=contract,
-        ctx=ctx,
-        index=index,
-        window=window,
-        period=period,
-        deducted_at=window.ending_before,
-        mode=options.line_rounding,
-        slots=_balances(slot_template),
-        warnings=[],
-        usage=usage,
-        custom_pricers=custom_pricers,
-    )
+    mode = options.line_rounding
+    run = _start(contract, lookups, window, period, end, mode, [], usage=usage, custom_pricers=custom_pricers)
     _run(run, STEPS)
-    subtotal, total = _totals(run.lines, ctx.fiat.id)
+    fiat = run.ctx.fiat
+    subtotal, total = _totals(run.lines, fiat.id)
     return Invoice(
         type=InvoiceType.USAGE,
         contract_id=contract.id,
         customer_id=contract.customer_id,
-        credit_type=ctx.fiat,
+        credit_type=fiat,
         start_timestamp=window.starting_at,
         end_timestamp=window.ending_before,
         line_items=tuple(run.lines),
@@ -646,7 +661,8 @@ def rate_scheduled_invoices(
     invoice; scheduled charges and commit purchases are not.
     """
     with money_context():
-        ctx, index, slot_template = _prepare(contract)
+        lookups = _prepare(contract)
+        ctx, index, _ = lookups
         mode = (options or RatingOptions()).line_rounding
         by_time: dict[datetime, list[InvoiceLine]] = {}
         for f in _scheduled_items(contract, ctx):
@@ -684,18 +700,8 @@ def rate_scheduled_invoices(
             settled: RatingRun | None = None
             if at in sub_charges:
                 tick = Period(at, at + _TICK)
-                settled = RatingRun(
-                    contract=contract,
-                    ctx=ctx,
-                    index=index,
-                    window=tick,
-                    period=tick,
-                    deducted_at=at,
-                    mode=mode,
-                    slots=_balances(slot_template),
-                    warnings=warnings,
-                    charges=sorted(sub_charges[at], key=lambda c: c.sort_rank),
-                )
+                charges = sorted(sub_charges[at], key=lambda c: c.sort_rank)
+                settled = _start(contract, lookups, tick, tick, at, mode, warnings, charges=charges)
                 _run(settled, SETTLE)
             lines = (*fixed, *(settled.lines if settled else ()))
             subtotal, total = _totals(lines, ctx.fiat.id)
