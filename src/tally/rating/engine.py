@@ -1,15 +1,17 @@
 """The rating engine's public entry points: a contract, usage and a period in; an invoice out.
 
-Fixed order (STYLE rule 3): overrides -> pricing -> commits/credits draw-down -> minimums/true-ups
--> discounts -> rounding. Everything before the rounding step is exact; the rounding step rounds each
-line once, to its credit type's precision, with the named mode in ``RatingOptions``, and the invoice
-totals are sums of rounded lines.
+The rating order (STYLE rule 3; SPEC §6.4, §6.7) is the tuple ``STEPS``, and nowhere else: each step is a
+named function of one ``RatingRun``, the call's working state. Overrides and pricing, then balances draw
+down (custom pricing units, their conversion to fiat, fiat prepaid, postpaid), then rounding, then true-ups
+and discounts. Everything before ``round_lines`` is exact; it rounds each line once, to its credit type's
+precision, with the named mode in ``RatingOptions``. True-up and discount lines are rounded as they are
+made, and the invoice totals are sums of rounded lines. SCHEDULED invoices run the shared part, ``SETTLE``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -147,51 +149,190 @@ def rate_usage_invoice(
         return _rate(contract, lookups, usage, period, options or RatingOptions(), custom_pricers or {})
 
 
-def _rate(
+@dataclass(slots=True, kw_only=True)
+class RatingRun:
+    """One rating call's working state, handed from step to step (``STEPS``).
+
+    Each step reads what earlier steps left and adds its own part: ``charges``, then what the balance
+    ``slots`` pay, then ``lines``, ``ledger`` and ``balances``. Mutable on purpose: the draw-down records
+    payments on the ``Slot`` and charge ``Piece`` objects themselves, so a frozen run would still carry
+    mutable parts. Every call builds its own run (``_start``, over fresh copies of the prepared slots), no
+    run is shared or kept, and only the frozen ``Invoice`` leaves the engine.
+    """
+
+    contract: Contract
+    ctx: _Context
+    index: RateIndex
+    window: Period  # what the charges cover: the statement period clipped to the contract
+    period: Period  # the statement period: true-ups, discounts and consolidated scheduled items
+    deducted_at: datetime  # the date of the ledger deductions
+    mode: RoundingMode
+    slots: list[Slot]
+    warnings: list[str]
+    usage: Iterable[UsageRecord] = ()
+    custom_pricers: Mapping[str, CustomPricer] = field(default_factory=dict)
+    charges: list[Charge] = field(default_factory=list)
+    repricer: Repricer = field(init=False)
+    lines: list[InvoiceLine] = field(default_factory=list)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+    balances: list[SegmentBalance] = field(default_factory=list)
+    rounded_due: dict[str, Decimal] = field(default_factory=dict)  # rounded amount still due, by credit type
+
+    def __post_init__(self) -> None:
+        self.repricer = Repricer(self.contract.multiplier_override_prioritization)
+
+    @property
+    def fiat_id(self) -> str:
+        return self.ctx.fiat.id
+
+
+def _start(
     contract: Contract,
     lookups: tuple[_Context, RateIndex, list[Slot]],
-    usage: Iterable[UsageRecord],
+    window: Period,
     period: Period,
-    options: RatingOptions,
-    custom_pricers: Mapping[str, CustomPricer],
-) -> Invoice:
+    deducted_at: datetime,
+    mode: RoundingMode,
+    warnings: list[str],
+    *,
+    charges: list[Charge] | None = None,
+    usage: Iterable[UsageRecord] = (),
+    custom_pricers: Mapping[str, CustomPricer] | None = None,
+) -> RatingRun:
+    """A run over fresh copies of the prepared balance slots (the prepared ones are never drawn down)."""
     ctx, index, slot_template = lookups
-    warnings: list[str] = []
-    start = max(period.starting_at, utc(contract.starting_at))
-    end = period.ending_before
-    if contract.ending_before is not None:
-        end = min(end, utc(contract.ending_before))
-    if end <= start:
-        raise RatingInputError("the period does not overlap the contract")
-    window = Period(start, end)
-    fiat_id = ctx.fiat.id
-
-    # 1-2. overrides -> pricing
-    charges = usage_charges(contract, index, window, usage, ctx.order, custom_pricers, warnings)
-    for sub in contract.subscriptions:
-        charges += subscription_charges(contract, index, window, ctx.order(sub.product_id), sub, warnings)
-    for comp in ctx.composites:
-        charges += composite_charges(contract, index, window, comp, ctx.order(comp.id), charges, warnings)
-    charges += _scheduled_on_usage_invoice(contract, ctx, period)
-    charges.sort(key=lambda c: c.sort_rank)
-
-    # 3. commits and credits, rounding of charges and applied lines
-    lines, ledger, balances, rounded_due, slots = _settle(
-        contract, ctx, slot_template, charges, window, window.ending_before, options.line_rounding, warnings
+    return RatingRun(
+        contract=contract,
+        ctx=ctx,
+        index=index,
+        window=window,
+        period=period,
+        deducted_at=deducted_at,
+        mode=mode,
+        slots=[Slot(s.commit, s.segment, s.credit_type_id, s.available) for s in slot_template],
+        warnings=warnings,
+        usage=usage,
+        custom_pricers=custom_pricers or {},
+        charges=charges or [],
     )
 
-    # 4. minimums / true-ups
-    trueups = true_ups(contract.commits, slots, period)
 
-    mode = options.line_rounding
-    for tu in trueups:
-        total = round_to(tu.amount, ctx.fiat.decimal_places, mode)
-        lines.append(
+def price(run: RatingRun) -> None:
+    """Overrides and pricing: usage, then subscriptions, then composites (over what is priced before them),
+    then scheduled items consolidated onto this usage invoice; in invoice-line order."""
+    contract, ctx, index, window = run.contract, run.ctx, run.index, run.window
+    charges = usage_charges(contract, index, window, run.usage, ctx.order, run.custom_pricers, run.warnings)
+    for sub in contract.subscriptions:
+        charges += subscription_charges(contract, index, window, ctx.order(sub.product_id), sub, run.warnings)
+    for comp in ctx.composites:
+        charges += composite_charges(contract, index, window, comp, ctx.order(comp.id), charges, run.warnings)
+    charges += _scheduled_on_usage_invoice(contract, ctx, run.period)
+    charges.sort(key=lambda c: c.sort_rank)
+    run.charges = charges
+
+
+def _custom_unit_charges(run: RatingRun) -> list[Charge]:
+    return [c for c in run.charges if c.credit_type_id != run.fiat_id]
+
+
+def _fiat_charges(run: RatingRun) -> list[Charge]:
+    return [c for c in run.charges if c.credit_type_id == run.fiat_id]
+
+
+def draw_down_custom_units(run: RatingRun) -> None:
+    """Prepaid balances pay the custom-pricing-unit charges first (SPEC §6.7)."""
+    slots = [s for s in run.slots if not s.postpaid and s.credit_type_id != run.fiat_id]
+    draw_down(slots, _custom_unit_charges(run), run.repricer)
+
+
+def convert_custom_units(run: RatingRun) -> None:
+    """What the balances left of each custom pricing unit becomes one fiat ``cpu_conversion`` charge."""
+    custom = _custom_unit_charges(run)
+    conversions = {c.custom_credit_type_id: c for c in run.contract.rate_card.credit_type_conversions}
+    start, end = run.window.starting_at, run.window.ending_before
+    for cpu_id in sorted({c.credit_type_id for c in custom}):
+        uncovered = ZERO
+        for c in custom:
+            if c.credit_type_id == cpu_id:
+                for p in c.pieces:
+                    uncovered += (1 - p.covered) * p.amount
+        conv = conversions.get(cpu_id)
+        if conv is None:
+            run.warnings.append(f"no fiat conversion for credit type {cpu_id}: its spend is not invoiced")
+            continue
+        key = f"cpu_conversion:{cpu_id}"
+        run.charges.append(
+            Charge(
+                key=key,
+                type=LineType.CPU_CONVERSION,
+                name=f"{run.ctx.credit_type(cpu_id).name} conversion",
+                credit_type_id=run.fiat_id,
+                starting_at=start,
+                ending_before=end,
+                pieces=[Piece(start, uncovered, conv.to_fiat(uncovered))],
+                unit_price=conv.fiat_per_custom_credit,
+                sort_rank=(1_000_000, 0, key),
+            )
+        )
+
+
+def draw_down_fiat(run: RatingRun) -> None:
+    """Prepaid fiat (and quantity) balances pay the fiat charges, conversions included."""
+    slots = [s for s in run.slots if not s.postpaid and s.credit_type_id in (run.fiat_id, None)]
+    draw_down(slots, _fiat_charges(run), run.repricer)
+
+
+def draw_down_postpaid(run: RatingRun) -> None:
+    """Postpaid commits pay what is left of the fiat charges."""
+    draw_down([s for s in run.slots if s.postpaid], _fiat_charges(run), run.repricer)
+
+
+def round_lines(run: RatingRun) -> None:
+    """Round each charge line once, then each balance's applied line (clamped to the rounded charges left);
+    report the ledger deductions (dated ``deducted_at``) and the balances after."""
+    for c in run.charges:
+        run.lines.extend(_charge_lines(c, run.ctx, run.mode))
+    due = run.rounded_due
+    for line in run.lines:
+        due[line.credit_type_id] = due.get(line.credit_type_id, ZERO) + line.total
+    for slot in run.slots:
+        applied, consumed = _applied_line(slot, run.ctx, run.mode, due)
+        if applied is not None:
+            run.lines.append(applied)
+            run.ledger.append(
+                LedgerEntry(
+                    LedgerEntryKind.DEDUCTION,
+                    slot.commit.type,
+                    -consumed,
+                    run.deducted_at,
+                    slot.commit.id,
+                    slot.segment.id,
+                )
+            )
+        seg = slot.segment
+        run.balances.append(
+            SegmentBalance(
+                slot.commit.id,
+                seg.id,
+                seg.amount,
+                seg.consumed,
+                consumed,
+                seg.amount - seg.consumed - consumed,
+            )
+        )
+
+
+def true_up(run: RatingRun) -> None:
+    """Minimums: a postpaid commit whose invoice date falls in the period bills its shortfall."""
+    fiat = run.ctx.fiat
+    for tu in true_ups(run.contract.commits, run.slots, run.period):
+        total = round_to(tu.amount, fiat.decimal_places, run.mode)
+        run.lines.append(
             InvoiceLine(
                 key=f"trueup:{tu.commit.id}",
                 type=LineType.POSTPAID_TRUEUP,
                 name=tu.commit.name or "Postpaid commit true-up",
-                credit_type_id=fiat_id,
+                credit_type_id=fiat.id,
                 total=total,
                 exact_total=tu.amount,
                 product_id=tu.commit.product_id,
@@ -202,24 +343,27 @@ def _rate(
                 unit_price=total,
             )
         )
-        ledger.append(
+        run.ledger.append(
             LedgerEntry(LedgerEntryKind.TRUEUP, CommitType.POSTPAID, -total, tu.timestamp, tu.commit.id)
         )
-        rounded_due[fiat_id] = rounded_due.get(fiat_id, ZERO) + total
+        run.rounded_due[fiat.id] = run.rounded_due.get(fiat.id, ZERO) + total
 
-    # 5. discounts (capped at what is due)
-    for dd in due_discounts(contract.discounts, period, ctx.fiat):
-        due = rounded_due.get(fiat_id, ZERO)
+
+def apply_discounts(run: RatingRun) -> None:
+    """Discounts due in the period, each capped at the (rounded) amount still due."""
+    fiat = run.ctx.fiat
+    for dd in due_discounts(run.contract.discounts, run.period, fiat):
+        due = run.rounded_due.get(fiat.id, ZERO)
         exact = capped(dd.item.amount, due)
-        total = min(round_to(exact, ctx.fiat.decimal_places, mode), due)
+        total = min(round_to(exact, fiat.decimal_places, run.mode), due)
         if exact < dd.item.amount:
-            warnings.append(f"discount {dd.discount.id} capped at the amount due")
-        lines.append(
+            run.warnings.append(f"discount {dd.discount.id} capped at the amount due")
+        run.lines.append(
             InvoiceLine(
                 key=f"discount:{dd.discount.id}:{dd.item.id}",
                 type=LineType.DISCOUNT,
                 name=dd.discount.name or "Discount",
-                credit_type_id=fiat_id,
+                credit_type_id=fiat.id,
                 total=-total,
                 exact_total=-exact,
                 product_id=dd.discount.product_id,
@@ -228,111 +372,71 @@ def _rate(
                 starting_at=dd.item.timestamp,
             )
         )
-        rounded_due[fiat_id] = due - total
+        run.rounded_due[fiat.id] = due - total
 
+
+Step = Callable[[RatingRun], None]
+
+SETTLE: tuple[Step, ...] = (
+    draw_down_custom_units,
+    convert_custom_units,
+    draw_down_fiat,
+    draw_down_postpaid,
+    round_lines,
+)
+"""Balances pay charges that are already priced, then every line is rounded: the part of the order that a
+SCHEDULED invoice's subscription charges share with a usage invoice."""
+
+STEPS: tuple[Step, ...] = (price, *SETTLE, true_up, apply_discounts)
+"""The rating order of a usage invoice (SPEC §6.4, §6.7); ``_rate`` runs these and sums the lines."""
+
+
+def _run(run: RatingRun, steps: tuple[Step, ...]) -> None:
+    for step in steps:
+        step(run)
+
+
+def _totals(lines: Iterable[InvoiceLine], fiat_id: str) -> tuple[Decimal, Decimal]:
+    """(subtotal, total) of an invoice: sums of its rounded fiat lines that count toward the total."""
     counted = [li for li in lines if li.credit_type_id == fiat_id and not li.excluded_from_total]
     subtotal = sum((li.total for li in counted if li.type in _CHARGE_TYPES), ZERO)
-    total_due = sum((li.total for li in counted), ZERO)
+    return subtotal, sum((li.total for li in counted), ZERO)
+
+
+def _rate(
+    contract: Contract,
+    lookups: tuple[_Context, RateIndex, list[Slot]],
+    usage: Iterable[UsageRecord],
+    period: Period,
+    options: RatingOptions,
+    custom_pricers: Mapping[str, CustomPricer],
+) -> Invoice:
+    start = max(period.starting_at, utc(contract.starting_at))
+    end = period.ending_before
+    if contract.ending_before is not None:
+        end = min(end, utc(contract.ending_before))
+    if end <= start:
+        raise RatingInputError("the period does not overlap the contract")
+    window = Period(start, end)
+    mode = options.line_rounding
+    run = _start(contract, lookups, window, period, end, mode, [], usage=usage, custom_pricers=custom_pricers)
+    _run(run, STEPS)
+    fiat = run.ctx.fiat
+    subtotal, total = _totals(run.lines, fiat.id)
     return Invoice(
         type=InvoiceType.USAGE,
         contract_id=contract.id,
         customer_id=contract.customer_id,
-        credit_type=ctx.fiat,
+        credit_type=fiat,
         start_timestamp=window.starting_at,
         end_timestamp=window.ending_before,
-        line_items=tuple(lines),
+        line_items=tuple(run.lines),
         subtotal=subtotal,
-        total=total_due,
-        ledger_entries=tuple(ledger),
-        balances=tuple(balances),
-        warnings=tuple(warnings),
+        total=total,
+        ledger_entries=tuple(run.ledger),
+        balances=tuple(run.balances),
+        warnings=tuple(run.warnings),
     )
-
-
-def _settle(
-    contract: Contract,
-    ctx: _Context,
-    slot_template: list[Slot],
-    charges: list[Charge],
-    window: Period,
-    deducted_at: datetime,
-    mode: RoundingMode,
-    warnings: list[str],
-) -> tuple[list[InvoiceLine], list[LedgerEntry], list[SegmentBalance], dict[str, Decimal], list[Slot]]:
-    """Draw balances down over ``charges`` (custom pricing units first, then the conversion, then fiat
-    prepaid, then postpaid; SPEC §6.7) and round: the charge lines, the applied lines, the ledger
-    deductions (dated ``deducted_at``) and the balances after."""
-    fiat_id = ctx.fiat.id
-    # 3. commits and credits: custom pricing units first, then conversion, then fiat (SPEC §6.7)
-    repricer = Repricer(contract.multiplier_override_prioritization)
-    slots = [Slot(s.commit, s.segment, s.credit_type_id, s.available) for s in slot_template]
-    prepaid = [s for s in slots if not s.postpaid]
-    cpu_charges = [c for c in charges if c.credit_type_id != fiat_id]
-    draw_down([s for s in prepaid if s.credit_type_id != fiat_id], cpu_charges, repricer)
-    conversions = {c.custom_credit_type_id: c for c in contract.rate_card.credit_type_conversions}
-    for cpu_id in sorted({c.credit_type_id for c in cpu_charges}):
-        uncovered = ZERO
-        for c in cpu_charges:
-            if c.credit_type_id == cpu_id:
-                for p in c.pieces:
-                    uncovered += (1 - p.covered) * p.amount
-        conv = conversions.get(cpu_id)
-        if conv is None:
-            warnings.append(f"no fiat conversion for credit type {cpu_id}: its spend is not invoiced")
-            continue
-        key = f"cpu_conversion:{cpu_id}"
-        charges.append(
-            Charge(
-                key=key,
-                type=LineType.CPU_CONVERSION,
-                name=f"{ctx.credit_type(cpu_id).name} conversion",
-                credit_type_id=fiat_id,
-                starting_at=window.starting_at,
-                ending_before=window.ending_before,
-                pieces=[Piece(window.starting_at, uncovered, conv.to_fiat(uncovered))],
-                unit_price=conv.fiat_per_custom_credit,
-                sort_rank=(1_000_000, 0, key),
-            )
-        )
-    fiat_charges = [c for c in charges if c.credit_type_id == fiat_id]
-    draw_down([s for s in prepaid if s.credit_type_id in (fiat_id, None)], fiat_charges, repricer)
-    draw_down([s for s in slots if s.postpaid], fiat_charges, repricer)
-
-    # rounding: each line once
-    lines: list[InvoiceLine] = []
-    ledger: list[LedgerEntry] = []
-    for c in charges:
-        lines.extend(_charge_lines(c, ctx, mode))
-    rounded_due: dict[str, Decimal] = {}
-    for line in lines:
-        rounded_due[line.credit_type_id] = rounded_due.get(line.credit_type_id, ZERO) + line.total
-    balances: list[SegmentBalance] = []
-    for slot in slots:
-        applied, consumed = _applied_line(slot, ctx, mode, rounded_due)
-        if applied is not None:
-            lines.append(applied)
-            ledger.append(
-                LedgerEntry(
-                    LedgerEntryKind.DEDUCTION,
-                    slot.commit.type,
-                    -consumed,
-                    deducted_at,
-                    slot.commit.id,
-                    slot.segment.id,
-                )
-            )
-        seg = slot.segment
-        balances.append(
-            SegmentBalance(
-                slot.commit.id,
-                seg.id,
-                seg.amount,
-                seg.consumed,
-                consumed,
-                seg.amount - seg.consumed - consumed,
-            )
-        )
-    return lines, ledger, balances, rounded_due, slots
 
 
 def _charge_lines(c: Charge, ctx: _Context, mode: RoundingMode) -> list[InvoiceLine]:
@@ -557,7 +661,8 @@ def rate_scheduled_invoices(
     invoice; scheduled charges and commit purchases are not.
     """
     with money_context():
-        ctx, index, slot_template = _prepare(contract)
+        lookups = _prepare(contract)
+        ctx, index, _ = lookups
         mode = (options or RatingOptions()).line_rounding
         by_time: dict[datetime, list[InvoiceLine]] = {}
         for f in _scheduled_items(contract, ctx):
@@ -592,19 +697,14 @@ def rate_scheduled_invoices(
         invoices = []
         for at in sorted(by_time.keys() | sub_charges.keys()):
             fixed = sorted(by_time.get(at, []), key=lambda li: li.key)
-            charged: list[InvoiceLine] = []
-            ledger: list[LedgerEntry] = []
-            balances: list[SegmentBalance] = []
+            settled: RatingRun | None = None
             if at in sub_charges:
-                charges = sorted(sub_charges[at], key=lambda c: c.sort_rank)
                 tick = Period(at, at + _TICK)
-                charged, ledger, balances, _, _ = _settle(
-                    contract, ctx, slot_template, charges, tick, at, mode, warnings
-                )
-            lines = (*fixed, *charged)
-            counted = [li for li in lines if li.credit_type_id == ctx.fiat.id and not li.excluded_from_total]
-            subtotal = sum((li.total for li in counted if li.type in _CHARGE_TYPES), ZERO)
-            total = sum((li.total for li in counted), ZERO)
+                charges = sorted(sub_charges[at], key=lambda c: c.sort_rank)
+                settled = _start(contract, lookups, tick, tick, at, mode, warnings, charges=charges)
+                _run(settled, SETTLE)
+            lines = (*fixed, *(settled.lines if settled else ()))
+            subtotal, total = _totals(lines, ctx.fiat.id)
             invoices.append(
                 Invoice(
                     InvoiceType.SCHEDULED,
@@ -616,9 +716,9 @@ def rate_scheduled_invoices(
                     lines,
                     subtotal,
                     total,
-                    ledger_entries=tuple(ledger),
-                    balances=tuple(balances),
-                    warnings=tuple(warnings) if at in sub_charges else (),
+                    ledger_entries=tuple(settled.ledger) if settled else (),
+                    balances=tuple(settled.balances) if settled else (),
+                    warnings=tuple(warnings) if settled else (),
                 )
             )
         return tuple(invoices)
