@@ -72,11 +72,6 @@ def fiat_of(conn: Connection, tenant_id: str, rate_card_id: str | None) -> str:
         return USD_CENTS_ID
 
 
-def edited_keys(body: Doc) -> tuple[str, ...]:
-    """The configurations a v2 edit body adds or updates."""
-    return tuple(k for k in (SPEND, PREPAID) if f"add_{k}" in body or f"update_{k}" in body)
-
-
 def _commit(t: Terms, commit: Doc, field: str) -> None:
     t.product(commit["product_id"], f"{field}.commit.product_id", {"FIXED"})
     t.positive(_num(commit.get("priority")), f"{field}.commit.priority")

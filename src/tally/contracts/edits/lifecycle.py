@@ -7,18 +7,20 @@ kept by the append-only `contract_edits` rows, never by rewriting the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+from msgspec.structs import replace
 from sqlalchemy import Connection
 
 from tally.contracts import repository as repo
 from tally.contracts import schemas as s
 from tally.contracts.balances import recurring, thresholds
 from tally.contracts.edits import updates
+from tally.contracts.edits.context import EditContext, EditStep, dump_all
 from tally.contracts.edits.schemas import EditContract
 from tally.contracts.schemas_create import AmendContract
 from tally.contracts.service import (
@@ -52,15 +54,32 @@ from tally.rating.inputs import CommitType
 from tally.wire import format_timestamp, parse_timestamp
 
 EDIT_SCOPE = "contract_edit"
-_LISTS = (
-    "overrides",
-    "scheduled_charges",
-    "discounts",
-    "professional_services",
-    "recurring_commits",
-    "recurring_credits",
-    "subscriptions",
-)
+# The lists of terms an amend or edit may add to, and the typed value of each piece.
+_LISTS: dict[str, type[msgspec.Struct]] = {
+    "overrides": model.Override,
+    "scheduled_charges": model.ScheduledCharge,
+    "discounts": model.ScheduledCharge,
+    "professional_services": model.ProfessionalService,
+    "recurring_commits": model.Recurring,
+    "recurring_credits": model.Recurring,
+    "subscriptions": model.Subscription,
+}
+_EDIT_KEYS = {
+    "add_commits": "commits",
+    "add_credits": "credits",
+    "add_overrides": "overrides",
+    "add_scheduled_charges": "scheduled_charges",
+    "add_discounts": "discounts",
+    "add_professional_services": "professional_services",
+    "add_recurring_commits": "recurring_commits",
+    "add_recurring_credits": "recurring_credits",
+    "add_subscriptions": "subscriptions",
+}
+
+
+def _find(items: Iterable[Any], item_id: str, field: str) -> None:
+    if not any(x.id == item_id for x in items):
+        raise BadRequest(f"{field}: {item_id} is not on this contract")
 
 
 def _writable(conn: Connection, tenant_id: str, customer_id: str, contract_id: str) -> Contract:
@@ -74,31 +93,32 @@ def _add_terms(
     conn: Connection,
     tenant_id: str,
     c: Contract,
+    terms: model.Terms,
     body: Doc,
     now: datetime,
-    prefix: str,
     amendment_id: str | None,
-    keymap: dict[str, str],
-) -> dict[str, list[Doc]]:
-    """Validate the added terms (request keys renamed by keymap), store them, return what was added."""
-    renamed = {keymap.get(k, k): v for k, v in body.items()}
-    start, end = c.parsed.starting_at, c.parsed.ending_before
+) -> tuple[model.Terms, dict[str, list[Doc]]]:
+    """Validate the added terms (`body` keyed as a create body), normalize them as a create does, store
+    their custom fields, commits and credits, and return the terms with the new pieces appended (parsed
+    into typed values) and what was added, as stored."""
+    start, end = terms.starting_at, terms.ending_before
     t = Terms(conn, tenant_id, start, now)
-    built = build_terms(t, renamed, start, end, c.parsed.multiplier_override_prioritization, prefix)
-    terms = dict(c.terms)
-    for key in _LISTS:
+    built = build_terms(t, body, start, end, terms.multiplier_override_prioritization)
+    added: dict[str, Any] = {}
+    for key, kind in _LISTS.items():
         if built[key]:
-            terms[key] = [*terms.get(key, []), *plain(built[key])]
-        set_term_custom_fields(conn, tenant_id, key, renamed.get(key) or [], built[key])
-    repo.update_contract(conn, tenant_id, c.id, {"terms": terms})
+            current: tuple[Any, ...] = getattr(terms, key)
+            added[key] = (*current, *(model.parse(plain(d), kind) for d in built[key]))
+        set_term_custom_fields(conn, tenant_id, key, body.get(key) or [], built[key])
+    terms = replace(terms, **added)
     if built["recurring_commits"] or built["recurring_credits"]:
-        recurring.materialize(conn, tenant_id, c.customer_id, c.id, terms, now)
+        recurring.materialize(conn, tenant_id, c.customer_id, c.id, model.dump(terms), now)
     for key in ("commits", "credits"):
-        for raw, doc in zip(renamed.get(key) or [], built[key], strict=True):
+        for raw, doc in zip(body.get(key) or [], built[key], strict=True):
             insert_balance(
                 conn, tenant_id, c.customer_id, c.id, doc, raw.get("custom_fields"), now, amendment_id
             )
-    return built
+    return terms, built
 
 
 # ------------------------------------------------------------------------------------------ amend
@@ -107,14 +127,14 @@ def _add_terms(
 def amend(conn: WriteConn, tenant_id: str, req: AmendContract, now: datetime, created_by: str) -> str:
     c = _writable(conn, tenant_id, req.customer_id, req.contract_id)
     hour_aligned(req.starting_at, "starting_at")
-    body = dump(req)
     amendment_id = new_id()
-    built = _add_terms(conn, tenant_id, c, body, now, "", amendment_id, {})
+    terms, built = _add_terms(conn, tenant_id, c, c.parsed, dump(req), now, amendment_id)
+    repo.update_contract(conn, tenant_id, c.id, {"terms": model.dump(terms)})
     changes: Doc = {k: v for k, v in built.items() if v and k not in ("commits", "credits")}
     changes["starting_at"] = req.starting_at
     for key in ("netsuite_sales_order_id", "salesforce_opportunity_id", "total_contract_value"):
-        if body.get(key) is not None:
-            changes[key] = body[key]
+        if (value := getattr(req, key)) is not None:
+            changes[key] = value
     if req.custom_fields:
         custom_fields.set_values(conn, tenant_id, "contract", c.id, req.custom_fields)
     record_edit(
@@ -125,17 +145,6 @@ def amend(conn: WriteConn, tenant_id: str, req: AmendContract, now: datetime, cr
 
 # ------------------------------------------------------------------------------------------- edit
 
-_EDIT_KEYS = {
-    "add_commits": "commits",
-    "add_credits": "credits",
-    "add_overrides": "overrides",
-    "add_scheduled_charges": "scheduled_charges",
-    "add_discounts": "discounts",
-    "add_professional_services": "professional_services",
-    "add_recurring_commits": "recurring_commits",
-    "add_recurring_credits": "recurring_credits",
-    "add_subscriptions": "subscriptions",
-}
 _UNSUPPORTED = (
     "add_reseller_royalties",
     "add_billing_provider_configuration_update",
@@ -144,159 +153,186 @@ _UNSUPPORTED = (
 )
 
 
-@dataclass
-class _Edit:
-    """One v2 edit in progress: the contract, the request body, and the terms and changes it builds."""
-
-    conn: WriteConn
-    tenant_id: str
-    c: Contract
-    body: Doc
-    now: datetime
-    terms: Doc = field(default_factory=dict)
-    changes: Doc = field(default_factory=dict)
-
-    def checker(self) -> Terms:
-        return Terms(self.conn, self.tenant_id, self.c.parsed.starting_at, self.now)
-
-
 def edit(conn: WriteConn, tenant_id: str, req: EditContract, now: datetime, created_by: str) -> str:
-    """A v2 contract edit: each part of the request applied in turn, then stored with its history row."""
+    """A v2 contract edit: the contract's typed terms passed through every step of `EDIT_STEPS` in turn,
+    then stored once, with its history row."""
     c = _writable(conn, tenant_id, req.customer_id, req.contract_id)
-    body = dump(req)
     for key in _UNSUPPORTED:
-        if key in body:
+        if getattr(req, key) is not None:
             raise BadRequest(f"{key}: not supported by tally yet")
     edit_id = new_id()
     if req.uniqueness_key is not None:
         repo.reserve_key(conn, tenant_id, EDIT_SCOPE, req.uniqueness_key, edit_id, now)
-    e = _Edit(conn, tenant_id, c, body, now)
-    _add(e)
-    e.terms = dict(e.c.terms)
-    _remove_terms(e)
-    _archive_balances(e)
-    _update_balances(e)
-    _update_scheduled_charges(e)
-    _set_fields(e, req)
-    t = e.checker()
-    touched = updates.apply_recurring_updates(t, e.terms, body, e.changes)
-    updates.apply_subscription_updates(t, e.terms, body, e.changes)
-    updates.apply_threshold_updates(t, e.terms, body, e.changes)
-    thresholds.check(t, e.terms, e.c.rate_card_id, thresholds.edited_keys(body))
-    values: dict[str, Any] = {"terms": plain(e.terms)}
-    if "update_contract_end_date" in body:
-        end = req.update_contract_end_date
-        _check_end(
-            conn,
-            tenant_id,
-            e.c,
-            end,
-            "update_contract_end_date",
-            bool(req.allow_contract_ending_before_finalized_invoice),
-            "allow_contract_ending_before_finalized_invoice",
-        )
-        e.terms["ending_before"] = end
-        values = {"terms": plain(e.terms), "ending_before": end}
-        e.changes["update_contract_end_date"] = end
-        touched |= updates.all_recurring_ids(e.terms)
-    if not e.changes:
+    ctx = EditContext(conn, tenant_id, c, now)
+    terms = c.parsed
+    for step in EDIT_STEPS:
+        terms = step(ctx, terms, req)
+    if not ctx.changes:
         raise BadRequest("Nothing to edit: the request changes no terms")
-    repo.update_contract(conn, tenant_id, e.c.id, values)
-    updates.sync_recurring_children(conn, tenant_id, e.c.customer_id, e.c.id, plain(e.terms), touched, now)
+    values: dict[str, Any] = {"terms": model.dump(terms)}
+    if req.update_contract_end_date is not None:
+        values["ending_before"] = terms.ending_before
+    repo.update_contract(conn, tenant_id, c.id, values)
+    updates.sync_recurring_children(conn, tenant_id, c.customer_id, c.id, terms, ctx.touched, now)
     if req.uniqueness_key is not None:
-        e.changes["uniqueness_key"] = req.uniqueness_key
-    record_edit(conn, tenant_id, e.c.id, "EDIT", e.changes, now, now, created_by, edit_id=edit_id)
+        ctx.changes["uniqueness_key"] = req.uniqueness_key
+    record_edit(conn, tenant_id, c.id, "EDIT", ctx.changes, now, now, created_by, edit_id=edit_id)
     return edit_id
 
 
-def _add(e: _Edit) -> None:
+def add_terms(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
     """add_overrides, add_commits, ...: new terms built as a create builds them."""
-    adds = {k: e.body[k] for k in _EDIT_KEYS if k in e.body}
+    adds = {dst: dump_all(got) for src, dst in _EDIT_KEYS.items() if (got := getattr(req, src)) is not None}
     if not adds:
-        return
-    built = _add_terms(e.conn, e.tenant_id, e.c, adds, e.now, "", None, _EDIT_KEYS)
+        return terms
+    terms, built = _add_terms(ctx.conn, ctx.tenant_id, ctx.contract, terms, adds, ctx.now, None)
     for src, dst in _EDIT_KEYS.items():
         if built[dst]:
-            e.changes[src] = built[dst]
-    e.c = get(e.conn, e.tenant_id, e.c.customer_id, e.c.id)
+            ctx.changes[src] = built[dst]
+    return terms
 
 
-def _remove_terms(e: _Edit) -> None:
-    """remove_overrides (gone from the terms) and archive_scheduled_charges (kept, archived)."""
-    for key, lst in (("archive_scheduled_charges", "scheduled_charges"), ("remove_overrides", "overrides")):
-        for i, ref in enumerate(e.body.get(key) or []):
-            items = e.terms.get(lst, [])
-            if not any(x["id"] == ref["id"] for x in items):
-                raise BadRequest(f"{key}[{i}].id: {ref['id']} is not on this contract")
-            if key == "remove_overrides":
-                e.terms[lst] = [x for x in items if x["id"] != ref["id"]]
-            else:
-                e.terms[lst] = [{**x, "archived_at": e.now} if x["id"] == ref["id"] else x for x in items]
-            e.changes[key] = e.body[key]
+def archive_scheduled_charges(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
+    """archive_scheduled_charges: kept in the terms, archived."""
+    for i, ref in enumerate(req.archive_scheduled_charges or []):
+        _find(terms.scheduled_charges, ref.id, f"archive_scheduled_charges[{i}].id")
+        charges = tuple(
+            replace(x, archived_at=ctx.now) if x.id == ref.id else x for x in terms.scheduled_charges
+        )
+        terms = replace(terms, scheduled_charges=charges)
+        ctx.changes["archive_scheduled_charges"] = dump_all(req.archive_scheduled_charges or [])
+    return terms
 
 
-def _archive_balances(e: _Edit) -> None:
-    for key in ("archive_commits", "archive_credits"):
-        for i, ref in enumerate(e.body.get(key) or []):
-            b = repo.get_balance(e.conn, e.tenant_id, ref["id"])
-            if b is None or b.contract_id != e.c.id:
-                raise BadRequest(f"{key}[{i}].id: {ref['id']} is not on this contract")
-            repo.update_balance(e.conn, e.tenant_id, b.id, {"archived_at": e.now})
-            e.changes[key] = e.body[key]
+def remove_overrides(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
+    """remove_overrides: gone from the terms."""
+    for i, ref in enumerate(req.remove_overrides or []):
+        _find(terms.overrides, ref.id, f"remove_overrides[{i}].id")
+        terms = replace(terms, overrides=tuple(x for x in terms.overrides if x.id != ref.id))
+        ctx.changes["remove_overrides"] = dump_all(req.remove_overrides or [])
+    return terms
 
 
-def _update_balances(e: _Edit) -> None:
-    for key, kind in (("update_commits", "commit"), ("update_credits", "credit")):
-        for i, upd in enumerate(e.body.get(key) or []):
+def archive_balances(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
+    """archive_commits / archive_credits: the balances are stored apart; the terms stay as they are."""
+    for key, refs in (("archive_commits", req.archive_commits), ("archive_credits", req.archive_credits)):
+        for i, ref in enumerate(refs or []):
+            b = repo.get_balance(ctx.conn, ctx.tenant_id, ref.id)
+            if b is None or b.contract_id != ctx.contract.id:
+                raise BadRequest(f"{key}[{i}].id: {ref.id} is not on this contract")
+            repo.update_balance(ctx.conn, ctx.tenant_id, b.id, {"archived_at": ctx.now})
+            ctx.changes[key] = dump_all(refs or [])
+    return terms
+
+
+def update_balances(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
+    """update_commits / update_credits: the stored balances change; the terms stay as they are."""
+    parts: tuple[tuple[str, str, list[Any] | None], ...] = (
+        ("update_commits", "commit", list(req.update_commits or [])),
+        ("update_credits", "credit", list(req.update_credits or [])),
+    )
+    for key, kind, upds in parts:
+        for i, raw in enumerate(upds or []):
+            upd = dump(raw)
             bid = upd.pop(f"{kind}_id")
-            b = repo.get_balance(e.conn, e.tenant_id, bid, lock=True)
-            if b is None or b.contract_id != e.c.id or (b.kind == CommitType.CREDIT) != (kind == "credit"):
+            b = repo.get_balance(ctx.conn, ctx.tenant_id, bid, lock=True)
+            wrong_kind = (b is not None) and (b.kind == CommitType.CREDIT) != (kind == "credit")
+            if b is None or b.contract_id != ctx.contract.id or wrong_kind:
                 raise BadRequest(f"{key}[{i}].{kind}_id: {bid} is not a {kind} on this contract")
-            doc = update_balance_doc(e.checker(), b.kind, b.doc, upd, f"{key}[{i}]")
-            repo.update_balance(e.conn, e.tenant_id, b.id, {"doc": plain(doc)})
-            e.changes.setdefault(key, []).append({f"{kind}_id": bid, **upd})
+            doc = update_balance_doc(ctx.checker(), b.kind, b.doc, upd, f"{key}[{i}]")
+            repo.update_balance(ctx.conn, ctx.tenant_id, b.id, {"doc": plain(doc)})
+            ctx.changes.setdefault(key, []).append({f"{kind}_id": bid, **upd})
+    return terms
 
 
-def _update_scheduled_charges(e: _Edit) -> None:
-    for i, upd in enumerate(e.body.get("update_scheduled_charges") or []):
-        items = e.terms.get("scheduled_charges", [])
-        found = [x for x in items if x["id"] == upd["scheduled_charge_id"]]
+def update_scheduled_charges(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
+    for i, upd in enumerate(req.update_scheduled_charges or []):
+        field = f"update_scheduled_charges[{i}]"
+        found = [x for x in terms.scheduled_charges if x.id == upd.scheduled_charge_id]
         if not found:
-            raise BadRequest(f"update_scheduled_charges[{i}].scheduled_charge_id: not on this contract")
-        new = dict(found[0])
-        if upd.get("invoice_schedule"):
-            new["schedule"] = plain(
-                _schedule_update(
-                    e.checker(),
-                    found[0]["schedule"],
-                    upd["invoice_schedule"],
-                    f"update_scheduled_charges[{i}].invoice_schedule",
-                )
+            raise BadRequest(f"{field}.scheduled_charge_id: not on this contract")
+        new = found[0]
+        if upd.invoice_schedule is not None and (given := dump(upd.invoice_schedule)):
+            schedule = _schedule_update(
+                ctx.checker(), model.dump(new.schedule), given, f"{field}.invoice_schedule"
             )
-        if upd.get("netsuite_sales_order_id"):
-            new["netsuite_sales_order_id"] = upd["netsuite_sales_order_id"]
-        e.terms["scheduled_charges"] = [new if x["id"] == new["id"] else x for x in items]
-        e.changes.setdefault("update_scheduled_charges", []).append(upd)
+            new = replace(new, schedule=model.parse(plain(schedule), model.InvoiceSchedule))
+        if upd.netsuite_sales_order_id:
+            new = replace(new, netsuite_sales_order_id=upd.netsuite_sales_order_id)
+        charges = tuple(new if x.id == new.id else x for x in terms.scheduled_charges)
+        terms = replace(terms, scheduled_charges=charges)
+        ctx.changes.setdefault("update_scheduled_charges", []).append(dump(upd))
+    return terms
 
 
-def _set_fields(e: _Edit, req: EditContract) -> None:
+def set_fields(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
     """The contract's name, payment terms, threshold configurations and spend trackers."""
     if req.update_contract_name is not None:
-        e.terms["name"] = req.update_contract_name
-        e.changes["update_contract_name"] = req.update_contract_name
+        terms = replace(terms, name=req.update_contract_name)
+        ctx.changes["update_contract_name"] = req.update_contract_name
     if req.update_net_payment_terms_days is not None:
         if req.update_net_payment_terms_days < 0:
             raise BadRequest("update_net_payment_terms_days: must not be negative")
-        e.terms["net_payment_terms_days"] = req.update_net_payment_terms_days
-        e.changes["update_net_payment_terms_days"] = req.update_net_payment_terms_days
-    for src, dst in (
-        ("add_spend_threshold_configuration", "spend_threshold_configuration"),
-        ("add_prepaid_balance_threshold_configuration", "prepaid_balance_threshold_configuration"),
-        ("add_spend_trackers", "spend_trackers"),
-    ):
-        if src in e.body:
-            e.terms[dst] = [*e.terms.get(dst, []), *e.body[src]] if dst == "spend_trackers" else e.body[src]
-            e.changes[src] = e.body[src]
+        terms = replace(terms, net_payment_terms_days=Decimal(req.update_net_payment_terms_days))
+        ctx.changes["update_net_payment_terms_days"] = req.update_net_payment_terms_days
+    if req.add_spend_threshold_configuration is not None:
+        cfg = dump(req.add_spend_threshold_configuration)
+        terms = replace(terms, spend_threshold_configuration=plain(cfg))
+        ctx.changes["add_spend_threshold_configuration"] = cfg
+    if req.add_prepaid_balance_threshold_configuration is not None:
+        cfg = dump(req.add_prepaid_balance_threshold_configuration)
+        terms = replace(terms, prepaid_balance_threshold_configuration=plain(cfg))
+        ctx.changes["add_prepaid_balance_threshold_configuration"] = cfg
+    if req.add_spend_trackers is not None:
+        trackers = dump_all(req.add_spend_trackers)
+        terms = replace(terms, spend_trackers=(*(terms.spend_trackers or ()), *plain(trackers)))
+        ctx.changes["add_spend_trackers"] = trackers
+    return terms
+
+
+def check_thresholds(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
+    """The threshold configurations the edit added or updated, checked as merged."""
+    keys = tuple(
+        k
+        for k in (thresholds.SPEND, thresholds.PREPAID)
+        if getattr(req, f"add_{k}") is not None or getattr(req, f"update_{k}") is not None
+    )
+    thresholds.check(ctx.checker(), model.dump(terms), ctx.contract.rate_card_id, keys)
+    return terms
+
+
+def change_end_date(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
+    end = req.update_contract_end_date
+    if end is None:
+        return terms
+    _check_end(
+        ctx.conn,
+        ctx.tenant_id,
+        ctx.contract,
+        end,
+        "update_contract_end_date",
+        bool(req.allow_contract_ending_before_finalized_invoice),
+        "allow_contract_ending_before_finalized_invoice",
+    )
+    ctx.changes["update_contract_end_date"] = end
+    ctx.touched |= updates.all_recurring_ids(terms)
+    return replace(terms, ending_before=end)
+
+
+EDIT_STEPS: tuple[EditStep, ...] = (
+    add_terms,
+    archive_scheduled_charges,
+    remove_overrides,
+    archive_balances,
+    update_balances,
+    update_scheduled_charges,
+    set_fields,
+    updates.update_recurring,
+    updates.update_subscriptions,
+    updates.update_thresholds,
+    check_thresholds,
+    change_end_date,
+)
 
 
 def _check_end(
@@ -587,13 +623,12 @@ def update_end_date(
         bool(req.allow_ending_before_finalized_invoice),
         "allow_ending_before_finalized_invoice",
     )
-    terms = dict(c.terms)
-    terms.pop("ending_before", None)
-    if req.ending_before is not None:
-        terms["ending_before"] = req.ending_before
-    repo.update_contract(conn, tenant_id, c.id, {"terms": plain(terms), "ending_before": req.ending_before})
+    terms = replace(c.parsed, ending_before=req.ending_before)
+    repo.update_contract(
+        conn, tenant_id, c.id, {"terms": model.dump(terms), "ending_before": req.ending_before}
+    )
     updates.sync_recurring_children(
-        conn, tenant_id, c.customer_id, c.id, plain(terms), updates.all_recurring_ids(terms), now
+        conn, tenant_id, c.customer_id, c.id, terms, updates.all_recurring_ids(terms), now
     )
     record_edit(
         conn,
@@ -622,27 +657,19 @@ def set_usage_filter(
         raise BadRequest("group_values: at least one value is required")
     if not req.group_key:
         raise BadRequest("group_key: required")
-    terms = dict(c.terms)
-    versions = [
-        v for v in terms.get("usage_filter", []) if parse_timestamp(v["starting_at"], "s") < req.starting_at
-    ]
-    versions.append(
-        plain(
-            {
-                "group_key": req.group_key,
-                "group_values": list(req.group_values),
-                "starting_at": req.starting_at,
-            }
-        )
+    added = model.UsageFilter(
+        group_key=req.group_key, group_values=tuple(req.group_values), starting_at=req.starting_at
     )
-    terms["usage_filter"] = versions
-    repo.update_contract(conn, tenant_id, c.id, {"terms": terms})
+    kept = tuple(v for v in c.parsed.usage_filter if v.starting_at < req.starting_at)
+    repo.update_contract(
+        conn, tenant_id, c.id, {"terms": model.dump(replace(c.parsed, usage_filter=(*kept, added)))}
+    )
     record_edit(
         conn,
         tenant_id,
         c.id,
         "SET_USAGE_FILTER",
-        {"usage_filter": versions[-1]},
+        {"usage_filter": model.dump(added)},
         req.starting_at,
         now,
         created_by,

@@ -1,9 +1,10 @@
 """The `update_*` parts of a v2 contract edit that change templates rather than balances (SPEC §5.7, §5.8,
 §5.10, §5.11): recurring commits/credits, subscriptions and the two threshold configurations.
 
-Each `apply_*` validates its part of the request against the contract's terms, changes `terms` in place
-and records what it changed in `changes` (the edit history). Nothing is written here except by
-`sync_recurring_children`, which runs after the terms are stored.
+Each `update_*` is a step of `lifecycle.EDIT_STEPS`: it validates its part of the request against the
+contract's typed terms, returns the terms with that part applied, and records what it changed in the
+context's `changes` (the edit history). Nothing is written here except by `sync_recurring_children`,
+which runs after the terms are stored.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from sqlalchemy import Connection
 
 from tally.contracts import repository as repo
 from tally.contracts.balances import recurring
-from tally.contracts.seats import replay as seat_replay
+from tally.contracts.edits.context import EditContext
+from tally.contracts.edits.schemas import EditContract
 from tally.contracts.seats import updates as seats
 from tally.contracts.terms import model
 from tally.contracts.terms.model import plain
-from tally.contracts.terms.normalize import Doc, Terms
+from tally.contracts.terms.normalize import Doc, Terms, dump
 from tally.errors import BadRequest
 from tally.kit.api import hour_aligned
 from tally.wire import as_timestamp
@@ -36,21 +38,22 @@ _RECURRING = (
 # ------------------------------------------------------------------------------ recurring (§5.7)
 
 
-def apply_recurring_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) -> set[str]:
-    """Update recurring templates in `terms`; returns the ids of the templates changed."""
-    touched: set[str] = set()
+def update_recurring(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
+    """update_recurring_commits / update_recurring_credits: the templates changed (their ids are
+    `touched`: their children are re-derived after the terms are stored)."""
+    t = ctx.checker()
     for key, lst, idk, _ in _RECURRING:
-        for i, raw in enumerate(body.get(key) or []):
+        for i, raw in enumerate(getattr(req, key) or []):
             field = f"{key}[{i}]"
-            upd = dict(raw)
+            upd = dump(raw)
             rid = upd.pop(idk)
-            items = list(terms.get(lst) or [])
-            found = [r for r in items if r["id"] == rid]
+            items: tuple[model.Recurring, ...] = getattr(terms, lst)
+            found = [r for r in items if r.id == rid]
             if not found:
                 raise BadRequest(f"{field}.{idk}: {rid} is not on this contract")
             if not upd:
                 raise BadRequest(f"{field}: nothing to update")
-            new = model.parse(plain(found[0]), model.Recurring)
+            new = found[0]
             if "ending_before" in upd:
                 end = hour_aligned(upd["ending_before"], f"{field}.ending_before")
                 if end <= new.starting_at:
@@ -72,10 +75,10 @@ def apply_recurring_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) -> se
                     new,
                     proration_rounding=replace(new.proration_rounding or model.ProrationRounding(), **given),
                 )
-            terms[lst] = [model.dump(new) if r["id"] == rid else r for r in items]
-            touched.add(rid)
-            changes.setdefault(key, []).append({idk: rid, **upd})
-    return touched
+            terms = replace(terms, **{lst: tuple(new if r.id == rid else r for r in items)})
+            ctx.touched.add(rid)
+            ctx.changes.setdefault(key, []).append({idk: rid, **upd})
+    return terms
 
 
 def _amount(t: Terms, current: AmountT, upd: Doc, part: str, field: str) -> AmountT:
@@ -89,7 +92,7 @@ def sync_recurring_children(
     tenant_id: str,
     customer_id: str,
     contract_id: str,
-    terms: Doc,
+    terms: model.Terms,
     touched: set[str],
     now: datetime,
 ) -> None:
@@ -100,13 +103,12 @@ def sync_recurring_children(
     if not touched:
         return
     rows = repo.balances_of_contracts(conn, tenant_id, [contract_id])
-    typed = model.parse(plain(terms), model.Terms)
     for _, lst, idk, credit in _RECURRING:
-        templates: tuple[model.Recurring, ...] = getattr(typed, lst)
+        templates: tuple[model.Recurring, ...] = getattr(terms, lst)
         for r in templates:
             if r.id not in touched:
                 continue
-            wanted = {d["id"]: d for d in recurring.children(typed, r, credit, now + recurring.HORIZON)}
+            wanted = {d["id"]: d for d in recurring.children(terms, r, credit, now + recurring.HORIZON)}
             for row in rows:
                 if row.doc.get(idk) != r.id or row.archived_at is not None:
                     continue
@@ -120,7 +122,7 @@ def sync_recurring_children(
                     repo.update_balance(conn, tenant_id, row.id, {"archived_at": now})
                 else:
                     repo.delete_balance(conn, tenant_id, row.id)
-    recurring.materialize(conn, tenant_id, customer_id, contract_id, terms, now)
+    recurring.materialize(conn, tenant_id, customer_id, contract_id, model.dump(terms), now)
 
 
 def _truncate_started(conn: Connection, tenant_id: str, row: Any, want: Doc) -> None:
@@ -137,9 +139,9 @@ def _truncate_started(conn: Connection, tenant_id: str, row: Any, want: Doc) -> 
     repo.update_balance(conn, tenant_id, row.id, {"doc": plain(doc)})
 
 
-def all_recurring_ids(terms: Doc) -> set[str]:
+def all_recurring_ids(terms: model.Terms) -> set[str]:
     """Every recurring commit/credit template id of a contract (a contract end change touches them all)."""
-    return {r["id"] for _, lst, _, _ in _RECURRING for r in terms.get(lst) or []}
+    return {r.id for r in (*terms.recurring_commits, *terms.recurring_credits)}
 
 
 # ---------------------------------------------------------------------------- subscriptions (§5.8)
@@ -161,36 +163,36 @@ def quantity_steps(sub: model.Subscription) -> list[tuple[datetime, Decimal]]:
     return steps
 
 
-def apply_subscription_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) -> None:
-    for i, raw in enumerate(body.get("update_subscriptions") or []):
+def update_subscriptions(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
+    t = ctx.checker()
+    for i, raw in enumerate(req.update_subscriptions or []):
         field = f"update_subscriptions[{i}]"
-        upd = dict(raw)
+        upd = dump(raw)
         sid = upd.pop("subscription_id")
-        items = list(terms.get("subscriptions") or [])
-        found = [s for s in items if s["id"] == sid]
+        found = [s for s in terms.subscriptions if s.id == sid]
         if not found:
             raise BadRequest(f"{field}.subscription_id: {sid} is not on this contract")
         if not upd:
             raise BadRequest(f"{field}: nothing to update")
-        new = dict(found[0])
-        start = as_timestamp(new["starting_at"])
+        new = found[0]
+        start = new.starting_at
         if "ending_before" in upd:
             end = hour_aligned(upd["ending_before"], f"{field}.ending_before")
             if end <= start:
                 raise BadRequest(f"{field}.ending_before: must be after the subscription's starting_at")
-            new["ending_before"] = end
+            new = replace(new, ending_before=end)
         if "name" in upd:
-            new["name"] = upd["name"]
+            new = replace(new, name=upd["name"])
         if "proration_rounding" in upd:
-            new["proration"] = {**new["proration"], "rounding": upd["proration_rounding"]}
+            new = replace(new, proration=plain({**new.proration, "rounding": upd["proration_rounding"]}))
         updates = upd.get("quantity_updates")
         if updates is not None:
-            if new.get("quantity_management_mode") == seat_replay.SEAT_BASED:
+            if new.quantity_management_mode == model.QuantityManagementMode.SEAT_BASED:
                 msg = "not for SEAT_BASED subscriptions (use seat_updates)"
                 raise BadRequest(f"{field}.quantity_updates: {msg}")
             if not updates:
                 raise BadRequest(f"{field}.quantity_updates: at least one update is required")
-            end_at = as_timestamp(new["ending_before"]) if new.get("ending_before") else None
+            end_at = new.ending_before
             for j, u in enumerate(updates):
                 uf = f"{field}.quantity_updates[{j}]"
                 at = hour_aligned(u["starting_at"], f"{uf}.starting_at")
@@ -202,19 +204,25 @@ def apply_subscription_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) ->
                 t.non_negative(u.get("quantity"), f"{uf}.quantity")
                 if has_d and u["quantity_delta"] == 0:
                     raise BadRequest(f"{uf}.quantity_delta: must not be 0")
-            new["quantity_updates"] = [*(new.get("quantity_updates") or []), *plain(updates)]
-            for at, q in quantity_steps(model.parse(plain(new), model.Subscription)):
+            new = replace(new, quantity_updates=(*(new.quantity_updates or ()), *plain(updates)))
+            for at, q in quantity_steps(new):
                 if q < 0:
                     raise BadRequest(
                         f"{field}.quantity_updates: the quantity would become {q} at {plain(at)}"
                     )
-        if "quantity_management_mode_update" in upd:
-            mode = "quantity_management_mode_update"
-            seats.convert(new, upd[mode], f"{field}.{mode}")
-        if "seat_updates" in upd:
-            seats.apply_updates(new, upd["seat_updates"], f"{field}.seat_updates")
-        terms["subscriptions"] = [plain(new) if s["id"] == sid else s for s in items]
-        changes.setdefault("update_subscriptions", []).append({"subscription_id": sid, **upd})
+        if "quantity_management_mode_update" in upd or "seat_updates" in upd:
+            # The seat rules work on the stored document of the subscription.
+            doc = model.dump(new)
+            if "quantity_management_mode_update" in upd:
+                mode = "quantity_management_mode_update"
+                seats.convert(doc, upd[mode], f"{field}.{mode}")
+            if "seat_updates" in upd:
+                seats.apply_updates(doc, upd["seat_updates"], f"{field}.seat_updates")
+            new = model.parse(plain(doc), model.Subscription)
+        subs = tuple(new if s.id == sid else s for s in terms.subscriptions)
+        terms = replace(terms, subscriptions=subs)
+        ctx.changes.setdefault("update_subscriptions", []).append({"subscription_id": sid, **upd})
+    return terms
 
 
 # ---------------------------------------------------------------------- thresholds (§5.10, §5.11)
@@ -226,14 +234,16 @@ _THRESHOLDS = (
 _NESTED = ("commit", "discount_configuration")
 
 
-def apply_threshold_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) -> None:
+def update_thresholds(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
     """Merge the given fields into the stored configuration (nested commit / discount_configuration
     field by field); contracts.thresholds checks the result, invoices.thresholds bills it."""
+    t = ctx.checker()
     for key, dst in _THRESHOLDS:
-        upd = body.get(key)
-        if upd is None:
+        given = getattr(req, key)
+        if given is None:
             continue
-        current = terms.get(dst)
+        upd = dump(given)
+        current: model.Json | None = getattr(terms, dst)
         if not current:
             raise BadRequest(f"{key}: the contract has no {dst} (use add_{dst})")
         if not upd:
@@ -265,5 +275,6 @@ def apply_threshold_updates(t: Terms, terms: Doc, body: Doc, changes: Doc) -> No
             merged["threshold_amount"]
         ):
             raise BadRequest(f"{key}.recharge_to_amount: must not be below threshold_amount")
-        terms[dst] = plain(merged)
-        changes[key] = upd
+        terms = replace(terms, **{dst: plain(merged)})
+        ctx.changes[key] = upd
+    return terms
