@@ -154,16 +154,21 @@ def expected_keys(loader: Loader, contract_row: Row[Any], now: datetime) -> list
     """Every invoice the contract has by `now` (drafts included), archived contracts have none."""
     if contract_row.archived_at is not None:
         return []
+    return _keys(loader, contract_row, now, horizon_of(contract_row, now))
+
+
+def _keys(loader: Loader, contract_row: Row[Any], now: datetime, horizon: datetime) -> list[Key]:
+    """The contract's usage invoices with a period begun by `now`, and its SCHEDULED invoices dated up
+    to `horizon`."""
     keys = [
         Key(contract_row.id, InvoiceKind.USAGE, p.starting_at, p.ending_before)
         for p in usage_periods(contract_row, now)
     ]
     contract = loader.contract(contract_row, now)
-    keys += [
+    return keys + [
         Key(contract_row.id, InvoiceKind.SCHEDULED, t, t)
-        for t in scheduled_times(contract, contract_row, horizon_of(contract_row, now))
+        for t in scheduled_times(contract, contract_row, horizon)
     ]
-    return keys
 
 
 def due_at(key: Key, grace_period: timedelta) -> datetime:
@@ -525,15 +530,7 @@ def due_keys(
         return [], None
     if settled is None:
         settled = settled_keys(conn, contract_row.tenant_id, [contract_row.id]).get(contract_row.id, set())
-    keys = [
-        Key(contract_row.id, InvoiceKind.USAGE, p.starting_at, p.ending_before)
-        for p in usage_periods(contract_row, now)
-    ]
-    contract = loader.contract(contract_row, now)
-    keys += [
-        Key(contract_row.id, InvoiceKind.SCHEDULED, t, t)
-        for t in scheduled_times(contract, contract_row, now + timedelta(days=400))
-    ]
+    keys = _keys(loader, contract_row, now, now + timedelta(days=400))
     # SCHEDULED first (issued at their date). One that draws balances (subscription charges) makes the
     # finalizer forget the contract, so the next key is rated against the new balances.
     due = sorted(
