@@ -322,7 +322,10 @@ def commits_for(
     """The commits and credits usable by `contract_id` (see `_usable`) as the rating engine's values."""
     return [
         to_engine.commit(
-            model.parse(r.doc, model.Balance), r.kind, amounts, customer_level=r.contract_id is None
+            model.parse(r.doc, model.Balance),
+            CommitType(r.kind),
+            amounts,
+            customer_level=r.contract_id is None,
         )
         for r, amounts in _usable(conn, tenant_id, customer_id, contract_id, at, known)
     ]
