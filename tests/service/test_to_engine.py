@@ -67,13 +67,10 @@ def _body(product: str, fixed: str, sub: str) -> dict[str, Any]:
                 "temporary_id": "tmp-commit",
                 "access_schedule": _segments(10000, 5000),
                 "invoice_schedule": {
-                    "recurring_schedule": {
-                        "amount_distribution": "DIVIDED",
-                        "frequency": "QUARTERLY",
-                        "starting_at": f.iso(START),
-                        "ending_before": f.iso(END),
-                        "amount": 9000,
-                    }
+                    "schedule_items": [
+                        {"timestamp": f.iso(START), "unit_price": 4500, "quantity": 1},
+                        {"timestamp": f.iso(MID), "amount": 4500},
+                    ]
                 },
                 "applicable_product_ids": [product],
                 "priority": 2,
@@ -165,27 +162,7 @@ def _body(product: str, fixed: str, sub: str) -> dict[str, Any]:
                 "schedule": {"schedule_items": [{"timestamp": f.iso(START), "amount": 100}]},
             }
         ],
-        "recurring_commits": [
-            {
-                "product_id": fixed,
-                "access_amount": {"unit_price": 1000, "quantity": 1, "credit_type_id": USD_CENTS_ID},
-                "invoice_amount": {"unit_price": 1000, "quantity": 1, "credit_type_id": USD_CENTS_ID},
-                "commit_duration": {"value": 1},
-                "priority": 1,
-                "starting_at": f.iso(START),
-                "ending_before": f.iso(START + timedelta(days=90)),
-            }
-        ],
-        "recurring_credits": [
-            {
-                "product_id": fixed,
-                "access_amount": {"unit_price": 500, "credit_type_id": USD_CENTS_ID},
-                "commit_duration": {"value": 2, "unit": "PERIODS"},
-                "priority": 3,
-                "starting_at": f.iso(START),
-                "recurrence_frequency": "QUARTERLY",
-            }
-        ],
+        **f.recurring_templates(fixed, START),
         "subscriptions": [
             {
                 "collection_schedule": "ADVANCE",

@@ -332,17 +332,12 @@ def commits_for(
 
 
 def balances_for(
-    conn: Connection,
-    tenant_id: str,
-    customer_id: str,
-    contract_id: str,
-    at: datetime,
-    known: Known | None = None,
+    conn: Connection, tenant_id: str, customer_id: str, contract_id: str, at: datetime
 ) -> list[dict[str, Any]]:
     """The commits and credits usable by `contract_id` (see `_usable`) as `rating.from_wire` commit
     documents whose segments carry `consumed` and `amount` (what threshold billing reads)."""
     out = []
-    for r, amounts in _usable(conn, tenant_id, customer_id, contract_id, at, known):
+    for r, amounts in _usable(conn, tenant_id, customer_id, contract_id, at, None):
         doc = dict(r.doc)
         items = [
             {**raw, "amount": granted, "consumed": consumed}
