@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tally.auth import service as auth
@@ -13,6 +13,7 @@ from tally.billable_metrics import service as metrics
 from tally.billable_metrics.schemas import CreateMetric
 from tally.contracts import service as contracts
 from tally.contracts.schemas_create import CreateContract
+from tally.credit_types.builtin import USD_CENTS_ID
 from tally.customers import service as customers
 from tally.customers.schemas import CreateCustomer
 from tally.db.uow import WriteConn
@@ -105,6 +106,37 @@ def contract(
 ) -> str:
     body = {"customer_id": customer_id, "starting_at": iso(start), "rate_card_id": c.rate_card_id, **terms}
     return contracts.create(conn, c.tenant.id, parse(CreateContract, body), now, c.tenant.name)
+
+
+def recurring_templates(product_id: str, start: datetime) -> dict[str, Any]:
+    """A contract's `recurring_commits` (invoiced, 90 days, rounded access) and `recurring_credits`
+    (quarterly, two periods each, rolling over) on `product_id` from `start`: terms with children."""
+    usd = USD_CENTS_ID
+    return {
+        "recurring_commits": [
+            {
+                "product_id": product_id,
+                "access_amount": {"unit_price": 1000, "quantity": 1, "credit_type_id": usd},
+                "invoice_amount": {"unit_price": 1000, "quantity": 1, "credit_type_id": usd},
+                "commit_duration": {"value": 1},
+                "priority": 1,
+                "starting_at": iso(start),
+                "ending_before": iso(start + timedelta(days=90)),
+                "proration_rounding": {"access": {"decimal_places": 0, "rounding_method": "FLOOR"}},
+            }
+        ],
+        "recurring_credits": [
+            {
+                "product_id": product_id,
+                "access_amount": {"unit_price": 500, "credit_type_id": usd},
+                "commit_duration": {"value": 2, "unit": "PERIODS"},
+                "priority": 3,
+                "starting_at": iso(start),
+                "recurrence_frequency": "QUARTERLY",
+                "rollover_fraction": 1,
+            }
+        ],
+    }
 
 
 def usage(

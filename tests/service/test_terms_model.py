@@ -124,29 +124,7 @@ def _rich_contract(conn: WriteConn) -> contracts.Contract:
                 "description": "onboarding",
             }
         ],
-        "recurring_commits": [
-            {
-                "product_id": fixed,
-                "access_amount": {"unit_price": 1000, "quantity": 1, "credit_type_id": USD_CENTS_ID},
-                "invoice_amount": {"unit_price": 1000, "quantity": 1, "credit_type_id": USD_CENTS_ID},
-                "commit_duration": {"value": 1},
-                "priority": 1,
-                "starting_at": f.iso(START),
-                "ending_before": f.iso(START + timedelta(days=90)),
-                "proration_rounding": {"access": {"decimal_places": 0, "rounding_method": "FLOOR"}},
-            }
-        ],
-        "recurring_credits": [
-            {
-                "product_id": fixed,
-                "access_amount": {"unit_price": 500, "credit_type_id": USD_CENTS_ID},
-                "commit_duration": {"value": 2, "unit": "PERIODS"},
-                "priority": 3,
-                "starting_at": f.iso(START),
-                "recurrence_frequency": "QUARTERLY",
-                "rollover_fraction": 1,
-            }
-        ],
+        **f.recurring_templates(fixed, START),
         "subscriptions": [
             {
                 "collection_schedule": "ADVANCE",

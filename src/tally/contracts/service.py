@@ -1,4 +1,4 @@
-"""Contracts (SPEC §5): create, read, and the document the invoice layer rates.
+"""Contracts (SPEC §5): create and read.
 
 A contract's state is its row (indexed columns + the `terms` document) plus its commit and credit rows in
 `balances`. Every change appends a row to `contract_edits` carrying a snapshot of the whole state, which
@@ -260,30 +260,6 @@ def page(
         starting_at=starting_at,
     )
     return load_many(conn, tenant_id, rows)
-
-
-def document(conn: Connection, tenant_id: str, contract_id: str) -> Doc:
-    """The Metronome-shaped contract the invoice layer hands to `rating.from_wire.contract_from_wire`:
-    current terms with the contract's commits and credits, plus the customer-level commits and credits
-    that apply to it (those carry `applicable_contract_ids`). Archived balances are left out."""
-    row = repo.get_contract(conn, tenant_id, contract_id)
-    if row is None:
-        raise NotFound(f"Contract {contract_id} not found")
-    out = dict(row.terms)
-    out["commits"], out["credits"] = [], []
-    for b in repo.balances_of_customer(conn, tenant_id, row.customer_id):
-        if b.archived_at is not None:
-            continue
-        doc = dict(b.doc)
-        if b.contract_id is None:
-            applies = doc.get("applicable_contract_ids") or []
-            if applies and contract_id not in applies:
-                continue
-            doc["applicable_contract_ids"] = applies
-        elif b.contract_id != contract_id:
-            continue
-        out["credits" if b.kind == CommitType.CREDIT else "commits"].append(doc)
-    return out
 
 
 def snapshot(conn: Connection, tenant_id: str, contract_id: str) -> Doc:

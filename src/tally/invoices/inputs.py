@@ -20,10 +20,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from msgspec.structs import replace as replace_struct
 from sqlalchemy import Connection, Row
 
 from tally.billable_metrics import service as metrics_service
 from tally.contracts.balances import ledger
+from tally.contracts.terms import model, to_engine
 from tally.credit_types import service as credit_types
 from tally.customers import service as customers
 from tally.errors import NotFound
@@ -34,8 +36,7 @@ from tally.products import service as products
 from tally.rate_cards import rates as rate_rows
 from tally.rate_cards import service as rate_cards
 from tally.rating import inputs as ri
-from tally.rating.from_wire import contract_from_wire
-from tally.rating.inputs import CommitType
+from tally.rating.from_wire import product_from_wire
 from tally.rating.periods import Period
 from tally.usage import service as usage
 from tally.usage.events import Span
@@ -184,32 +185,29 @@ class Loader:
         period: Period | None,
         release: dict[tuple[str, str], Decimal] | None,
     ) -> ri.Contract:
-        doc = dict(row.terms)
-        balances = ledger.balances_for(self.conn, self.tenant_id, row.customer_id, row.id, at, self.known)
+        terms = model.parse(row.terms, model.Terms)
+        commits = ledger.commits_for(self.conn, self.tenant_id, row.customer_id, row.id, at, self.known)
         if release:
-            balances = [_released(b, release) for b in balances]
-        doc["commits"] = [b for b in balances if b["type"] != CommitType.CREDIT]
-        doc["credits"] = [b for b in balances if b["type"] == CommitType.CREDIT]
+            commits = [_released(c, release) for c in commits]
         card = self.card(row.rate_card_id)
-        wanted = list(card.product_ids)
-        for b in balances:
-            if b.get("product_id"):
-                wanted.append(b["product_id"])
-        for key in ("scheduled_charges", "discounts"):
-            wanted.extend(x["product_id"] for x in doc.get(key) or [] if x.get("product_id"))
-        for sub in doc.get("subscriptions") or []:
-            wanted.append(sub["subscription_rate"]["product_id"])
+        wanted = [
+            *card.product_ids,
+            *(c.product_id for c in commits if c.product_id),
+            *(x.product_id for x in (*terms.scheduled_charges, *terms.discounts)),
+            *(s.subscription_rate.product_id for s in terms.subscriptions),
+        ]
         # Archived scheduled charges no longer bill.
-        doc["scheduled_charges"] = [x for x in doc.get("scheduled_charges") or [] if not x.get("archived_at")]
+        terms = replace_struct(
+            terms, scheduled_charges=tuple(x for x in terms.scheduled_charges if x.archived_at is None)
+        )
         state_at = period.starting_at if period is not None else at
-        prods = []
+        prods = {}
         for pid in dict.fromkeys(wanted):
             versions = self.versions(pid)
             if versions:
                 view = _in_force(versions, state_at)
-                prods.append({**view.spec, "id": view.id, "type": view.type})
-        built = contract_from_wire(doc, {"id": card.card.id, "rates": []}, prods)
-        return replace(built, rate_card=card.card)
+                prods[view.id] = product_from_wire({**view.spec, "id": view.id, "type": view.type})
+        return to_engine.contract(terms, card.card, prods, commits)
 
     # ------------------------------------------------------------------------------------ usage
 
@@ -332,11 +330,11 @@ def _in_force(versions: Versions, at: datetime) -> products.ProductView:
     return found
 
 
-def _released(balance: dict[str, Any], release: dict[tuple[str, str], Decimal]) -> dict[str, Any]:
-    items = []
-    for item in balance["access_schedule"]["schedule_items"]:
-        back = release.get((balance["id"], item["id"]))
-        if back:
-            item = {**item, "consumed": max(Decimal(0), Decimal(item.get("consumed", 0)) - back)}
-        items.append(item)
-    return {**balance, "access_schedule": {**balance["access_schedule"], "schedule_items": items}}
+def _released(commit: ri.Commit, release: dict[tuple[str, str], Decimal]) -> ri.Commit:
+    segments = tuple(
+        replace(seg, consumed=max(Decimal(0), seg.consumed - back))
+        if (back := release.get((commit.id, seg.id)))
+        else seg
+        for seg in commit.access_schedule
+    )
+    return replace(commit, access_schedule=segments)

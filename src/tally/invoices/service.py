@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Row
 from tally.billing_providers import service as billing_providers
 from tally.contracts import service as contracts
 from tally.contracts.balances import ledger
+from tally.contracts.terms import model, to_engine
 from tally.db.uow import WriteConn
 from tally.errors import BadRequest, Conflict, NotFound
 from tally.invoices import documents
@@ -104,13 +105,8 @@ def set_grace(conn: WriteConn, tenant_id: str, hours: Decimal) -> None:
 
 
 def _schedule(contract_row: Row[Any]) -> ri.UsageStatementSchedule:
-    uss = contract_row.terms.get("usage_statement_schedule") or {}
-    anchor = uss.get("billing_anchor_date")
-    return ri.UsageStatementSchedule(
-        ri.Frequency(uss.get("frequency", "MONTHLY")),
-        ri.AnchorDay(uss.get("day", "FIRST_OF_MONTH")),
-        parse_timestamp(anchor, "billing_anchor_date") if anchor else None,
-    )
+    uss = model.parse(contract_row.terms["usage_statement_schedule"], model.UsageStatementSchedule)
+    return to_engine.usage_statement_schedule(uss)
 
 
 def _end_of(contract_row: Row[Any]) -> datetime | None:

@@ -1,6 +1,6 @@
 """Contracts, their commits and credits, the edit history and the balance ledger (SPEC §5, §7).
 
-A contract row holds its current terms as a Metronome-shaped document (what `rating.from_wire` reads);
+A contract row holds its current terms as a Metronome-shaped document (`contracts.terms.model` parses it);
 commits and credits, contract-level or customer-level, live in `balances` so one ledger serves both.
 """
 

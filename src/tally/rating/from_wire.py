@@ -18,7 +18,7 @@ Example (a notebook)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -190,6 +190,48 @@ def rate_card_from_wire(rc: Json, credit_types: Sequence[Json] = ()) -> RateCard
     )
 
 
+def override_commit_ids(commit_ids: Iterable[str], per_specifier: Iterable[Iterable[str]]) -> tuple[str, ...]:
+    """An override's commits: its own `commit_ids`, then each override specifier's, in order."""
+    return tuple(commit_ids) + tuple(cid for ids in per_specifier for cid in ids)
+
+
+def segment_id(commit_id: str, n: int) -> str:
+    """The id of a commit's `n`th access segment when the document gives none."""
+    return f"{commit_id}:{n}"
+
+
+def subscription_proration(proration: Json | None) -> dict[str, Any]:
+    """A subscription's `proration` object as the engine's `Subscription` fields."""
+    p = proration or {}
+    rounding = p.get("rounding")
+    return {
+        "is_prorated": bool(p.get("is_prorated", True)),
+        "bill_immediately": p.get("invoice_behavior", "BILL_IMMEDIATELY") == "BILL_IMMEDIATELY",
+        "proration_rounding": ProrationRounding(
+            int(rounding["decimal_places"]), RoundingMode(rounding["rounding_method"])
+        )
+        if rounding
+        else None,
+    }
+
+
+def quantity_updates(raw: Iterable[Json] | None) -> tuple[QuantityUpdate, ...]:
+    return tuple(
+        QuantityUpdate(ts(u["starting_at"]), _dec_opt(u.get("quantity")), _dec_opt(u.get("quantity_delta")))
+        for u in raw or ()
+    )
+
+
+def on_scheduled_invoice(invoice_placement: str | None) -> bool:
+    """`billing_cycle_config.invoice_placement`: every charge of the subscription on a SCHEDULED invoice."""
+    return invoice_placement == "ON_SCHEDULED_INVOICE"
+
+
+def charges_on_usage_invoices(value: str | None) -> bool:
+    """`scheduled_charges_on_usage_invoices`: ALL puts scheduled charges on the usage invoices."""
+    return value == "ALL"
+
+
 def override_from_wire(o: Json, i: int) -> Override:
     ow = o.get("overwrite_rate")
     return Override(
@@ -216,8 +258,9 @@ def override_from_wire(o: Json, i: int) -> Override:
         override_specifiers=_specifiers(o.get("override_specifiers")),
         is_commit_specific=bool(o.get("is_commit_specific", False)),
         target=OverrideTarget(o.get("target", "LIST_RATE")),
-        commit_ids=_strs(o.get("commit_ids"))
-        + tuple(cid for s in o.get("override_specifiers", ()) for cid in s.get("commit_ids", ())),
+        commit_ids=override_commit_ids(
+            _strs(o.get("commit_ids")), (s.get("commit_ids", ()) for s in o.get("override_specifiers", ()))
+        ),
     )
 
 
@@ -260,7 +303,7 @@ def commit_from_wire(c: Json, kind: str | None = None) -> Commit:
         type=CommitType(kind or c["type"]),
         access_schedule=tuple(
             AccessSegment(
-                id=item.get("id", f"{cid}:{n}"),
+                id=item.get("id", segment_id(cid, n)),
                 amount=_dec(item["amount"]),
                 starting_at=ts(item["starting_at"]),
                 ending_before=ts(item["ending_before"]),
@@ -291,8 +334,7 @@ def commit_from_wire(c: Json, kind: str | None = None) -> Commit:
 
 def subscription_from_wire(s: Json, contract_start: datetime) -> Subscription:
     rate = s["subscription_rate"]
-    proration = s.get("proration") or {}
-    rounding = proration.get("rounding")
+    cycle = s.get("billing_cycle_config") or {}
     return Subscription(
         id=s["id"],
         product_id=rate["product_id"],
@@ -301,23 +343,11 @@ def subscription_from_wire(s: Json, contract_start: datetime) -> Subscription:
         initial_quantity=_dec(s.get("initial_quantity", "1")),
         ending_before=_ts_opt(s.get("ending_before")),
         collection_schedule=CollectionSchedule(s.get("collection_schedule", "ARREARS")),
-        is_prorated=bool(proration.get("is_prorated", True)),
-        bill_immediately=proration.get("invoice_behavior", "BILL_IMMEDIATELY") == "BILL_IMMEDIATELY",
-        proration_rounding=ProrationRounding(
-            int(rounding["decimal_places"]), RoundingMode(rounding["rounding_method"])
-        )
-        if rounding
-        else None,
-        quantity_updates=tuple(
-            QuantityUpdate(
-                ts(u["starting_at"]), _dec_opt(u.get("quantity")), _dec_opt(u.get("quantity_delta"))
-            )
-            for u in s.get("quantity_updates", ())
-        ),
-        billing_anchor_date=_ts_opt((s.get("billing_cycle_config") or {}).get("anchor_date")),
+        quantity_updates=quantity_updates(s.get("quantity_updates")),
+        billing_anchor_date=_ts_opt(cycle.get("anchor_date")),
         name=s.get("name"),
-        on_scheduled_invoice=(s.get("billing_cycle_config") or {}).get("invoice_placement")
-        == "ON_SCHEDULED_INVOICE",
+        on_scheduled_invoice=on_scheduled_invoice(cycle.get("invoice_placement")),
+        **subscription_proration(s.get("proration")),
     )
 
 
@@ -352,7 +382,9 @@ def contract_from_wire(
         multiplier_override_prioritization=Prioritization(
             contract.get("multiplier_override_prioritization", "LOWEST_MULTIPLIER")
         ),
-        scheduled_charges_on_usage_invoices=contract.get("scheduled_charges_on_usage_invoices") == "ALL",
+        scheduled_charges_on_usage_invoices=charges_on_usage_invoices(
+            contract.get("scheduled_charges_on_usage_invoices")
+        ),
         net_payment_terms_days=contract.get("net_payment_terms_days"),
     )
 

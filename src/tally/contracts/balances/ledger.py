@@ -19,9 +19,11 @@ from typing import Any
 from sqlalchemy import Connection, Row
 
 from tally.contracts import repository as repo
+from tally.contracts.terms import model, to_engine
 from tally.ids import new_id
 from tally.money.context import add
 from tally.money.context import total as money_total
+from tally.rating import inputs as ri
 from tally.rating.inputs import CommitType
 from tally.wire import format_timestamp, parse_timestamp
 
@@ -267,18 +269,18 @@ def record_deductions(
     repo.insert_entries(conn, rows)
 
 
-def balances_for(
+def _usable(
     conn: Connection,
     tenant_id: str,
     customer_id: str,
     contract_id: str,
     at: datetime,
-    known: Known | None = None,
-) -> list[dict[str, Any]]:
-    """The commits and credits usable by `contract_id`, as `rating.from_wire` commit documents whose
-    segments carry `consumed` (what stored entries already took) and `amount` (grant plus manual
-    adjustments). Expired, archived and other contracts' balances are excluded; `at` decides archival.
-    `known`: what `prefetch` read in this transaction, used when it covers the customer."""
+    known: Known | None,
+) -> list[tuple[Row[Any], list[tuple[Decimal, Decimal]]]]:
+    """The balance rows usable by `contract_id`, each with its segments' (amount, consumed): `amount` is
+    the grant plus manual adjustments, `consumed` what stored entries already took. Expired, archived and
+    other contracts' balances are excluded; `at` decides archival. `known`: what `prefetch` read in this
+    transaction, used when it covers the customer."""
     cached = known.rows.get(customer_id) if known is not None else None
     rows = [
         r
@@ -298,14 +300,51 @@ def balances_for(
         entries = entries_by_balance(conn, tenant_id, [r.id for r in rows])
     out = []
     for r in rows:
-        doc = dict(r.doc)
-        items = []
-        for seg, raw in zip(segments(doc), doc["access_schedule"]["schedule_items"], strict=True):
+        amounts = []
+        for seg in segments(r.doc):
             mine = [e for e in entries.get(r.id, []) if e.segment_id == seg.id]
             added = money_total(e.amount for e in mine if e.type.endswith("_MANUAL") and e.amount > 0)
             taken = -money_total(e.amount for e in mine if not (e.type.endswith("_MANUAL") and e.amount > 0))
             granted = seg.amount + added
-            items.append({**raw, "amount": granted, "consumed": min(max(taken, ZERO), granted)})
+            amounts.append((granted, min(max(taken, ZERO), granted)))
+        out.append((r, amounts))
+    return out
+
+
+def commits_for(
+    conn: Connection,
+    tenant_id: str,
+    customer_id: str,
+    contract_id: str,
+    at: datetime,
+    known: Known | None = None,
+) -> list[ri.Commit]:
+    """The commits and credits usable by `contract_id` (see `_usable`) as the rating engine's values."""
+    return [
+        to_engine.commit(
+            model.parse(r.doc, model.Balance),
+            CommitType(r.kind),
+            amounts,
+            customer_level=r.contract_id is None,
+        )
+        for r, amounts in _usable(conn, tenant_id, customer_id, contract_id, at, known)
+    ]
+
+
+def balances_for(
+    conn: Connection, tenant_id: str, customer_id: str, contract_id: str, at: datetime
+) -> list[dict[str, Any]]:
+    """The commits and credits usable by `contract_id` (see `_usable`) as `rating.from_wire` commit
+    documents whose segments carry `consumed` and `amount` (what threshold billing reads)."""
+    out = []
+    for r, amounts in _usable(conn, tenant_id, customer_id, contract_id, at, None):
+        doc = dict(r.doc)
+        items = [
+            {**raw, "amount": granted, "consumed": consumed}
+            for raw, (granted, consumed) in zip(
+                doc["access_schedule"]["schedule_items"], amounts, strict=True
+            )
+        ]
         doc["access_schedule"] = {**doc["access_schedule"], "schedule_items": items}
         if r.contract_id is None:
             doc["applicable_contract_ids"] = doc.get("applicable_contract_ids") or []

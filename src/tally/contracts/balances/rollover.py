@@ -2,7 +2,7 @@
 `rollover_fraction x remaining` into new balances on the renewal; the unrolled remainder expires.
 
 The arithmetic is the engine's (`tally.rating.adjustments.rollover.roll_over`); this module only loads
-the balances (with what finalized invoices already drew, via `ledger.balances_for`), stores the new
+the balances (with what finalized invoices already drew, via `ledger.commits_for`), stores the new
 commits/credits and the old ledger's `*_ROLLOVER` / `*_EXPIRATION` rows. Decisions (docs/decisions.md):
 the rollover happens when the renewal is created, from the balance as of then, stamped at the renewal's
 start; a segment counts if it is active at that start or ends exactly there (the usual annual commit
@@ -25,13 +25,12 @@ from sqlalchemy import Connection, Row, and_, exists, select
 
 from tally.contracts import repository as repo
 from tally.contracts.balances import ledger
-from tally.contracts.terms import model
+from tally.contracts.terms import model, to_engine
 from tally.contracts.terms.normalize import Doc
 from tally.ids import new_id
 from tally.models.invoices import InvoiceKind, InvoiceStatus, invoices
 from tally.rating.adjustments.rollover import roll_over
-from tally.rating.from_wire import commit_from_wire
-from tally.rating.inputs import Commit, CommitType, UsageStatementSchedule
+from tally.rating.inputs import Commit, CommitType
 from tally.rating.periods import add_months, period_containing
 from tally.rating.results import LedgerEntry, LedgerEntryKind
 
@@ -88,15 +87,15 @@ def roll_over_contract(
     }
     if not mine:
         return []
-    docs = [
-        d for d in ledger.balances_for(conn, tenant_id, customer_id, old_contract_id, at) if d["id"] in mine
+    usable = [
+        c for c in ledger.commits_for(conn, tenant_id, customer_id, old_contract_id, at) if c.id in mine
     ]
     out: list[Doc] = []
     rows: list[dict[str, Any]] = []
-    for doc in docs:
-        old = mine[doc["id"]]
+    for c in usable:
+        old = mine[c.id]
         new_id_ = new_id()
-        commit = _eligible(commit_from_wire(doc, old.kind), at)
+        commit = _eligible(c, at)
         result = roll_over(
             commit, at=at, new_commit_id=new_id_, access_ending_before=_access_end(at, new_end)
         )
@@ -149,8 +148,7 @@ def final_usage_end(old: Row[Any], at: datetime) -> datetime | None:
     last = min(ends)
     if last <= old.starting_at:
         return None
-    uss = model.parse(old.terms, model.Terms).usage_statement_schedule
-    sched = UsageStatementSchedule(uss.frequency, uss.day, uss.billing_anchor_date)
+    sched = to_engine.usage_statement_schedule(model.parse(old.terms, model.Terms).usage_statement_schedule)
     return period_containing(
         sched, old.starting_at, old.ending_before, last - timedelta(microseconds=1)
     ).ending_before

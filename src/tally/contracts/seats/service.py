@@ -12,6 +12,7 @@ from tally.contracts.seats.replay import SEAT_BASED, Doc, timeline
 from tally.contracts.seats.schemas import GetQuantityHistory, GetSeatsHistory
 from tally.contracts.service import Contract
 from tally.contracts.service import get as get_contract
+from tally.contracts.terms import to_engine
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.errors import BadRequest, NotFound
 from tally.kit.pagination import decode_key, encode_cursor
@@ -20,7 +21,7 @@ from tally.products import service as products
 from tally.rate_cards import rates as card_rates
 from tally.rate_cards import service as rate_cards
 from tally.rating import inputs as ri
-from tally.rating.from_wire import override_from_wire, product_from_wire
+from tally.rating.from_wire import product_from_wire
 from tally.rating.rates import active_overrides, override_targets, subscription_rate, unit_price
 from tally.wire import format_timestamp, parse_timestamp
 
@@ -95,15 +96,13 @@ def _pricer(
         if view is not None
         else ri.Product(id=pid, name=pid)
     )
-    overrides = [override_from_wire(o, i) for i, o in enumerate(c.terms.get("overrides") or [])]
+    overrides = to_engine.overrides(c.parsed.overrides)
     targeting = [
         (i, o)
         for i, o in enumerate(overrides)
         if not o.is_commit_specific and override_targets(o, product, ri.NO_GROUP, ri.NO_GROUP, freq)
     ]
-    prioritization = ri.Prioritization(
-        c.terms.get("multiplier_override_prioritization") or "LOWEST_MULTIPLIER"
-    )
+    prioritization = c.parsed.multiplier_override_prioritization
 
     def price(t: datetime) -> tuple[Decimal, str] | None:
         rate = subscription_rate(rates, t, freq)

@@ -3,7 +3,7 @@
 Requests are validated by the pydantic models first; here they arrive as `model_dump(exclude_none=True)`
 dicts (timestamps still datetimes), so the same rules serve create, amend, v2 edit and customer-level
 commits. Every term gets an id; recurring invoice schedules are expanded into dated items (with ids) so
-that invoices can point at the item they bill. The result is the Metronome shape `rating.from_wire` reads.
+that invoices can point at the item they bill. The result is the stored document `model.Terms` parses.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tally.contracts import service
+from tally.contracts.terms import model, to_engine
 from tally.custom_fields import service as custom_fields
 from tally.errors import BadRequest
 from tally.kit.api import Id, Req, Ts
@@ -28,7 +29,7 @@ from tally.rate_cards import rates as card_rates
 from tally.rate_cards import schemas as card_schemas
 from tally.rate_cards import service as rate_cards
 from tally.rating import inputs as ri
-from tally.rating.from_wire import override_from_wire, product_from_wire
+from tally.rating.from_wire import product_from_wire
 from tally.rating.prices.curve import Curve
 from tally.rating.rates import IndexedOverride, active_overrides, is_entitled, override_targets, price_curve
 from tally.wire import format_timestamp
@@ -69,11 +70,10 @@ def rate_schedule(
     rows = [r for r in card_rates.rates_for_card(conn, tenant_id, card.id) if r.active_at(at)]
     found = get_many(conn, tenant_id, list(dict.fromkeys(r.product_id for r in rows)), at)
     picked = [r for r in rows if card_rates.selected(r, found.get(r.product_id), req.selectors)]
-    terms = contract.terms
-    docs = list(terms.get("overrides") or [])
-    overrides = [override_from_wire(o, i) for i, o in enumerate(docs)]
-    prioritization = ri.Prioritization(terms.get("multiplier_override_prioritization") or "LOWEST_MULTIPLIER")
-    by_id = {o.id: d for o, d in zip(overrides, docs, strict=True)}
+    terms = contract.parsed
+    overrides = to_engine.overrides(terms.overrides)
+    prioritization = terms.multiplier_override_prioritization
+    by_id = {o.id: o.overwrite_rate for o in terms.overrides}
 
     keyed = [(k, r) for k, r in card_rates.ordered(card, picked) if after is None or k > after]
     entries: list[tuple[card_rates.Key, Entry]] = []
@@ -106,7 +106,7 @@ def _entry(
     view: ProductView | None,
     overrides: list[IndexedOverride],
     prioritization: ri.Prioritization,
-    docs: dict[str, dict[str, Any]],
+    docs: dict[str, model.OverwriteRate | None],
     at: datetime,
 ) -> Entry | None:
     rate = row.to_rating()
@@ -141,7 +141,7 @@ def _override_rate(
     rate: ri.Rate,
     active: tuple[IndexedOverride, ...],
     prioritization: ri.Prioritization,
-    docs: dict[str, dict[str, Any]],
+    docs: dict[str, model.OverwriteRate | None],
 ) -> dict[str, Any] | None:
     overwrite = any(o.type is ri.OverrideType.OVERWRITE for _, o in active)
     if row.rate_type == "CUSTOM" and not overwrite:
@@ -153,22 +153,24 @@ def _override_rate(
     if not priced.override_ids:
         return None
     if overwrite:
-        return _overwrite_wire(docs[priced.override_ids[0]]["overwrite_rate"], row)
+        overwrite_rate = docs[priced.override_ids[0]]
+        assert overwrite_rate is not None  # the winning override is an OVERWRITE
+        return _overwrite_wire(overwrite_rate, row)
     return _curve_wire(priced.curve, priced.quantity, row)
 
 
-def _overwrite_wire(ow: dict[str, Any], row: card_rates.RateRow) -> dict[str, Any]:
-    out: dict[str, Any] = {"rate_type": ow["rate_type"]}
-    for k in ("price", "quantity", "is_prorated", "custom_rate"):
-        if ow.get(k) is not None:
-            out[k] = ow[k]
-    if ow.get("tiers"):
-        out["tiers"] = [{k: t[k] for k in ("price", "size") if t.get(k) is not None} for t in ow["tiers"]]
+def _overwrite_wire(ow: model.OverwriteRate, row: card_rates.RateRow) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "rate_type": ow.rate_type,
+        **model.pick(ow, ("price", "quantity", "is_prorated", "custom_rate")),
+    }
+    if ow.tiers:
+        out["tiers"] = [model.pick(t, ("price", "size")) for t in ow.tiers]
     if row.pricing_group_values:
         out["pricing_group_values"] = dict(row.pricing_group_values)
-    if ow["rate_type"] not in PERCENT:
+    if ow.rate_type not in PERCENT:
         # names are filled in by _wire once every unit on the page is known
-        out["credit_type"] = {"id": ow.get("credit_type_id") or row.credit_type_id}
+        out["credit_type"] = {"id": ow.credit_type_id or row.credit_type_id}
     return out
 
 
