@@ -339,7 +339,10 @@ def test_preview_events(a: Metronome, h: httpx.Client, lifecycle: dict[str, obje
     ],
 )
 def test_bad_bodies_are_400(h: httpx.Client, path: str, body: dict[str, object], fragment: str) -> None:
-    before = clock_now(h)
+    # Frozen first (an unfrozen test clock follows the wall clock), so "the clock did not move" is exact
+    # whichever tests ran before this one.
+    before = clock_now(h).replace(microsecond=0) + timedelta(minutes=1)
+    set_clock(h, before)
     r = h.post(path, json=body)
     assert r.status_code == 400, r.text
     assert fragment in r.json()["message"]
