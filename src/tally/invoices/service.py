@@ -345,12 +345,14 @@ def find(
     raise NotFound(f"Invoice {inv_id} not found")
 
 
-def with_list_prices(loader: Loader, contract_row: Row[Any], doc: dict[str, Any]) -> dict[str, Any]:
-    rates = loader.card(contract_row.rate_card_id).card.rates
+def with_list_prices(loader: Loader, e: Entry, now: datetime) -> dict[str, Any]:
+    """`e`'s JSON with the rate-card rate in force for each usage and subscription line."""
+    rates = loader.card(e.contract_row.rate_card_id).card.rates
     names = {ct.id: ct.name for ct in FIAT_BY_ID.values()}
+    doc = e.materialize(loader, now)
     lines = []
-    for li in doc["line_items"]:
-        lp = list_price(rates, li, names)
+    for li, line in zip(doc["line_items"], e.view(loader, now).line_items, strict=True):
+        lp = list_price(rates, line, names)
         lines.append({**li, "list_price": lp} if lp is not None else li)
     return {**doc, "line_items": lines}
 
