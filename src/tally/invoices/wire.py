@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from tally.invoices.document import LineItem
+from tally.invoices.document import CommitKind, LineItem, ProductListType
 from tally.money import RoundingMode
 from tally.money.format import plain
 from tally.rating import inputs as ri
@@ -29,17 +29,17 @@ from tally.wire import encode_json, format_timestamp
 
 #: A line's ``product_type``: Metronome names list items, not products (a professional service is fixed).
 PRODUCT_TYPE = {
-    ProductType.USAGE: "UsageProductListItem",
-    ProductType.SUBSCRIPTION: "SubscriptionProductListItem",
-    ProductType.COMPOSITE: "CompositeProductListItem",
-    ProductType.FIXED: "FixedProductListItem",
-    ProductType.PRO_SERVICE: "FixedProductListItem",
+    ProductType.USAGE: ProductListType.USAGE,
+    ProductType.SUBSCRIPTION: ProductListType.SUBSCRIPTION,
+    ProductType.COMPOSITE: ProductListType.COMPOSITE,
+    ProductType.FIXED: ProductListType.FIXED,
+    ProductType.PRO_SERVICE: ProductListType.FIXED,
 }
 #: A line's ``commit_type``: a credit is applied as a prepaid commit.
 COMMIT_TYPE = {
-    CommitType.PREPAID: "PrepaidCommit",
-    CommitType.CREDIT: "PrepaidCommit",
-    CommitType.POSTPAID: "PostpaidCommit",
+    CommitType.PREPAID: CommitKind.PREPAID,
+    CommitType.CREDIT: CommitKind.PREPAID,
+    CommitType.POSTPAID: CommitKind.POSTPAID,
 }
 #: A ledger entry's ``type``. Only a postpaid commit is trued up.
 LEDGER_ENTRY_TYPE = {
@@ -64,7 +64,7 @@ def num(value: Decimal) -> Decimal:
     return Decimal(plain(value))
 
 
-def _product_type(line: InvoiceLine) -> str | None:
+def _product_type(line: InvoiceLine) -> ProductListType | None:
     return PRODUCT_TYPE[line.product_type] if line.product_type is not None else None
 
 
