@@ -140,6 +140,26 @@ def test_the_readers_additions_are_fields() -> None:
         "custom_fields": {"a": "b"},
         "type": service.wire_type(InvoiceKind.HISTORICAL),
     }
+    doc["line_items"] = [
+        *doc["line_items"],
+        {  # a professional-services line (invoices.pro_services)
+            "credit_type": {"id": USD_CENTS.id, "name": USD_CENTS.name},
+            "name": "Setup",
+            "total": Decimal(100),
+            "type": "scheduled",
+            "product_id": "p",
+            "product_type": "FixedProductListItem",
+            "professional_service_id": "ps",
+            "quantity": Decimal(1),
+            "unit_price": Decimal(100),
+            "metadata": "PO 42",
+            "netsuite_invoice_billing_start": "2026-03-01T00:00:00Z",
+            "netsuite_invoice_billing_end": "2026-04-01T00:00:00Z",
+            "professional_service_custom_fields": {"k": "v"},
+        },
+    ]
     view = document.parse(doc)
     assert view.invoice_number == "INV-000001"
     assert view.due_date == datetime(2026, 5, 1, tzinfo=UTC)
+    assert view.billable_status is document.BillableStatus.UNBILLABLE
+    assert view.line_items[-1].metadata == "PO 42"

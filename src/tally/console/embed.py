@@ -31,7 +31,7 @@ from tally.dashboards.schemas import hex_color
 from tally.db import uow
 from tally.errors import NotFound
 from tally.invoices import service as invoices
-from tally.invoices.document import LineItem
+from tally.invoices.document import BillableStatus, LineItem
 from tally.invoices.inputs import Loader
 from tally.invoices.render import Money
 from tally.models.invoices import InvoiceKind, InvoiceStatus
@@ -180,7 +180,7 @@ def _invoices(conn: Connection, claims: tokens.Claims, now: Any) -> list[dict[st
         doc = e.view(loader, now)
         if kind and doc.type != kind:
             continue
-        if billable and (doc.billable_status or "billable") != billable:
+        if billable and (doc.billable_status or BillableStatus.BILLABLE) != billable:
             continue
         lines = []
         for li in doc.line_items:

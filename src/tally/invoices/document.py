@@ -46,6 +46,13 @@ class CommitKind(StrEnum):
     POSTPAID = "PostpaidCommit"
 
 
+class BillableStatus(StrEnum):
+    """A historical invoice's `billable_status`."""
+
+    BILLABLE = "billable"
+    UNBILLABLE = "unbillable"
+
+
 class _Doc(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A piece of an invoice document: immutable; absent keys are None."""
 
@@ -109,10 +116,10 @@ class LineItem(_Doc, frozen=True, kw_only=True, forbid_unknown_fields=True):
     sub_line_items: tuple[SubLineItem, ...] = ()
     # A professional-services line (invoices.pro_services)
     professional_service_id: str | None = None
-    metadata: Json | None = None
+    metadata: str | None = None
     netsuite_invoice_billing_start: datetime | None = None
     netsuite_invoice_billing_end: datetime | None = None
-    professional_service_custom_fields: Json | None = None
+    professional_service_custom_fields: dict[str, str] | None = None
     # `include_list_prices` (service.with_list_prices)
     list_price: Json | None = None
 
@@ -139,8 +146,8 @@ class InvoiceDoc(_Doc, frozen=True, kw_only=True, forbid_unknown_fields=True):
     net_payment_terms_days: Decimal | None = None  # whole days
     regenerated_from_invoice_id: str | None = None
     # A historical invoice (invoices.historical)
-    billable_status: str | None = None
-    custom_fields: Json | None = None
+    billable_status: BillableStatus | None = None  # billable when absent
+    custom_fields: dict[str, str] | None = None
     # tally's additions to an issued invoice (service.with_number) and its Stripe invoice
     invoice_number: str | None = None
     due_date: datetime | None = None
