@@ -9,12 +9,13 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tally.invoices import documents, render
+from tally.invoices import document, documents, render
 from tally.money.credit_types import USD_CENTS_ID, fiat_id
 
-USD = render.Money({"id": USD_CENTS_ID, "name": "USD (cents)"})
-EUR = render.Money({"id": fiat_id("EUR"), "name": "EUR"})
-TOKENS = render.Money({"id": "custom-1", "name": "tokens"})
+USD_DOC = {"id": USD_CENTS_ID, "name": "USD (cents)"}
+USD = render.Money.of(USD_DOC)
+EUR = render.Money.of({"id": fiat_id("EUR"), "name": "EUR"})
+TOKENS = render.Money.of({"id": "custom-1", "name": "tokens"})
 
 
 def _back(text: str, symbol: str) -> Decimal:
@@ -62,16 +63,21 @@ def test_template_escapes_what_customers_type() -> None:
     doc = {
         "id": "i1",
         "customer_id": "c1",
+        "contract_id": "k1",
+        "type": "USAGE",
         "status": "FINALIZED",
-        "credit_type": {"id": USD_CENTS_ID, "name": "USD (cents)"},
+        "credit_type": USD_DOC,
         "start_timestamp": "2026-03-01T00:00:00Z",
         "end_timestamp": "2026-04-01T00:00:00Z",
         "issued_at": "2026-04-01T00:00:00Z",
+        "subtotal": Decimal(500),
         "total": Decimal(500),
-        "line_items": [{"name": "<script>x</script>", "total": Decimal(500), "type": "usage"}],
+        "line_items": [
+            {"credit_type": USD_DOC, "name": "<script>x</script>", "total": Decimal(500), "type": "usage"}
+        ],
     }
     parties = render.Parties({"address_lines": []}, {"address_lines": []}, "INV-000001", datetime.now(UTC))
-    page = render.html(render.context(doc, parties, "A & B <GmbH>"))
+    page = render.html(render.context(document.parse(doc), parties, "A & B <GmbH>"))
     assert "<script>x</script>" not in page
     assert "&lt;script&gt;x&lt;/script&gt;" in page
     assert "A &amp; B &lt;GmbH&gt;" in page

@@ -31,8 +31,11 @@ from tally.dashboards.schemas import hex_color
 from tally.db import uow
 from tally.errors import NotFound
 from tally.invoices import service as invoices
+from tally.invoices.document import BillableStatus, LineItem
 from tally.invoices.inputs import Loader
+from tally.invoices.render import Money
 from tally.models.invoices import InvoiceKind, InvoiceStatus
+from tally.rating.results import LineType
 from tally.settings import Settings
 from tally.webhooks.keys import server_key
 from tally.wire import format_timestamp
@@ -133,12 +136,11 @@ def _view(conn: Connection, claims: tokens.Claims, now: Any) -> dict[str, Any]:
     return {"balances": _balances(conn, claims, now)}
 
 
-def _groups(claims: tokens.Claims, li: dict[str, Any]) -> list[str]:
+def _groups(claims: tokens.Claims, li: LineItem) -> list[str]:
     """A line's group values, named as the URL's bm_group_key_overrides say."""
     names = {g["key"]: g for g in claims.group_keys}
-    values = {**(li.get("presentation_group_values") or {}), **(li.get("pricing_group_values") or {})}
     out = []
-    for key, value in values.items():
+    for key, value in li.group_values.items():
         if value is None:
             continue
         g = names.get(key) or {}
@@ -175,25 +177,25 @@ def _invoices(conn: Connection, claims: tokens.Claims, now: Any) -> list[dict[st
     for e in found:
         if e.status not in statuses or e.key.start > now:
             continue
-        doc = e.materialize(loader, now)
-        if kind and doc.get("type") != kind:
+        doc = e.view(loader, now)
+        if kind and doc.type != kind:
             continue
-        if billable and doc.get("billable_status", "billable") != billable:
+        if billable and (doc.billable_status or BillableStatus.BILLABLE) != billable:
             continue
         lines = []
-        for li in doc["line_items"]:
-            is_usage = li.get("type") == "usage"
+        for li in doc.line_items:
+            is_usage = li.type is LineType.USAGE
             if usage_only and not is_usage:
                 continue
-            zero = Decimal(str(li.get("total") or 0)) == 0 and Decimal(str(li.get("quantity") or 0)) == 0
+            zero = li.total == 0 and not li.quantity
             if is_usage and zero and not show_zero:
                 continue
             lines.append(
                 {
-                    "name": li.get("name", ""),
+                    "name": li.name,
                     "groups": _groups(claims, li),
-                    "quantity": li.get("quantity"),
-                    "total": money(li.get("credit_type") or doc["credit_type"], li.get("total", 0)),
+                    "quantity": li.quantity,
+                    "total": Money(li.credit_type).amount(li.total),
                 }
             )
         if usage_only and not lines:
@@ -201,11 +203,11 @@ def _invoices(conn: Connection, claims: tokens.Claims, now: Any) -> list[dict[st
         out.append(
             {
                 "id": e.id,
-                "number": doc.get("invoice_number") or "",
+                "number": doc.invoice_number or "",
                 "status": e.status,
-                "type": doc.get("type", ""),
+                "type": doc.type,
                 "period": period(e.key.start, e.key.end),
-                "total": money(doc["credit_type"], doc["total"]),
+                "total": Money(doc.credit_type).amount(doc.total),
                 "lines": lines,
                 "order": format_timestamp(e.key.start),
             }

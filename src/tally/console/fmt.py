@@ -12,7 +12,7 @@ from tally.money.credit_types import USD_CENTS_ID
 
 
 def money(credit_type: dict[str, Any], amount: Any) -> str:
-    return invoice_render.Money(credit_type).amount(amount)
+    return invoice_render.Money.of(credit_type).amount(amount)
 
 
 def period(start: datetime, end: datetime) -> str:

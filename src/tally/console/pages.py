@@ -39,9 +39,11 @@ from tally.errors import BadRequest
 from tally.invoices import explain, export, output
 from tally.invoices import render as invoice_render
 from tally.invoices import service as invoices
+from tally.invoices.document import InvoiceDoc, ProductListType
 from tally.invoices.inputs import Loader
 from tally.kit.api import parse
 from tally.models.invoices import InvoiceStatus
+from tally.rating.results import LineType
 from tally.settings import Settings
 from tally.webhooks.keys import server_key
 from tally.wire import format_timestamp, parse_timestamp
@@ -155,17 +157,17 @@ def customer_list(request: Request, ctx: ConsoleCtx, q: str = "", after: str | N
 
 def _invoice_rows(conn: Any, ctx: ConsoleCtx, customer_id: str, now: datetime) -> list[dict[str, Any]]:
     loader = Loader(conn, ctx.tenant_id)
-    out = []
+    out: list[dict[str, Any]] = []
     for e in invoices.entries(conn, loader, ctx.tenant_id, customer_id, now):
-        doc = e.materialize(loader, now)
+        doc = e.view(loader, now)
         out.append(
             {
                 "id": e.id,
                 "status": e.status,
-                "number": doc.get("invoice_number") or "",
-                "type": doc.get("type", ""),
+                "number": doc.invoice_number or "",
+                "type": doc.type,
                 "period": period(e.key.start, e.key.end),
-                "total": money(doc["credit_type"], doc["total"]),
+                "total": invoice_render.Money(doc.credit_type).amount(doc.total),
                 "current": e.status == InvoiceStatus.DRAFT and e.key.start <= now < e.key.end,
                 "order": (format_timestamp(e.key.start), e.id),
                 "bounds": (e.key.start, e.key.end),
@@ -230,7 +232,7 @@ def invoice_page(request: Request, ctx: ConsoleCtx, customer_id: str, invoice_id
     with ctx.read() as conn:
         viewed = output.view(conn, ctx.tenant_id, customer_id, invoice_id, ctx.now())
         sync = billing_providers.sync_row(conn, ctx.tenant_id, invoice_id)
-    lines = _with_explain_links(viewed.doc, viewed.view["lines"])
+    lines = _with_explain_links(viewed.invoice, viewed.view["lines"])
     return render(
         request,
         "invoice.html",
@@ -243,12 +245,10 @@ def invoice_page(request: Request, ctx: ConsoleCtx, customer_id: str, invoice_id
     )
 
 
-def _with_explain_links(doc: dict[str, Any], lines: list[dict[str, str]]) -> list[dict[str, Any]]:
+def _with_explain_links(doc: InvoiceDoc, lines: list[dict[str, str]]) -> list[dict[str, Any]]:
     """The formatted lines (render.context), each usage line with the index of its invoice line item:
     render.context emits one "line" row per line item that is not a deduction, then its tier rows."""
-    items = [
-        (i, li) for i, li in enumerate(doc["line_items"]) if li.get("type") != "applied_commit_or_credit"
-    ]
+    items = [(i, li) for i, li in enumerate(doc.line_items) if li.type is not LineType.APPLIED]
     out: list[dict[str, Any]] = []
     pending = iter(items)
     for line in lines:
@@ -256,7 +256,7 @@ def _with_explain_links(doc: dict[str, Any], lines: list[dict[str, str]]) -> lis
         if line["kind"] == "line":
             i, li = next(pending)
             # Usage lines of a billable metric; a composite line (a fee on other lines) has no events.
-            metered = li.get("type") == "usage" and li.get("product_type") != "CompositeProductListItem"
+            metered = li.type is LineType.USAGE and li.product_type is not ProductListType.COMPOSITE
             explain = i if metered else None
         out.append({**line, "explain": explain})
     return out
@@ -334,7 +334,7 @@ def explain_page(
         )
     base = invoice_url(customer_id, invoice_id)
     keep = "&verify=1" if verify else ""
-    priced = invoice_render.Money(out["credit_type"])
+    priced = invoice_render.Money.of(out["credit_type"])
     for t in out["tiers"]:
         t["price_text"] = priced.price(t["price"])
         t["subtotal_text"] = priced.amount(t["subtotal"])

@@ -17,7 +17,7 @@ PERCENT_TYPES = ("PERCENTAGE", "TIERED_PERCENTAGE")
 
 def unit_price(credit_type: dict[str, Any] | None, value: Any) -> str:
     """A unit price at full precision ($0.005 stays $0.005)."""
-    return invoice_render.Money(credit_type or USD_CENTS).price(value)
+    return invoice_render.Money.of(credit_type or USD_CENTS).price(value)
 
 
 def qty(value: Any) -> str:

@@ -19,13 +19,14 @@ from typing import Any
 
 from tally.errors import BadRequest
 from tally.invoices import historical, service
+from tally.invoices.document import parse_snapshot
 from tally.invoices.inputs import Loader
 from tally.invoices.wire import line_wire, num
 from tally.models.invoices import InvoiceKind, InvoiceStatus
 from tally.rating.engine import PreparedContracts, rate_usage_invoice
 from tally.rating.periods import Period
-from tally.rating.results import Invoice
-from tally.wire import decode_json, format_timestamp
+from tally.rating.results import Invoice, LineType
+from tally.wire import format_timestamp
 
 MAX_WINDOWS = 1000
 _STEP = {"HOUR": timedelta(hours=1), "DAY": timedelta(days=1)}
@@ -72,13 +73,12 @@ def _released(entry: service.Entry) -> dict[tuple[str, str], Decimal] | None:
     """What a finalized invoice drew, per (balance, segment): given back so it can be recomputed."""
     if entry.status != InvoiceStatus.FINALIZED or entry.row is None or not entry.row.snapshot:
         return None
-    doc = decode_json(entry.row.snapshot.encode())
     out: dict[tuple[str, str], Decimal] = {}
-    for li in doc["line_items"]:
-        if li["type"] == "applied_commit_or_credit" and li.get("commit_id") and li.get("commit_segment_id"):
-            used = li.get("quantity_consumed", -Decimal(li["total"]))
-            key = (li["commit_id"], li["commit_segment_id"])
-            out[key] = out.get(key, Decimal(0)) + Decimal(used)
+    for li in parse_snapshot(entry.row.snapshot).line_items:
+        if li.type is LineType.APPLIED and li.commit_id and li.commit_segment_id:
+            used = li.quantity_consumed if li.quantity_consumed is not None else -li.total
+            key = (li.commit_id, li.commit_segment_id)
+            out[key] = out.get(key, Decimal(0)) + used
     return out
 
 
@@ -136,14 +136,14 @@ def render(loader: Loader, slots: list[Slot], now: datetime, skip_zero: bool) ->
                 w["quantity"] = num(qty)
             w.pop("sub_line_items", None)
             lines.append(w)
-        doc = e.materialize(loader, now) if e.status != InvoiceStatus.DRAFT else None
+        doc = e.view(loader, now) if e.status != InvoiceStatus.DRAFT else None
         out.append(
             {
                 "id": e.id,
                 "customer_id": e.contract_row.customer_id,
                 "contract_id": e.contract_row.id,
                 "type": InvoiceKind.USAGE,
-                "status": e.status if doc is None else doc["status"],
+                "status": e.status if doc is None else doc.status,
                 "credit_type": {
                     "id": after.credit_type.id,
                     "name": names.get(after.credit_type.id, after.credit_type.name),

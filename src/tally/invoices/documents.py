@@ -33,6 +33,7 @@ from tally.db.upsert import insert_ignore
 from tally.errors import BadRequest
 from tally.invoices import render
 from tally.invoices import repository as repo
+from tally.invoices.document import InvoiceDoc
 from tally.models.documents import (
     customer_billing_details,
     invoice_logos,
@@ -303,8 +304,8 @@ def due_date(issued_at: datetime, contract_terms: int | None, tenant_default: in
     return issued_at + timedelta(days=days)
 
 
-def terms_of(doc: dict[str, Any]) -> int | None:
-    value = doc.get("net_payment_terms_days")
+def terms_of(doc: InvoiceDoc) -> int | None:
+    value = doc.net_payment_terms_days
     return None if value is None else int(value)
 
 
@@ -379,11 +380,10 @@ def _assign(conn: Connection, todo: list[Issued]) -> None:
 # ---------------------------------------------------------------------------------------- documents
 
 
-def parties(conn: Connection, tenant_id: str, doc: dict[str, Any], row: Any) -> render.Parties:
+def parties(conn: Connection, tenant_id: str, doc: InvoiceDoc, row: Any) -> render.Parties:
     """Who issues `doc` and to whom: frozen when it was numbered, else (a draft) as of now."""
     frozen = getattr(row, "document", None) if row is not None else None
     number = getattr(row, "number", None) if row is not None else None
-    issued_at = parse_timestamp(doc["issued_at"], "issued_at")
     if frozen:
         profile = frozen["issuer"]
         return render.Parties(
@@ -394,10 +394,10 @@ def parties(conn: Connection, tenant_id: str, doc: dict[str, Any], row: Any) -> 
             logo(conn, tenant_id, profile.get("logo_sha256")),
         )
     profile = issuer(conn, tenant_id)
-    due = due_date(issued_at, terms_of(doc), profile["default_net_payment_terms_days"])
+    due = due_date(doc.issued_at, terms_of(doc), profile["default_net_payment_terms_days"])
     return render.Parties(
         profile,
-        bill_to(conn, tenant_id, doc["customer_id"]),
+        bill_to(conn, tenant_id, doc.customer_id),
         number,
         due,
         logo(conn, tenant_id, profile.get("logo_sha256")),

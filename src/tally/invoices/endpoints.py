@@ -116,13 +116,13 @@ def list_invoices(
         out: list[dict[str, Any]] = []
         last = None
         for e in found:
-            doc = e.materialize(loader, now)
-            if credit_type_id and doc["credit_type"]["id"] != credit_type_id:
+            if credit_type_id and e.view(loader, now).credit_type.id != credit_type_id:
                 continue
             if len(out) == n:
                 break
+            doc = e.materialize(loader, now)
             if include_list_prices:
-                doc = service.with_list_prices(loader, e.contract_row, doc)
+                doc = service.with_list_prices(loader, e, now)
             out.append(service.skip_zero(doc) if skip_zero_qty_line_items else doc)
             last = e
         more = last is not None and len(out) == n and found and found[-1] is not last
@@ -187,7 +187,7 @@ def retrieve(
         e = service.find(conn, loader, ctx.tenant_id, customer_id, invoice_id, now)
         doc = e.materialize(loader, now)
         if include_list_prices:
-            doc = service.with_list_prices(loader, e.contract_row, doc)
+            doc = service.with_list_prices(loader, e, now)
     return data(service.skip_zero(doc) if skip_zero_qty_line_items else doc)
 
 

@@ -36,11 +36,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection
 
 from tally.customers import service as customers
 from tally.errors import BadRequest
 from tally.invoices import service
+from tally.invoices.document import LineItem
 from tally.invoices.inputs import Loader
 from tally.metering import Accumulator, Contribution, MetricDef, group_sort_key, hour_of, hour_start
 from tally.metering.aggregate import Latest, later
@@ -50,11 +52,12 @@ from tally.money.format import plain
 from tally.money.rounding import round_to
 from tally.rating.from_wire import product_from_wire
 from tally.rating.inputs import Product
+from tally.rating.results import LineType
 from tally.rating.usage import convert
 from tally.usage import service as usage
 from tally.usage import store
 from tally.usage.events import RawEvent, Span
-from tally.wire import format_timestamp, parse_timestamp
+from tally.wire import format_timestamp
 
 LATE_SHOWN = 100
 ADDITIVE = ("COUNT", "SUM")
@@ -70,18 +73,18 @@ class Tier:
     subtotal: Decimal
 
 
-def _tiers(li: dict[str, Any]) -> list[Tier]:
+def _tiers(li: LineItem) -> list[Tier]:
     """The line's tier rows (its `sub_line_items`, one tier each), lowest first."""
-    rows = [t for sub in li.get("sub_line_items") or [] for t in sub.get("tiers") or []]
-    starts = [Decimal(str(t.get("starting_at") or 0)) for t in rows]
+    rows = [t for sub in li.sub_line_items for t in sub.tiers]
+    starts = [t.starting_at or Decimal(0) for t in rows]
     return [
         Tier(
             number=i + 1,
             starting_at=starts[i],
             ending_before=starts[i + 1] if i + 1 < len(starts) else None,
-            price=Decimal(str(t["price"])),
-            quantity=Decimal(str(t["quantity"])),
-            subtotal=Decimal(str(t["subtotal"])),
+            price=t.price,
+            quantity=t.quantity,
+            subtotal=t.subtotal,
         )
         for i, t in enumerate(rows)
     ]
@@ -195,17 +198,18 @@ def explain(
     customers.get(conn, tenant_id, customer_id)
     loader = Loader(conn, tenant_id)
     entry = service.find(conn, loader, tenant_id, customer_id, invoice_id, now)
-    doc = entry.materialize(loader, now)
-    items = doc["line_items"]
+    doc = entry.view(loader, now)
+    items = doc.line_items
     if not 0 <= line_index < len(items):
         raise BadRequest(f"line_index: the invoice has {len(items)} line items")
     li = items[line_index]
-    if li.get("type") != "usage" or not li.get("product_id"):
+    if li.type is not LineType.USAGE or not li.product_id:
         raise BadRequest("line_index: only usage lines are explained by events")
-    start = parse_timestamp(li.get("starting_at") or doc["start_timestamp"], "starting_at")
-    end = parse_timestamp(li.get("ending_before") or doc["end_timestamp"], "ending_before")
-    metric, product = _metric_of(loader, li["product_id"], start)
-    wanted = {**(li.get("presentation_group_values") or {}), **(li.get("pricing_group_values") or {})}
+    product_id = li.product_id
+    start = li.starting_at or doc.start_timestamp
+    end = li.ending_before or doc.end_timestamp
+    metric, product = _metric_of(loader, product_id, start)
+    wanted = li.group_values
     watermark = (
         entry.row.events_watermark if entry.row is not None and entry.status != InvoiceStatus.DRAFT else None
     )
@@ -259,28 +263,28 @@ def explain(
     )
     metric_quantity = summary.quantity
     quantity = _in_line_units(metric_quantity, product)
-    line_quantity = li.get("quantity")
+    line_quantity = li.quantity
     unrounded = convert(metric_quantity, product)
-    if per_event and (line_quantity is None or Decimal(str(line_quantity)) != unrounded):
+    if per_event and (line_quantity is None or line_quantity != unrounded):
         for ev_doc in page:  # a rounded quantity: the events' running total is not the tiers' scale
             ev_doc["tiers"] = []
         per_event = False
     late_events = summary.late_events
     return {
-        "invoice_id": doc["id"],
+        "invoice_id": doc.id,
         "customer_id": customer_id,
-        "status": doc["status"],
+        "status": doc.status,
         "line_index": line_index,
-        "line_name": li.get("name", ""),
-        "product_id": li["product_id"],
+        "line_name": li.name,
+        "product_id": product_id,
         "billable_metric_id": metric.id,
         "aggregation_type": agg,
         "aggregation_key": metric.aggregation_key,
         "group_values": wanted,
         "starting_at": format_timestamp(lo),
         "ending_before": format_timestamp(hi),
-        "line_quantity": li.get("quantity"),
-        "credit_type": li.get("credit_type") or doc["credit_type"],
+        "line_quantity": li.quantity,
+        "credit_type": msgspec.to_builtins(li.credit_type),
         "quantity": quantity,
         "metric_quantity": metric_quantity,
         "quantity_conversion": _conversion_doc(product),

@@ -23,12 +23,13 @@ from tally.customers import service as customers
 from tally.db import uow
 from tally.errors import BadRequest
 from tally.invoices import service
+from tally.invoices.document import InvoiceDoc, parse_snapshot
 from tally.invoices.inputs import Loader
 from tally.invoices.render import Money
 from tally.models.customers import customers as customers_table
 from tally.models.invoices import InvoiceStatus, invoices
 from tally.money.format import plain
-from tally.wire import decode_json
+from tally.wire import format_timestamp
 
 EXPORT_BATCH = 200
 STATUSES = tuple(InvoiceStatus)
@@ -93,35 +94,38 @@ def count_issued(conn: Connection, q: Query) -> int:
     )
 
 
-def _amount(money: Money, value: Any) -> str:
+def _amount(money: Money, value: Decimal | None) -> str:
     if value is None:
         return ""
-    d = Decimal(str(value)) / money.scale
+    d = value / money.scale
     if money.code is not None and d == d.quantize(Decimal("0.01")):
         return f"{d:.2f}"  # exact: no digit is dropped
     return plain(d)
 
 
-def _lines(doc: dict[str, Any], number: str | None, due: str | None, name: str) -> Iterator[list[str]]:
-    for li in doc["line_items"]:
-        money = Money(li.get("credit_type") or doc["credit_type"])
+def _lines(doc: InvoiceDoc, number: str | None, due: str | None, name: str) -> Iterator[list[str]]:
+    head = [
+        number or "",
+        doc.id,
+        doc.status,
+        doc.customer_id,
+        name,
+        doc.contract_id,
+        format_timestamp(doc.start_timestamp),
+        format_timestamp(doc.end_timestamp),
+        format_timestamp(doc.issued_at),
+        due or "",
+    ]
+    for li in doc.line_items:
+        money = Money(li.credit_type)
         yield [
-            number or "",
-            doc["id"],
-            doc["status"],
-            doc["customer_id"],
-            name,
-            doc.get("contract_id", ""),
-            doc.get("start_timestamp", ""),
-            doc.get("end_timestamp", ""),
-            doc.get("issued_at", ""),
-            due or "",
-            li.get("product_id", ""),
-            li.get("type", ""),
-            li.get("name", ""),
-            "" if li.get("quantity") is None else plain(Decimal(str(li["quantity"]))),
-            _amount(money, li.get("unit_price")),
-            _amount(money, li.get("total")),
+            *head,
+            li.product_id or "",
+            li.type,
+            li.name,
+            "" if li.quantity is None else plain(li.quantity),
+            _amount(money, li.unit_price),
+            _amount(money, li.total),
             money.code or money.name,
         ]
 
@@ -148,9 +152,8 @@ def _issued_rows(engine: Engine, q: Query, tick: Callable[[], None]) -> Iterator
         for batch in result.partitions():
             _names(conn, q.tenant_id, {r.customer_id for r in batch}, names)
             for r in batch:
-                doc = decode_json(r.snapshot.encode())
-                doc["status"] = r.status
                 due = (r.document or {}).get("due_date")
+                doc = parse_snapshot(r.snapshot, r.status)
                 yield from _lines(doc, r.number, due, names.get(r.customer_id, ""))
                 tick()
 
@@ -174,7 +177,7 @@ def _draft_rows(engine: Engine, q: Query, now: datetime, tick: Callable[[], None
             for e in service.entries(conn, loader, q.tenant_id, customer_id, now):
                 if e.status != InvoiceStatus.DRAFT or not (q.start <= e.key.end < q.end):
                     continue
-                yield from _lines(e.materialize(loader, now), None, None, customer.name)
+                yield from _lines(e.view(loader, now), None, None, customer.name)
                 tick()
 
 

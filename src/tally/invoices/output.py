@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine
 from tally.customers import service as customers
 from tally.db import uow
 from tally.invoices import documents, render, service
+from tally.invoices.document import InvoiceDoc
 from tally.invoices.inputs import Loader
 from tally.models.invoices import InvoiceStatus
 
@@ -20,6 +21,7 @@ _ISSUED = {InvoiceStatus.FINALIZED, InvoiceStatus.VOID}
 @dataclass(frozen=True)
 class Viewed:
     doc: dict[str, Any]  # the invoice JSON, as the API returns it
+    invoice: InvoiceDoc  # the same, typed
     view: dict[str, Any]  # the template context: every figure formatted (render.context)
     customer_name: str
     entry: service.Entry
@@ -30,9 +32,11 @@ def view(conn: Connection, tenant_id: str, customer_id: str, invoice_id: str, no
     customer = customers.get(conn, tenant_id, customer_id)
     loader = Loader(conn, tenant_id)
     e = service.find(conn, loader, tenant_id, customer_id, invoice_id, now)
-    doc = e.materialize(loader, now)
+    doc = e.view(loader, now)
     parties = documents.parties(conn, tenant_id, doc, e.row)
-    return Viewed(doc, render.context(doc, parties, customer.name), customer.name, e)
+    return Viewed(
+        e.materialize(loader, now), doc, render.context(doc, parties, customer.name), customer.name, e
+    )
 
 
 def pdf(engine: Engine, tenant_id: str, customer_id: str, invoice_id: str, now: datetime) -> bytes:
@@ -41,7 +45,7 @@ def pdf(engine: Engine, tenant_id: str, customer_id: str, invoice_id: str, now: 
         customer = customers.get(conn, tenant_id, customer_id)
         loader = Loader(conn, tenant_id)
         e = service.find(conn, loader, tenant_id, customer_id, invoice_id, now)
-        doc = e.materialize(loader, now)
+        doc = e.view(loader, now)
         if e.row is not None and e.status in _ISSUED:
             cached = documents.cached_pdf(conn, tenant_id, invoice_id, e.status)
             if cached is not None:

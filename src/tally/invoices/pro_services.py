@@ -27,6 +27,7 @@ from tally.errors import BadRequest, Conflict
 from tally.ids import new_id
 from tally.invoices import repository as repo
 from tally.invoices import service
+from tally.invoices.document import parse_snapshot
 from tally.invoices.inputs import Loader
 from tally.invoices.wire import PRODUCT_TYPE, num, snapshot_bytes
 from tally.kit.api import Id, NonNegNum, Req, Str, Ts
@@ -35,7 +36,7 @@ from tally.money.context import ZERO, add, mul
 from tally.money.credit_types import CreditType
 from tally.rating.inputs import ProductType, RatingOptions
 from tally.webhooks import outbox
-from tally.wire import decode_json, format_timestamp
+from tally.wire import format_timestamp
 
 LINE_TYPE = "scheduled"
 
@@ -104,10 +105,10 @@ def _billed(conn: Connection, tenant_id: str, contract_id: str) -> dict[str, Dec
     for row in repo.of_kind(conn, tenant_id, contract_id, InvoiceKind.PRO_SERVICES):
         if row.status == InvoiceStatus.VOID or not row.snapshot:
             continue
-        for li in decode_json(row.snapshot.encode())["line_items"]:
-            ps = li.get("professional_service_id")
+        for li in parse_snapshot(row.snapshot).line_items:
+            ps = li.professional_service_id
             if ps:
-                out[ps] = add(out.get(ps, ZERO), Decimal(li["total"]))
+                out[ps] = add(out.get(ps, ZERO), li.total)
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,12 +21,12 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from tally.invoices.document import CreditType, InvoiceDoc, LineItem
 from tally.models.invoices import InvoiceStatus
 from tally.money.credit_types import FIAT_BY_ID, USD_CENTS_ID
-from tally.wire import parse_timestamp
+from tally.rating.results import LineType
 
 LOCALE = "en_US"
-_DEDUCTION = "applied_commit_or_credit"
 _DASH = "\u2013"  # en dash between the dates of a range
 
 
@@ -51,11 +52,16 @@ def _env() -> Environment:
 class Money:
     """Formats amounts of one credit type."""
 
-    def __init__(self, credit_type: dict[str, Any]) -> None:
-        fiat = FIAT_BY_ID.get(credit_type["id"])
+    def __init__(self, credit_type: CreditType) -> None:
+        fiat = FIAT_BY_ID.get(credit_type.id)
         self.code = fiat.code if fiat is not None else None
-        self.scale = Decimal(100) if credit_type["id"] == USD_CENTS_ID else Decimal(1)
-        self.name = credit_type["name"] if fiat is None else (fiat.code or credit_type["name"])
+        self.scale = Decimal(100) if credit_type.id == USD_CENTS_ID else Decimal(1)
+        self.name = credit_type.name if fiat is None else (fiat.code or credit_type.name)
+
+    @classmethod
+    def of(cls, credit_type: Mapping[str, Any]) -> Money:
+        """For a credit type as other wire documents hold it (`{"id": ..., "name": ...}`)."""
+        return cls(CreditType(id=credit_type["id"], name=credit_type["name"]))
 
     def amount(self, value: Any) -> str:
         if value is None:
@@ -92,64 +98,61 @@ def _date(value: datetime) -> str:
     return format_date(value.date(), format="medium", locale=LOCALE)
 
 
-def _period(doc: dict[str, Any]) -> str:
-    start = parse_timestamp(doc["start_timestamp"], "start_timestamp")
-    end = parse_timestamp(doc["end_timestamp"], "end_timestamp")
-    if end <= start:
-        return _date(start)
+def _range(start: datetime, end: datetime) -> str:
     return f"{_date(start)} {_DASH} {_date(end - timedelta(microseconds=1))}"  # the end is exclusive
 
 
-def _detail(li: dict[str, Any]) -> str:
-    bits = []
-    groups = {**(li.get("presentation_group_values") or {}), **(li.get("pricing_group_values") or {})}
-    bits += [f"{k}: {v}" for k, v in sorted(groups.items()) if v is not None]
-    if li.get("starting_at") and li.get("ending_before"):
-        start = parse_timestamp(li["starting_at"], "starting_at")
-        end = parse_timestamp(li["ending_before"], "ending_before")
-        if end > start:
-            bits.append(f"{_date(start)} {_DASH} {_date(end - timedelta(microseconds=1))}")
-    if li.get("is_prorated"):
+def _period(doc: InvoiceDoc) -> str:
+    if doc.end_timestamp <= doc.start_timestamp:
+        return _date(doc.start_timestamp)
+    return _range(doc.start_timestamp, doc.end_timestamp)
+
+
+def _detail(li: LineItem) -> str:
+    bits = [f"{k}: {v}" for k, v in sorted(li.group_values.items()) if v is not None]
+    if li.starting_at and li.ending_before and li.ending_before > li.starting_at:
+        bits.append(_range(li.starting_at, li.ending_before))
+    if li.is_prorated:
         bits.append("prorated")
     return " · ".join(bits)
 
 
-def context(doc: dict[str, Any], parties: Parties, customer_name: str) -> dict[str, Any]:
+def context(doc: InvoiceDoc, parties: Parties, customer_name: str) -> dict[str, Any]:
     """Everything the template shows, formatted."""
-    money = Money(doc["credit_type"])
+    money = Money(doc.credit_type)
     lines: list[dict[str, str]] = []
     deductions: list[dict[str, str]] = []
     subtotal = Decimal(0)
-    for li in doc["line_items"]:
-        lm = Money(li.get("credit_type") or doc["credit_type"])
-        if li.get("type") == _DEDUCTION:
-            deductions.append({"name": li["name"], "amount": lm.amount(li["total"])})
+    for li in doc.line_items:
+        lm = Money(li.credit_type)
+        if li.type is LineType.APPLIED:
+            deductions.append({"name": li.name, "amount": lm.amount(li.total)})
             continue
-        subtotal += _dec(li["total"])
+        subtotal += li.total
         lines.append(
             {
                 "kind": "line",
-                "name": li["name"],
+                "name": li.name,
                 "detail": _detail(li),
-                "quantity": _qty(li.get("quantity")),
-                "unit_price": lm.price(li.get("unit_price")),
-                "amount": lm.amount(li["total"]),
+                "quantity": _qty(li.quantity),
+                "unit_price": lm.price(li.unit_price),
+                "amount": lm.amount(li.total),
             }
         )
-        for sub in li.get("sub_line_items") or []:
-            for i, tier in enumerate(sub.get("tiers") or []):
-                start = _qty(tier.get("starting_at"))
+        for sub in li.sub_line_items:
+            for i, tier in enumerate(sub.tiers):
+                start = _qty(tier.starting_at)
                 lines.append(
                     {
                         "kind": "tier",
-                        "name": f"{sub['name']}" if i == 0 else "",
+                        "name": sub.name if i == 0 else "",
                         "detail": f"from {start}" if start else "",
-                        "quantity": _qty(tier.get("quantity")),
-                        "unit_price": lm.price(tier.get("price")),
-                        "amount": lm.amount(tier.get("subtotal")),
+                        "quantity": _qty(tier.quantity),
+                        "unit_price": lm.price(tier.price),
+                        "amount": lm.amount(tier.subtotal),
                     }
                 )
-    status = doc["status"]
+    status = doc.status
     number_or_status = parties.number or (status if status == InvoiceStatus.DRAFT else "not numbered")
     bill_to = dict(parties.bill_to)
     bill_to["legal_name"] = bill_to.get("legal_name") or customer_name
@@ -157,22 +160,21 @@ def context(doc: dict[str, Any], parties: Parties, customer_name: str) -> dict[s
     if parties.logo is not None:
         media_type, data = parties.logo
         logo_uri = f"data:{media_type};base64,{base64.b64encode(data).decode()}"
-    issued = parse_timestamp(doc["issued_at"], "issued_at")
     return {
         "title": f"Invoice {number_or_status}",
-        "invoice_id": doc["id"],
+        "invoice_id": doc.id,
         "number_or_status": number_or_status,
         "watermark": status if status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID) else None,
         "issuer": parties.issuer,
         "bill_to": bill_to,
         "logo_uri": logo_uri,
-        "issue_date": _date(issued),
+        "issue_date": _date(doc.issued_at),
         "due_date": _date(parties.due_date),
         "period": _period(doc),
         "lines": lines,
         "deductions": deductions,
         "subtotal": money.amount(subtotal),
-        "total": money.amount(doc["total"]),
+        "total": money.amount(doc.total),
         "currency": money.code or money.name,
     }
 

@@ -28,6 +28,7 @@ from tally.db.uow import WriteConn
 from tally.errors import BadRequest, Conflict, NotFound
 from tally.invoices import documents
 from tally.invoices import repository as repo
+from tally.invoices.document import InvoiceDoc, parse, parse_snapshot
 from tally.invoices.inputs import Loader
 from tally.invoices.wire import invoice_wire, list_price, snapshot_bytes
 from tally.models.invoices import InvoiceKind, InvoiceStatus
@@ -35,7 +36,7 @@ from tally.money.credit_types import FIAT_BY_ID
 from tally.rating import inputs as ri
 from tally.rating.engine import rate_scheduled_invoices, rate_usage_invoice
 from tally.rating.periods import Period, billing_periods, period_containing
-from tally.rating.results import Invoice, InvoiceType, LedgerEntryKind
+from tally.rating.results import Invoice, InvoiceType, LedgerEntryKind, LineType
 from tally.usage import late_gate
 from tally.webhooks import outbox
 from tally.wire import decode_json, format_timestamp, parse_timestamp
@@ -256,6 +257,7 @@ class Entry:
     contract_row: Row[Any]
     row: Row[Any] | None = None
     doc: dict[str, Any] | None = field(default=None, repr=False)
+    parsed: InvoiceDoc | None = field(default=None, repr=False)
 
     def materialize(self, loader: Loader, now: datetime) -> dict[str, Any]:
         if self.doc is None:
@@ -274,6 +276,12 @@ class Entry:
                     loader, self.contract_row, self.key, self.id, now, InvoiceStatus.DRAFT, regen
                 )
         return self.doc
+
+    def view(self, loader: Loader, now: datetime) -> InvoiceDoc:
+        """The materialized document as a typed read view (parsed once)."""
+        if self.parsed is None:
+            self.parsed = parse(self.materialize(loader, now))
+        return self.parsed
 
 
 def with_number(doc: dict[str, Any], row: Row[Any]) -> dict[str, Any]:
@@ -338,12 +346,14 @@ def find(
     raise NotFound(f"Invoice {inv_id} not found")
 
 
-def with_list_prices(loader: Loader, contract_row: Row[Any], doc: dict[str, Any]) -> dict[str, Any]:
-    rates = loader.card(contract_row.rate_card_id).card.rates
+def with_list_prices(loader: Loader, e: Entry, now: datetime) -> dict[str, Any]:
+    """`e`'s JSON with the rate-card rate in force for each usage and subscription line."""
+    rates = loader.card(e.contract_row.rate_card_id).card.rates
     names = {ct.id: ct.name for ct in FIAT_BY_ID.values()}
+    doc = e.materialize(loader, now)
     lines = []
-    for li in doc["line_items"]:
-        lp = list_price(rates, li, names)
+    for li, line in zip(doc["line_items"], e.view(loader, now).line_items, strict=True):
+        lp = list_price(rates, line, names)
         lines.append({**li, "list_price": lp} if lp is not None else li)
     return {**doc, "line_items": lines}
 
@@ -475,16 +485,10 @@ def _finalize_row(
 def left_draft(conn: Connection, tenant_id: str, inv_id: str, doc: dict[str, Any]) -> None:
     """The one hook for an invoice leaving DRAFT (finalized, voided as a draft, or issued FINALIZED by a
     request): it gets its sequential number and frozen parties when the transaction commits."""
+    view = parse(doc)  # every document that is stored is one its readers can read
     documents.number_on_commit(
         conn,
-        documents.Issued(
-            tenant_id,
-            inv_id,
-            doc["customer_id"],
-            parse_timestamp(doc["issued_at"], "issued_at"),
-            documents.terms_of(doc),
-            doc,
-        ),
+        documents.Issued(tenant_id, inv_id, view.customer_id, view.issued_at, documents.terms_of(view), doc),
     )
 
 
@@ -600,11 +604,10 @@ def void(conn: WriteConn, tenant_id: str, inv_id: str, now: datetime) -> str:
         left_draft(conn, tenant_id, inv_id, doc)
     billing_providers.request_void(conn, tenant_id, inv_id, now)  # its Stripe invoice, if any
     if e.status == InvoiceStatus.FINALIZED and e.row is not None and e.row.snapshot:
-        doc = decode_json(e.row.snapshot.encode())
         commit_ids = [
-            li["commit_id"]
-            for li in doc["line_items"]
-            if li.get("commit_id") and li["type"] == "applied_commit_or_credit"
+            li.commit_id
+            for li in parse_snapshot(e.row.snapshot).line_items
+            if li.commit_id and li.type is LineType.APPLIED
         ]
         ledger.release_invoice(conn, tenant_id, inv_id, commit_ids, now)
     return inv_id

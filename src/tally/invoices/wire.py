@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tally.invoices.document import CommitKind, LineItem, ProductListType
 from tally.money import RoundingMode
 from tally.money.format import plain
 from tally.rating import inputs as ri
@@ -24,21 +25,21 @@ from tally.rating.inputs import CommitType, ProductType
 from tally.rating.periods import Period
 from tally.rating.prices.custom import CustomPricer
 from tally.rating.results import Invoice, InvoiceLine, LedgerEntry, LedgerEntryKind, LineType
-from tally.wire import encode_json, format_timestamp, parse_timestamp
+from tally.wire import encode_json, format_timestamp
 
 #: A line's ``product_type``: Metronome names list items, not products (a professional service is fixed).
 PRODUCT_TYPE = {
-    ProductType.USAGE: "UsageProductListItem",
-    ProductType.SUBSCRIPTION: "SubscriptionProductListItem",
-    ProductType.COMPOSITE: "CompositeProductListItem",
-    ProductType.FIXED: "FixedProductListItem",
-    ProductType.PRO_SERVICE: "FixedProductListItem",
+    ProductType.USAGE: ProductListType.USAGE,
+    ProductType.SUBSCRIPTION: ProductListType.SUBSCRIPTION,
+    ProductType.COMPOSITE: ProductListType.COMPOSITE,
+    ProductType.FIXED: ProductListType.FIXED,
+    ProductType.PRO_SERVICE: ProductListType.FIXED,
 }
 #: A line's ``commit_type``: a credit is applied as a prepaid commit.
 COMMIT_TYPE = {
-    CommitType.PREPAID: "PrepaidCommit",
-    CommitType.CREDIT: "PrepaidCommit",
-    CommitType.POSTPAID: "PostpaidCommit",
+    CommitType.PREPAID: CommitKind.PREPAID,
+    CommitType.CREDIT: CommitKind.PREPAID,
+    CommitType.POSTPAID: CommitKind.POSTPAID,
 }
 #: A ledger entry's ``type``. Only a postpaid commit is trued up.
 LEDGER_ENTRY_TYPE = {
@@ -63,7 +64,7 @@ def num(value: Decimal) -> Decimal:
     return Decimal(plain(value))
 
 
-def _product_type(line: InvoiceLine) -> str | None:
+def _product_type(line: InvoiceLine) -> ProductListType | None:
     return PRODUCT_TYPE[line.product_type] if line.product_type is not None else None
 
 
@@ -292,15 +293,13 @@ def snapshot_bytes(doc: dict[str, Any]) -> tuple[str, str]:
     return raw.decode(), hashlib.sha256(raw).hexdigest()
 
 
-def list_price(
-    rates: tuple[ri.Rate, ...], line: dict[str, Any], names: Mapping[str, str]
-) -> dict[str, Any] | None:
+def list_price(rates: tuple[ri.Rate, ...], line: LineItem, names: Mapping[str, str]) -> dict[str, Any] | None:
     """The rate-card rate in force for a usage or subscription line (`include_list_prices`)."""
-    pid = line.get("product_id")
-    if pid is None or line["type"] not in ("usage", "subscription"):
+    pid = line.product_id
+    if pid is None or line.type not in (LineType.USAGE, LineType.SUBSCRIPTION):
         return None
-    at = _ts(line.get("starting_at"))
-    pgv = tuple(sorted((line.get("pricing_group_values") or {}).items()))
+    at = line.starting_at
+    pgv = tuple(sorted((line.pricing_group_values or {}).items()))
     candidates = [
         r
         for r in rates
@@ -314,7 +313,7 @@ def list_price(
     chosen = pool[0]
     out: dict[str, Any] = {
         "rate_type": chosen.rate_type.value,
-        "credit_type": _ct(chosen.credit_type_id or line["credit_type"]["id"], names),
+        "credit_type": _ct(chosen.credit_type_id or line.credit_type.id, names),
     }
     if chosen.price is not None:
         out["price"] = num(chosen.price)
@@ -328,9 +327,3 @@ def list_price(
     if chosen.pricing_group_values:
         out["pricing_group_values"] = dict(chosen.pricing_group_values)
     return out
-
-
-def _ts(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return parse_timestamp(value, "starting_at")
