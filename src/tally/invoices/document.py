@@ -5,12 +5,13 @@ invoice's additions, the stored snapshot of an issued one) stays the dict the AP
 Code that reads a document (the HTML/PDF context, the CSV export, breakdowns, explain, the parties of a
 document) parses it once, where it is loaded (`service.Entry.view`, `parse_snapshot`), into these values.
 
-msgspec Structs (frozen), like the contract terms (`contracts.terms.model`). An unknown key is an error
-(`forbid_unknown_fields`): every document that leaves DRAFT is parsed by `service.left_draft` in the
-transaction that stores it, so a writer that adds a key without a field here fails there, in the tests,
-and never silently writes what a reader cannot see; a stored snapshot is immutable and fields are only
-ever added, so what parsed when it was stored parses later too (tests/unit/test_invoice_document.py
-checks every key the writers produce). Closed sets are enums.
+msgspec Structs (frozen), like the contract terms (`contracts.terms.model`). Writers must not outgrow
+the view: every document that leaves DRAFT is checked by `service.left_draft` with `unknown_keys`, in the
+transaction that stores it, so a writer that adds a key without a field here fails there and in the tests
+(tests/unit/test_invoice_document.py checks every key the writers produce). Reading is lenient: an issued
+snapshot is immutable and may have been written by an older tally, so a key the view does not know is
+skipped rather than making the invoice unreadable (the view is never written back; the stored JSON and
+the API's answer keep every key). Closed sets are enums.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 import msgspec
+import msgspec.inspect as mi
 
 from tally.models.invoices import InvoiceKind, InvoiceStatus
 from tally.rating.inputs import CommitType
@@ -53,23 +55,23 @@ class BillableStatus(StrEnum):
     UNBILLABLE = "unbillable"
 
 
-class _Doc(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class _Doc(msgspec.Struct, frozen=True, kw_only=True):
     """A piece of an invoice document: immutable; absent keys are None."""
 
 
-class CreditType(_Doc, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class CreditType(_Doc, frozen=True, kw_only=True):
     id: str
     name: str
 
 
-class Tier(_Doc, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Tier(_Doc, frozen=True, kw_only=True):
     price: Decimal
     quantity: Decimal
     starting_at: Decimal | None = None
     subtotal: Decimal
 
 
-class SubLineItem(_Doc, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class SubLineItem(_Doc, frozen=True, kw_only=True):
     """One tier row of a tiered line."""
 
     name: str
@@ -80,17 +82,17 @@ class SubLineItem(_Doc, frozen=True, kw_only=True, forbid_unknown_fields=True):
     tiers: tuple[Tier, ...] = ()
 
 
-class AppliedCommitOrCredit(_Doc, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class AppliedCommitOrCredit(_Doc, frozen=True, kw_only=True):
     id: str
     type: CommitType
     access_type: str | None = None  # "QUANTITY"; absent means SPEND
 
 
-class PostpaidCommit(_Doc, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PostpaidCommit(_Doc, frozen=True, kw_only=True):
     id: str
 
 
-class LineItem(_Doc, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class LineItem(_Doc, frozen=True, kw_only=True):
     credit_type: CreditType
     name: str
     total: Decimal
@@ -129,7 +131,7 @@ class LineItem(_Doc, frozen=True, kw_only=True, forbid_unknown_fields=True):
         return {**(self.presentation_group_values or {}), **(self.pricing_group_values or {})}
 
 
-class InvoiceDoc(_Doc, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class InvoiceDoc(_Doc, frozen=True, kw_only=True):
     id: str
     customer_id: str
     contract_id: str
@@ -165,3 +167,26 @@ def parse_snapshot(snapshot: str, status: InvoiceStatus | str | None = None) -> 
     if status is not None:
         doc["status"] = status
     return parse(doc)
+
+
+def unknown_keys(doc: Json) -> list[str]:
+    """The keys of an invoice document (dotted paths) that the view has no field for."""
+    return _unknown(doc, mi.type_info(InvoiceDoc), "")
+
+
+def _unknown(value: Any, kind: mi.Type, path: str) -> list[str]:
+    sequences = (mi.ListType, mi.VarTupleType)
+    if isinstance(kind, mi.UnionType):
+        wanted = mi.StructType if isinstance(value, dict) else sequences
+        return next((_unknown(value, t, path) for t in kind.types if isinstance(t, wanted)), [])
+    if isinstance(kind, mi.StructType) and isinstance(value, dict):
+        fields = {f.encode_name: f.type for f in kind.fields}
+        return [
+            found
+            for key, item in value.items()
+            for found in (_unknown(item, fields[key], f"{path}{key}.") if key in fields else [f"{path}{key}"])
+        ]
+    if isinstance(kind, sequences) and isinstance(value, list):
+        item_type = kind.item_type
+        return [found for i, item in enumerate(value) for found in _unknown(item, item_type, f"{path}{i}.")]
+    return []

@@ -28,7 +28,7 @@ from tally.db.uow import WriteConn
 from tally.errors import BadRequest, Conflict, NotFound
 from tally.invoices import documents
 from tally.invoices import repository as repo
-from tally.invoices.document import InvoiceDoc, parse, parse_snapshot
+from tally.invoices.document import InvoiceDoc, parse, parse_snapshot, unknown_keys
 from tally.invoices.inputs import Loader
 from tally.invoices.wire import invoice_wire, list_price, snapshot_bytes
 from tally.models.invoices import InvoiceKind, InvoiceStatus
@@ -485,7 +485,10 @@ def _finalize_row(
 def left_draft(conn: Connection, tenant_id: str, inv_id: str, doc: dict[str, Any]) -> None:
     """The one hook for an invoice leaving DRAFT (finalized, voided as a draft, or issued FINALIZED by a
     request): it gets its sequential number and frozen parties when the transaction commits."""
-    view = parse(doc)  # every document that is stored is one its readers can read
+    unknown = unknown_keys(doc)  # every document that is stored is one its readers can read
+    if unknown:
+        raise RuntimeError(f"invoice {inv_id} has keys its read view lacks: {', '.join(unknown)}")
+    view = parse(doc)
     documents.number_on_commit(
         conn,
         documents.Issued(tenant_id, inv_id, view.customer_id, view.issued_at, documents.terms_of(view), doc),
