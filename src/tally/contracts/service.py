@@ -457,7 +457,13 @@ def create(conn: WriteConn, tenant_id: str, req: CreateContract, now: datetime, 
     for key in PASSTHROUGH:
         if key in body:
             terms[key] = body[key]
-    thresholds.check(t, terms, rate_card_id)
+    thresholds.check(
+        t,
+        _typed(body, thresholds.SPEND, model.SpendThresholdConfiguration),
+        _typed(body, thresholds.PREPAID, model.PrepaidBalanceThresholdConfiguration),
+        (model.parse(x, model.SpendTracker) for x in body.get("spend_trackers") or []),
+        rate_card_id,
+    )
     for key in (
         "overrides",
         "scheduled_charges",
@@ -507,6 +513,11 @@ def create(conn: WriteConn, tenant_id: str, req: CreateContract, now: datetime, 
         custom_fields.set_values(conn, tenant_id, ENTITY, contract_id, req.custom_fields)
     record_edit(conn, tenant_id, contract_id, "CREATE", {"terms": terms}, req.starting_at, now, created_by)
     return contract_id
+
+
+def _typed(body: Doc, key: str, kind: type[model.V]) -> model.V | None:
+    """The request's piece `key` as its typed value (None when absent)."""
+    return model.parse(body[key], kind) if key in body else None
 
 
 def _renewal_rollover(

@@ -16,7 +16,7 @@ from tally.contracts.balances import ledger
 from tally.contracts.edits.updates import quantity_steps
 from tally.contracts.service import BALANCE_ENTITY, TERM_ENTITIES, Balance, Contract
 from tally.contracts.terms import model
-from tally.contracts.terms.model import json_of, pick
+from tally.contracts.terms.model import dump, json_of, pick
 from tally.custom_fields import service as custom_fields
 from tally.products import service as products
 from tally.rate_cards.rates import credit_type_names
@@ -165,7 +165,7 @@ def balance_wire(
         if d.cost_basis is not None:
             out["cost_basis"] = d.cost_basis
         if d.spend_tracker_attributes:
-            out["spend_tracker_attributes"] = d.spend_tracker_attributes
+            out["spend_tracker_attributes"] = dump(d.spend_tracker_attributes)
         if d.invoice_contract_id:
             out["invoice_contract"] = {"id": d.invoice_contract_id}
     elif d.rolled_over_from is not None:

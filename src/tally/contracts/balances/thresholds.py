@@ -10,14 +10,15 @@ in an immediate evaluation") without importing the invoice layer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from tally.contracts.terms.normalize import Doc, Terms
+from tally.contracts.terms import model
+from tally.contracts.terms.normalize import Terms
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.db import uow
 from tally.errors import BadRequest, NotFound
@@ -53,13 +54,21 @@ def minimums(credit_type_id: str) -> tuple[Decimal, Decimal]:
     return _MINIMUMS_MINOR
 
 
-def check(t: Terms, terms: Doc, rate_card_id: str | None, keys: tuple[str, ...] = (SPEND, PREPAID)) -> None:
-    """Validate the stored configurations named by `keys` (after a create, or after an edit merged its
-    add_/update_ fields); raises BadRequest naming the field."""
-    if SPEND in keys and terms.get(SPEND):
-        _spend(t, terms[SPEND])
-    if PREPAID in keys and terms.get(PREPAID):
-        _prepaid(t, terms, terms[PREPAID], fiat_of(t.conn, t.tenant_id, rate_card_id))
+def check(
+    t: Terms,
+    spend: model.SpendThresholdConfiguration | None,
+    prepaid: model.PrepaidBalanceThresholdConfiguration | None,
+    trackers: Iterable[model.SpendTracker],
+    rate_card_id: str | None,
+) -> None:
+    """Validate the configurations given (a create's, or those an edit added or merged its update_
+    fields into), with the contract's spend trackers; raises BadRequest naming the field."""
+    if spend is not None:
+        _commit(t, spend.commit, SPEND)
+        t.positive(spend.threshold_amount, f"{SPEND}.threshold_amount")
+    if prepaid is not None:
+        aliases = {s.alias for s in trackers}
+        _prepaid(t, prepaid, aliases, fiat_of(t.conn, t.tenant_id, rate_card_id))
 
 
 def fiat_of(conn: Connection, tenant_id: str, rate_card_id: str | None) -> str:
@@ -72,63 +81,49 @@ def fiat_of(conn: Connection, tenant_id: str, rate_card_id: str | None) -> str:
         return USD_CENTS_ID
 
 
-def _commit(t: Terms, commit: Doc, field: str) -> None:
-    t.product(commit["product_id"], f"{field}.commit.product_id", {"FIXED"})
-    t.positive(_num(commit.get("priority")), f"{field}.commit.priority")
+def _commit(t: Terms, commit: model.ThresholdCommit, field: str) -> None:
+    t.product(commit.product_id, f"{field}.commit.product_id", {"FIXED"})
+    t.positive(commit.priority, f"{field}.commit.priority")
 
 
-def _discount(cfg: Doc, terms: Doc, field: str) -> None:
-    dc = cfg.get("discount_configuration")
-    if not dc:
+def _discount(dc: model.DiscountConfiguration | None, aliases: set[str], field: str) -> None:
+    if dc is None:
         return
-    pf = _num(dc.get("payment_fraction"))
+    pf = dc.payment_fraction
     if pf is None or not (0 <= pf <= 1):
         raise BadRequest(f"{field}.discount_configuration.payment_fraction: must be between 0 and 1")
-    cap = dc.get("cap")
-    if cap:
-        Terms.non_negative(_num(cap.get("amount")), f"{field}.discount_configuration.cap.amount")
-        aliases = {s.get("alias") for s in terms.get("spend_trackers") or []}
-        if cap.get("spend_tracker_alias") not in aliases:
+    if dc.cap is not None:
+        Terms.non_negative(dc.cap.amount, f"{field}.discount_configuration.cap.amount")
+        if dc.cap.spend_tracker_alias not in aliases:
             raise BadRequest(
                 f"{field}.discount_configuration.cap.spend_tracker_alias: "
-                f"no spend tracker {cap.get('spend_tracker_alias')!r} on this contract"
+                f"no spend tracker {dc.cap.spend_tracker_alias!r} on this contract"
             )
 
 
-def _spend(t: Terms, cfg: Doc) -> None:
-    field = SPEND
-    _commit(t, cfg["commit"], field)
-    t.positive(_num(cfg.get("threshold_amount")), f"{field}.threshold_amount")
-
-
-def _prepaid(t: Terms, terms: Doc, cfg: Doc, fiat_credit_type_id: str) -> None:
+def _prepaid(
+    t: Terms, cfg: model.PrepaidBalanceThresholdConfiguration, aliases: set[str], fiat_credit_type_id: str
+) -> None:
     field = PREPAID
-    commit = cfg["commit"]
+    commit = cfg.commit
     _commit(t, commit, field)
-    t.applicability(commit, f"{field}.commit")
-    rf = _num(commit.get("rollover_fraction"))
+    t.applicability(model.dump(commit), f"{field}.commit")
+    rf = commit.rollover_fraction
     if rf is not None and not (0 <= rf <= 1):
         raise BadRequest(f"{field}.commit.rollover_fraction: must be between 0 and 1")
-    duration = commit.get("duration")
-    if duration and int(duration.get("value", 0)) <= 0:
+    if commit.duration is not None and int(commit.duration.value) <= 0:
         raise BadRequest(f"{field}.commit.duration.value: must be greater than 0")
-    ct_id = cfg.get("custom_credit_type_id") or fiat_credit_type_id
-    if cfg.get("custom_credit_type_id"):
+    ct_id = cfg.custom_credit_type_id or fiat_credit_type_id
+    if cfg.custom_credit_type_id:
         t.credit_type(ct_id, f"{field}.custom_credit_type_id")
     least, gap = minimums(ct_id)
-    threshold = Decimal(str(cfg["threshold_amount"]))
-    recharge_to = Decimal(str(cfg["recharge_to_amount"]))
-    if threshold < least:
+    if cfg.threshold_amount < least:
         raise BadRequest(f"{field}.threshold_amount: must be at least {least} (the $5 minimum)")
-    if recharge_to < add(threshold, gap):
+    if cfg.recharge_to_amount < add(cfg.threshold_amount, gap):
         raise BadRequest(
             f"{field}.recharge_to_amount: must be at least threshold_amount + {gap} (the $10 minimum gap)"
         )
-    _discount(cfg, terms, field)
-
-
-def _num(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+    _discount(cfg.discount_configuration, aliases, field)
 
 
 # ------------------------------------------------------------------------------- immediate evaluation

@@ -277,27 +277,35 @@ def set_fields(ctx: EditContext, terms: model.Terms, req: EditContract) -> model
         ctx.changes["update_net_payment_terms_days"] = req.update_net_payment_terms_days
     if req.add_spend_threshold_configuration is not None:
         cfg = dump(req.add_spend_threshold_configuration)
-        terms = replace(terms, spend_threshold_configuration=plain(cfg))
+        spend = model.parse(cfg, model.SpendThresholdConfiguration)
+        terms = replace(terms, spend_threshold_configuration=spend)
         ctx.changes["add_spend_threshold_configuration"] = cfg
     if req.add_prepaid_balance_threshold_configuration is not None:
         cfg = dump(req.add_prepaid_balance_threshold_configuration)
-        terms = replace(terms, prepaid_balance_threshold_configuration=plain(cfg))
+        prepaid = model.parse(cfg, model.PrepaidBalanceThresholdConfiguration)
+        terms = replace(terms, prepaid_balance_threshold_configuration=prepaid)
         ctx.changes["add_prepaid_balance_threshold_configuration"] = cfg
     if req.add_spend_trackers is not None:
         trackers = dump_all(req.add_spend_trackers)
-        terms = replace(terms, spend_trackers=(*(terms.spend_trackers or ()), *plain(trackers)))
+        added = tuple(model.parse(x, model.SpendTracker) for x in trackers)
+        terms = replace(terms, spend_trackers=(*(terms.spend_trackers or ()), *added))
         ctx.changes["add_spend_trackers"] = trackers
     return terms
 
 
 def check_thresholds(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
     """The threshold configurations the edit added or updated, checked as merged."""
-    keys = tuple(
-        k
-        for k in (thresholds.SPEND, thresholds.PREPAID)
-        if getattr(req, f"add_{k}") is not None or getattr(req, f"update_{k}") is not None
+
+    def named(key: str) -> bool:
+        return getattr(req, f"add_{key}") is not None or getattr(req, f"update_{key}") is not None
+
+    thresholds.check(
+        ctx.checker(),
+        terms.spend_threshold_configuration if named(thresholds.SPEND) else None,
+        terms.prepaid_balance_threshold_configuration if named(thresholds.PREPAID) else None,
+        terms.spend_trackers or (),
+        ctx.contract.rate_card_id,
     )
-    thresholds.check(ctx.checker(), model.dump(terms), ctx.contract.rate_card_id, keys)
     return terms
 
 

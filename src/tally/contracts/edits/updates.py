@@ -19,7 +19,11 @@ from sqlalchemy import Connection
 from tally.contracts import repository as repo
 from tally.contracts.balances import recurring
 from tally.contracts.edits.context import EditContext
-from tally.contracts.edits.schemas import EditContract
+from tally.contracts.edits.schemas import (
+    EditContract,
+    UpdatePrepaidBalanceThresholdConfiguration,
+    UpdatePrepaidBalanceThresholdConfigurationCommit,
+)
 from tally.contracts.seats import updates as seats
 from tally.contracts.terms import model
 from tally.contracts.terms.model import plain
@@ -29,6 +33,7 @@ from tally.kit.api import hour_aligned
 from tally.wire import as_timestamp
 
 AmountT = TypeVar("AmountT", model.AccessAmount, model.InvoiceAmount)
+C = TypeVar("C", bound=model.ThresholdConfiguration)
 _RECURRING = (
     ("update_recurring_commits", "recurring_commits", "recurring_commit_id", False),
     ("update_recurring_credits", "recurring_credits", "recurring_credit_id", True),
@@ -231,6 +236,7 @@ _THRESHOLDS = (
     ("update_spend_threshold_configuration", "spend_threshold_configuration"),
     ("update_prepaid_balance_threshold_configuration", "prepaid_balance_threshold_configuration"),
 )
+# Parts an update merges field by field; every other field it names is replaced whole.
 _NESTED = ("commit", "discount_configuration")
 
 
@@ -242,39 +248,46 @@ def update_thresholds(ctx: EditContext, terms: model.Terms, req: EditContract) -
         given = getattr(req, key)
         if given is None:
             continue
-        upd = dump(given)
-        current: model.Json | None = getattr(terms, dst)
-        if not current:
+        current: model.ThresholdConfiguration | None = getattr(terms, dst)
+        if current is None:
             raise BadRequest(f"{key}: the contract has no {dst} (use add_{dst})")
+        upd = dump(given)
         if not upd:
             raise BadRequest(f"{key}: nothing to update")
-        commit = upd.get("commit") or {}
-        if commit.get("product_id"):
-            t.product(commit["product_id"], f"{key}.commit.product_id", {"FIXED"})
-        t.positive(commit.get("priority"), f"{key}.commit.priority")
-        rf = commit.get("rollover_fraction")
-        if rf is not None and not (0 <= rf <= 1):
-            raise BadRequest(f"{key}.commit.rollover_fraction: must be between 0 and 1")
-        if (
-            commit.get("specifiers")
-            or commit.get("applicable_product_ids")
-            or commit.get("applicable_product_tags")
-        ):
-            t.applicability(commit, f"{key}.commit")
-        for k in ("threshold_amount", "recharge_to_amount"):
-            t.non_negative(upd.get(k), f"{key}.{k}")
-        pf = (upd.get("discount_configuration") or {}).get("payment_fraction")
+        commit = given.commit
+        if commit is not None:
+            if commit.product_id:
+                t.product(commit.product_id, f"{key}.commit.product_id", {"FIXED"})
+            t.positive(commit.priority, f"{key}.commit.priority")
+            if isinstance(commit, UpdatePrepaidBalanceThresholdConfigurationCommit):
+                rf = commit.rollover_fraction
+                if rf is not None and not (0 <= rf <= 1):
+                    raise BadRequest(f"{key}.commit.rollover_fraction: must be between 0 and 1")
+                if commit.specifiers or commit.applicable_product_ids or commit.applicable_product_tags:
+                    t.applicability(upd["commit"], f"{key}.commit")
+        t.non_negative(given.threshold_amount, f"{key}.threshold_amount")
+        if isinstance(given, UpdatePrepaidBalanceThresholdConfiguration):
+            t.non_negative(given.recharge_to_amount, f"{key}.recharge_to_amount")
+        pf = given.discount_configuration.payment_fraction if given.discount_configuration else None
         if pf is not None and not (0 <= pf <= 1):
             raise BadRequest(f"{key}.discount_configuration.payment_fraction: must be between 0 and 1")
-        if upd.get("custom_credit_type_id"):
-            t.credit_type(upd["custom_credit_type_id"], f"{key}.custom_credit_type_id")
-        merged = dict(current)
-        for k, v in upd.items():
-            merged[k] = {**(current.get(k) or {}), **v} if k in _NESTED else v
-        if "recharge_to_amount" in merged and Decimal(merged["recharge_to_amount"]) < Decimal(
-            merged["threshold_amount"]
+        if isinstance(given, UpdatePrepaidBalanceThresholdConfiguration) and given.custom_credit_type_id:
+            t.credit_type(given.custom_credit_type_id, f"{key}.custom_credit_type_id")
+        merged = merge(current, upd)
+        if (
+            isinstance(merged, model.PrepaidBalanceThresholdConfiguration)
+            and merged.recharge_to_amount < merged.threshold_amount
         ):
             raise BadRequest(f"{key}.recharge_to_amount: must not be below threshold_amount")
-        terms = replace(terms, **{dst: plain(merged)})
+        terms = replace(terms, **{dst: merged})
         ctx.changes[key] = upd
     return terms
+
+
+def merge(current: C, update: Doc) -> C:
+    """`current` with the fields `update` names (as JSON) changed: `_NESTED` parts field by field (a part
+    `current` lacks is started from the update), every other field replaced whole."""
+    fields = {
+        k: {**model.json_of(getattr(current, k) or {}), **v} if k in _NESTED else v for k, v in update.items()
+    }
+    return model.parse({**model.dump(current), **fields}, type(current))

@@ -13,8 +13,9 @@ key is an error (`forbid_unknown_fields`), so a value never silently drops part 
 
 Closed sets are enums, the rating engine's where the domain is the same (`CommitType`, `AccessType`,
 `BalanceRateType`, `OverrideType`, `RateType`, `Frequency`, `AnchorDay`, `CollectionSchedule`, ...).
+The threshold configurations and spend trackers are typed too (threshold billing reads them).
 Configuration the contracts domain only stores and echoes (hierarchy, billing provider, reseller
-royalties, threshold and spend-tracker configurations, custom rates) stays a JSON object (`Json`).
+royalties, custom rates) stays a JSON object (`Json`).
 """
 
 from __future__ import annotations
@@ -87,6 +88,53 @@ class TransitionType(StrEnum):
     SUPERSEDE = "SUPERSEDE"
 
 
+class PaymentGateType(StrEnum):
+    NONE = "NONE"
+    STRIPE = "STRIPE"
+    EXTERNAL = "EXTERNAL"
+
+
+class TaxType(StrEnum):
+    NONE = "NONE"
+    STRIPE = "STRIPE"
+    ANROK = "ANROK"
+    PRECALCULATED = "PRECALCULATED"
+
+
+class StripePaymentType(StrEnum):
+    INVOICE = "INVOICE"
+    PAYMENT_INTENT = "PAYMENT_INTENT"
+
+
+class CustomFieldEntity(StrEnum):
+    """The balance kinds a threshold's custom-field filter names."""
+
+    COMMIT = "Commit"
+    CONTRACT_CREDIT = "ContractCredit"
+    CONTRACT_CREDIT_OR_COMMIT = "ContractCreditOrCommit"
+
+
+class SpendSource(StrEnum):
+    """Where a commit purchase a spend tracker counts comes from."""
+
+    THRESHOLD_RECHARGE = "THRESHOLD_RECHARGE"  # granted by threshold billing
+    MANUAL = "MANUAL"  # every other commit
+
+
+class SpendType(StrEnum):
+    COMMIT_PURCHASE = "COMMIT_PURCHASE"
+
+
+class DiscountedSpend(StrEnum):
+    ANY = "ANY"
+    DISCOUNTED_ONLY = "DISCOUNTED_ONLY"
+    UNDISCOUNTED_ONLY = "UNDISCOUNTED_ONLY"
+
+
+class ResetFrequency(StrEnum):
+    BILLING_PERIOD = "BILLING_PERIOD"
+
+
 class _Value(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, forbid_unknown_fields=True):
     """A stored piece: immutable; absent keys are None and are left out again on dump."""
 
@@ -152,6 +200,10 @@ class RolledOverFrom(_Value, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     contract_id: str
 
 
+class SpendTrackerAttributes(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    counts_as_discounted: bool
+
+
 class Balance(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A commit (PREPAID or POSTPAID) or credit (CREDIT), contract- or customer-level."""
 
@@ -170,7 +222,7 @@ class Balance(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     rollover_fraction: Decimal | None = None
     salesforce_opportunity_id: str | None = None
     specifiers: tuple[Specifier, ...] | None = None
-    spend_tracker_attributes: Json | None = None
+    spend_tracker_attributes: SpendTrackerAttributes | None = None
     temporary_id: str | None = None
     uniqueness_key: str | None = None
     invoice_contract_id: str | None = None
@@ -320,6 +372,110 @@ class Recurring(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     archived_at: datetime | None = None
 
 
+# ------------------------------------------------------- threshold billing (SPEC §5.10, §5.11, §5.17)
+
+
+class PrecalculatedTaxConfig(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    tax_amount: Decimal
+    tax_name: str | None = None
+
+
+class StripeConfig(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    payment_type: StripePaymentType
+    invoice_metadata: dict[str, str] | None = None
+
+
+class PaymentGateConfig(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    payment_gate_type: PaymentGateType
+    precalculated_tax_config: PrecalculatedTaxConfig | None = None
+    stripe_config: StripeConfig | None = None
+    tax_type: TaxType | None = None
+
+
+class DiscountCap(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Full price again once the spend tracker `spend_tracker_alias` has tracked `amount`."""
+
+    amount: Decimal
+    spend_tracker_alias: str
+
+
+class DiscountConfiguration(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # Optional here: a v2 edit may merge a cap into a configuration without one (then refused, by name).
+    payment_fraction: Decimal | None = None
+    cap: DiscountCap | None = None
+
+
+class CustomFieldFilter(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    entity: CustomFieldEntity
+    key: str
+    value: str
+
+
+class BalanceExclusion(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    custom_field_filters: tuple[CustomFieldFilter, ...]
+
+
+class ThresholdBalanceSpecifier(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    exclude: tuple[BalanceExclusion, ...]
+
+
+class ThresholdCommit(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The commit a spend threshold grants."""
+
+    product_id: str
+    description: str | None = None
+    name: str | None = None
+    priority: Decimal | None = None
+
+
+class RechargeCommit(ThresholdCommit, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The commit a prepaid-balance recharge grants: also its applicability, duration and rate."""
+
+    applicable_product_ids: tuple[str, ...] | None = None
+    applicable_product_tags: tuple[str, ...] | None = None
+    duration: CommitDuration | None = None  # one year when absent
+    rate_type: BalanceRateType | None = None
+    rollover_fraction: Decimal | None = None
+    specifiers: tuple[Specifier, ...] | None = None
+
+
+class SpendThresholdConfiguration(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    commit: ThresholdCommit
+    is_enabled: bool
+    payment_gate_config: PaymentGateConfig
+    threshold_amount: Decimal
+    discount_configuration: DiscountConfiguration | None = None
+
+
+class PrepaidBalanceThresholdConfiguration(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    commit: RechargeCommit
+    is_enabled: bool
+    payment_gate_config: PaymentGateConfig
+    recharge_to_amount: Decimal
+    threshold_amount: Decimal
+    custom_credit_type_id: str | None = None  # the contract's fiat when absent
+    discount_configuration: DiscountConfiguration | None = None
+    threshold_balance_specifiers: tuple[ThresholdBalanceSpecifier, ...] | None = None
+
+
+ThresholdConfiguration = SpendThresholdConfiguration | PrepaidBalanceThresholdConfiguration
+
+
+class SpendSpecifier(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which commit purchases a spend tracker counts."""
+
+    sources: tuple[SpendSource, ...]
+    spend_type: SpendType
+    discounted: DiscountedSpend | None = None  # ANY when absent
+
+
+class SpendTracker(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    alias: str
+    applicable_spend_specifiers: tuple[SpendSpecifier, ...]
+    credit_type_id: str
+    reset_frequency: ResetFrequency
+
+
 class SubscriptionRate(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     billing_frequency: Frequency
     product_id: str
@@ -403,9 +559,9 @@ class Terms(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     name: str | None = None
     net_payment_terms_days: Decimal | None = None
     scheduled_charges_on_usage_invoices: str | None = None
-    spend_threshold_configuration: Json | None = None
-    prepaid_balance_threshold_configuration: Json | None = None
-    spend_trackers: tuple[Json, ...] | None = None
+    spend_threshold_configuration: SpendThresholdConfiguration | None = None
+    prepaid_balance_threshold_configuration: PrepaidBalanceThresholdConfiguration | None = None
+    spend_trackers: tuple[SpendTracker, ...] | None = None
     hierarchy_configuration: Json | None = None
     billing_provider_configuration: Json | None = None
     reseller_royalties: tuple[Json, ...] | None = None

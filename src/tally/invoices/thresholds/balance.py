@@ -1,6 +1,6 @@
 """The available prepaid balance a recharge compares with its threshold (SPEC §5.11), pure: computed
-from the contract's balance documents, the custom-field values of its balances and its open usage
-drafts, which `evaluate` loads."""
+from the contract's commits and credits (the rating engine's values), the custom-field values of its
+balances and its open usage drafts, which `evaluate` loads."""
 
 from __future__ import annotations
 
@@ -8,40 +8,36 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
+from tally.contracts.terms import model
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.money.context import ZERO, add, sub
 from tally.rating import inputs as ri
-from tally.rating.from_wire import commit_from_wire
 from tally.rating.results import Invoice, LedgerEntryKind
 
 # The prepaid draw-downs of a draft's lines.
 _DRAFT_DEDUCTIONS = {(LedgerEntryKind.DEDUCTION, c) for c in (ri.CommitType.PREPAID, ri.CommitType.CREDIT)}
 # The balance kinds a custom-field filter's entity names.
 _ENTITIES = {
-    "Commit": {"PREPAID", "POSTPAID"},
-    "ContractCredit": {"CREDIT"},
-    "ContractCreditOrCommit": {"PREPAID", "POSTPAID", "CREDIT"},
+    model.CustomFieldEntity.COMMIT: {ri.CommitType.PREPAID, ri.CommitType.POSTPAID},
+    model.CustomFieldEntity.CONTRACT_CREDIT: {ri.CommitType.CREDIT},
+    model.CustomFieldEntity.CONTRACT_CREDIT_OR_COMMIT: set(ri.CommitType),
 }
 
 Drawn = Mapping[tuple[str, str], Decimal]
 
 
 def available(
-    docs: Iterable[dict[str, Any]], excluded: set[str], drawn: Drawn, credit_type_id: str, now: datetime
+    commits: Iterable[ri.Commit], excluded: set[str], drawn: Drawn, credit_type_id: str, now: datetime
 ) -> Decimal:
     """The prepaid commits and credits in `credit_type_id` with SPEND access, segments active `now`,
     less what finalized invoices took (`consumed`) and what open drafts would take (`drawn`), each
-    segment counted at 0 at least; balances in `excluded` and seat-level (INDIVIDUAL) grants do not
-    count. Postpaid commits are not a balance."""
+    segment counted at 0 at least; balances in `excluded` do not count. Postpaid commits are not a
+    balance."""
     out = ZERO
-    for doc in docs:
-        if doc["type"] == "POSTPAID" or doc["id"] in excluded:
+    for c in commits:
+        if c.type is ri.CommitType.POSTPAID or c.id in excluded:
             continue
-        if (doc.get("subscription_config") or {}).get("allocation") == "INDIVIDUAL":
-            continue
-        c = commit_from_wire(doc)
         if c.access_type is not ri.AccessType.SPEND or (c.credit_type_id or USD_CENTS_ID) != credit_type_id:
             continue
         for seg in c.access_schedule:
@@ -61,13 +57,15 @@ def drawn_by(drafts: Iterable[Invoice]) -> dict[tuple[str, str], Decimal]:
     return out
 
 
-def exclusions(cfg: dict[str, Any]) -> list[dict[str, Any]]:
+def exclusions(cfg: model.PrepaidBalanceThresholdConfiguration) -> list[model.BalanceExclusion]:
     """The `exclude` entries of the configuration's `threshold_balance_specifiers`."""
-    return [ex for spec in cfg.get("threshold_balance_specifiers") or [] for ex in spec.get("exclude") or []]
+    return [ex for spec in cfg.threshold_balance_specifiers or () for ex in spec.exclude]
 
 
 def excluded(
-    excludes: list[dict[str, Any]], kinds: Mapping[str, str], fields: Mapping[str, Mapping[str, str]]
+    excludes: Iterable[model.BalanceExclusion],
+    kinds: Mapping[str, ri.CommitType],
+    fields: Mapping[str, Mapping[str, str]],
 ) -> set[str]:
     """The balances (id -> kind) an exclude entry matches: it has custom-field filters and every one
     names an entity of the balance's kind and a key the balance (`fields`: id -> key -> value) holds
@@ -75,10 +73,9 @@ def excluded(
     out = set()
     for bid, kind in kinds.items():
         for ex in excludes:
-            filters = ex.get("custom_field_filters") or []
+            filters = ex.custom_field_filters
             if filters and all(
-                kind in _ENTITIES.get(f["entity"], set()) and fields.get(bid, {}).get(f["key"]) == f["value"]
-                for f in filters
+                kind in _ENTITIES[f.entity] and fields.get(bid, {}).get(f.key) == f.value for f in filters
             ):
                 out.add(bid)
     return out

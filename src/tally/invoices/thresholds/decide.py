@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tally.contracts.balances import thresholds as config
+from tally.contracts.terms import model
 from tally.money import CreditType
 from tally.money.context import mul, sub, total
 from tally.money.rounding import RoundingMode, round_to
@@ -40,11 +40,12 @@ class Plan:
     extra: dict[str, Any]  # recorded in the commit's `threshold_billing`
 
 
-def enabled(terms: dict[str, Any] | None, archived_at: datetime | None) -> bool:
+def enabled(terms: model.Terms | None, archived_at: datetime | None) -> bool:
     """Whether a live contract's terms enable either threshold configuration."""
     if archived_at is not None or terms is None:
         return False
-    return any((terms.get(k) or {}).get("is_enabled") for k in (config.SPEND, config.PREPAID))
+    configs = (terms.spend_threshold_configuration, terms.prepaid_balance_threshold_configuration)
+    return any(cfg is not None and cfg.is_enabled for cfg in configs)
 
 
 def uncovered(inv: Invoice) -> Decimal:
@@ -60,9 +61,9 @@ def uncovered(inv: Invoice) -> Decimal:
     )
 
 
-def spend_due(cfg: dict[str, Any], uncovered_spend: Decimal) -> bool:
+def spend_due(cfg: model.SpendThresholdConfiguration, uncovered_spend: Decimal) -> bool:
     """A spend threshold is crossed when the period's uncovered spend is positive and reaches it."""
-    return uncovered_spend > 0 and uncovered_spend >= Decimal(str(cfg["threshold_amount"]))
+    return uncovered_spend > 0 and uncovered_spend >= cfg.threshold_amount
 
 
 def spend(uncovered_spend: Decimal, fiat: CreditType, period: Period, fraction: Decimal) -> Plan:
@@ -80,16 +81,16 @@ def spend(uncovered_spend: Decimal, fiat: CreditType, period: Period, fraction: 
     )
 
 
-def recharge_amount(cfg: dict[str, Any], balance: Decimal) -> Decimal | None:
+def recharge_amount(cfg: model.PrepaidBalanceThresholdConfiguration, balance: Decimal) -> Decimal | None:
     """At or below the threshold, what brings the balance back up to `recharge_to_amount`; else None."""
-    if balance > Decimal(str(cfg["threshold_amount"])):
+    if balance > cfg.threshold_amount:
         return None
-    amount = sub(Decimal(str(cfg["recharge_to_amount"])), balance)
+    amount = sub(cfg.recharge_to_amount, balance)
     return amount if amount > 0 else None
 
 
 def recharge(
-    cfg: dict[str, Any],
+    cfg: model.PrepaidBalanceThresholdConfiguration,
     amount: Decimal,
     balance: Decimal,
     credit_type_id: str,
@@ -100,15 +101,15 @@ def recharge(
 ) -> Plan:
     """A commit of `amount` in `credit_type_id` (bought at `price` fiat per unit), usable from the start
     of the current hour for the configured commit's duration, with its applicability."""
-    commit = cfg["commit"]
+    commit = cfg.commit
     start = now.replace(minute=0, second=0, microsecond=0)
-    terms = {k: commit[k] for k in _APPLICABILITY if commit.get(k)}
-    terms.update({k: commit[k] for k in _CARRIED if commit.get(k) is not None})
+    terms = {k: v for k, v in model.pick(commit, _APPLICABILITY).items() if v}
+    terms.update(model.pick(commit, _CARRIED))
     return Plan(
         RECHARGE_SOURCE,
         amount=amount,
         credit_type_id=credit_type_id,
-        access=Period(start, access_end(start, commit.get("duration"))),
+        access=Period(start, access_end(start, commit.duration)),
         invoiced=invoiced(mul(amount, price), fraction, fiat),
         fiat=fiat,
         fraction=fraction,
@@ -122,10 +123,9 @@ def invoiced(price: Decimal, fraction: Decimal, fiat: CreditType) -> Decimal:
     return round_to(mul(price, fraction), fiat.decimal_places, RoundingMode.HALF_UP)
 
 
-def access_end(start: datetime, duration: dict[str, Any] | None) -> datetime:
-    """`start` plus a commit duration ({unit: DAYS|WEEKS|MONTHS|YEARS, value}); default one year."""
-    unit = (duration or {}).get("unit", "YEARS")
-    value = int((duration or {}).get("value", 1))
+def access_end(start: datetime, duration: model.CommitDuration | None) -> datetime:
+    """`start` plus a commit duration (unit DAYS, WEEKS, MONTHS or YEARS); default one year."""
+    unit, value = ("YEARS", 1) if duration is None else (duration.unit, int(duration.value))
     if unit == "DAYS":
         return start + timedelta(days=value)
     if unit == "WEEKS":

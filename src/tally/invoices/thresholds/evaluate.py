@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Row
 from tally.contracts import service as contracts
 from tally.contracts.balances import ledger
 from tally.contracts.balances import service as contract_balances
-from tally.contracts.balances import thresholds as config
+from tally.contracts.terms import model
 from tally.custom_fields import service as custom_fields
 from tally.db.uow import WriteConn
 from tally.invoices import repository as invoices_repo
@@ -24,12 +24,14 @@ from tally.invoices.thresholds import balance, decide, spend_trackers
 from tally.invoices.thresholds import repository as repo
 from tally.invoices.thresholds.grant import Grant, grant, invoice_time
 from tally.models.invoices import InvoiceKind, InvoiceStatus
+from tally.rating.inputs import Commit
 from tally.rating.periods import Period
 from tally.rating.results import Invoice
 
 log = logging.getLogger("tally.thresholds")
 
 Drafts = dict[service.Key, Invoice]  # usage drafts computed in one evaluation
+Trackers = tuple[model.SpendTracker, ...]
 
 
 def evaluate(
@@ -49,7 +51,8 @@ def evaluate(
     contract_row = contracts.row(conn, tenant_id, contract_id)
     if contract_row is None:
         return []
-    enabled = decide.enabled(contract_row.terms, contract_row.archived_at)
+    terms = model.parse(contract_row.terms, model.Terms)
+    enabled = decide.enabled(terms, contract_row.archived_at)
     if not dry_run:
         repo.mark_evaluated(conn, contract_id, enabled, now)
     end = contract_row.ending_before
@@ -60,17 +63,20 @@ def evaluate(
     at: datetime | None = None
     drafts: Drafts = {}
     # Spend first: its commit pays the period's usage, so the balance a recharge sees is unchanged by it.
-    for key, plan_of in ((config.SPEND, _spend), (config.PREPAID, _recharge)):
-        cfg = contract_row.terms.get(key) or {}
-        if not cfg.get("is_enabled"):
+    trackers = terms.spend_trackers or ()
+    for cfg in (terms.spend_threshold_configuration, terms.prepaid_balance_threshold_configuration):
+        if cfg is None or not cfg.is_enabled:
             continue
-        plan = plan_of(conn, loader, contract_row, cfg, now, drafts)
+        if isinstance(cfg, model.SpendThresholdConfiguration):
+            plan = _spend(conn, loader, contract_row, cfg, trackers, now, drafts)
+        else:
+            plan = _recharge(conn, loader, contract_row, cfg, trackers, now, drafts)
         if plan is None:
             continue
         if dry_run:
             grants.append(Grant(plan.source, "", plan.amount, plan.invoiced))
             continue
-        at = at or invoice_time(conn, contract_row, now)
+        at = at or invoice_time(conn, contract_row, terms, now)
         grants.append(grant(conn, loader, contract_row, cfg, plan, now, at))
         loader.forget(contract_row.id)
         drafts.clear()
@@ -85,7 +91,8 @@ def _spend(
     conn: Connection,
     loader: Loader,
     contract_row: Row[Any],
-    cfg: dict[str, Any],
+    cfg: model.SpendThresholdConfiguration,
+    trackers: Trackers,
     now: datetime,
     drafts: Drafts,
 ) -> decide.Plan | None:
@@ -99,20 +106,22 @@ def _spend(
     uncovered = decide.uncovered(inv)
     if not decide.spend_due(cfg, uncovered):
         return None
-    return decide.spend(uncovered, inv.credit_type, period, _fraction(conn, contract_row, cfg, period))
+    fraction = _fraction(conn, contract_row, cfg, trackers, period)
+    return decide.spend(uncovered, inv.credit_type, period, fraction)
 
 
 def _recharge(
     conn: Connection,
     loader: Loader,
     contract_row: Row[Any],
-    cfg: dict[str, Any],
+    cfg: model.PrepaidBalanceThresholdConfiguration,
+    trackers: Trackers,
     now: datetime,
     drafts: Drafts,
 ) -> decide.Plan | None:
     card = loader.card(contract_row.rate_card_id).card
     fiat = card.fiat_credit_type
-    ct_id = cfg.get("custom_credit_type_id") or fiat.id
+    ct_id = cfg.custom_credit_type_id or fiat.id
     available = _available_balance(conn, loader, contract_row, cfg, ct_id, now, drafts)
     amount = decide.recharge_amount(cfg, available)
     if amount is None:
@@ -128,7 +137,7 @@ def _recharge(
             )
             return None
         price = conv.fiat_per_custom_credit
-    fraction = _fraction(conn, contract_row, cfg, _current_period(contract_row, now))
+    fraction = _fraction(conn, contract_row, cfg, trackers, _current_period(contract_row, now))
     return decide.recharge(cfg, amount, available, ct_id, fiat, price, fraction, now)
 
 
@@ -136,7 +145,7 @@ def _available_balance(
     conn: Connection,
     loader: Loader,
     contract_row: Row[Any],
-    cfg: dict[str, Any],
+    cfg: model.PrepaidBalanceThresholdConfiguration,
     credit_type_id: str,
     now: datetime,
     drafts: Drafts | None = None,
@@ -145,10 +154,10 @@ def _available_balance(
     in `credit_type_id`, SPEND access, segments active now, less what finalized invoices took and what
     its open usage drafts would take; balances excluded by `threshold_balance_specifiers` and seat-level
     (INDIVIDUAL) grants do not count (`balance.available`)."""
-    docs = ledger.balances_for(conn, contract_row.tenant_id, contract_row.customer_id, contract_row.id, now)
-    excluded = _excluded(conn, contract_row.tenant_id, cfg, docs)
+    commits = ledger.commits_for(conn, contract_row.tenant_id, contract_row.customer_id, contract_row.id, now)
+    excluded = _excluded(conn, contract_row.tenant_id, cfg, commits)
     drawn = balance.drawn_by(_open_drafts(conn, loader, contract_row, now, {} if drafts is None else drafts))
-    return balance.available(docs, excluded, drawn, credit_type_id, now)
+    return balance.available(commits, excluded, drawn, credit_type_id, now)
 
 
 def _open_drafts(
@@ -163,12 +172,14 @@ def _open_drafts(
     return out
 
 
-def _excluded(conn: Connection, tenant_id: str, cfg: dict[str, Any], docs: list[dict[str, Any]]) -> set[str]:
+def _excluded(
+    conn: Connection, tenant_id: str, cfg: model.PrepaidBalanceThresholdConfiguration, commits: list[Commit]
+) -> set[str]:
     """Balances matched by an `exclude` entry of `threshold_balance_specifiers`."""
     excludes = balance.exclusions(cfg)
     if not excludes:
         return set()
-    kinds = {d["id"]: d["type"] for d in docs}
+    kinds = {c.id: c.type for c in commits}
     fields: dict[str, dict[str, str]] = {}
     for entity in {contracts.BALANCE_ENTITY[k] for k in kinds.values()}:
         ids = [i for i, k in kinds.items() if contracts.BALANCE_ENTITY[k] == entity]
@@ -177,11 +188,15 @@ def _excluded(conn: Connection, tenant_id: str, cfg: dict[str, Any], docs: list[
 
 
 def _fraction(
-    conn: Connection, contract_row: Row[Any], cfg: dict[str, Any], period: Period | None
+    conn: Connection,
+    contract_row: Row[Any],
+    cfg: model.ThresholdConfiguration,
+    trackers: Trackers,
+    period: Period | None,
 ) -> Decimal:
     return spend_trackers.payment_fraction(
-        cfg,
-        contract_row.terms,
+        cfg.discount_configuration,
+        trackers,
         period,
         lambda: contract_balances.of_contract(conn, contract_row.tenant_id, contract_row.id),
     )

@@ -14,12 +14,14 @@ from sqlalchemy import Connection, Row
 
 from tally.contracts import service as contracts
 from tally.contracts.balances import service as contract_balances
+from tally.contracts.terms import model
 from tally.invoices import repository as invoices_repo
 from tally.invoices import service
 from tally.invoices.inputs import Loader
 from tally.invoices.thresholds.decide import Plan
 from tally.models.invoices import InvoiceKind
 from tally.money.context import div
+from tally.rating.inputs import AccessType, BalanceRateType, CommitType
 
 DEFAULT_PRIORITY = Decimal(100)
 _SECOND = timedelta(seconds=1)
@@ -37,7 +39,7 @@ def grant(
     conn: Connection,
     loader: Loader,
     contract_row: Row[Any],
-    cfg: dict[str, Any],
+    cfg: model.ThresholdConfiguration,
     plan: Plan,
     now: datetime,
     at: datetime,
@@ -46,14 +48,13 @@ def grant(
     earlier = [
         b
         for b in contract_balances.of_contract(conn, contract_row.tenant_id, contract_row.id)
-        if (b.doc.get("threshold_billing") or {}).get("source") == plan.source
+        if (b.parsed.threshold_billing or {}).get("source") == plan.source
     ]
     cid = commit_id(contract_row.id, plan.source, len(earlier))
     invoice = service.invoice_id(
         contract_row.tenant_id, service.Key(contract_row.id, InvoiceKind.SCHEDULED, at, at), 0
     )
-    product_id = cfg["commit"]["product_id"]
-    name = cfg["commit"].get("name") or _product_name(loader, product_id, now)
+    name = cfg.commit.name or _product_name(loader, cfg.commit.product_id, now)
     doc = commit_doc(cfg, plan, cid, name, invoice, now, at)
     contracts.insert_balance(
         conn, contract_row.tenant_id, contract_row.customer_id, contract_row.id, doc, None, now
@@ -68,7 +69,7 @@ def commit_id(contract_id: str, source: str, earlier: int) -> str:
 
 
 def commit_doc(
-    cfg: dict[str, Any],
+    cfg: model.ThresholdConfiguration,
     plan: Plan,
     commit_id: str,
     name: str | None,
@@ -78,17 +79,17 @@ def commit_doc(
 ) -> dict[str, Any]:
     """The stored PREPAID commit: `plan`'s amount usable over its access period, invoiced once at `at`
     (on invoice `invoice_id`), from the configured commit's product, name, priority and description."""
-    commit = cfg["commit"]
+    commit = cfg.commit
     doc: dict[str, Any] = {
         "id": commit_id,
-        "type": "PREPAID",
-        "product_id": commit["product_id"],
+        "type": CommitType.PREPAID,
+        "product_id": commit.product_id,
         "name": name,
-        "priority": commit.get("priority", DEFAULT_PRIORITY),
-        "rate_type": "LIST_RATE",
+        "priority": DEFAULT_PRIORITY if commit.priority is None else commit.priority,
+        "rate_type": BalanceRateType.LIST_RATE,
         **plan.terms,
         "access_schedule": {
-            "access_type": "SPEND",
+            "access_type": AccessType.SPEND,
             "credit_type_id": plan.credit_type_id,
             "schedule_items": [
                 {
@@ -116,19 +117,19 @@ def commit_doc(
         "created_at": now,
         "threshold_billing": {"source": plan.source, **plan.extra},
     }
-    if commit.get("description"):
-        doc["description"] = commit["description"]
-    if cfg.get("discount_configuration"):
+    if commit.description:
+        doc["description"] = commit.description
+    if cfg.discount_configuration is not None:
         doc["spend_tracker_attributes"] = {"counts_as_discounted": plan.fraction < 1}
     return doc
 
 
-def invoice_time(conn: Connection, contract_row: Row[Any], now: datetime) -> datetime:
+def invoice_time(conn: Connection, contract_row: Row[Any], terms: model.Terms, now: datetime) -> datetime:
     """When the threshold invoice is dated: now (whole seconds), moved on by a second while that date
     already has a SCHEDULED invoice (an issued invoice never takes new lines; only a frozen test clock can
     evaluate twice in one second) or would be consolidated onto a usage invoice."""
     at = now.replace(microsecond=0)
-    consolidated = contract_row.terms.get("scheduled_charges_on_usage_invoices") == "ALL"
+    consolidated = terms.scheduled_charges_on_usage_invoices == "ALL"
     boundaries = {p.starting_at for p in service.usage_periods(contract_row, now + timedelta(days=1))}
     for _ in range(3600):
         taken = invoices_repo.rows_of_key(

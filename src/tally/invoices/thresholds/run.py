@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 
 from tally.clock import Clock
+from tally.contracts.terms import model
 from tally.db import uow
 from tally.invoices.inputs import Catalog
 from tally.invoices.thresholds import decide
@@ -65,7 +67,13 @@ def sync(engine: Engine, clock: Clock) -> int:
         with uow.write(engine) as conn:
             now = clock.now()
             rows = repo.unsynced(conn, SYNC_BATCH)
-            repo.record_synced(conn, [(r, decide.enabled(r.terms, r.archived_at)) for r in rows], now)
+            flags = [(r, decide.enabled(_terms(r.terms), r.archived_at)) for r in rows]
+            repo.record_synced(conn, flags, now)
         done += len(rows)
         if len(rows) < SYNC_BATCH:
             return done
+
+
+def _terms(doc: dict[str, Any] | None) -> model.Terms | None:
+    """A contract's terms, when `repo.unsynced` read them (they may name a configuration)."""
+    return None if doc is None else model.parse(doc, model.Terms)

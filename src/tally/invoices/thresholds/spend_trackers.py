@@ -6,15 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
+from tally.contracts.terms import model
 from tally.credit_types.builtin import USD_CENTS_ID
 from tally.money.context import ZERO, add
+from tally.rating.inputs import CommitType
 from tally.rating.periods import Period
-from tally.wire import parse_timestamp
-
-THRESHOLD_RECHARGE = "THRESHOLD_RECHARGE"  # a tracker source: commits granted by threshold billing
-MANUAL = "MANUAL"  # a tracker source: every other commit
 
 
 class StoredBalance(Protocol):
@@ -25,61 +23,56 @@ class StoredBalance(Protocol):
     @property
     def archived_at(self) -> datetime | None: ...
     @property
-    def doc(self) -> dict[str, Any]: ...
+    def parsed(self) -> model.Balance: ...
 
 
 def payment_fraction(
-    cfg: dict[str, Any],
-    terms: dict[str, Any],
+    dc: model.DiscountConfiguration | None,
+    trackers: Iterable[model.SpendTracker],
     period: Period | None,
     balances: Callable[[], Iterable[StoredBalance]],
 ) -> Decimal:
-    """`payment_fraction`, unless its cap's spend tracker has already tracked `cap.amount` of commit
-    purchases in the current billing period `period` (then the full price). `balances` (called only
-    when a cap applies) gives the contract's commits and credits."""
-    dc = cfg.get("discount_configuration") or {}
-    if dc.get("payment_fraction") is None:
+    """The discount configuration's `payment_fraction`, unless its cap's spend tracker (one of the
+    contract's `trackers`) has already tracked `cap.amount` of commit purchases in the current billing
+    period `period` (then the full price). `balances` (called only when a cap applies) gives the
+    contract's commits and credits."""
+    if dc is None or dc.payment_fraction is None:
         return Decimal(1)
-    fraction = Decimal(str(dc["payment_fraction"]))
-    cap = dc.get("cap")
-    if cap and period is not None:
-        tracker = next(
-            (s for s in terms.get("spend_trackers") or [] if s.get("alias") == cap["spend_tracker_alias"]),
-            None,
-        )
-        if tracker is not None and tracked(balances(), tracker, period) >= Decimal(str(cap["amount"])):
+    cap = dc.cap
+    if cap is not None and period is not None:
+        tracker = next((s for s in trackers if s.alias == cap.spend_tracker_alias), None)
+        if tracker is not None and tracked(balances(), tracker, period) >= cap.amount:
             return Decimal(1)
-    return fraction
+    return dc.payment_fraction
 
 
-def tracked(balances: Iterable[StoredBalance], tracker: dict[str, Any], period: Period) -> Decimal:
+def tracked(balances: Iterable[StoredBalance], tracker: model.SpendTracker, period: Period) -> Decimal:
     """Commit-purchase spend invoiced inside `period` that the tracker counts: the invoice-schedule
     items of live, invoiced PREPAID commits in the tracker's credit type whose source (threshold
     commit or not) and discount flag one of its specifiers accepts."""
-    specs = tracker.get("applicable_spend_specifiers") or []
-    ct_id = tracker.get("credit_type_id") or USD_CENTS_ID
+    ct_id = tracker.credit_type_id or USD_CENTS_ID
     out = ZERO
     for b in balances:
-        if b.kind != "PREPAID" or b.archived_at is not None:
+        if b.kind != CommitType.PREPAID or b.archived_at is not None:
             continue
-        sched = b.doc.get("invoice_schedule") or {}
-        if sched.get("do_not_invoice") or (sched.get("credit_type_id") or USD_CENTS_ID) != ct_id:
+        doc = b.parsed
+        sched = doc.invoice_schedule
+        if sched is None or sched.do_not_invoice or (sched.credit_type_id or USD_CENTS_ID) != ct_id:
             continue
-        source = THRESHOLD_RECHARGE if b.doc.get("threshold_billing") else MANUAL
-        discounted = bool((b.doc.get("spend_tracker_attributes") or {}).get("counts_as_discounted"))
-        if not any(counts(s, source, discounted) for s in specs):
+        source = model.SpendSource.THRESHOLD_RECHARGE if doc.threshold_billing else model.SpendSource.MANUAL
+        attributes = doc.spend_tracker_attributes
+        discounted = attributes is not None and attributes.counts_as_discounted
+        if not any(counts(s, source, discounted) for s in tracker.applicable_spend_specifiers):
             continue
-        for item in sched.get("schedule_items") or []:
-            if period.contains(parse_timestamp(item["timestamp"], "timestamp")):
-                out = add(out, Decimal(str(item.get("amount") or 0)))
+        for item in sched.schedule_items:
+            if period.contains(item.timestamp):
+                out = add(out, item.amount or ZERO)
     return out
 
 
-def counts(spec: dict[str, Any], source: str, discounted: bool) -> bool:
+def counts(spec: model.SpendSpecifier, source: model.SpendSource, discounted: bool) -> bool:
     """Whether a spend specifier accepts a commit purchase from `source`, discounted or not."""
-    if spec.get("spend_type", "COMMIT_PURCHASE") != "COMMIT_PURCHASE" or source not in spec.get(
-        "sources", []
-    ):
+    if spec.spend_type != model.SpendType.COMMIT_PURCHASE or source not in spec.sources:
         return False
-    mode = spec.get("discounted") or "ANY"
-    return mode == "ANY" or (mode == "DISCOUNTED_ONLY") == discounted
+    mode = spec.discounted or model.DiscountedSpend.ANY
+    return mode == model.DiscountedSpend.ANY or (mode == model.DiscountedSpend.DISCOUNTED_ONLY) == discounted
