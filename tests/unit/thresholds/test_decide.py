@@ -8,11 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from tally.contracts.balances import thresholds as config
+from tally.contracts.terms import model
 from tally.invoices.thresholds import decide
 from tally.money.credit_types import USD, fiat
 from tally.rating.periods import Period
 from tally.rating.results import Invoice, InvoiceLine, InvoiceType, LineType
+from tests.unit.thresholds.values import prepaid_cfg, spend_cfg, terms
 
 JAN = datetime(2025, 1, 1, tzinfo=UTC)
 FEB = datetime(2025, 2, 1, tzinfo=UTC)
@@ -56,12 +57,12 @@ def test_uncovered_counts_drawable_lines_less_prepaid_applied() -> None:
     [("499", False), ("500", True), ("501", True), ("0", False), ("-5", False)],
 )
 def test_spend_threshold_is_crossed_at_the_threshold(spend: str, due: bool) -> None:
-    assert decide.spend_due({"threshold_amount": 500}, Decimal(spend)) is due
+    assert decide.spend_due(spend_cfg(threshold_amount=500), Decimal(spend)) is due
 
 
 def test_spend_threshold_of_zero_needs_some_spend() -> None:
-    assert decide.spend_due({"threshold_amount": 0}, Decimal(0)) is False
-    assert decide.spend_due({"threshold_amount": 0}, Decimal("0.5")) is True
+    assert decide.spend_due(spend_cfg(threshold_amount=0), Decimal(0)) is False
+    assert decide.spend_due(spend_cfg(threshold_amount=0), Decimal("0.5")) is True
 
 
 def test_spend_plan_is_the_uncovered_spend_for_the_period() -> None:
@@ -86,18 +87,21 @@ def test_spend_plan_is_the_uncovered_spend_for_the_period() -> None:
     ],
 )
 def test_recharge_brings_the_balance_back_to_the_target(balance: str, amount: Decimal | None) -> None:
-    cfg = {"threshold_amount": 500, "recharge_to_amount": 2000}
+    cfg = prepaid_cfg(threshold_amount=500, recharge_to_amount=2000)
     assert decide.recharge_amount(cfg, Decimal(balance)) == amount
 
 
 def test_recharge_to_at_or_below_the_balance_grants_nothing() -> None:
     # threshold 500, recharge_to 300, balance 400: 300 - 400 = -100, nothing to grant
-    assert decide.recharge_amount({"threshold_amount": 500, "recharge_to_amount": 300}, Decimal(400)) is None
+    assert (
+        decide.recharge_amount(prepaid_cfg(threshold_amount=500, recharge_to_amount=300), Decimal(400))
+        is None
+    )
 
 
 def test_recharge_plan_in_a_custom_unit_is_priced_and_rounded_in_fiat() -> None:
-    cfg = {
-        "commit": {
+    cfg = prepaid_cfg(
+        commit={
             "product_id": "p",
             "applicable_product_ids": ["a"],
             "applicable_product_tags": [],  # empty: not carried
@@ -105,7 +109,7 @@ def test_recharge_plan_in_a_custom_unit_is_priced_and_rounded_in_fiat() -> None:
             "rollover_fraction": None,  # unset: not carried
             "duration": {"unit": "MONTHS", "value": 3},
         }
-    }
+    )
     plan = decide.recharge(
         cfg, Decimal("150"), Decimal("20"), "tokens", EUR, Decimal("0.333"), Decimal("0.5"), NOW
     )
@@ -131,14 +135,18 @@ def test_recharge_plan_in_a_custom_unit_is_priced_and_rounded_in_fiat() -> None:
     ],
 )
 def test_commit_duration(duration: dict[str, object] | None, end: datetime) -> None:
-    assert decide.access_end(datetime(2025, 1, 31, tzinfo=UTC), duration) == end
+    typed = None if duration is None else model.parse(duration, model.CommitDuration)
+    assert decide.access_end(datetime(2025, 1, 31, tzinfo=UTC), typed) == end
 
 
 def test_enabled_needs_a_live_contract_with_an_enabled_configuration() -> None:
-    on = {config.SPEND: {"is_enabled": True}}
+    on = terms(spend_threshold_configuration=spend_cfg(is_enabled=True))
     assert decide.enabled(on, None) is True
-    assert decide.enabled({config.PREPAID: {"is_enabled": True}}, None) is True
+    assert (
+        decide.enabled(terms(prepaid_balance_threshold_configuration=prepaid_cfg(is_enabled=True)), None)
+        is True
+    )
     assert decide.enabled(on, JAN) is False  # archived
-    assert decide.enabled({config.SPEND: {"is_enabled": False}}, None) is False
-    assert decide.enabled({}, None) is False
+    assert decide.enabled(terms(spend_threshold_configuration=spend_cfg(is_enabled=False)), None) is False
+    assert decide.enabled(terms(), None) is False
     assert decide.enabled(None, None) is False  # terms not read: they name no configuration

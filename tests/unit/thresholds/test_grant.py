@@ -9,6 +9,7 @@ from decimal import Decimal
 from tally.invoices.thresholds import decide, grant
 from tally.money.credit_types import USD
 from tally.rating.periods import Period
+from tests.unit.thresholds.values import spend_cfg
 
 JAN = datetime(2025, 1, 1, tzinfo=UTC)
 FEB = datetime(2025, 2, 1, tzinfo=UTC)
@@ -25,10 +26,10 @@ def test_commit_ids_derive_from_the_contract_and_earlier_grants() -> None:
 
 
 def test_commit_doc() -> None:
-    cfg = {
-        "commit": {"product_id": "p", "description": "top-up", "priority": 5},
-        "discount_configuration": {"payment_fraction": "0.8"},
-    }
+    cfg = spend_cfg(
+        commit={"product_id": "p", "description": "top-up", "priority": 5},
+        discount_configuration={"payment_fraction": "0.8"},
+    )
     plan = decide.spend(Decimal("1250"), USD, Period(JAN, FEB), Decimal("0.8"))
     cid = grant.commit_id(CONTRACT, plan.source, 0)
     doc = grant.commit_doc(cfg, plan, cid, "Top-up", "inv-1", NOW, NOW)
@@ -61,7 +62,13 @@ def test_commit_doc() -> None:
 def test_commit_doc_defaults() -> None:
     plan = decide.spend(Decimal("10"), USD, Period(JAN, FEB), Decimal(1))
     doc = grant.commit_doc(
-        {"commit": {"product_id": "p"}}, plan, grant.commit_id(CONTRACT, plan.source, 0), None, "i", NOW, NOW
+        spend_cfg(commit={"product_id": "p"}),
+        plan,
+        grant.commit_id(CONTRACT, plan.source, 0),
+        None,
+        "i",
+        NOW,
+        NOW,
     )
     assert doc["priority"] == grant.DEFAULT_PRIORITY
     assert "description" not in doc
