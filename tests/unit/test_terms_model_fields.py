@@ -43,6 +43,30 @@ PAIRS: list[tuple[type[BaseModel], type]] = [
     (create.UsageStatementSchedule, model.UsageStatementSchedule),
     (create.Transition, model.Transition),
     (create.Discount, model.ScheduledCharge),
+    # threshold billing: the two configurations (as created, and as a v2 edit merges an update into
+    # them), their parts, and the spend trackers
+    (terms.SpendThresholdConfiguration, model.SpendThresholdConfiguration),
+    (edits.UpdateSpendThresholdConfiguration, model.SpendThresholdConfiguration),
+    (terms.BaseThresholdCommit, model.ThresholdCommit),
+    (edits.UpdateBaseThresholdCommit, model.ThresholdCommit),
+    (terms.PrepaidBalanceThresholdConfiguration, model.PrepaidBalanceThresholdConfiguration),
+    (edits.UpdatePrepaidBalanceThresholdConfiguration, model.PrepaidBalanceThresholdConfiguration),
+    (terms.CreateCommit, model.RechargeCommit),
+    (edits.UpdatePrepaidBalanceThresholdConfigurationCommit, model.RechargeCommit),
+    (terms.CommitDuration, model.CommitDuration),
+    (terms.CommitSpecifierInput, model.Specifier),
+    (terms.DiscountConfiguration, model.DiscountConfiguration),
+    (edits.UpdatePrepaidBalanceThresholdConfigurationDiscountConfiguration, model.DiscountConfiguration),
+    (terms.DiscountConfigurationCap, model.DiscountCap),
+    (terms.PaymentGateConfig, model.PaymentGateConfig),
+    (terms.PrecalculatedTaxConfig, model.PrecalculatedTaxConfig),
+    (terms.StripeConfig, model.StripeConfig),
+    (terms.ThresholdBalanceSpecifier, model.ThresholdBalanceSpecifier),
+    (terms.ThresholdBalanceSpecifierExclude, model.BalanceExclusion),
+    (terms.ThresholdBalanceSpecifierExcludeCustomFieldFilter, model.CustomFieldFilter),
+    (terms.SpendTracker, model.SpendTracker),
+    (terms.SpendTrackerApplicableSpendSpecifier, model.SpendSpecifier),
+    (terms.CommitSpendTrackerAttributes, model.SpendTrackerAttributes),
 ]
 
 
