@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from msgspec.structs import replace
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection
 
 from tally.contracts import repository as repo
 from tally.contracts import schemas as s
@@ -72,9 +72,9 @@ def create_customer_balance(
     return str(doc["id"])
 
 
-def of_contract(conn: Connection, tenant_id: str, contract_id: str) -> list[Row[Any]]:
+def of_contract(conn: Connection, tenant_id: str, contract_id: str) -> list[Balance]:
     """The stored commits and credits of one contract (archived ones too), in id order."""
-    return repo.balances_of_contracts(conn, tenant_id, [contract_id])
+    return [Balance.of(r) for r in repo.balances_of_contracts(conn, tenant_id, [contract_id])]
 
 
 def visible(
