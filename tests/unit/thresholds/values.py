@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_origin
+
+import msgspec
 
 from tally.contracts.terms import model
 
@@ -23,27 +25,16 @@ def prepaid_cfg(**fields: Any) -> model.PrepaidBalanceThresholdConfiguration:
 
 
 def terms(**fields: Any) -> model.Terms:
-    """A contract's terms with nothing but `fields`."""
+    """A contract's terms with nothing but `fields` (every list it requires empty)."""
+    fields_ = msgspec.structs.fields(model.Terms)
+    lists = {f.name: [] for f in fields_ if f.required and get_origin(f.type) is tuple}
     doc: dict[str, Any] = {
         "id": "c",
         "customer_id": "cu",
         "starting_at": "2025-01-01T00:00:00Z",
         "usage_statement_schedule": {"frequency": "MONTHLY", "day": "FIRST_OF_MONTH"},
         "multiplier_override_prioritization": "LOWEST_MULTIPLIER",
-        **{k: [] for k in model.Terms.__struct_fields__ if k in _LISTS},
+        **lists,
         **fields,
     }
     return model.parse(doc, model.Terms)
-
-
-_LISTS = {
-    "overrides",
-    "scheduled_charges",
-    "discounts",
-    "subscriptions",
-    "professional_services",
-    "recurring_commits",
-    "recurring_credits",
-    "usage_filter",
-    "transitions",
-}
