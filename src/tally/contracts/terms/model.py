@@ -131,6 +131,13 @@ class DiscountedSpend(StrEnum):
     UNDISCOUNTED_ONLY = "UNDISCOUNTED_ONLY"
 
 
+class ThresholdSource(StrEnum):
+    """The threshold that granted a commit."""
+
+    SPEND_THRESHOLD = "SPEND_THRESHOLD"
+    PREPAID_BALANCE_THRESHOLD = "PREPAID_BALANCE_THRESHOLD"
+
+
 class ResetFrequency(StrEnum):
     BILLING_PERIOD = "BILLING_PERIOD"
 
@@ -204,6 +211,15 @@ class SpendTrackerAttributes(_Value, frozen=True, kw_only=True, forbid_unknown_f
     counts_as_discounted: bool
 
 
+class ThresholdBilling(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """On a commit threshold billing granted: which threshold, and what it saw."""
+
+    source: ThresholdSource
+    period_starting_at: datetime | None = None  # a spend threshold's usage period
+    uncovered_spend: Decimal | None = None
+    balance_before: Decimal | None = None  # a recharge's
+
+
 class Balance(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A commit (PREPAID or POSTPAID) or credit (CREDIT), contract- or customer-level."""
 
@@ -236,7 +252,7 @@ class Balance(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     recurring_commit_id: str | None = None
     recurring_credit_id: str | None = None
     disable_trueup: bool | None = None
-    threshold_billing: Json | None = None
+    threshold_billing: ThresholdBilling | None = None
 
 
 # ------------------------------------------------------------------------------------- overrides

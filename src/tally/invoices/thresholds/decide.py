@@ -16,8 +16,8 @@ from tally.money.rounding import RoundingMode, round_to
 from tally.rating.periods import Period, add_months
 from tally.rating.results import Invoice, LineType
 
-SPEND_SOURCE = "SPEND_THRESHOLD"
-RECHARGE_SOURCE = "PREPAID_BALANCE_THRESHOLD"
+SPEND_SOURCE = model.ThresholdSource.SPEND_THRESHOLD
+RECHARGE_SOURCE = model.ThresholdSource.PREPAID_BALANCE_THRESHOLD
 # Lines a threshold commit (fiat, applicable to everything) can pay.
 _DRAWABLE = {LineType.USAGE, LineType.SUBSCRIPTION, LineType.CPU_CONVERSION}
 # Terms of the configured commit a recharge commit carries over when set.
@@ -29,7 +29,7 @@ _CARRIED = ("rate_type", "rollover_fraction")
 class Plan:
     """A commit a crossing calls for, before it has an invoice date."""
 
-    source: str
+    source: model.ThresholdSource
     amount: Decimal
     credit_type_id: str
     access: Period

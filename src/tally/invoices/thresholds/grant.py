@@ -29,7 +29,7 @@ _SECOND = timedelta(seconds=1)
 
 @dataclass(frozen=True)
 class Grant:
-    source: str
+    source: model.ThresholdSource
     commit_id: str
     amount: Decimal
     invoiced: Decimal
@@ -48,7 +48,7 @@ def grant(
     earlier = [
         b
         for b in contract_balances.of_contract(conn, contract_row.tenant_id, contract_row.id)
-        if (b.parsed.threshold_billing or {}).get("source") == plan.source
+        if (tb := b.parsed.threshold_billing) is not None and tb.source == plan.source
     ]
     cid = commit_id(contract_row.id, plan.source, len(earlier))
     invoice = service.invoice_id(
@@ -62,7 +62,7 @@ def grant(
     return Grant(plan.source, cid, plan.amount, plan.invoiced)
 
 
-def commit_id(contract_id: str, source: str, earlier: int) -> str:
+def commit_id(contract_id: str, source: model.ThresholdSource, earlier: int) -> str:
     """The id of a contract's next threshold commit from `source`, after `earlier` ones: a duplicate
     grant collides on the primary key instead of granting twice."""
     return str(uuid.uuid5(uuid.UUID(contract_id), f"threshold:{source}:{earlier}"))

@@ -59,7 +59,8 @@ def tracked(balances: Iterable[StoredBalance], tracker: model.SpendTracker, peri
         sched = doc.invoice_schedule
         if sched is None or sched.do_not_invoice or (sched.credit_type_id or USD_CENTS_ID) != ct_id:
             continue
-        source = model.SpendSource.THRESHOLD_RECHARGE if doc.threshold_billing else model.SpendSource.MANUAL
+        threshold = doc.threshold_billing is not None
+        source = model.SpendSource.THRESHOLD_RECHARGE if threshold else model.SpendSource.MANUAL
         attributes = doc.spend_tracker_attributes
         discounted = attributes is not None and attributes.counts_as_discounted
         if not any(counts(s, source, discounted) for s in tracker.applicable_spend_specifiers):
