@@ -335,7 +335,8 @@ def balances_for(
     conn: Connection, tenant_id: str, customer_id: str, contract_id: str, at: datetime
 ) -> list[dict[str, Any]]:
     """The commits and credits usable by `contract_id` (see `_usable`) as `rating.from_wire` commit
-    documents whose segments carry `consumed` and `amount` (what threshold billing reads)."""
+    documents whose segments carry `consumed` and `amount`. Only tests read it now (they check
+    `commits_for` and the ledger against `rating.from_wire`); production code uses `commits_for`."""
     out = []
     for r, amounts in _usable(conn, tenant_id, customer_id, contract_id, at, None):
         doc = dict(r.doc)
