@@ -63,6 +63,7 @@ from tally.rating.inputs import CommitType
 from tally.wire import format_timestamp
 
 EDIT_SCOPE = "contract_edit"
+# A schedule edit's items (an access schedule's segments, an invoice schedule's items) and item updates.
 ItemT = TypeVar("ItemT", model.Segment, model.ScheduleItem)
 ItemUpdate = UpdateCommitAccessScheduleUpdateScheduleItem | UpdateCommitInvoiceScheduleUpdateScheduleItem
 # The lists of terms an amend or edit may add to, and the typed value of each piece.
@@ -379,10 +380,7 @@ def _remove_and_update_items(
     access schedule's segments or an invoice schedule's items)."""
     ids = {i.id for i in items}
     refs: list[ArchiveCommit] = upd.remove_schedule_items or []
-    changes: list[
-        UpdateCommitAccessScheduleUpdateScheduleItem | UpdateCommitInvoiceScheduleUpdateScheduleItem
-    ]
-    changes = list(upd.update_schedule_items or [])
+    changes: list[ItemUpdate] = list(upd.update_schedule_items or [])
     for j, ref in enumerate(refs):
         if ref.id not in ids:
             raise BadRequest(f"{field}.remove_schedule_items[{j}].id: {ref.id} not found")
