@@ -7,10 +7,10 @@ kept by the append-only `contract_edits` rows, never by rewriting the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from msgspec.structs import replace
@@ -21,9 +21,11 @@ from tally.contracts import schemas as s
 from tally.contracts.balances import recurring, thresholds
 from tally.contracts.edits import updates
 from tally.contracts.edits.context import EditContext, EditStep, dump_all
-from tally.contracts.edits.schemas import EditContract
+from tally.contracts.edits.schemas import EditContract, UpdateBalanceFields, UpdateCommit, UpdateCredit
+from tally.contracts.edits.schemas_balance import EditCommit, EditCredit
 from tally.contracts.schemas_create import AmendContract
 from tally.contracts.service import (
+    Balance,
     Contract,
     build_terms,
     get,
@@ -34,6 +36,13 @@ from tally.contracts.service import (
 from tally.contracts.terms import model
 from tally.contracts.terms.model import plain
 from tally.contracts.terms.normalize import Doc, Terms, dump
+from tally.contracts.terms.schemas import (
+    ArchiveCommit,
+    UpdateCommitAccessSchedule,
+    UpdateCommitAccessScheduleUpdateScheduleItem,
+    UpdateCommitInvoiceSchedule,
+    UpdateCommitInvoiceScheduleUpdateScheduleItem,
+)
 from tally.contracts.wire import (
     Names,
     balance_wire,
@@ -51,9 +60,12 @@ from tally.kit.api import hour_aligned
 from tally.money.context import mul
 from tally.notifications import lifecycle as notifications
 from tally.rating.inputs import CommitType
-from tally.wire import format_timestamp, parse_timestamp
+from tally.wire import format_timestamp
 
 EDIT_SCOPE = "contract_edit"
+# A schedule edit's items (an access schedule's segments, an invoice schedule's items) and item updates.
+ItemT = TypeVar("ItemT", model.Segment, model.ScheduleItem)
+ItemUpdate = UpdateCommitAccessScheduleUpdateScheduleItem | UpdateCommitInvoiceScheduleUpdateScheduleItem
 # The lists of terms an amend or edit may add to, and the typed value of each piece.
 _LISTS: dict[str, type[msgspec.Struct]] = {
     "overrides": model.Override,
@@ -227,21 +239,21 @@ def archive_balances(ctx: EditContext, terms: model.Terms, req: EditContract) ->
 
 def update_balances(ctx: EditContext, terms: model.Terms, req: EditContract) -> model.Terms:
     """update_commits / update_credits: the stored balances change; the terms stay as they are."""
-    parts: tuple[tuple[str, str, list[Any] | None], ...] = (
+    parts: tuple[tuple[str, str, list[UpdateCommit | UpdateCredit]], ...] = (
         ("update_commits", "commit", list(req.update_commits or [])),
         ("update_credits", "credit", list(req.update_credits or [])),
     )
     for key, kind, upds in parts:
-        for i, raw in enumerate(upds or []):
-            upd = dump(raw)
-            bid = upd.pop(f"{kind}_id")
-            b = repo.get_balance(ctx.conn, ctx.tenant_id, bid, lock=True)
-            wrong_kind = (b is not None) and (b.kind == CommitType.CREDIT) != (kind == "credit")
-            if b is None or b.contract_id != ctx.contract.id or wrong_kind:
+        for i, upd in enumerate(upds):
+            bid = upd.commit_id if isinstance(upd, UpdateCommit) else upd.credit_id
+            row = repo.get_balance(ctx.conn, ctx.tenant_id, bid, lock=True)
+            wrong_kind = (row is not None) and (row.kind == CommitType.CREDIT) != (kind == "credit")
+            if row is None or row.contract_id != ctx.contract.id or wrong_kind:
                 raise BadRequest(f"{key}[{i}].{kind}_id: {bid} is not a {kind} on this contract")
-            doc = update_balance_doc(ctx.checker(), b.kind, b.doc, upd, f"{key}[{i}]")
-            repo.update_balance(ctx.conn, ctx.tenant_id, b.id, {"doc": plain(doc)})
-            ctx.changes.setdefault(key, []).append({f"{kind}_id": bid, **upd})
+            b = Balance.of(row)
+            new = update_balance(ctx.checker(), b.kind, b.parsed, upd, f"{key}[{i}]")
+            repo.update_balance(ctx.conn, ctx.tenant_id, b.id, {"doc": model.dump(new)})
+            ctx.changes.setdefault(key, []).append({f"{kind}_id": bid, **_balance_fields(upd)})
     return terms
 
 
@@ -252,11 +264,11 @@ def update_scheduled_charges(ctx: EditContext, terms: model.Terms, req: EditCont
         if not found:
             raise BadRequest(f"{field}.scheduled_charge_id: not on this contract")
         new = found[0]
-        if upd.invoice_schedule is not None and (given := dump(upd.invoice_schedule)):
-            schedule = _schedule_update(
-                ctx.checker(), model.dump(new.schedule), given, f"{field}.invoice_schedule"
+        if upd.invoice_schedule is not None:
+            where = f"{field}.invoice_schedule"
+            new = replace(
+                new, schedule=_schedule_update(ctx.checker(), new.schedule, upd.invoice_schedule, where)
             )
-            new = replace(new, schedule=model.parse(plain(schedule), model.InvoiceSchedule))
         if upd.netsuite_sales_order_id:
             new = replace(new, netsuite_sales_order_id=upd.netsuite_sales_order_id)
         charges = tuple(new if x.id == new.id else x for x in terms.scheduled_charges)
@@ -368,82 +380,95 @@ def _check_end(
 
 
 def _remove_and_update_items(
-    items: list[Doc], upd: Doc, field: str, convert: Callable[[Doc], Doc] = dict
-) -> list[Doc]:
+    items: tuple[ItemT, ...],
+    upd: UpdateCommitAccessSchedule | UpdateCommitInvoiceSchedule,
+    field: str,
+) -> tuple[ItemT, ...]:
     """A schedule edit's `remove_schedule_items` and `update_schedule_items` applied to `items` (an
-    access or an invoice schedule's); each update's fields pass through `convert`."""
-    ids = {i["id"] for i in items}
-    for j, ref in enumerate(upd.get("remove_schedule_items") or []):
-        if ref["id"] not in ids:
-            raise BadRequest(f"{field}.remove_schedule_items[{j}].id: {ref['id']} not found")
-        items = [i for i in items if i["id"] != ref["id"]]
-    for j, u in enumerate(upd.get("update_schedule_items") or []):
-        if u["id"] not in ids:
-            raise BadRequest(f"{field}.update_schedule_items[{j}].id: {u['id']} not found")
-        changed = convert({k: v for k, v in u.items() if k != "id"})
-        items = [{**i, **changed} if i["id"] == u["id"] else i for i in items]
+    access schedule's segments or an invoice schedule's items)."""
+    ids = {i.id for i in items}
+    refs: list[ArchiveCommit] = upd.remove_schedule_items or []
+    changes: list[ItemUpdate] = list(upd.update_schedule_items or [])
+    for j, ref in enumerate(refs):
+        if ref.id not in ids:
+            raise BadRequest(f"{field}.remove_schedule_items[{j}].id: {ref.id} not found")
+        items = tuple(i for i in items if i.id != ref.id)
+    for j, u in enumerate(changes):
+        if u.id not in ids:
+            raise BadRequest(f"{field}.update_schedule_items[{j}].id: {u.id} not found")
+        changed = u.model_dump(exclude_none=True, exclude={"id"})
+        items = tuple(model.with_json(i, changed) if i.id == u.id else i for i in items)
     return items
 
 
-def _schedule_update(t: Terms, current: Doc, upd: Doc, field: str) -> Doc:
-    items = _remove_and_update_items(list(current["schedule_items"]), upd, field)
-    for j, a in enumerate(upd.get("add_schedule_items") or []):
-        t._amount_or_price(a, f"{field}.add_schedule_items[{j}]")
-        amount = a.get("amount")
+def _schedule_update(
+    t: Terms, current: model.InvoiceSchedule, upd: UpdateCommitInvoiceSchedule, field: str
+) -> model.InvoiceSchedule:
+    items = _remove_and_update_items(current.schedule_items, upd, field)
+    for j, a in enumerate(upd.add_schedule_items or []):
+        t._amount_or_price(dump(a), f"{field}.add_schedule_items[{j}]")
+        quantity = Decimal(1) if a.quantity is None else a.quantity
+        amount = a.amount
         if amount is None:
-            amount = mul(a["unit_price"], a.get("quantity", Decimal(1)))
-        items.append(
-            {
-                "id": new_id(),
-                "timestamp": a["timestamp"],
-                "amount": amount,
-                "unit_price": a.get("unit_price", amount),
-                "quantity": a.get("quantity", Decimal(1)),
-            }
+            assert a.unit_price is not None  # _amount_or_price: amount or unit_price
+            amount = mul(a.unit_price, quantity)
+        unit_price = amount if a.unit_price is None else a.unit_price
+        added = model.ScheduleItem(
+            id=new_id(), timestamp=a.timestamp, amount=amount, unit_price=unit_price, quantity=quantity
         )
-    return {**current, "schedule_items": items}
+        items = (*items, added)
+    return replace(current, schedule_items=items)
 
 
-def update_balance_doc(t: Terms, kind: str, doc: Doc, upd: Doc, field: str) -> Doc:
-    """Apply an update_commits / update_credits / editCommit / editCredit body to a stored balance."""
-    new = dict(doc)
-    acc = upd.pop("access_schedule", None)
-    inv = upd.pop("invoice_schedule", None)
-    if upd.get("product_id"):
-        t.product(upd["product_id"], f"{field}.product_id", {"FIXED"})
-    rf = upd.get("rollover_fraction")
+BalanceEdit = UpdateCommit | UpdateCredit | EditCommit | EditCredit
+# What a balance edit names rather than sets (the history of a balance edit records the rest, as sent).
+_NOT_SET = {"commit_id", "credit_id", "customer_id", "access_schedule", "invoice_schedule"}
+_APPLICABILITY = ("specifiers", "applicable_product_ids", "applicable_product_tags")
+
+
+def _balance_fields(upd: BalanceEdit) -> Doc:
+    """The fields of a balance that `upd` sets, as sent."""
+    out: Doc = upd.model_dump(exclude_none=True, exclude=_NOT_SET)
+    return out
+
+
+def update_balance(
+    t: Terms, kind: CommitType, b: model.Balance, upd: BalanceEdit, field: str
+) -> model.Balance:
+    """Apply an update_commits / update_credits / editCommit / editCredit body to a balance."""
+    if upd.product_id:
+        t.product(upd.product_id, f"{field}.product_id", {"FIXED"})
+    rf = upd.rollover_fraction if isinstance(upd, UpdateBalanceFields) else None
     if rf is not None and not (0 <= rf <= 1):
         raise BadRequest(f"{field}.rollover_fraction: must be between 0 and 1")
-    t.positive(upd.get("priority"), f"{field}.priority")
-    new.update(upd)
-    t.applicability(new, field)
+    t.positive(upd.priority, f"{field}.priority")
+    new = model.with_json(b, _balance_fields(upd))
+    t.applicability(model.pick(new, _APPLICABILITY), field)
+    acc = upd.access_schedule
     if acc is not None:
-        items = _remove_and_update_items(
-            list(doc["access_schedule"]["schedule_items"]), acc, f"{field}.access_schedule", plain
-        )
-        for a in acc.get("add_schedule_items") or []:
-            items.append({"id": new_id(), **plain(a)})
-        for j, i in enumerate(items):
-            start, end = parse_timestamp(i["starting_at"], "s"), parse_timestamp(i["ending_before"], "e")
-            t.range(start, end, f"{field}.access_schedule.schedule_items[{j}]")
-            t.non_negative(Decimal(i["amount"]), f"{field}.access_schedule.schedule_items[{j}].amount")
-        if not items:
-            raise BadRequest(f"{field}.access_schedule: a balance keeps at least one segment")
-        new["access_schedule"] = {**doc["access_schedule"], "schedule_items": items}
+        where = f"{field}.access_schedule"
+        segs = _remove_and_update_items(b.access_schedule.schedule_items, acc, where)
+        for a in acc.add_schedule_items or []:
+            seg = model.Segment(
+                id=new_id(), amount=a.amount, ending_before=a.ending_before, starting_at=a.starting_at
+            )
+            segs = (*segs, seg)
+        for j, seg in enumerate(segs):
+            t.range(seg.starting_at, seg.ending_before, f"{where}.schedule_items[{j}]")
+            t.non_negative(seg.amount, f"{where}.schedule_items[{j}].amount")
+        if not segs:
+            raise BadRequest(f"{where}: a balance keeps at least one segment")
+        new = replace(new, access_schedule=replace(b.access_schedule, schedule_items=segs))
+    inv = upd.invoice_schedule if isinstance(upd, UpdateCommit | EditCommit) else None
     if inv is not None:
-        if kind == CommitType.CREDIT or not doc.get("invoice_schedule"):
+        if kind == CommitType.CREDIT or b.invoice_schedule is None:
             raise BadRequest(f"{field}.invoice_schedule: this balance has no invoice schedule")
-        new["invoice_schedule"] = _schedule_update(
-            t, doc["invoice_schedule"], inv, f"{field}.invoice_schedule"
-        )
+        schedule = _schedule_update(t, b.invoice_schedule, inv, f"{field}.invoice_schedule")
+        new = replace(new, invoice_schedule=schedule)
     if kind == CommitType.POSTPAID:
-        segs = new["access_schedule"]["schedule_items"]
-        inv_items = (new.get("invoice_schedule") or {}).get("schedule_items", [])
-        if (
-            len(segs) != 1
-            or len(inv_items) != 1
-            or Decimal(segs[0]["amount"]) != Decimal(inv_items[0]["amount"])
-        ):
+        segs = new.access_schedule.schedule_items
+        inv_items = new.invoice_schedule.schedule_items if new.invoice_schedule else ()
+        if len(segs) != 1 or len(inv_items) != 1 or segs[0].amount != inv_items[0].amount:
             raise BadRequest(
                 f"{field}: a POSTPAID commit keeps one access and one invoice item with equal amounts"
             )
@@ -451,35 +476,39 @@ def update_balance_doc(t: Terms, kind: str, doc: Doc, upd: Doc, field: str) -> D
 
 
 def edit_balance(
-    conn: Connection, tenant_id: str, req: Any, kind: str, now: datetime, created_by: str
+    conn: Connection, tenant_id: str, req: EditCommit | EditCredit, kind: str, now: datetime, created_by: str
 ) -> None:
     """v2 editCommit / editCredit: contract-level or customer-level."""
-    body = dump(req)
-    bid = body.pop(f"{kind}_id")
-    customer_id = body.pop("customer_id")
-    b = repo.get_balance(conn, tenant_id, bid, lock=True)
-    if b is None or b.customer_id != customer_id or (b.kind == CommitType.CREDIT) != (kind == "credit"):
+    bid = req.commit_id if isinstance(req, EditCommit) else req.credit_id
+    row = repo.get_balance(conn, tenant_id, bid, lock=True)
+    if (
+        row is None
+        or row.customer_id != req.customer_id
+        or (row.kind == CommitType.CREDIT) != (kind == "credit")
+    ):
         raise NotFound(f"{kind.capitalize()} {bid} not found")
+    b = Balance.of(row)
     if b.archived_at is not None:
         raise BadRequest(f"{kind.capitalize()} {bid} is archived")
-    if b.contract_id is not None and "applicable_contract_ids" in body:
+    if b.contract_id is not None and req.applicable_contract_ids is not None:
         raise BadRequest("applicable_contract_ids: not editable on a contract-level balance")
-    if b.kind == CommitType.POSTPAID and "applicable_contract_ids" in body:
+    if b.kind == CommitType.POSTPAID and req.applicable_contract_ids is not None:
         raise BadRequest("applicable_contract_ids: not editable on a POSTPAID commit")
     t = Terms(conn, tenant_id, now, now)
-    if body.get("invoice_contract_id"):
-        found = repo.get_contract(conn, tenant_id, body["invoice_contract_id"])
-        if found is None or found.customer_id != customer_id:
-            raise BadRequest(f"invoice_contract_id: contract {body['invoice_contract_id']} not found")
-    new = update_balance_doc(t, b.kind, b.doc, body, kind)
-    repo.update_balance(conn, tenant_id, b.id, {"doc": plain(new)})
+    invoice_contract_id = req.invoice_contract_id if isinstance(req, EditCommit) else None
+    if invoice_contract_id:
+        found = repo.get_contract(conn, tenant_id, invoice_contract_id)
+        if found is None or found.customer_id != req.customer_id:
+            raise BadRequest(f"invoice_contract_id: contract {invoice_contract_id} not found")
+    new = update_balance(t, b.kind, b.parsed, req, kind)
+    repo.update_balance(conn, tenant_id, b.id, {"doc": model.dump(new)})
     if b.contract_id is not None:
         record_edit(
             conn,
             tenant_id,
             b.contract_id,
             f"EDIT_{kind.upper()}",
-            {f"update_{kind}s": [{f"{kind}_id": bid, **body}]},
+            {f"update_{kind}s": [{f"{kind}_id": bid, **_balance_fields(req)}]},
             now,
             now,
             created_by,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from msgspec.structs import replace
 from sqlalchemy import Connection
@@ -25,6 +25,7 @@ from tally.contracts.edits.schemas import (
     UpdatePrepaidBalanceThresholdConfigurationCommit,
 )
 from tally.contracts.seats import updates as seats
+from tally.contracts.service import Balance
 from tally.contracts.terms import model
 from tally.contracts.terms.model import plain
 from tally.contracts.terms.normalize import Doc, Terms, dump
@@ -107,41 +108,39 @@ def sync_recurring_children(
     ledger entries); missing ones are inserted by the idempotent `recurring.materialize`."""
     if not touched:
         return
-    rows = repo.balances_of_contracts(conn, tenant_id, [contract_id])
+    stored = [Balance.of(row) for row in repo.balances_of_contracts(conn, tenant_id, [contract_id])]
     for _, lst, idk, credit in _RECURRING:
         templates: tuple[model.Recurring, ...] = getattr(terms, lst)
         for r in templates:
             if r.id not in touched:
                 continue
             wanted = {d["id"]: d for d in recurring.children(terms, r, credit, now + recurring.HORIZON)}
-            for row in rows:
-                if row.doc.get(idk) != r.id or row.archived_at is not None:
+            for b in stored:
+                if getattr(b.parsed, idk) != r.id or b.archived_at is not None:
                     continue
-                start = as_timestamp(row.doc["access_schedule"]["schedule_items"][0]["starting_at"])
-                if start <= now and row.id in wanted:
-                    _truncate_started(conn, tenant_id, row, wanted[row.id])
+                start = b.parsed.access_schedule.schedule_items[0].starting_at
+                if start <= now and b.id in wanted:
+                    _truncate_started(conn, tenant_id, b, wanted[b.id])
                     continue
-                if row.id in wanted:
-                    repo.update_balance(conn, tenant_id, row.id, {"doc": plain(wanted[row.id])})
-                elif repo.entries_of(conn, tenant_id, [row.id]):
-                    repo.update_balance(conn, tenant_id, row.id, {"archived_at": now})
+                if b.id in wanted:
+                    repo.update_balance(conn, tenant_id, b.id, {"doc": plain(wanted[b.id])})
+                elif repo.entries_of(conn, tenant_id, [b.id]):
+                    repo.update_balance(conn, tenant_id, b.id, {"archived_at": now})
                 else:
-                    repo.delete_balance(conn, tenant_id, row.id)
+                    repo.delete_balance(conn, tenant_id, b.id)
     recurring.materialize(conn, tenant_id, customer_id, contract_id, model.dump(terms), now)
 
 
-def _truncate_started(conn: Connection, tenant_id: str, row: Any, want: Doc) -> None:
-    """A started child keeps its amount; its access ends no later than the re-derived child's."""
-    item = row.doc["access_schedule"]["schedule_items"][0]
-    new_end = want["access_schedule"]["schedule_items"][0]["ending_before"]
-    if as_timestamp(new_end) >= as_timestamp(item["ending_before"]):
+def _truncate_started(conn: Connection, tenant_id: str, b: Balance, want: Doc) -> None:
+    """A started child keeps its amount (and only its first segment); its access ends no later than the
+    re-derived child's."""
+    child = b.parsed
+    seg = child.access_schedule.schedule_items[0]
+    new_end = as_timestamp(want["access_schedule"]["schedule_items"][0]["ending_before"])
+    if new_end >= seg.ending_before:
         return
-    doc = dict(row.doc)
-    doc["access_schedule"] = {
-        **row.doc["access_schedule"],
-        "schedule_items": [{**item, "ending_before": new_end}],
-    }
-    repo.update_balance(conn, tenant_id, row.id, {"doc": plain(doc)})
+    access = replace(child.access_schedule, schedule_items=(replace(seg, ending_before=new_end),))
+    repo.update_balance(conn, tenant_id, b.id, {"doc": model.dump(replace(child, access_schedule=access))})
 
 
 def all_recurring_ids(terms: model.Terms) -> set[str]:

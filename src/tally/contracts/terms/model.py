@@ -646,6 +646,15 @@ def dump(value: msgspec.Struct) -> Json:
     return out
 
 
+def with_json(value: V, changes: Json) -> V:
+    """`value` with the fields named in `changes` set to their values (JSON or request values), each
+    converted to its field's type."""
+    types = {f.name: f.type for f in msgspec.structs.fields(value)}
+    return msgspec.structs.replace(
+        value, **{k: msgspec.convert(v, types[k], strict=False) for k, v in changes.items()}
+    )
+
+
 def json_of(value: Any) -> Any:
     """A typed value (or a field of one) as the JSON its document holds: lists, RFC 3339 strings, objects."""
     if isinstance(value, msgspec.Struct):
