@@ -11,10 +11,8 @@ from tally.contracts.schemas_create import CommitFields
 from tally.contracts.terms.schemas import (
     AmendResellerRoyalty,
     ArchiveCommit,
-    CommitDuration,
     CommitHierarchyConfiguration,
     CommitInvoiceScheduleScheduleItem,
-    CommitSpecifierInput,
     Credit,
     DiscountConfigurationCap,
     Override,
@@ -22,6 +20,7 @@ from tally.contracts.terms.schemas import (
     PrecalculatedTaxConfig,
     PrepaidBalanceThresholdConfiguration,
     ProfessionalService,
+    RechargeCommitFields,
     RecurringCommit,
     RecurringCommitProrationRounding,
     RecurringCommitProrationRoundingAccess,
@@ -131,17 +130,8 @@ class UpdateCredit(UpdateBalanceFields):
     credit_id: Id
 
 
-class UpdatePrepaidBalanceThresholdConfigurationCommit(Req):
-    description: Str | None = None
-    name: Str | None = None
-    priority: Num | None = None
+class UpdatePrepaidBalanceThresholdConfigurationCommit(RechargeCommitFields):
     product_id: Id | None = None
-    applicable_product_ids: list[Id] | None = None
-    applicable_product_tags: list[Str] | None = None
-    duration: CommitDuration | None = None
-    rate_type: Literal["COMMIT_RATE", "LIST_RATE"] | None = None
-    rollover_fraction: Num | None = None
-    specifiers: list[CommitSpecifierInput] | None = None
 
 
 class UpdatePrepaidBalanceThresholdConfigurationDiscountConfiguration(Req):

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from tally.money.rounding import RoundingMode
 from tally.rating.inputs import (
     AccessType,
     AmountDistribution,
@@ -65,12 +66,6 @@ class Proration(StrEnum):
     FIRST = "FIRST"
     LAST = "LAST"
     FIRST_AND_LAST = "FIRST_AND_LAST"
-
-
-class RoundingMethod(StrEnum):
-    HALF_UP = "HALF_UP"
-    FLOOR = "FLOOR"
-    CEILING = "CEILING"
 
 
 class QuantityManagementMode(StrEnum):
@@ -352,7 +347,7 @@ class InvoiceAmount(_Value, frozen=True, kw_only=True, forbid_unknown_fields=Tru
 
 class Rounding(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):
     decimal_places: Decimal
-    rounding_method: RoundingMethod
+    rounding_method: RoundingMode  # HALF_UP | FLOOR | CEILING (the request schema's Literal)
 
 
 class ProrationRounding(_Value, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -149,8 +149,9 @@ class CommitDuration(Req):
         return self
 
 
-class CreateCommit(Req):
-    product_id: Id
+class RechargeCommitFields(Req):
+    """A prepaid-balance threshold's recharge commit, besides its product: at create and in a v2 update."""
+
     description: Str | None = None
     name: Str | None = None
     priority: Num | None = None
@@ -160,6 +161,10 @@ class CreateCommit(Req):
     rate_type: Literal["COMMIT_RATE", "LIST_RATE"] | None = None
     rollover_fraction: Num | None = None
     specifiers: list[CommitSpecifierInput] | None = None
+
+
+class CreateCommit(RechargeCommitFields):
+    product_id: Id
 
 
 class PrecalculatedTaxConfig(Req):
